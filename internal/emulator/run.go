@@ -1,0 +1,133 @@
+package emulator
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+)
+
+// DefaultRunAddr is the address Run listens on unless -addr or
+// EMULATOR_ADDR says otherwise: a fixed port, so that people can configure
+// their clients once.
+const DefaultRunAddr = "127.0.0.1:9090"
+
+// Run is the standalone emulator: it parses args (without the program or
+// subcommand name), starts a server, prints
+//
+//	memories.ai emulator listening on http://127.0.0.1:9090
+//
+// to stdout and serves until ctx is done, then closes gracefully. The
+// façade's main calls it for "go run . emulator [flags]".
+//
+// Flags, each with an environment twin read through getenv (nil means no
+// environment); a flag on the command line wins over its variable:
+//
+//	-addr              EMULATOR_ADDR               listen address (default 127.0.0.1:9090)
+//	-keys              EMULATOR_KEYS               comma-separated accepted keys (default: any non-empty key)
+//	-rate-limit        EMULATOR_RATE_LIMIT         requests per second per key (default 0, unlimited)
+//	-burst             EMULATOR_BURST              bucket size per key (default 1 with a rate limit)
+//	-latency           EMULATOR_LATENCY            delay before every answer, e.g. 150ms
+//	-rate-limit-status EMULATOR_RATE_LIMIT_STATUS  HTTP status of 0429 answers (default 200)
+//	-retry-after       EMULATOR_RETRY_AFTER        send Retry-After with 0429 answers
+//	-videos            EMULATOR_VIDEOS             JSON file of videos to serve instead of the samples (see ParseVideos)
+//	-verbose           EMULATOR_VERBOSE            log every request to stdout
+//
+// With -h it prints the usage to stdout and returns nil.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	fs := flag.NewFlagSet("emulator", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	var (
+		opts       Options
+		keys       string
+		videosPath string
+		verbose    bool
+	)
+	envOf := map[string]string{}
+	define := func(name, env string) string {
+		envOf[name] = env
+		return " (env " + env + ")"
+	}
+	fs.StringVar(&opts.Addr, "addr", DefaultRunAddr, "listen `address`"+define("addr", "EMULATOR_ADDR"))
+	fs.StringVar(&keys, "keys", "", "comma-separated accepted API `keys`; empty accepts any non-empty key"+define("keys", "EMULATOR_KEYS"))
+	fs.Float64Var(&opts.RateLimit, "rate-limit", 0, "per-key rate limit in `requests/second`; 0 is unlimited"+define("rate-limit", "EMULATOR_RATE_LIMIT"))
+	fs.IntVar(&opts.Burst, "burst", 0, "per-key burst `size`; 0 means 1 with a rate limit"+define("burst", "EMULATOR_BURST"))
+	fs.DurationVar(&opts.Latency, "latency", 0, "`delay` added before every answer"+define("latency", "EMULATOR_LATENCY"))
+	fs.IntVar(&opts.RateLimitStatus, "rate-limit-status", 200, "HTTP `status` of rate-limited (0429) answers"+define("rate-limit-status", "EMULATOR_RATE_LIMIT_STATUS"))
+	fs.BoolVar(&opts.RetryAfterHeader, "retry-after", false, "send a Retry-After header with rate-limited answers"+define("retry-after", "EMULATOR_RETRY_AFTER"))
+	fs.StringVar(&videosPath, "videos", "", "JSON `file` of videos to serve instead of the embedded samples"+define("videos", "EMULATOR_VIDEOS"))
+	fs.BoolVar(&verbose, "verbose", false, "log every request to stdout"+define("verbose", "EMULATOR_VERBOSE"))
+
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return fmt.Errorf("emulator: %w", err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("emulator: unexpected arguments %q", fs.Args())
+	}
+	// Environment values go through the same flag parsers, for the same
+	// syntax and errors, but only where the command line was silent.
+	onCommandLine := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { onCommandLine[f.Name] = true })
+	var envErrs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		env := envOf[f.Name]
+		if onCommandLine[f.Name] || env == "" {
+			return
+		}
+		if v := getenv(env); v != "" {
+			if err := fs.Set(f.Name, v); err != nil {
+				envErrs = append(envErrs, fmt.Errorf("%s=%q: %w", env, v, err))
+			}
+		}
+	})
+	if err := errors.Join(envErrs...); err != nil {
+		return fmt.Errorf("emulator: %w", err)
+	}
+
+	for k := range strings.SplitSeq(keys, ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			opts.Keys = append(opts.Keys, k)
+		}
+	}
+	if videosPath != "" {
+		data, err := os.ReadFile(videosPath)
+		if err != nil {
+			return fmt.Errorf("emulator: %w", err)
+		}
+		if opts.Videos, err = ParseVideos(data); err != nil {
+			return fmt.Errorf("emulator: %s: %w", videosPath, err)
+		}
+		if opts.Videos == nil {
+			// An empty file means no videos, not the samples.
+			opts.Videos = []Video{}
+		}
+	}
+	if verbose {
+		opts.Logger = slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+
+	s, err := Start(opts)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(stdout, "memories.ai emulator listening on %s\n", s.URL()); err != nil {
+		return errors.Join(fmt.Errorf("emulator: %w", err), s.Close())
+	}
+	select {
+	case <-ctx.Done():
+		return s.Close()
+	case <-s.served:
+		// Serve stopped on its own, which only a broken listener does.
+		return errors.Join(fmt.Errorf("emulator: serve: %w", s.serveErr), s.Close())
+	}
+}
