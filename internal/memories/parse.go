@@ -1,0 +1,541 @@
+package memories
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// maxMessageBytes caps the vendor's msg so a chatty or hostile upstream
+// cannot bloat logs and GraphQL errors.
+const maxMessageBytes = 200
+
+// Vendor business codes.
+const (
+	codeOK              = "0000"
+	codeFailed          = "0001"
+	codeBadParams       = "0003"
+	codeUnauthenticated = "0401"
+	codeQuotaExceeded   = "0402"
+	codeForbidden       = "0403"
+	codeRateLimited     = "0429"
+	codeInvalidKey      = "9009"
+)
+
+// envelope is the vendor's wrapper; fields stay raw so that their loose
+// typing (string or number codes, null data) is handled explicitly below.
+// success and failed are ignored: code is the vendor's authoritative field.
+type envelope struct {
+	Code json.RawMessage `json:"code"`
+	Msg  json.RawMessage `json:"msg"`
+	Data json.RawMessage `json:"data"`
+}
+
+// rawVideo holds data's fields undecoded; each is coerced by its own rule.
+type rawVideo struct {
+	VideoNo         json.RawMessage `json:"video_no"`
+	VideoName       json.RawMessage `json:"video_name"`
+	Duration        json.RawMessage `json:"duration"`
+	Size            json.RawMessage `json:"size"`
+	Status          json.RawMessage `json:"status"`
+	Cause           json.RawMessage `json:"cause"`
+	CreateTime      json.RawMessage `json:"create_time"`
+	ResolutionLabel json.RawMessage `json:"resolution_label"`
+	FPS             json.RawMessage `json:"fps"`
+	Width           json.RawMessage `json:"width"`
+	Height          json.RawMessage `json:"height"`
+	DatetimeTaken   json.RawMessage `json:"datetime_taken"`
+	CameraModel     json.RawMessage `json:"camera_model"`
+	Latitude        json.RawMessage `json:"latitude"`
+	Longitude       json.RawMessage `json:"longitude"`
+	Tags            json.RawMessage `json:"tags"`
+}
+
+// ParseResponse turns one HTTP answer into a video or a typed error. It
+// returns (nil, nil) when the upstream says the video does not exist (code
+// 0000 with null data). Every error it returns is an *Error.
+//
+// Precedence: HTTP 5xx is KindUpstream whatever the body; then code 0429 or
+// HTTP 429 is KindRateLimited; HTTP 401 and 403 decide by status; any other
+// non-2xx is classified by its envelope's code when one parses (KindUpstream
+// otherwise, and for a contradictory 0000); a 2xx is classified by code.
+// Content-Type is not consulted: only the body counts.
+func ParseResponse(statusCode int, header http.Header, body []byte) (*Video, error) {
+	retryAfter := parseRetryAfter(header.Get("Retry-After"), time.Now())
+	env, envErr := decodeEnvelope(body)
+	code, msg := env.code, env.msg
+	fail := func(k Kind, err error) error {
+		return &Error{Kind: k, HTTPStatus: statusCode, Code: code, Message: msg, RetryAfter: retryAfter, Err: err}
+	}
+
+	switch {
+	case statusCode >= 500:
+		// The body of a 5xx is whatever a proxy or a crashing server wrote;
+		// it carries no promise, so the status alone decides.
+		return nil, fail(KindUpstream, nil)
+	case code == codeRateLimited, statusCode == http.StatusTooManyRequests:
+		return nil, fail(KindRateLimited, nil)
+	case statusCode == http.StatusUnauthorized:
+		return nil, fail(KindUnauthenticated, nil)
+	case statusCode == http.StatusForbidden:
+		return nil, fail(KindForbidden, nil)
+	case statusCode < 200 || statusCode > 299:
+		// A success code under a failure status is contradictory; trust neither.
+		if envErr != nil || code == "" || code == codeOK {
+			return nil, fail(KindUpstream, nil)
+		}
+		return nil, fail(classifyCode(code, msg), nil)
+	case envErr != nil:
+		return nil, fail(KindUpstream, envErr)
+	case code == "":
+		return nil, fail(KindUpstream, errors.New("response has no code"))
+	case code != codeOK:
+		return nil, fail(classifyCode(code, msg), nil)
+	}
+
+	if isNull(env.data) {
+		return nil, nil // not found (or not this account's)
+	}
+	v, err := decodeVideo(env.data)
+	if err != nil {
+		return nil, fail(KindUpstream, err)
+	}
+	return v, nil
+}
+
+// classifyCode maps a vendor failure code to a Kind.
+func classifyCode(code, msg string) Kind {
+	switch code {
+	case codeRateLimited:
+		return KindRateLimited
+	case codeUnauthenticated, codeInvalidKey:
+		return KindUnauthenticated
+	case codeForbidden:
+		return KindForbidden
+	case codeQuotaExceeded:
+		return KindQuotaExceeded
+	case codeBadParams:
+		return KindBadRequest
+	case codeFailed:
+		// The vendor reuses 0001 for a transient "network abnormal"; that is
+		// the upstream's fault, not the caller's.
+		if strings.Contains(strings.ToLower(msg), "network") {
+			return KindUpstream
+		}
+		return KindBadRequest
+	default:
+		return KindUpstream
+	}
+}
+
+// parsedEnvelope is the envelope with code and msg already normalized.
+type parsedEnvelope struct {
+	code string
+	msg  string
+	data json.RawMessage
+}
+
+// decodeEnvelope parses body as the vendor envelope. On error the returned
+// value is still usable (empty).
+func decodeEnvelope(body []byte) (parsedEnvelope, error) {
+	body = bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")) // tolerate a UTF-8 BOM
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return parsedEnvelope{}, errors.New("malformed response: body is not a json object")
+	}
+	var env envelope
+	if err := json.Unmarshal(body, &env); err != nil {
+		return parsedEnvelope{}, fmt.Errorf("malformed response: %w", err)
+	}
+	code, err := normalizeCode(env.Code)
+	if err != nil {
+		return parsedEnvelope{}, err
+	}
+	return parsedEnvelope{code: code, msg: normalizeMessage(env.Msg), data: env.Data}, nil
+}
+
+// normalizeCode accepts the documented string code ("0429") and a numeric
+// one (429), which loses its leading zeros in JSON and is padded back to four
+// digits so both spellings classify alike.
+func normalizeCode(raw json.RawMessage) (string, error) {
+	switch kindOf(raw) {
+	case 0, 'n':
+		return "", nil
+	case '"':
+		s, err := unquote(raw)
+		if err != nil {
+			return "", fmt.Errorf("malformed response: %w", err)
+		}
+		return strings.TrimSpace(s), nil
+	case '0':
+		text := string(bytes.TrimSpace(raw))
+		if n, ok := parseInteger(text); ok && n >= 0 && n <= 9999 {
+			return fmt.Sprintf("%04d", n), nil
+		}
+		return text, nil
+	default:
+		return "", errors.New("malformed response: code is not a string")
+	}
+}
+
+// normalizeMessage makes the vendor's msg safe to embed in one log line:
+// valid UTF-8, no control characters, trimmed, at most maxMessageBytes.
+func normalizeMessage(raw json.RawMessage) string {
+	var s string
+	switch kindOf(raw) {
+	case 0, 'n':
+		return ""
+	case '"':
+		var err error
+		if s, err = unquote(raw); err != nil {
+			return ""
+		}
+	default:
+		s = string(raw)
+	}
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	s = strings.TrimSpace(s)
+	if len(s) > maxMessageBytes {
+		cut := maxMessageBytes
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = strings.TrimSpace(s[:cut])
+	}
+	return s
+}
+
+// parseRetryAfter reads Retry-After as delta-seconds or an HTTP-date
+// (RFC 9110 §10.2.3). Absent, invalid or past values give 0.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		if secs > int64(math.MaxInt64/time.Second) {
+			return time.Duration(math.MaxInt64) // saturate instead of overflowing
+		}
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// decodeVideo coerces data into a Video. Errors name the field but never
+// echo its value.
+func decodeVideo(data json.RawMessage) (*Video, error) {
+	if kindOf(data) != '{' {
+		return nil, errors.New("malformed field data")
+	}
+	var r rawVideo
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("malformed field data: %w", err)
+	}
+	d := decoder{}
+	v := &Video{
+		VideoName:       d.str("video_name", r.VideoName),
+		Duration:        d.integer("duration", r.Duration),
+		Size:            d.int64("size", r.Size),
+		Cause:           d.str("cause", r.Cause),
+		CreateTime:      d.millis("create_time", r.CreateTime),
+		ResolutionLabel: d.str("resolution_label", r.ResolutionLabel),
+		FPS:             d.integer("fps", r.FPS),
+		Width:           d.integer("width", r.Width),
+		Height:          d.integer("height", r.Height),
+		DatetimeTaken:   d.millis("datetime_taken", r.DatetimeTaken),
+		CameraModel:     d.str("camera_model", r.CameraModel),
+		Latitude:        d.float("latitude", r.Latitude),
+		Longitude:       d.float("longitude", r.Longitude),
+		Tags:            d.tags("tags", r.Tags),
+	}
+	if no := d.str("video_no", r.VideoNo); no != nil {
+		v.VideoNo = *no
+	}
+	if status := d.str("status", r.Status); status != nil {
+		v.RawStatus = *status
+	}
+	v.Status = normalizeStatus(v.RawStatus)
+	// "null" is how some upstream paths serialize a missing cause.
+	if v.Cause != nil && (strings.TrimSpace(*v.Cause) == "" || strings.EqualFold(strings.TrimSpace(*v.Cause), "null")) {
+		v.Cause = nil
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	if strings.TrimSpace(v.VideoNo) == "" {
+		return nil, errors.New("missing field video_no")
+	}
+	return v, nil
+}
+
+// decoder coerces raw fields and keeps the first failure, so decodeVideo
+// reads as a list of fields rather than a ladder of error checks.
+type decoder struct{ err error }
+
+func (d *decoder) fail(name string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("malformed field %s", name)
+	}
+}
+
+// str accepts a string, or a number or boolean (kept as its JSON text).
+func (d *decoder) str(name string, raw json.RawMessage) *string {
+	switch kindOf(raw) {
+	case 0, 'n':
+		return nil
+	case '"':
+		s, err := unquote(raw)
+		if err != nil {
+			d.fail(name)
+			return nil
+		}
+		return &s
+	case '0', 't', 'f':
+		s := string(bytes.TrimSpace(raw))
+		return &s
+	default:
+		d.fail(name)
+		return nil
+	}
+}
+
+// numberText returns the text of a JSON number or numeric string; ok is
+// false for null, "", and "null".
+func (d *decoder) numberText(name string, raw json.RawMessage) (text string, ok bool) {
+	switch kindOf(raw) {
+	case 0, 'n':
+		return "", false
+	case '0':
+		return string(bytes.TrimSpace(raw)), true
+	case '"':
+		s, err := unquote(raw)
+		if err != nil {
+			d.fail(name)
+			return "", false
+		}
+		s = strings.TrimSpace(s)
+		if s == "" || strings.EqualFold(s, "null") {
+			return "", false
+		}
+		return s, true
+	default:
+		d.fail(name)
+		return "", false
+	}
+}
+
+func (d *decoder) int64(name string, raw json.RawMessage) *int64 {
+	text, ok := d.numberText(name, raw)
+	if !ok {
+		return nil
+	}
+	n, ok := parseInteger(text)
+	if !ok {
+		d.fail(name)
+		return nil
+	}
+	return &n
+}
+
+func (d *decoder) integer(name string, raw json.RawMessage) *int {
+	n := d.int64(name, raw)
+	if n == nil {
+		return nil
+	}
+	if *n < math.MinInt || *n > math.MaxInt { // only reachable where int is 32 bits
+		d.fail(name)
+		return nil
+	}
+	i := int(*n)
+	return &i
+}
+
+func (d *decoder) millis(name string, raw json.RawMessage) *time.Time {
+	n := d.int64(name, raw)
+	if n == nil {
+		return nil
+	}
+	t := time.UnixMilli(*n).UTC()
+	return &t
+}
+
+func (d *decoder) float(name string, raw json.RawMessage) *float64 {
+	text, ok := d.numberText(name, raw)
+	if !ok {
+		return nil
+	}
+	f, err := strconv.ParseFloat(text, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		d.fail(name)
+		return nil
+	}
+	return &f
+}
+
+// tags accepts an array; strings are kept, nulls skipped (a null tag is no
+// tag), and other elements kept as their compact JSON text.
+func (d *decoder) tags(name string, raw json.RawMessage) []string {
+	switch kindOf(raw) {
+	case 0, 'n':
+		return nil
+	case '[':
+	default:
+		d.fail(name)
+		return nil
+	}
+	var elems []json.RawMessage
+	if err := json.Unmarshal(raw, &elems); err != nil {
+		d.fail(name)
+		return nil
+	}
+	out := make([]string, 0, len(elems))
+	for _, e := range elems {
+		switch kindOf(e) {
+		case 0, 'n':
+			continue
+		case '"':
+			s, err := unquote(e)
+			if err != nil {
+				d.fail(name)
+				return nil
+			}
+			out = append(out, s)
+		default:
+			var b bytes.Buffer
+			if err := json.Compact(&b, e); err != nil {
+				d.fail(name)
+				return nil
+			}
+			out = append(out, b.String())
+		}
+	}
+	return out
+}
+
+// kindOf reports the JSON type of raw by its first byte: 0 when absent, 'n'
+// null, '"' string, '0' number, 't'/'f' boolean, '{' object, '[' array.
+func kindOf(raw json.RawMessage) byte {
+	raw = bytes.TrimLeft(raw, " \t\r\n")
+	if len(raw) == 0 {
+		return 0
+	}
+	switch c := raw[0]; {
+	case c == '-' || (c >= '0' && c <= '9'):
+		return '0'
+	default:
+		return c
+	}
+}
+
+// unquote decodes a JSON string. raw was already validated by the decoder
+// that produced it, so a string without escapes is just its inner bytes; the
+// slow path handles escapes and repairs invalid UTF-8 as encoding/json does.
+func unquote(raw json.RawMessage) (string, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' {
+		inner := raw[1 : len(raw)-1]
+		if bytes.IndexByte(inner, '\\') < 0 && bytes.IndexByte(inner, '"') < 0 && utf8.Valid(inner) {
+			return string(inner), nil
+		}
+	}
+	var s string
+	err := json.Unmarshal(raw, &s)
+	return s, err
+}
+
+func isNull(raw json.RawMessage) bool {
+	k := kindOf(raw)
+	return k == 0 || k == 'n'
+}
+
+// parseInteger parses a decimal integer exactly, also accepting whole values
+// written with a fraction or exponent ("12.0", "1.2e3"), as JSON encoders
+// sometimes emit them. It never goes through float64, so every int64 stays
+// exact, and it bounds the work done for huge exponents.
+func parseInteger(s string) (int64, bool) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n, true
+	}
+	neg := false
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	mant, exp := s, 0
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		mant = s[:i]
+		e, err := strconv.Atoi(s[i+1:])
+		if err != nil {
+			return 0, false
+		}
+		exp = e
+	}
+	intPart, frac := mant, ""
+	if i := strings.IndexByte(mant, '.'); i >= 0 {
+		intPart, frac = mant[:i], mant[i+1:]
+	}
+	digits := intPart + frac
+	if digits == "" {
+		return 0, false
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return 0, false
+		}
+	}
+	digits = strings.TrimLeft(digits, "0")
+	if digits == "" {
+		return 0, true // zero, whatever the exponent
+	}
+	const maxExp = 1 << 20 // far beyond any int64; keeps point arithmetic safe
+	if exp > maxExp || exp < -maxExp {
+		return 0, false
+	}
+	// point is where the decimal point falls within digits.
+	point := len(intPart) - (len(intPart+frac) - len(digits)) + exp
+	if point <= 0 || point > 19 {
+		return 0, false // a nonzero fraction below 1, or beyond int64
+	}
+	whole, rest := digits, ""
+	if point < len(digits) {
+		whole, rest = digits[:point], digits[point:]
+	} else {
+		whole += strings.Repeat("0", point-len(digits))
+	}
+	if strings.Trim(rest, "0") != "" {
+		return 0, false
+	}
+	u, err := strconv.ParseUint(whole, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	switch {
+	case neg && u <= 1<<63:
+		return int64(-u), true // -u wraps to the right value, including MinInt64
+	case !neg && u <= math.MaxInt64:
+		return int64(u), true
+	}
+	return 0, false
+}

@@ -1,0 +1,67 @@
+package memories
+
+import (
+	"strings"
+	"time"
+)
+
+// Status is the normalized processing status of a video.
+//
+// The upstream documents PARSE, UNPARSE and FAILED; ParseResponse trims and
+// upper-cases what it receives and also maps FAIL, PARSE_ERROR and ERROR to
+// StatusFailed. Any other value, including an empty or missing status, is
+// read as StatusUnparse: that is the conservative "not ready yet" reading,
+// because it promises nothing about the data (which may still change) and
+// does not claim a failure the upstream never reported. The string as sent
+// is always kept in Video.RawStatus.
+type Status string
+
+// The normalized statuses.
+const (
+	// StatusParse means the video has been parsed and its metadata is final.
+	StatusParse Status = "PARSE"
+	// StatusUnparse means the video is not parsed yet (or its status is unknown).
+	StatusUnparse Status = "UNPARSE"
+	// StatusFailed means the upstream failed to parse the video; see Video.Cause.
+	StatusFailed Status = "FAILED"
+)
+
+// Video is one video's metadata as the upstream described it.
+//
+// Pointer fields are nil when the upstream omitted the field, sent null, an
+// empty string or the string "null".
+type Video struct {
+	VideoNo         string
+	VideoName       *string
+	Duration        *int   // seconds
+	Size            *int64 // bytes; decoded without going through float64, so exact
+	Status          Status // normalized, see Status
+	RawStatus       string // the status string exactly as sent
+	Cause           *string
+	CreateTime      *time.Time // UTC, from epoch milliseconds
+	ResolutionLabel *string
+	FPS             *int
+	Width           *int
+	Height          *int
+	DatetimeTaken   *time.Time // UTC, from epoch milliseconds
+	CameraModel     *string
+	Latitude        *float64
+	Longitude       *float64
+	Tags            []string // nil when absent or null; empty (non-nil) when sent as []
+}
+
+// normalizeStatus maps the upstream's status spellings onto the three
+// documented values; see the Status type for why unknown values read as
+// StatusUnparse.
+func normalizeStatus(raw string) Status {
+	switch strings.ToUpper(strings.TrimSpace(raw)) {
+	case "PARSE":
+		return StatusParse
+	case "UNPARSE":
+		return StatusUnparse
+	case "FAILED", "FAIL", "PARSE_ERROR", "ERROR":
+		return StatusFailed
+	default:
+		return StatusUnparse
+	}
+}
