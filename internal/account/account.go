@@ -1,0 +1,72 @@
+// Package account identifies an upstream account by a hash of its API key, so
+// that limiters, caches and logs can tell accounts apart without ever holding
+// the key in a printable form.
+package account
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"log/slog"
+	"strings"
+)
+
+// Account is one upstream account: its API key, hidden from every printing
+// path, and a stable identifier derived from it.
+type Account struct {
+	key string
+	id  string
+}
+
+// New returns the account that key opens. A leading "Bearer " is dropped
+// because clients in pass-through mode often send one out of habit, and the
+// upstream wants the raw key. New returns false when no key remains.
+func New(key string) (Account, bool) {
+	key = strings.TrimLeft(key, " \t")
+	if len(key) >= 7 && strings.EqualFold(key[:7], "bearer ") {
+		key = key[7:]
+	}
+	key = strings.TrimSpace(key)
+	if key == "" {
+		return Account{}, false
+	}
+	sum := sha256.Sum256([]byte(key))
+	// A plain hash, not a keyed one: replicas must derive the same id to share
+	// a rate limit and a cache, and API keys carry enough entropy that the
+	// hash does not reveal them.
+	return Account{key: key, id: hex.EncodeToString(sum[:])}, true
+}
+
+// Key returns the API key, for the Authorization header and nothing else.
+func (a Account) Key() string { return a.key }
+
+// ID returns the account's stable identifier: the hex SHA-256 of its key.
+func (a Account) ID() string { return a.id }
+
+// String prints a short form of the identifier, never the key, so that an
+// Account dropped into a log line or an error by mistake leaks nothing.
+func (a Account) String() string {
+	if a.id == "" {
+		return "account(none)"
+	}
+	return "account(" + a.id[:8] + ")"
+}
+
+// GoString keeps %#v from printing the key.
+func (a Account) GoString() string { return a.String() }
+
+// LogValue keeps log/slog from printing the key.
+func (a Account) LogValue() slog.Value { return slog.StringValue(a.String()) }
+
+type ctxKey struct{}
+
+// NewContext returns ctx carrying the account of the current request.
+func NewContext(ctx context.Context, a Account) context.Context {
+	return context.WithValue(ctx, ctxKey{}, a)
+}
+
+// FromContext returns the account of the current request, if it has one.
+func FromContext(ctx context.Context) (Account, bool) {
+	a, ok := ctx.Value(ctxKey{}).(Account)
+	return a, ok
+}

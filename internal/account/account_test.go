@@ -1,0 +1,76 @@
+package account_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/memories-facade/memories-graphql/internal/account"
+)
+
+func TestNew(t *testing.T) {
+	tests := []struct {
+		in      string
+		wantKey string
+		wantOK  bool
+	}{
+		{"sk-123", "sk-123", true},
+		{"  sk-123  ", "sk-123", true},
+		{"Bearer sk-123", "sk-123", true},
+		{"bearer   sk-123", "sk-123", true},
+		{"Bearer", "Bearer", true},
+		{"Bearer ", "", false},
+		{"", "", false},
+		{"   ", "", false},
+	}
+	for _, tt := range tests {
+		a, ok := account.New(tt.in)
+		if ok != tt.wantOK || a.Key() != tt.wantKey {
+			t.Errorf("New(%q) = %q, %v; want %q, %v", tt.in, a.Key(), ok, tt.wantKey, tt.wantOK)
+		}
+	}
+}
+
+func TestIDStableAndDistinct(t *testing.T) {
+	a, _ := account.New("key-a")
+	a2, _ := account.New("Bearer key-a")
+	b, _ := account.New("key-b")
+	if got, want := a.ID(), a2.ID(); got != want {
+		t.Errorf("same key, different ids: got %s; want %s", got, want)
+	}
+	if a.ID() == b.ID() {
+		t.Errorf("different keys share id %s", a.ID())
+	}
+	if got, want := len(a.ID()), 64; got != want {
+		t.Errorf("len(ID) = %d; want %d", got, want)
+	}
+}
+
+func TestNeverPrintsKey(t *testing.T) {
+	const key = "sk-very-secret-key"
+	a, _ := account.New(key)
+	var logs strings.Builder
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("x", "acct", a)
+	outputs := []string{
+		fmt.Sprint(a), fmt.Sprintf("%v", a), fmt.Sprintf("%+v", a), fmt.Sprintf("%#v", a),
+		fmt.Sprintf("%s", a), logs.String(),
+	}
+	for _, got := range outputs {
+		if strings.Contains(got, key) {
+			t.Errorf("printed form %q contains the key", got)
+		}
+	}
+}
+
+func TestContext(t *testing.T) {
+	if _, ok := account.FromContext(context.Background()); ok {
+		t.Fatal("FromContext(empty) ok; want not ok")
+	}
+	a, _ := account.New("k")
+	got, ok := account.FromContext(account.NewContext(context.Background(), a))
+	if !ok || got.ID() != a.ID() {
+		t.Errorf("FromContext = %v, %v; want %v, true", got, ok, a)
+	}
+}
