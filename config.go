@@ -1,0 +1,113 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+)
+
+// parseConfig reads the settings: defaults, then the environment, then
+// flags. A malformed environment value is an error, not a silent default.
+func parseConfig(args []string, getenv func(string) string, out io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("memories-graphql", flag.ContinueOnError)
+	fs.SetOutput(out)
+	e := envReader{getenv: getenv}
+
+	fs.StringVar(&c.Host, "host", e.str("HOST", ""), "interface to listen on; empty means all (env HOST)")
+	fs.IntVar(&c.Port, "port", e.int("PORT", 8080), "port to listen on; 0 picks a free one (env PORT)")
+	fs.StringVar(&c.APIKey, "memories-api-key", e.str("MEMORIES_API_KEY", ""),
+		"memories.ai API key for every request; prefer the env var, flags show in process lists (env MEMORIES_API_KEY)")
+	fs.StringVar(&c.BaseURL, "memories-base-url", e.str("MEMORIES_BASE_URL", ""),
+		"upstream base URL; default "+defaultBaseURL+", or the sandbox when no key is set either (env MEMORIES_BASE_URL)")
+	fs.Float64Var(&c.RateLimit, "memories-rate-limit", e.float("MEMORIES_RATE_LIMIT", 5),
+		"upstream calls per second per account (env MEMORIES_RATE_LIMIT)")
+	fs.IntVar(&c.RateBurst, "memories-rate-burst", e.int("MEMORIES_RATE_BURST", 5),
+		"upstream calls an account may make at once before the rate applies (env MEMORIES_RATE_BURST)")
+	fs.DurationVar(&c.RequestTimeout, "request-timeout", e.duration("REQUEST_TIMEOUT", 30*time.Second),
+		"time budget of one GraphQL request (env REQUEST_TIMEOUT)")
+	fs.DurationVar(&c.CallTimeout, "memories-call-timeout", e.duration("MEMORIES_CALL_TIMEOUT", 10*time.Second),
+		"time budget of one upstream call (env MEMORIES_CALL_TIMEOUT)")
+	fs.IntVar(&c.MaxVideos, "max-videos-per-query", e.int("MAX_VIDEOS_PER_QUERY", 500),
+		"video references one operation may make (env MAX_VIDEOS_PER_QUERY)")
+	fs.IntVar(&c.MaxConcurrency, "memories-max-concurrency", e.int("MEMORIES_MAX_CONCURRENCY", 16),
+		"upstream calls in flight at once, per process (env MEMORIES_MAX_CONCURRENCY)")
+	fs.IntVar(&c.QueryCacheSize, "query-cache-size", e.int("QUERY_CACHE_SIZE", 1000),
+		"parsed queries and persisted queries kept (env QUERY_CACHE_SIZE)")
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", int64(e.int("MAX_BODY_BYTES", 1<<20)),
+		"largest request body accepted (env MAX_BODY_BYTES)")
+	fs.StringVar(&c.LogFormat, "log-format", e.str("LOG_FORMAT", "text"), "text or json (env LOG_FORMAT)")
+	fs.StringVar(&c.LogLevel, "log-level", e.str("LOG_LEVEL", "info"), "debug, info, warn or error (env LOG_LEVEL)")
+
+	if err := errors.Join(e.errs...); err != nil {
+		return c, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments %q (the only subcommand is \"emulator\")", fs.Args())
+	}
+	return c, c.validate()
+}
+
+func (c config) validate() error {
+	var errs []error
+	if c.Port < 0 || c.Port > 65535 {
+		errs = append(errs, fmt.Errorf("PORT %d out of range", c.Port))
+	}
+	if c.RateLimit <= 0 {
+		errs = append(errs, fmt.Errorf("MEMORIES_RATE_LIMIT must be positive, got %v", c.RateLimit))
+	}
+	if c.RateBurst < 1 {
+		errs = append(errs, fmt.Errorf("MEMORIES_RATE_BURST must be at least 1, got %d", c.RateBurst))
+	}
+	if c.RequestTimeout <= 0 || c.CallTimeout <= 0 {
+		errs = append(errs, errors.New("REQUEST_TIMEOUT and MEMORIES_CALL_TIMEOUT must be positive"))
+	}
+	if c.MaxVideos < 1 || c.MaxConcurrency < 1 || c.QueryCacheSize < 1 || c.MaxBodyBytes < 1024 {
+		errs = append(errs, errors.New("MAX_VIDEOS_PER_QUERY, MEMORIES_MAX_CONCURRENCY and QUERY_CACHE_SIZE must be at least 1, MAX_BODY_BYTES at least 1024"))
+	}
+	return errors.Join(errs...)
+}
+
+// envReader reads typed environment values, collecting parse errors.
+type envReader struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (e *envReader) str(name, def string) string {
+	if v := e.getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func (e *envReader) int(name string, def int) int {
+	return envParse(e, name, def, strconv.Atoi)
+}
+
+func (e *envReader) float(name string, def float64) float64 {
+	return envParse(e, name, def, func(s string) (float64, error) { return strconv.ParseFloat(s, 64) })
+}
+
+func (e *envReader) duration(name string, def time.Duration) time.Duration {
+	return envParse(e, name, def, time.ParseDuration)
+}
+
+func envParse[T any](e *envReader, name string, def T, parse func(string) (T, error)) T {
+	s := e.getenv(name)
+	if s == "" {
+		return def
+	}
+	v, err := parse(s)
+	if err != nil {
+		e.errs = append(e.errs, fmt.Errorf("%s=%q: %w", name, s, err))
+		return def
+	}
+	return v
+}

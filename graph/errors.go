@@ -1,0 +1,128 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/memories-facade/memories-graphql/internal/loader"
+	"github.com/memories-facade/memories-graphql/internal/memories"
+	"github.com/memories-facade/memories-graphql/internal/upstream"
+)
+
+// The error codes clients branch on, in extensions.code.
+const (
+	CodeBadUserInput    = "BAD_USER_INPUT"
+	CodeUnauthenticated = "UNAUTHENTICATED"
+	CodeForbidden       = "FORBIDDEN"
+	CodeRateLimited     = "RATE_LIMITED"
+	CodeUpstreamTimeout = "UPSTREAM_TIMEOUT"
+	CodeUpstreamError   = "UPSTREAM_ERROR"
+	CodeInternal        = "INTERNAL_SERVER_ERROR"
+)
+
+// ErrorPresenter maps every error to a message and extensions.code, in this
+// one place. Upstream details (URLs, keys, vendor messages) never reach the
+// client; what is not recognised is logged and shown as a generic internal
+// error.
+func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		if _, ok := gqlErr.Extensions["code"]; ok {
+			return gqlErr // gqlgen's own parse and validation errors, and ours
+		}
+		code, msg, ext := classify(gqlErr.Err)
+		if code == CodeInternal {
+			logger.ErrorContext(ctx, "unexpected resolver error", "err", err, "path", gqlErr.Path.String())
+		}
+		gqlErr.Message = msg
+		if gqlErr.Extensions == nil {
+			gqlErr.Extensions = map[string]any{}
+		}
+		gqlErr.Extensions["code"] = code
+		for k, v := range ext {
+			gqlErr.Extensions[k] = v
+		}
+		return gqlErr
+	}
+}
+
+// Recover turns a resolver panic into an internal error; the panic value is
+// logged, never sent.
+func Recover(logger *slog.Logger) graphql.RecoverFunc {
+	return func(ctx context.Context, p any) error {
+		logger.ErrorContext(ctx, "resolver panic", "panic", p)
+		return &gqlerror.Error{Message: "internal error", Extensions: map[string]any{"code": CodeInternal}}
+	}
+}
+
+func classify(err error) (code, msg string, ext map[string]any) {
+	var (
+		rl *upstream.RateLimitedError
+		me *memories.Error
+	)
+	switch {
+	case err == nil:
+		return CodeInternal, "internal error", nil
+	case errors.As(err, &rl):
+		return CodeRateLimited, "the upstream account's rate limit left no budget for this video in time; retry later",
+			map[string]any{"retryAfterSeconds": seconds(rl.RetryAfter)}
+	case errors.Is(err, loader.ErrNoAccount):
+		return CodeUnauthenticated, "no API key: send your memories.ai API key in the Authorization header", nil
+	case errors.As(err, &me):
+		ext = map[string]any{}
+		if me.Code != "" {
+			ext["upstreamCode"] = me.Code
+		}
+		switch me.Kind {
+		case memories.KindRateLimited:
+			ext["retryAfterSeconds"] = seconds(me.RetryAfter)
+			return CodeRateLimited, "the upstream rate limit was exceeded; retry later", ext
+		case memories.KindUnauthenticated:
+			return CodeUnauthenticated, "the memories.ai API key was rejected", ext
+		case memories.KindForbidden:
+			return CodeForbidden, "the memories.ai account is disabled", ext
+		case memories.KindQuotaExceeded:
+			return CodeForbidden, "the memories.ai account has no points left", ext
+		case memories.KindBadRequest:
+			return CodeBadUserInput, "the upstream rejected the request's parameters", ext
+		case memories.KindTimeout:
+			return CodeUpstreamTimeout, "the upstream did not answer in time", ext
+		default:
+			return CodeUpstreamError, "the upstream failed to return this video", ext
+		}
+	case errors.Is(err, context.DeadlineExceeded):
+		return CodeUpstreamTimeout, "the request's time ran out before the upstream answered", nil
+	case errors.Is(err, context.Canceled):
+		return CodeUpstreamTimeout, "the request was cancelled before the upstream answered", nil
+	}
+	return CodeInternal, "internal error", nil
+}
+
+// seconds rounds d up to whole seconds, at least 1, as Retry-After does.
+func seconds(d time.Duration) int {
+	return max(1, int(math.Ceil(d.Seconds())))
+}
+
+// inputError is a BAD_USER_INPUT error raised before execution.
+func inputError(path []any, format string, args ...any) *gqlerror.Error {
+	e := gqlerror.Errorf(format, args...)
+	e.Extensions = map[string]any{"code": CodeBadUserInput}
+	if len(path) > 0 {
+		for _, p := range path {
+			switch p := p.(type) {
+			case string:
+				e.Path = append(e.Path, ast.PathName(p))
+			case int:
+				e.Path = append(e.Path, ast.PathIndex(p))
+			}
+		}
+	}
+	return e
+}

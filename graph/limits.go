@@ -1,0 +1,122 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// VideoLimit checks, before anything executes, the video references of an
+// operation: none may be empty and there may be at most Max of them (each
+// video field and each element of a videos list counts, aliases add up).
+// Checking here rather than in the resolvers means a refused operation makes
+// no upstream call at all, since gqlgen runs root fields concurrently.
+type VideoLimit struct {
+	Max int
+}
+
+var (
+	_ graphql.HandlerExtension        = VideoLimit{}
+	_ graphql.OperationContextMutator = VideoLimit{}
+)
+
+// ExtensionName implements graphql.HandlerExtension.
+func (VideoLimit) ExtensionName() string { return "VideoLimit" }
+
+// Validate implements graphql.HandlerExtension.
+func (l VideoLimit) Validate(graphql.ExecutableSchema) error {
+	if l.Max < 1 {
+		return fmt.Errorf("video limit must be at least 1, got %d", l.Max)
+	}
+	return nil
+}
+
+// MutateOperationContext implements graphql.OperationContextMutator.
+func (l VideoLimit) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil || oc.Operation.Operation != ast.Query {
+		return nil
+	}
+	c := videoCounter{vars: oc.Variables, seen: map[string]bool{}}
+	if err := c.walk(oc.Operation.SelectionSet); err != nil {
+		return err
+	}
+	if c.n > l.Max {
+		return inputError(nil, "this operation asks for %d videos; at most %d are allowed per operation (MAX_VIDEOS_PER_QUERY)", c.n, l.Max)
+	}
+	return nil
+}
+
+type videoCounter struct {
+	vars map[string]any
+	seen map[string]bool // fragments already walked, against cycles
+	n    int
+}
+
+func (c *videoCounter) walk(set ast.SelectionSet) *gqlerror.Error {
+	for _, sel := range set {
+		switch sel := sel.(type) {
+		case *ast.Field:
+			if err := c.field(sel); err != nil {
+				return err
+			}
+		case *ast.InlineFragment:
+			if err := c.walk(sel.SelectionSet); err != nil {
+				return err
+			}
+		case *ast.FragmentSpread:
+			if sel.Definition == nil || c.seen[sel.Name] {
+				continue
+			}
+			c.seen[sel.Name] = true
+			if err := c.walk(sel.Definition.SelectionSet); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (c *videoCounter) field(f *ast.Field) *gqlerror.Error {
+	if f.Definition == nil || f.ObjectDefinition == nil || f.ObjectDefinition.Name != "Query" {
+		return nil
+	}
+	switch f.Name {
+	case "video", "videos":
+	default:
+		return nil
+	}
+	args := f.ArgumentMap(c.vars)
+	if u, _ := args["uniqueId"].(string); u == "" {
+		return inputError([]any{f.Alias}, "uniqueId must not be empty")
+	}
+	if f.Name == "video" {
+		if idString(args["videoNo"]) == "" {
+			return inputError([]any{f.Alias}, "videoNo must not be empty")
+		}
+		c.n++
+		return nil
+	}
+	nos, _ := args["videoNos"].([]any)
+	for i, no := range nos {
+		if idString(no) == "" {
+			return inputError([]any{f.Alias}, "videoNos[%d] must not be empty", i)
+		}
+	}
+	c.n += len(nos)
+	return nil
+}
+
+// idString reads an ID argument, which GraphQL also accepts as an integer.
+func idString(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case nil:
+		return ""
+	default:
+		return fmt.Sprint(v)
+	}
+}

@@ -1,0 +1,24 @@
+// Package model holds the GraphQL models: hand-written ones here, generated
+// ones in models_gen.go.
+package model
+
+import "time"
+
+// Video is the GraphQL Video type. It is built from an upstream answer by
+// graph.newVideo, so the resolvers never see the wire format.
+type Video struct {
+	VideoNo         string
+	UniqueID        string
+	VideoName       *string
+	Duration        *int
+	Size            *int64
+	Status          VideoStatus
+	RawStatus       *string
+	Cause           *string
+	CreateTime      *time.Time
+	ResolutionLabel *string
+	Fps             *int
+	Width           *int
+	Height          *int
+	CaptureMetadata *CaptureMetadata
+}

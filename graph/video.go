@@ -1,0 +1,76 @@
+package graph
+
+import (
+	"context"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/memories-facade/memories-graphql/graph/model"
+	"github.com/memories-facade/memories-graphql/internal/loader"
+	"github.com/memories-facade/memories-graphql/internal/memories"
+)
+
+func videoKeys(uniqueID string, videoNos []string) []loader.Key {
+	keys := make([]loader.Key, len(videoNos))
+	for i, no := range videoNos {
+		keys[i] = loader.Key{UniqueID: uniqueID, VideoNo: no}
+	}
+	return keys
+}
+
+// errorAtIndex places err at element i of the list being resolved, so that
+// the client can tell which video failed.
+func errorAtIndex(ctx context.Context, i int, err error) error {
+	path := append(ast.Path(nil), graphql.GetPath(ctx)...)
+	return &gqlerror.Error{Err: err, Message: err.Error(), Path: append(path, ast.PathIndex(i))}
+}
+
+// newVideo turns an upstream answer into the GraphQL model; nil stays nil
+// (not found).
+func newVideo(uniqueID string, v *memories.Video) *model.Video {
+	if v == nil {
+		return nil
+	}
+	out := &model.Video{
+		VideoNo:         v.VideoNo,
+		UniqueID:        uniqueID,
+		VideoName:       v.VideoName,
+		Duration:        v.Duration,
+		Size:            v.Size,
+		Status:          model.VideoStatus(v.Status),
+		Cause:           v.Cause,
+		CreateTime:      v.CreateTime,
+		ResolutionLabel: v.ResolutionLabel,
+		Fps:             v.FPS,
+		Width:           v.Width,
+		Height:          v.Height,
+		CaptureMetadata: newCaptureMetadata(v),
+	}
+	if v.RawStatus != "" {
+		raw := v.RawStatus
+		out.RawStatus = &raw
+	}
+	return out
+}
+
+// newCaptureMetadata is nil when the upstream sent none of its fields, and
+// its location nil unless both coordinates are there.
+func newCaptureMetadata(v *memories.Video) *model.CaptureMetadata {
+	if v.DatetimeTaken == nil && v.CameraModel == nil && v.Latitude == nil && v.Longitude == nil && v.Tags == nil {
+		return nil
+	}
+	m := &model.CaptureMetadata{
+		DatetimeTaken: v.DatetimeTaken,
+		CameraModel:   v.CameraModel,
+		Tags:          v.Tags,
+	}
+	if m.Tags == nil {
+		m.Tags = []string{}
+	}
+	if v.Latitude != nil && v.Longitude != nil {
+		m.Location = &model.GeoPoint{Latitude: *v.Latitude, Longitude: *v.Longitude}
+	}
+	return m
+}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/memories-facade/memories-graphql/internal/emulator"
+)
+
+// videosQuery asks for nos as separate aliases, so each one answers or fails
+// on its own path.
+func videosQuery(nos []string) string {
+	q := "{"
+	for i, no := range nos {
+		q += fmt.Sprintf(" v%d: video(videoNo: %q) { videoNo }", i, no)
+	}
+	return q + " }"
+}
+
+// With the same limit as the upstream, the façade queues instead of failing:
+// every video arrives and the upstream never has to say 0429.
+func TestRateLimitSameSettingNo0429(t *testing.T) {
+	vs, nos := testVideos(60)
+	h := setup(t, emulator.Options{Videos: vs, RateLimit: 20, Burst: 5},
+		map[string]string{"MEMORIES_API_KEY": testKey, "MEMORIES_RATE_LIMIT": "20", "MEMORIES_RATE_BURST": "5"})
+	resp := h.query(t, `query($nos: [ID!]!) { videos(videoNos: $nos) { videoNo } }`, map[string]any{"nos": nos})
+	if len(resp.Errors) > 0 {
+		t.Fatalf("errors: %+v", resp.Errors)
+	}
+	got := decodeVideos(t, resp.Data["videos"])
+	for i, v := range got {
+		if v == nil || v.VideoNo != nos[i] {
+			t.Errorf("videos[%d] = %+v; want %s", i, v, nos[i])
+		}
+	}
+	st := h.emu.Stats()
+	if st.RateLimited != 0 {
+		t.Errorf("upstream 0429 answers = %d; want 0", st.RateLimited)
+	}
+	if got, want := st.Served, int64(60); got != want {
+		t.Errorf("upstream calls served = %d; want %d", got, want)
+	}
+}
+
+// Set higher than the upstream's limit, the façade meets 0429s, backs off and
+// retries, and still delivers every video within REQUEST_TIMEOUT.
+func TestRateLimitAboveUpstreamRecovers(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		status     int
+		retryAfter bool
+	}{
+		{"0429 in HTTP 200", 200, false},
+		{"HTTP 429 with Retry-After", 429, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			vs, nos := testVideos(40)
+			h := setup(t, emulator.Options{Videos: vs, RateLimit: 10, Burst: 5, RateLimitStatus: tt.status, RetryAfterHeader: tt.retryAfter},
+				map[string]string{"MEMORIES_API_KEY": testKey, "MEMORIES_RATE_LIMIT": "200", "MEMORIES_RATE_BURST": "50", "REQUEST_TIMEOUT": "30s"})
+			resp := h.query(t, videosQuery(nos), nil)
+			if len(resp.Errors) > 0 {
+				t.Fatalf("errors: %+v", resp.Errors)
+			}
+			for i, no := range nos {
+				if v := decodeVideo(t, resp.Data[fmt.Sprintf("v%d", i)]); v == nil || v.VideoNo != no {
+					t.Errorf("v%d = %+v; want %s", i, v, no)
+				}
+			}
+			st := h.emu.Stats()
+			if st.RateLimited == 0 {
+				t.Errorf("upstream 0429 answers = 0; want some (the façade was set above the upstream)")
+			}
+			if got, want := st.Served, int64(40); got != want {
+				t.Errorf("served = %d; want %d", got, want)
+			}
+		})
+	}
+}
+
+// With too little time for the budget, the videos that could not be fetched
+// carry RATE_LIMITED with retryAfterSeconds; the rest have data.
+func TestRateLimitTimeoutGivesRetryAfter(t *testing.T) {
+	vs, nos := testVideos(30)
+	h := setup(t, emulator.Options{Videos: vs},
+		map[string]string{"MEMORIES_API_KEY": testKey, "MEMORIES_RATE_LIMIT": "5", "MEMORIES_RATE_BURST": "5", "REQUEST_TIMEOUT": "2s"})
+	start := time.Now()
+	resp := h.query(t, videosQuery(nos), nil)
+	elapsed := time.Since(start)
+
+	errs := resp.errorsByPath()
+	var fetched, limited int
+	for i, no := range nos {
+		path := fmt.Sprintf("v%d", i)
+		v := decodeVideo(t, resp.Data[path])
+		e, failed := errs[path]
+		switch {
+		case v != nil && !failed:
+			if v.VideoNo != no {
+				t.Errorf("%s = %+v; want %s", path, v, no)
+			}
+			fetched++
+		case v == nil && failed && e.code() == "RATE_LIMITED":
+			secs, ok := e.Extensions["retryAfterSeconds"].(float64)
+			if !ok || secs < 1 || secs != float64(int(secs)) {
+				t.Errorf("%s: retryAfterSeconds = %v; want a whole number >= 1", path, e.Extensions["retryAfterSeconds"])
+			}
+			limited++
+		default:
+			t.Errorf("%s: data %s, error %+v; want data or RATE_LIMITED", path, resp.Data[path], e)
+		}
+	}
+	// The burst (4 after headroom) goes at once; at most 2s·5/s more fit.
+	if fetched < 4 || fetched > 4+10 {
+		t.Errorf("fetched = %d; want between 4 and 14", fetched)
+	}
+	if limited == 0 {
+		t.Errorf("RATE_LIMITED = 0; want the videos that did not fit in 2s")
+	}
+	if got := h.emu.Stats().Requests; got != int64(fetched) {
+		t.Errorf("upstream calls = %d; want %d (refused videos make no call)", got, fetched)
+	}
+	t.Logf("fetched %d, rate limited %d, in %v", fetched, limited, elapsed)
+}
