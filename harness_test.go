@@ -196,3 +196,24 @@ func with(base map[string]string, kv ...string) map[string]string {
 	}
 	return m
 }
+
+// sampleVideoNos returns the numbers of the first n embedded sample videos
+// under unique id "default".
+func sampleVideoNos(t testing.TB, n int) []string {
+	t.Helper()
+	var nos []string
+	for _, v := range emulator.Samples() {
+		if v.UniqueID != "default" && v.UniqueID != "" {
+			continue
+		}
+		no, err := v.VideoNo()
+		if err != nil {
+			t.Fatal(err)
+		}
+		nos = append(nos, no)
+	}
+	if len(nos) < n {
+		t.Fatalf("only %d sample videos; want %d", len(nos), n)
+	}
+	return nos[:n]
+}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// addrLine finds the listen address in the server's "listening" log line.
+var addrLine = regexp.MustCompile(`msg=listening addr=\S*:(\d+)`)
+
+// waitForPort reads log lines from r until the listening line, then keeps
+// draining r so the server never blocks on its log.
+func waitForPort(t *testing.T, r io.Reader) string {
+	t.Helper()
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(r)
+		sent := false
+		for sc.Scan() {
+			if m := addrLine.FindStringSubmatch(sc.Text()); m != nil && !sent {
+				found <- m[1]
+				sent = true
+			}
+		}
+		if !sent {
+			close(found)
+		}
+	}()
+	select {
+	case port, ok := <-found:
+		if !ok {
+			t.Fatal("server exited before listening")
+		}
+		return port
+	case <-time.After(60 * time.Second):
+		t.Fatal("server did not log its listen address within 60s")
+	}
+	return ""
+}
+
+// `go run .` with no configuration starts the sandbox and answers the
+// vendor's example video exactly. This builds and runs the real binary with
+// an empty environment, as on a fresh machine.
+func TestSandboxBinaryAnswersVendorExample(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "memories-graphql")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	cmd := exec.Command(bin, "-host", "127.0.0.1", "-port", "0")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")} // no MEMORIES_* at all
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	var logsMu sync.Mutex
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+	})
+	port := waitForPort(t, io.TeeReader(stderr, writerFunc(func(p []byte) (int, error) {
+		logsMu.Lock()
+		defer logsMu.Unlock()
+		return logs.Write(p)
+	})))
+
+	url := fmt.Sprintf("http://127.0.0.1:%s/query", port)
+	resp := postQuery(t, url, `query($no: ID!) { video(videoNo: $no) { `+allFields+` } }`, map[string]any{"no": vendorExample})
+	if len(resp.Errors) > 0 {
+		t.Fatalf("errors: %+v", resp.Errors)
+	}
+	assertJSONEqual(t, "video", resp.Data["video"], vendorExampleJSON)
+
+	logsMu.Lock()
+	defer logsMu.Unlock()
+	if got := strings.Count(logs.String(), "sandbox mode"); got != 1 {
+		t.Errorf("log lines saying sandbox mode = %d; want 1\n%s", got, logs.String())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// run drains queries in flight when its context ends (SIGINT/SIGTERM in
+// main), then returns nil.
+func TestRunDrainsOnShutdown(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	env := map[string]string{"MEMORIES_RATE_LIMIT": "10", "MEMORIES_RATE_BURST": "2"}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-host", "127.0.0.1", "-port", "0"}, func(k string) string { return env[k] }, io.Discard, pw)
+		pw.Close()
+	}()
+	port := waitForPort(t, pr)
+	url := fmt.Sprintf("http://127.0.0.1:%s/query", port)
+
+	// 12 sandbox videos at 10/s with burst 2 take about a second: cancel in
+	// the middle and expect the whole answer anyway.
+	nos := sampleVideoNos(t, 12)
+	answered := make(chan response, 1)
+	go func() { answered <- postQuery(t, url, videosQuery(nos), nil) }()
+	time.Sleep(400 * time.Millisecond)
+	cancel()
+
+	resp := <-answered
+	if len(resp.Errors) > 0 {
+		t.Errorf("errors during shutdown: %+v", resp.Errors)
+	}
+	for i := range nos {
+		if string(resp.Data[fmt.Sprintf("v%d", i)]) == "null" {
+			t.Errorf("v%d = null; want data", i)
+		}
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run = %v; want nil", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not return after its context ended")
+	}
+}
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+	}{
+		{"malformed env", nil, map[string]string{"MEMORIES_RATE_LIMIT": "fast"}},
+		{"zero rate", []string{"-memories-rate-limit", "0"}, nil},
+		{"zero burst", nil, map[string]string{"MEMORIES_RATE_BURST": "0"}},
+		{"bad timeout", nil, map[string]string{"REQUEST_TIMEOUT": "soon"}},
+		{"unknown flag", []string{"-nope"}, nil},
+		{"stray argument", []string{"serve"}, nil},
+		{"bad log format", nil, map[string]string{"LOG_FORMAT": "xml"}},
+		{"bad base URL", nil, map[string]string{"MEMORIES_BASE_URL": "ftp://x"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := run(context.Background(), tt.args, func(k string) string { return tt.env[k] }, io.Discard, io.Discard)
+			if err == nil {
+				t.Errorf("run(%v, %v) = nil; want an error", tt.args, tt.env)
+			}
+		})
+	}
+}
+
+func TestConfigFlagBeatsEnv(t *testing.T) {
+	env := map[string]string{"PORT": "9000", "MEMORIES_RATE_LIMIT": "7", "REQUEST_TIMEOUT": "3s"}
+	cfg, err := parseConfig([]string{"-port", "9001"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Port != 9001 || cfg.RateLimit != 7 || cfg.RequestTimeout != 3*time.Second || cfg.RateBurst != 5 || cfg.MaxVideos != 500 {
+		t.Errorf("cfg = %+v; want port 9001 (flag), rate 7 and timeout 3s (env), burst 5 and max videos 500 (defaults)", cfg)
+	}
+}
