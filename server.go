@@ -251,9 +251,17 @@ func withAccount(fixed *account.Account) func(http.Handler) http.Handler {
 	}
 }
 
+// maxBody refuses bodies over n bytes: by their Content-Length at once with
+// 413, and a body without one when reading passes the limit.
 func maxBody(n int64) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.ContentLength > n {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusRequestEntityTooLarge)
+				fmt.Fprintf(w, `{"errors":[{"message":"request body exceeds %d bytes","extensions":{"code":"BAD_REQUEST"}}],"data":null}`+"\n", n)
+				return
+			}
 			r.Body = http.MaxBytesReader(w, r.Body, n)
 			next.ServeHTTP(w, r)
 		})

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -390,5 +391,29 @@ func TestPassThroughKeysAreIsolated(t *testing.T) {
 				t.Errorf("upstream calls without a key = %d; want 0", calls)
 			}
 		})
+	}
+}
+
+// A body that is not JSON is the client's mistake, said plainly, not an
+// internal error.
+func TestMalformedBodyIsBadRequest(t *testing.T) {
+	h := setup(t, emulator.Options{}, fast)
+	for _, body := range []string{"{\"query\": \"{\n}\"}", "not json", strings.Repeat("x", 2<<20)} {
+		resp, err := http.Post(h.url, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out struct{ Errors []gqlError }
+		err = json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("body %.20q: response is not JSON: %v", body, err)
+		}
+		if len(out.Errors) != 1 || out.Errors[0].code() != "BAD_REQUEST" {
+			t.Errorf("body %.20q: errors = %+v; want one BAD_REQUEST", body, out.Errors)
+		}
+		if resp.StatusCode < 400 || resp.StatusCode >= 500 {
+			t.Errorf("body %.20q: HTTP %d; want 4xx", body, resp.StatusCode)
+		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 // The error codes clients branch on, in extensions.code.
 const (
 	CodeBadUserInput    = "BAD_USER_INPUT"
+	CodeBadRequest      = "BAD_REQUEST"
 	CodeUnauthenticated = "UNAUTHENTICATED"
 	CodeForbidden       = "FORBIDDEN"
 	CodeRateLimited     = "RATE_LIMITED"
@@ -36,6 +37,12 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
 		if _, ok := gqlErr.Extensions["code"]; ok {
 			return gqlErr // gqlgen's own parse and validation errors, and ours
+		}
+		if gqlErr.Err == nil {
+			// gqlgen's transport errors (a body that is not JSON, an
+			// unsupported content type) carry only a message for the client.
+			gqlErr.Extensions = map[string]any{"code": CodeBadRequest}
+			return gqlErr
 		}
 		code, msg, ext := classify(gqlErr.Err)
 		if code == CodeInternal {

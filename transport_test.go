@@ -1,0 +1,117 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"testing"
+
+	"github.com/memories-facade/memories-graphql/internal/emulator"
+)
+
+func TestGETQuery(t *testing.T) {
+	h := setup(t, emulator.Options{}, fast)
+	q := url.Values{"query": {`{ video(videoNo: "` + vendorExample + `") { videoName } }`}}
+	resp, err := http.Get(h.url + "?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if got, want := string(body), `{"data":{"video":{"videoName":"182082-867762198_tiny"}}}`; got != want {
+		t.Errorf("GET /query = %s; want %s", got, want)
+	}
+}
+
+func TestAutomaticPersistedQueries(t *testing.T) {
+	h := setup(t, emulator.Options{}, fast)
+	query := `{ video(videoNo: "` + vendorExample + `") { videoName } }`
+	sum := sha256.Sum256([]byte(query))
+	ext := map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hex.EncodeToString(sum[:])}}
+
+	post := func(withQuery bool) response {
+		body := map[string]any{"extensions": ext}
+		if withQuery {
+			body["query"] = query
+		}
+		b, _ := json.Marshal(body)
+		resp, err := http.Post(h.url, "application/json", bytesReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out response
+		raw, _ := io.ReadAll(resp.Body)
+		if err := json.Unmarshal(raw, &out); err != nil {
+			t.Fatalf("%v: %s", err, raw)
+		}
+		out.Raw = string(raw)
+		return out
+	}
+	if r := post(false); len(r.Errors) != 1 || r.Errors[0].code() != "PERSISTED_QUERY_NOT_FOUND" {
+		t.Errorf("hash only, unknown: %s; want PERSISTED_QUERY_NOT_FOUND", r.Raw)
+	}
+	if r := post(true); len(r.Errors) != 0 {
+		t.Errorf("hash with query: %s; want data", r.Raw)
+	}
+	if r := post(false); len(r.Errors) != 0 || string(r.Data["video"]) != `{"videoName":"182082-867762198_tiny"}` {
+		t.Errorf("hash only, known: %s; want data", r.Raw)
+	}
+}
+
+// Every type, field, argument and enum value of the schema has a
+// description: they are the docs in GraphiQL.
+func TestSchemaIsDocumented(t *testing.T) {
+	h := setup(t, emulator.Options{}, fast)
+	resp := h.query(t, `{ __schema { types { name kind description
+		fields { name description args { name description } }
+		enumValues { name description } } } }`, nil)
+	if len(resp.Errors) > 0 {
+		t.Fatalf("errors: %+v", resp.Errors)
+	}
+	var schema struct {
+		Types []struct {
+			Name, Kind, Description string
+			Fields                  []struct {
+				Name, Description string
+				Args              []struct{ Name, Description string }
+			}
+			EnumValues []struct{ Name, Description string }
+		}
+	}
+	if err := json.Unmarshal(resp.Data["__schema"], &schema); err != nil {
+		t.Fatal(err)
+	}
+	builtin := map[string]bool{"String": true, "Int": true, "Float": true, "Boolean": true, "ID": true}
+	checked := 0
+	for _, ty := range schema.Types {
+		if builtin[ty.Name] || len(ty.Name) > 1 && ty.Name[:2] == "__" {
+			continue
+		}
+		checked++
+		if ty.Description == "" {
+			t.Errorf("type %s has no description", ty.Name)
+		}
+		for _, f := range ty.Fields {
+			if f.Description == "" {
+				t.Errorf("field %s.%s has no description", ty.Name, f.Name)
+			}
+			for _, a := range f.Args {
+				if a.Description == "" {
+					t.Errorf("argument %s.%s(%s) has no description", ty.Name, f.Name, a.Name)
+				}
+			}
+		}
+		for _, v := range ty.EnumValues {
+			if v.Description == "" {
+				t.Errorf("enum value %s.%s has no description", ty.Name, v.Name)
+			}
+		}
+	}
+	if checked < 7 {
+		t.Errorf("checked %d schema types; want at least 7 (Query, Video, CaptureMetadata, GeoPoint, VideoStatus, DateTime, Int64)", checked)
+	}
+}
