@@ -216,6 +216,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	gql.Use(extension.Introspection{})
 	gql.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](cfg.QueryCacheSize)})
 	gql.Use(graph.VideoLimit{Max: cfg.MaxVideos})
+	gql.Use(graph.EntityKeys{})
 	gql.SetErrorPresenter(graph.ErrorPresenter(logger))
 	gql.SetRecoverFunc(graph.Recover(logger))
 

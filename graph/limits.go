@@ -11,7 +11,8 @@ import (
 
 // VideoLimit checks, before anything executes, the video references of an
 // operation: none may be empty and there may be at most Max of them (each
-// video field and each element of a videos list counts, aliases add up).
+// video field, each element of a videos list and each Video representation
+// of _entities counts; aliases add up).
 // Checking here rather than in the resolvers means a refused operation makes
 // no upstream call at all, since gqlgen runs root fields concurrently.
 type VideoLimit struct {
@@ -85,6 +86,16 @@ func (c *videoCounter) field(f *ast.Field) *gqlerror.Error {
 	}
 	switch f.Name {
 	case "video", "videos":
+	case "_entities":
+		// Each Video representation is a video reference; the entity
+		// resolver checks them one by one.
+		reps, _ := f.ArgumentMap(c.vars)["representations"].([]any)
+		for _, rep := range reps {
+			if m, ok := rep.(map[string]any); ok && m["__typename"] == "Video" {
+				c.n++
+			}
+		}
+		return nil
 	default:
 		return nil
 	}

@@ -36,6 +36,15 @@ type GeoPoint struct {
 type Query struct {
 }
 
+type VideoByVideoNoAndUniqueIDsInput struct {
+	VideoNo  string `json:"VideoNo"`
+	UniqueID string `json:"UniqueID"`
+}
+
+type VideoByVideoNosInput struct {
+	VideoNo string `json:"VideoNo"`
+}
+
 // Where the upstream is in processing a video.
 type VideoStatus string
 

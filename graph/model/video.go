@@ -22,3 +22,6 @@ type Video struct {
 	Height          *int
 	CaptureMetadata *CaptureMetadata
 }
+
+// IsEntity marks Video as an Apollo Federation entity.
+func (Video) IsEntity() {}
