@@ -31,11 +31,7 @@ type entityJSON struct {
 
 func decodeEntities(t testing.TB, raw json.RawMessage) []*entityJSON {
 	t.Helper()
-	var es []*entityJSON
-	if err := json.Unmarshal(raw, &es); err != nil {
-		t.Fatalf("decode _entities %s: %v", raw, err)
-	}
-	return es
+	return decode[[]*entityJSON](t, raw)
 }
 
 // 200 representations over 50 videos cost 50 upstream calls, and share

@@ -158,22 +158,24 @@ type videoJSON struct {
 	Size      int64  `json:"size"`
 }
 
+// decode unmarshals one value of a response, failing the test if it cannot.
+func decode[T any](t testing.TB, raw json.RawMessage) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatalf("decode %T from %s: %v", v, raw, err)
+	}
+	return v
+}
+
 func decodeVideos(t testing.TB, raw json.RawMessage) []*videoJSON {
 	t.Helper()
-	var vs []*videoJSON
-	if err := json.Unmarshal(raw, &vs); err != nil {
-		t.Fatalf("decode videos %s: %v", raw, err)
-	}
-	return vs
+	return decode[[]*videoJSON](t, raw)
 }
 
 func decodeVideo(t testing.TB, raw json.RawMessage) *videoJSON {
 	t.Helper()
-	var v *videoJSON
-	if err := json.Unmarshal(raw, &v); err != nil {
-		t.Fatalf("decode video %s: %v", raw, err)
-	}
-	return v
+	return decode[*videoJSON](t, raw)
 }
 
 // testKey is the server's own key in tests that are not about pass-through.
