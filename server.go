@@ -230,7 +230,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	r.With(
 		maxBody(cfg.MaxBodyBytes),
 		withAccount(fixed),
-		loader.Middleware(src, cfg.RequestTimeout),
+		loader.Middleware(src, cfg.RequestTimeout, nil),
 	).Handle("/query", gql)
 	a.handler = r
 	return a, nil

@@ -131,3 +131,71 @@ func idString(v any) string {
 		return fmt.Sprint(v)
 	}
 }
+
+// DepthLimit refuses operations nested deeper than Max fields, before
+// anything executes. Introspection counts too (__Type.fields → __Field.type
+// recurses), except ofType: its nesting is bounded by the schema's type
+// wrappers, and GraphiQL's docs query nests it eight deep. Without ofType
+// that query is 6 deep.
+type DepthLimit struct {
+	Max int
+}
+
+var (
+	_ graphql.HandlerExtension        = DepthLimit{}
+	_ graphql.OperationContextMutator = DepthLimit{}
+)
+
+// CodeDepthLimit is the extensions.code of an operation refused for depth.
+const CodeDepthLimit = "DEPTH_LIMIT_EXCEEDED"
+
+// ExtensionName implements graphql.HandlerExtension.
+func (DepthLimit) ExtensionName() string { return "DepthLimit" }
+
+// Validate implements graphql.HandlerExtension.
+func (l DepthLimit) Validate(graphql.ExecutableSchema) error {
+	if l.Max < 1 {
+		return fmt.Errorf("depth limit must be at least 1, got %d", l.Max)
+	}
+	return nil
+}
+
+// MutateOperationContext implements graphql.OperationContextMutator.
+func (l DepthLimit) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil {
+		return nil
+	}
+	if d := depth(oc.Operation.SelectionSet, map[string]bool{}); d > l.Max {
+		e := gqlerror.Errorf("this operation is nested %d levels deep; at most %d are allowed (MAX_QUERY_DEPTH)", d, l.Max)
+		e.Extensions = map[string]any{"code": CodeDepthLimit}
+		return e
+	}
+	return nil
+}
+
+// depth is the number of nested fields of set; visiting guards against
+// fragment cycles (which validation rejects anyway).
+func depth(set ast.SelectionSet, visiting map[string]bool) int {
+	deepest := 0
+	for _, sel := range set {
+		d := 0
+		switch sel := sel.(type) {
+		case *ast.Field:
+			d = depth(sel.SelectionSet, visiting)
+			if sel.Name != "ofType" {
+				d++
+			}
+		case *ast.InlineFragment:
+			d = depth(sel.SelectionSet, visiting)
+		case *ast.FragmentSpread:
+			if sel.Definition == nil || visiting[sel.Name] {
+				continue
+			}
+			visiting[sel.Name] = true
+			d = depth(sel.Definition.SelectionSet, visiting)
+			delete(visiting, sel.Name)
+		}
+		deepest = max(deepest, d)
+	}
+	return deepest
+}

@@ -39,6 +39,7 @@ type Loader struct {
 	hasAcct  bool
 	deadline time.Time
 	done     <-chan struct{}
+	onBatch  func(size int)
 }
 
 // New returns a loader for one request of acct (hasAcct false: the request
@@ -54,6 +55,12 @@ func New(src Source, acct account.Account, hasAcct bool, deadline time.Time, don
 	l.dl = dataloader.NewBatchedLoader(l.batch,
 		dataloader.WithWait[Key, *memories.Video](0),
 	)
+	return l
+}
+
+// OnBatch makes l report the size of every batch it fetches (for metrics).
+func (l *Loader) OnBatch(f func(size int)) *Loader {
+	l.onBatch = f
 	return l
 }
 
@@ -99,6 +106,9 @@ func (l *Loader) resolve(ctx context.Context, k Key, thunk dataloader.Thunk[*mem
 // Source bounds how many calls are in flight and queues them for budget.
 func (l *Loader) batch(ctx context.Context, keys []Key) []*dataloader.Result[*memories.Video] {
 	results := make([]*dataloader.Result[*memories.Video], len(keys))
+	if l.onBatch != nil {
+		l.onBatch(len(keys))
+	}
 	if !l.hasAcct {
 		// Not transient: without a key no retry in this request can succeed.
 		for i := range results {
@@ -169,15 +179,16 @@ func NewContext(ctx context.Context, l *Loader) context.Context {
 
 // Middleware installs a fresh loader on every request. The request's account
 // comes from account.FromContext, so an account middleware must run first.
-// timeout bounds the request; its deadline is the loader's.
-func Middleware(src Source, timeout time.Duration) func(http.Handler) http.Handler {
+// timeout bounds the request; its deadline is the loader's. onBatch, if not
+// nil, is told the size of every batch.
+func Middleware(src Source, timeout time.Duration, onBatch func(size int)) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ctx, cancel := context.WithTimeout(r.Context(), timeout)
 			defer cancel()
 			deadline, _ := ctx.Deadline()
 			acct, ok := account.FromContext(ctx)
-			l := New(src, acct, ok, deadline, ctx.Done())
+			l := New(src, acct, ok, deadline, ctx.Done()).OnBatch(onBatch)
 			next.ServeHTTP(w, r.WithContext(NewContext(ctx, l)))
 		})
 	}

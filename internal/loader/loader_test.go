@@ -141,7 +141,7 @@ func TestRequestEndCancelsFetches(t *testing.T) {
 func TestMiddlewareLoaderPerRequest(t *testing.T) {
 	src := newFake()
 	var n atomic.Int32
-	h := loader.Middleware(src, 5*time.Second)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := loader.Middleware(src, 5*time.Second, nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := loader.For(r.Context()).Load(r.Context(), loader.Key{UniqueID: "default", VideoNo: "a"}); err != nil {
 			t.Error(err)
 		}

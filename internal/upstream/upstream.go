@@ -29,6 +29,12 @@ type Limiter interface {
 	Pause(accountID string, d time.Duration)
 }
 
+// Observer records what the Source does, for metrics.
+type Observer interface {
+	UpstreamCall(outcome string, d time.Duration)
+	LimiterWait(d time.Duration)
+}
+
 // RateLimitedError reports a video that could not be fetched in time because
 // the account's budget was spent. RetryAfter says when asking again is likely
 // to work.
@@ -52,6 +58,8 @@ type Options struct {
 	// BackoffBase is the first retry delay when the upstream gives no
 	// Retry-After (default 200ms); it doubles on each attempt up to 5s.
 	BackoffBase time.Duration
+	// Observer, if set, is told about every call and every wait for budget.
+	Observer Observer
 	// CallReserve is the time a call needs after it gets budget (default
 	// 250ms): budget that would come later than CallReserve before the
 	// deadline is refused at once, rather than spent on a call that would
@@ -68,6 +76,7 @@ type Source struct {
 	retries int
 	backoff time.Duration
 	reserve time.Duration
+	obs     Observer
 }
 
 const maxBackoff = 5 * time.Second
@@ -93,6 +102,7 @@ func New(client Client, limiter Limiter, opts Options) *Source {
 		retries: opts.TransientRetries,
 		backoff: opts.BackoffBase,
 		reserve: opts.CallReserve,
+		obs:     opts.Observer,
 	}
 }
 
@@ -146,7 +156,12 @@ func (s *Source) wait(ctx context.Context, acct account.Account) error {
 		waitCtx, cancel = context.WithDeadline(ctx, deadline.Add(-s.reserve))
 		defer cancel()
 	}
-	if err := s.limiter.Wait(waitCtx, acct.ID()); err != nil {
+	start := time.Now()
+	err := s.limiter.Wait(waitCtx, acct.ID())
+	if s.obs != nil {
+		s.obs.LimiterWait(time.Since(start))
+	}
+	if err != nil {
 		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 			// Only the reserve ran out, not the caller's time.
 			return &RateLimitedError{RetryAfter: s.reserve, Err: err}
@@ -169,7 +184,46 @@ func (s *Source) call(ctx context.Context, acct account.Account, uniqueID, video
 		return nil, ctx.Err()
 	}
 	defer func() { <-s.slots }()
-	return s.client.GetMetadata(ctx, acct.Key(), uniqueID, videoNo)
+	start := time.Now()
+	v, err := s.client.GetMetadata(ctx, acct.Key(), uniqueID, videoNo)
+	if s.obs != nil {
+		s.obs.UpstreamCall(Outcome(v, err), time.Since(start))
+	}
+	return v, err
+}
+
+// Outcome names the result of one upstream call for metrics and traces:
+// "ok", "not_found", "canceled", or the error kind ("rate_limited",
+// "timeout", "upstream_error", ...).
+func Outcome(v *memories.Video, err error) string {
+	var me *memories.Error
+	switch {
+	case err == nil && v == nil:
+		return "not_found"
+	case err == nil:
+		return "ok"
+	case errors.As(err, &me):
+		switch me.Kind {
+		case memories.KindRateLimited:
+			return "rate_limited"
+		case memories.KindUnauthenticated:
+			return "unauthenticated"
+		case memories.KindForbidden:
+			return "forbidden"
+		case memories.KindQuotaExceeded:
+			return "quota_exceeded"
+		case memories.KindBadRequest:
+			return "bad_request"
+		case memories.KindTimeout:
+			return "timeout"
+		default:
+			return "upstream_error"
+		}
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	default:
+		return "error"
+	}
 }
 
 // backoffFor returns a jittered exponential delay: between half and all of

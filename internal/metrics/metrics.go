@@ -1,0 +1,160 @@
+// Package metrics exposes the service's Prometheus metrics: upstream calls,
+// the rate limiter, the cache, the loader and GraphQL operations. Labels
+// never carry an API key or anything derived from one.
+package metrics
+
+import (
+	"net/http"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics holds the collectors. Its methods are safe for concurrent use, and
+// a nil *Metrics records nothing, so callers need no checks.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	upstreamCalls     *prometheus.CounterVec
+	upstreamLatency   *prometheus.HistogramVec
+	limiterWait       prometheus.Histogram
+	cache             *prometheus.CounterVec
+	batchSize         prometheus.Histogram
+	operations        *prometheus.CounterVec
+	operationDuration *prometheus.HistogramVec
+
+	names operationNames
+}
+
+// New returns metrics registered on a registry of their own, with the Go
+// runtime and process collectors.
+func New() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		upstreamCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "memories_upstream_calls_total",
+			Help: "Calls to the memories.ai get_metadata endpoint, by outcome.",
+		}, []string{"outcome"}),
+		upstreamLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "memories_upstream_call_duration_seconds",
+			Help:    "Latency of calls to the memories.ai get_metadata endpoint, by outcome.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"outcome"}),
+		limiterWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "memories_ratelimit_wait_seconds",
+			Help:    "Time a call waited for the account's rate budget.",
+			Buckets: []float64{.001, .01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}),
+		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "memories_cache_requests_total",
+			Help: "Video lookups by the cross-request cache, by result (hit, miss, coalesced).",
+		}, []string{"result"}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "memories_loader_batch_size",
+			Help:    "Distinct videos per loader batch.",
+			Buckets: []float64{1, 2, 5, 10, 25, 50, 100, 250, 500},
+		}),
+		operations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "graphql_operations_total",
+			Help: "GraphQL operations, by operation name and outcome (ok, partial, error).",
+		}, []string{"operation", "outcome"}),
+		operationDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "graphql_operation_duration_seconds",
+			Help:    "Duration of GraphQL operations, by outcome.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"outcome"}),
+	}
+	m.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.upstreamCalls, m.upstreamLatency, m.limiterWait, m.cache, m.batchSize,
+		m.operations, m.operationDuration,
+	)
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// UpstreamCall records one upstream call.
+func (m *Metrics) UpstreamCall(outcome string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.upstreamCalls.WithLabelValues(outcome).Inc()
+	m.upstreamLatency.WithLabelValues(outcome).Observe(d.Seconds())
+}
+
+// LimiterWait records how long a call waited for rate budget.
+func (m *Metrics) LimiterWait(d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.limiterWait.Observe(d.Seconds())
+}
+
+// CacheResult records one cache lookup: "hit", "miss" or "coalesced".
+func (m *Metrics) CacheResult(result string) {
+	if m == nil {
+		return
+	}
+	m.cache.WithLabelValues(result).Inc()
+}
+
+// LoaderBatch records the number of distinct videos of one loader batch.
+func (m *Metrics) LoaderBatch(size int) {
+	if m == nil {
+		return
+	}
+	m.batchSize.Observe(float64(size))
+}
+
+// Operation records one GraphQL operation.
+func (m *Metrics) Operation(name, outcome string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.operations.WithLabelValues(m.names.label(name), outcome).Inc()
+	m.operationDuration.WithLabelValues(outcome).Observe(d.Seconds())
+}
+
+// maxOperationNames bounds the operation label: names come from clients, and
+// each distinct one is a time series.
+const maxOperationNames = 200
+
+var validName = regexp.MustCompile(`^[_A-Za-z][_0-9A-Za-z]{0,63}$`)
+
+// operationNames maps client-chosen operation names to label values,
+// keeping the first maxOperationNames and folding the rest into "other".
+type operationNames struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (o *operationNames) label(name string) string {
+	switch {
+	case name == "":
+		return "anonymous"
+	case !validName.MatchString(name):
+		return "other"
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.seen == nil {
+		o.seen = make(map[string]bool)
+	}
+	if o.seen[name] {
+		return name
+	}
+	if len(o.seen) >= maxOperationNames {
+		return "other"
+	}
+	o.seen[name] = true
+	return name
+}

@@ -1,0 +1,76 @@
+package metrics_test
+
+import (
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/memories-facade/memories-graphql/internal/metrics"
+)
+
+func scrape(t *testing.T, m *metrics.Metrics) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body, _ := io.ReadAll(rec.Body)
+	return string(body)
+}
+
+func TestRecordsEverySeries(t *testing.T) {
+	m := metrics.New()
+	m.UpstreamCall("ok", 20*time.Millisecond)
+	m.UpstreamCall("rate_limited", time.Millisecond)
+	m.LimiterWait(300 * time.Millisecond)
+	m.CacheResult("hit")
+	m.CacheResult("coalesced")
+	m.LoaderBatch(7)
+	m.Operation("Videos", "partial", 40*time.Millisecond)
+	body := scrape(t, m)
+	for _, want := range []string{
+		`memories_upstream_calls_total{outcome="ok"} 1`,
+		`memories_upstream_calls_total{outcome="rate_limited"} 1`,
+		`memories_upstream_call_duration_seconds_count{outcome="ok"} 1`,
+		`memories_ratelimit_wait_seconds_count 1`,
+		`memories_cache_requests_total{result="hit"} 1`,
+		`memories_cache_requests_total{result="coalesced"} 1`,
+		`memories_loader_batch_size_sum 7`,
+		`graphql_operations_total{operation="Videos",outcome="partial"} 1`,
+		`graphql_operation_duration_seconds_count{outcome="partial"} 1`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+// Operation names come from clients: the label must stay bounded.
+func TestOperationLabelIsBounded(t *testing.T) {
+	m := metrics.New()
+	for i := 0; i < 500; i++ {
+		m.Operation(fmt.Sprintf("Op%d", i), "ok", time.Millisecond)
+	}
+	m.Operation("", "ok", time.Millisecond)
+	m.Operation("bad name; drop table", "ok", time.Millisecond)
+	body := scrape(t, m)
+	if got, want := strings.Count(body, "graphql_operations_total{"), 200+2; got != want {
+		t.Errorf("operation series = %d; want %d (200 names, anonymous, other)", got, want)
+	}
+	for _, want := range []string{`operation="anonymous"`, `operation="other"`, `operation="Op0"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+func TestNilMetricsRecordNothing(t *testing.T) {
+	var m *metrics.Metrics
+	m.UpstreamCall("ok", 0)
+	m.LimiterWait(0)
+	m.CacheResult("hit")
+	m.LoaderBatch(1)
+	m.Operation("x", "ok", 0)
+}
