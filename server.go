@@ -26,7 +26,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -36,6 +35,7 @@ import (
 	"github.com/memories-facade/memories-graphql/internal/emulator"
 	"github.com/memories-facade/memories-graphql/internal/loader"
 	"github.com/memories-facade/memories-graphql/internal/memories"
+	"github.com/memories-facade/memories-graphql/internal/playground"
 	"github.com/memories-facade/memories-graphql/internal/ratelimit"
 	"github.com/memories-facade/memories-graphql/internal/upstream"
 )
@@ -226,7 +226,9 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
 	})
-	r.Get("/", playground.Handler("memories.ai video GraphQL", "/query"))
+	playgroundUI := playground.Handler("memories.ai video GraphQL", "/query")
+	r.Handle("/", playgroundUI)
+	r.Handle(playground.AssetPath+"*", playgroundUI)
 	r.With(
 		maxBody(cfg.MaxBodyBytes),
 		withAccount(fixed),
