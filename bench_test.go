@@ -18,6 +18,9 @@ import (
 func BenchmarkQuery(b *testing.B) {
 	h := setup(b, emulator.Options{}, map[string]string{
 		"MEMORIES_API_KEY": testKey, "MEMORIES_RATE_LIMIT": "1000000", "MEMORIES_RATE_BURST": "1000000",
+		// No cross-request cache: every operation reaches the upstream
+		// (BenchmarkCacheHit measures the cache).
+		"CACHE_TTL_PARSE": "0", "CACHE_TTL_NOT_FOUND": "0",
 	})
 	var aliases strings.Builder
 	aliases.WriteString("{")

@@ -42,6 +42,25 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.StringVar(&c.LogFormat, "log-format", e.str("LOG_FORMAT", "text"), "text or json (env LOG_FORMAT)")
 	fs.StringVar(&c.LogLevel, "log-level", e.str("LOG_LEVEL", "info"), "debug, info, warn or error (env LOG_LEVEL)")
 
+	fs.StringVar(&c.RedisURL, "redis-url", e.str("REDIS_URL", ""),
+		"Redis shared by replicas for the rate limit and cache, such as redis://host:6379/0; empty keeps both in process; prefer the env var when it has a password (env REDIS_URL)")
+	fs.DurationVar(&c.RedisTimeout, "redis-timeout", e.duration("REDIS_TIMEOUT", 200*time.Millisecond),
+		"longest wait for one Redis command; a command that takes longer makes the service use its local limiter and cache until Redis answers again (env REDIS_TIMEOUT)")
+	fs.StringVar(&c.RedisKeyPrefix, "redis-key-prefix", e.str("REDIS_KEY_PREFIX", "mgql"),
+		"start of every Redis key, so that deployments can share a Redis (env REDIS_KEY_PREFIX)")
+	fs.IntVar(&c.ExpectedReplicas, "expected-replicas", e.int("EXPECTED_REPLICAS", 1),
+		"replicas sharing the account; while Redis is unavailable each uses this share of the rate limit and burst (env EXPECTED_REPLICAS)")
+	fs.IntVar(&c.CacheMaxEntries, "cache-max-entries", e.int("CACHE_MAX_ENTRIES", 10000),
+		"videos kept in the process's cache (env CACHE_MAX_ENTRIES)")
+	fs.DurationVar(&c.CacheTTLParse, "cache-ttl-parse", e.duration("CACHE_TTL_PARSE", 10*time.Minute),
+		"how long a PARSE video is kept; 0 keeps none (env CACHE_TTL_PARSE)")
+	fs.DurationVar(&c.CacheTTLFailed, "cache-ttl-failed", e.duration("CACHE_TTL_FAILED", time.Minute),
+		"how long a FAILED video is kept; 0 keeps none (env CACHE_TTL_FAILED)")
+	fs.DurationVar(&c.CacheTTLUnparse, "cache-ttl-unparse", e.duration("CACHE_TTL_UNPARSE", 5*time.Second),
+		"how long an UNPARSE video is kept; 0 keeps none (env CACHE_TTL_UNPARSE)")
+	fs.DurationVar(&c.CacheTTLNotFound, "cache-ttl-not-found", e.duration("CACHE_TTL_NOT_FOUND", 5*time.Second),
+		"how long \"no such video\" is kept; 0 keeps none (env CACHE_TTL_NOT_FOUND)")
+
 	if err := errors.Join(e.errs...); err != nil {
 		return c, err
 	}
@@ -70,6 +89,15 @@ func (c config) validate() error {
 	}
 	if c.MaxVideos < 1 || c.MaxConcurrency < 1 || c.QueryCacheSize < 1 || c.MaxBodyBytes < 1024 {
 		errs = append(errs, errors.New("MAX_VIDEOS_PER_QUERY, MEMORIES_MAX_CONCURRENCY and QUERY_CACHE_SIZE must be at least 1, MAX_BODY_BYTES at least 1024"))
+	}
+	if c.ExpectedReplicas < 1 || c.CacheMaxEntries < 1 {
+		errs = append(errs, errors.New("EXPECTED_REPLICAS and CACHE_MAX_ENTRIES must be at least 1"))
+	}
+	if c.CacheTTLParse < 0 || c.CacheTTLFailed < 0 || c.CacheTTLUnparse < 0 || c.CacheTTLNotFound < 0 {
+		errs = append(errs, errors.New("CACHE_TTL_PARSE, CACHE_TTL_FAILED, CACHE_TTL_UNPARSE and CACHE_TTL_NOT_FOUND must not be negative"))
+	}
+	if c.RedisURL != "" && (c.RedisKeyPrefix == "" || c.RedisTimeout <= 0) {
+		errs = append(errs, errors.New("REDIS_KEY_PREFIX must not be empty and REDIS_TIMEOUT must be positive"))
 	}
 	return errors.Join(errs...)
 }

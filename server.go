@@ -37,7 +37,9 @@ import (
 	"github.com/memories-facade/memories-graphql/internal/memories"
 	"github.com/memories-facade/memories-graphql/internal/playground"
 	"github.com/memories-facade/memories-graphql/internal/ratelimit"
+	"github.com/memories-facade/memories-graphql/internal/redisconn"
 	"github.com/memories-facade/memories-graphql/internal/upstream"
+	"github.com/memories-facade/memories-graphql/internal/videocache"
 )
 
 func main() {
@@ -76,6 +78,17 @@ type config struct {
 	MaxBodyBytes   int64
 	LogFormat      string
 	LogLevel       string
+
+	// Cross-request cache and, with Redis, state shared by replicas.
+	RedisURL         string
+	RedisTimeout     time.Duration
+	RedisKeyPrefix   string
+	ExpectedReplicas int
+	CacheMaxEntries  int
+	CacheTTLParse    time.Duration
+	CacheTTLFailed   time.Duration
+	CacheTTLUnparse  time.Duration
+	CacheTTLNotFound time.Duration
 }
 
 // run is main without the process: it parses args and the environment,
@@ -156,8 +169,9 @@ func (a *app) Close() error {
 	return errors.Join(errs...)
 }
 
-// newApp wires the layers: HTTP → gqlgen → per-request loader → upstream
-// source (limiter, retries) → memories client.
+// newApp wires the layers: HTTP → gqlgen → per-request loader → cache and
+// cross-request coalescing → upstream source (limiter, retries) → memories
+// client.
 func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	a := &app{}
 	baseURL, apiKey := cfg.BaseURL, cfg.APIKey
@@ -189,12 +203,45 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	// Headroom: the upstream counts arrivals, we count departures, and the
 	// network between them jitters. Running at 95% of the rate and holding
 	// one burst token back keeps arrivals inside the upstream's bucket.
-	limiter, err := ratelimit.New(cfg.RateLimit*0.95, max(1, cfg.RateBurst-1))
+	perSecond, burst := cfg.RateLimit*0.95, max(1, cfg.RateBurst-1)
+	local, err := videocache.NewLocal(cfg.CacheMaxEntries)
 	if err != nil {
 		a.Close()
 		return nil, err
 	}
-	src := upstream.New(client, limiter, upstream.Options{MaxConcurrency: cfg.MaxConcurrency})
+	a.closers = append(a.closers, local.Close)
+	var (
+		limiter upstream.Limiter
+		store   videocache.Store = local
+	)
+	if cfg.RedisURL == "" {
+		limiter, err = ratelimit.New(perSecond, burst)
+	} else {
+		// Replicas share one budget and one cache through Redis. While
+		// Redis is unavailable each falls back on its own limiter, with
+		// its share of the budget, and its own cache.
+		conn, cerr := redisconn.Open(cfg.RedisURL, redisconn.Options{Prefix: cfg.RedisKeyPrefix, Timeout: cfg.RedisTimeout, Logger: logger})
+		if cerr != nil {
+			a.Close()
+			return nil, cerr
+		}
+		a.closers = append(a.closers, conn.Close)
+		n := cfg.ExpectedReplicas
+		var fallback *ratelimit.Registry
+		if fallback, err = ratelimit.New(perSecond/float64(n), max(1, burst/n)); err == nil {
+			limiter, err = ratelimit.NewShared(conn, perSecond, burst, fallback)
+		}
+		store = videocache.NewShared(conn, local)
+	}
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	src := videocache.New(
+		upstream.New(client, limiter, upstream.Options{MaxConcurrency: cfg.MaxConcurrency}),
+		store,
+		videocache.TTLs{Parse: cfg.CacheTTLParse, Failed: cfg.CacheTTLFailed, Unparse: cfg.CacheTTLUnparse, NotFound: cfg.CacheTTLNotFound},
+	)
 
 	var fixed *account.Account
 	if apiKey != "" {

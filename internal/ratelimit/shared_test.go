@@ -1,0 +1,241 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/memories-facade/memories-graphql/internal/redisconn"
+	"github.com/memories-facade/memories-graphql/internal/redistest"
+)
+
+// perHour is a rate slow enough that "the next slot" is an hour away, so
+// that tests read budget decisions without depending on timing.
+const perHour = 1.0 / 3600
+
+// fakeLocal records the calls that fell back to the local limiter.
+type fakeLocal struct {
+	mu     sync.Mutex
+	waits  int
+	pauses []time.Duration
+}
+
+func (f *fakeLocal) Wait(ctx context.Context, accountID string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.waits++
+	return nil
+}
+
+func (f *fakeLocal) Pause(accountID string, d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pauses = append(f.pauses, d)
+}
+
+func (f *fakeLocal) waitCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.waits
+}
+
+// openConn opens a Conn to rawURL under prefix.
+func openConn(t *testing.T, rawURL, prefix string) *redisconn.Conn {
+	t.Helper()
+	conn, err := redisconn.Open(rawURL, redisconn.Options{Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// replicas returns n Shared limiters on one Redis prefix, as n replicas of
+// the service would have.
+func sharedReplicas(t *testing.T, n int, perSecond float64, burst int) ([]*Shared, *fakeLocal) {
+	t.Helper()
+	url := redistest.URL(t)
+	prefix := redistest.Prefix(t, url)
+	local := &fakeLocal{}
+	out := make([]*Shared, n)
+	for i := range out {
+		s, err := NewShared(openConn(t, url, prefix), perSecond, burst, local)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = s
+	}
+	return out, local
+}
+
+func minuteCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// wantDenied checks that err is a *DeniedError whose RetryAfter is near want.
+func wantDenied(t *testing.T, name string, err error, want time.Duration) {
+	t.Helper()
+	var denied *DeniedError
+	if !errors.As(err, &denied) {
+		t.Errorf("%s: err = %v; want *DeniedError", name, err)
+		return
+	}
+	if d := denied.RetryAfter - want; d < -time.Minute || d > time.Minute {
+		t.Errorf("%s: RetryAfter = %v; want about %v", name, denied.RetryAfter, want)
+	}
+}
+
+// The burst goes at once; the next call is an interval away, and a caller
+// whose deadline comes first is told so without waiting.
+func TestSharedBurstThenDenied(t *testing.T) {
+	for _, burst := range []int{1, 3} {
+		lims, local := sharedReplicas(t, 1, perHour, burst)
+		for i := range burst {
+			if err := lims[0].Wait(minuteCtx(t), "acct"); err != nil {
+				t.Errorf("burst=%d: call %d: %v; want nil", burst, i, err)
+			}
+		}
+		wantDenied(t, "after the burst", lims[0].Wait(minuteCtx(t), "acct"), time.Hour)
+		// A refusal takes no slot: the next refusal names the same time.
+		wantDenied(t, "again", lims[0].Wait(minuteCtx(t), "acct"), time.Hour)
+		if got := local.waitCount(); got != 0 {
+			t.Errorf("local waits = %d; want 0 while Redis answers", got)
+		}
+	}
+}
+
+// Three replicas spend one budget per account; other accounts are apart.
+func TestSharedBudgetAcrossReplicas(t *testing.T) {
+	lims, _ := sharedReplicas(t, 3, perHour, 3)
+	for i, l := range lims {
+		if err := l.Wait(minuteCtx(t), "acct"); err != nil {
+			t.Errorf("replica %d: %v; want nil", i, err)
+		}
+	}
+	for i, l := range lims {
+		wantDenied(t, "replica after the shared burst", l.Wait(minuteCtx(t), "acct"), time.Hour)
+		if err := l.Wait(minuteCtx(t), "other"); err != nil {
+			t.Errorf("replica %d, other account: %v; want nil", i, err)
+		}
+	}
+}
+
+// A pause on one replica holds back the others, and a shorter pause does
+// not shorten it.
+func TestSharedPause(t *testing.T) {
+	lims, local := sharedReplicas(t, 2, 1000, 10)
+	lims[0].Pause("acct", 2*time.Hour)
+	lims[0].Pause("acct", time.Second)
+	wantDenied(t, "paused", lims[1].Wait(minuteCtx(t), "acct"), 2*time.Hour)
+	if err := lims[1].Wait(minuteCtx(t), "other"); err != nil {
+		t.Errorf("other account: %v; want nil", err)
+	}
+	local.mu.Lock()
+	defer local.mu.Unlock()
+	if got := len(local.pauses); got != 2 {
+		t.Errorf("local pauses = %d; want 2 (the fallback keeps the pause)", got)
+	}
+}
+
+// A caller that gives up while queued gives its slot back, so the caller
+// after it does not wait for nothing.
+func TestSharedCancelGivesSlotBack(t *testing.T) {
+	lims, _ := sharedReplicas(t, 1, perHour, 1)
+	l := lims[0]
+	if err := l.Wait(minuteCtx(t), "acct"); err != nil {
+		t.Fatal(err)
+	}
+	tatKey, _ := l.keys("acct")
+	before, err := l.conn.Client().Get(context.Background(), tatKey).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background()) // no deadline: it queues
+	done := make(chan error, 1)
+	go func() { done <- l.Wait(ctx, "acct") }()
+	waitFor(t, "the queued reservation", func() bool {
+		got, _ := l.conn.Client().Get(context.Background(), tatKey).Result()
+		return got != before
+	})
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled Wait = %v; want context.Canceled", err)
+	}
+	after, _ := l.conn.Client().Get(context.Background(), tatKey).Result()
+	if after != before {
+		t.Errorf("TAT after cancel = %s; want %s (the slot given back)", after, before)
+	}
+	wantDenied(t, "next caller", l.Wait(minuteCtx(t), "acct"), time.Hour)
+}
+
+// A caller with time to wait gets its turn.
+func TestSharedWaitsForItsTurn(t *testing.T) {
+	lims, _ := sharedReplicas(t, 2, 50, 1)
+	var wg sync.WaitGroup
+	for i := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := lims[i%2].Wait(minuteCtx(t), "acct"); err != nil {
+				t.Errorf("call %d: %v; want nil", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// Without Redis the local limiter serves, and does again while Redis is
+// down; the shared budget is used once Redis is back.
+func TestSharedFallsBackToLocal(t *testing.T) {
+	srv := redistest.StartServer(t)
+	local := &fakeLocal{}
+	conn, err := redisconn.Open(srv.URL(), redisconn.Options{Prefix: "t", ProbeEvery: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	l, err := NewShared(conn, perHour, 1, local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Wait(minuteCtx(t), "acct"); err != nil || local.waitCount() != 0 {
+		t.Fatalf("with Redis: err %v, local waits %d; want nil, 0", err, local.waitCount())
+	}
+
+	srv.Stop()
+	for i := range 3 {
+		if err := l.Wait(minuteCtx(t), "acct"); err != nil {
+			t.Errorf("Redis down, call %d: %v; want nil from the local limiter", i, err)
+		}
+	}
+	if got, want := local.waitCount(), 3; got != want {
+		t.Errorf("local waits = %d; want %d", got, want)
+	}
+	l.Pause("acct", time.Hour) // must not block or panic while Redis is down
+
+	srv.Start()
+	waitFor(t, "redis available again", conn.Up)
+	// The restarted Redis is empty: one burst call, then refused.
+	if err := l.Wait(minuteCtx(t), "acct"); err != nil {
+		t.Errorf("Redis back: %v; want nil", err)
+	}
+	wantDenied(t, "Redis back, after the burst", l.Wait(minuteCtx(t), "acct"), time.Hour)
+	if got, want := local.waitCount(), 3; got != want {
+		t.Errorf("local waits after Redis came back = %d; want %d", got, want)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

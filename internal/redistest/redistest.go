@@ -1,0 +1,163 @@
+// Package redistest gives tests a Redis: the machine's (REDIS_URL) with a key
+// prefix of their own, or a private redis-server they may stop and restart.
+package redistest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// URL returns REDIS_URL after checking that Redis answers. Without it the
+// test is skipped, except under CI=true, where it fails: CI runs a Redis,
+// and a missing one must not pass as skipped tests.
+func URL(t testing.TB) string {
+	t.Helper()
+	u := os.Getenv("REDIS_URL")
+	if u == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("REDIS_URL is not set; CI must run the Redis tests")
+		}
+		t.Skip("REDIS_URL is not set")
+	}
+	if err := ping(u); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("redis at REDIS_URL: %v", err)
+		}
+		t.Skipf("redis at REDIS_URL does not answer: %v", err)
+	}
+	return u
+}
+
+func ping(rawURL string) error {
+	opts, err := redis.ParseURL(rawURL)
+	if err != nil {
+		return fmt.Errorf("parse REDIS_URL: %v", err)
+	}
+	c := redis.NewClient(opts)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return c.Ping(ctx).Err()
+}
+
+// Prefix returns a key prefix no other test uses, and deletes the keys under
+// it when the test ends, so that parallel packages and reruns never see each
+// other's keys.
+func Prefix(t testing.TB, rawURL string) string {
+	t.Helper()
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	prefix := "mgqltest-" + hex.EncodeToString(b)
+	t.Cleanup(func() {
+		opts, err := redis.ParseURL(rawURL)
+		if err != nil {
+			return
+		}
+		c := redis.NewClient(opts)
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		iter := c.Scan(ctx, 0, prefix+":*", 1000).Iterator()
+		for iter.Next(ctx) {
+			c.Del(ctx, iter.Val())
+		}
+	})
+	return prefix
+}
+
+// Keys returns the keys under prefix.
+func Keys(t testing.TB, rawURL, prefix string) []string {
+	t.Helper()
+	opts, err := redis.ParseURL(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opts)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var keys []string
+	iter := c.Scan(ctx, 0, prefix+":*", 1000).Iterator()
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatalf("scan %s: %v", prefix, err)
+	}
+	return keys
+}
+
+// Server is a private redis-server, for tests that stop Redis: the shared
+// one at REDIS_URL serves other tests.
+type Server struct {
+	t    testing.TB
+	port int
+	cmd  *exec.Cmd
+}
+
+// StartServer starts redis-server on a free port, without persistence. It
+// is skipped like URL when the binary is missing, and stopped when the test
+// ends.
+func StartServer(t testing.TB) *Server {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("redis-server is not installed")
+		}
+		t.Skip("redis-server is not installed")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	s := &Server{t: t, port: port}
+	s.Start()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// URL returns the server's redis:// URL.
+func (s *Server) URL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", s.port) }
+
+// Start starts the server on its port and waits until it answers.
+func (s *Server) Start() {
+	s.t.Helper()
+	s.cmd = exec.Command("redis-server", "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--loglevel", "warning")
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatalf("start redis-server: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := ping(s.URL())
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("redis-server on port %d does not answer: %v", s.port, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Stop kills the server at once, as a crash would, and waits for it to exit.
+func (s *Server) Stop() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+	s.cmd = nil
+}

@@ -1,0 +1,76 @@
+package videocache
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/memories-facade/memories-graphql/internal/memories"
+)
+
+// codecVersion is part of every Redis key: a change to wireVideo that old
+// replicas cannot read takes a new version, so that replicas of two versions
+// running side by side during a rollout never read each other's entries.
+const codecVersion = "v1"
+
+// wireVideo is memories.Video as kept in Redis. Its own field names keep the
+// format independent of the Go type's.
+type wireVideo struct {
+	VideoNo         string     `json:"no"`
+	VideoName       *string    `json:"name,omitempty"`
+	Duration        *int       `json:"dur,omitempty"`
+	Size            *int64     `json:"size,omitempty"`
+	Status          string     `json:"st"`
+	RawStatus       string     `json:"raw,omitempty"`
+	Cause           *string    `json:"cause,omitempty"`
+	CreateTime      *time.Time `json:"ct,omitempty"`
+	ResolutionLabel *string    `json:"res,omitempty"`
+	FPS             *int       `json:"fps,omitempty"`
+	Width           *int       `json:"w,omitempty"`
+	Height          *int       `json:"h,omitempty"`
+	DatetimeTaken   *time.Time `json:"taken,omitempty"`
+	CameraModel     *string    `json:"cam,omitempty"`
+	Latitude        *float64   `json:"lat,omitempty"`
+	Longitude       *float64   `json:"lon,omitempty"`
+	Tags            []string   `json:"tags"` // null and [] differ: no tags vs none sent
+}
+
+// encode returns the JSON kept for v; "null" is a kept "not found".
+func encode(v *memories.Video) ([]byte, error) {
+	if v == nil {
+		return []byte("null"), nil
+	}
+	return json.Marshal(wireVideo{
+		VideoNo: v.VideoNo, VideoName: v.VideoName, Duration: v.Duration, Size: v.Size,
+		Status: string(v.Status), RawStatus: v.RawStatus, Cause: v.Cause, CreateTime: v.CreateTime,
+		ResolutionLabel: v.ResolutionLabel, FPS: v.FPS, Width: v.Width, Height: v.Height,
+		DatetimeTaken: v.DatetimeTaken, CameraModel: v.CameraModel,
+		Latitude: v.Latitude, Longitude: v.Longitude, Tags: v.Tags,
+	})
+}
+
+// decode reads what encode wrote.
+func decode(b []byte) (*memories.Video, error) {
+	var w *wireVideo
+	if err := json.Unmarshal(b, &w); err != nil {
+		return nil, err
+	}
+	if w == nil {
+		return nil, nil
+	}
+	return &memories.Video{
+		VideoNo: w.VideoNo, VideoName: w.VideoName, Duration: w.Duration, Size: w.Size,
+		Status: memories.Status(w.Status), RawStatus: w.RawStatus, Cause: w.Cause, CreateTime: utc(w.CreateTime),
+		ResolutionLabel: w.ResolutionLabel, FPS: w.FPS, Width: w.Width, Height: w.Height,
+		DatetimeTaken: utc(w.DatetimeTaken), CameraModel: w.CameraModel,
+		Latitude: w.Latitude, Longitude: w.Longitude, Tags: w.Tags,
+	}, nil
+}
+
+// utc keeps decoded times in UTC, as the upstream client makes them.
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}

@@ -1,0 +1,85 @@
+package videocache
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/memories-facade/memories-graphql/internal/memories"
+)
+
+// fullVideo sets every field of memories.Video to a non-zero value, through
+// reflection, so that a field added to the type without a place in the
+// codec fails the round trip.
+func fullVideo(t *testing.T) *memories.Video {
+	t.Helper()
+	v := &memories.Video{}
+	rv := reflect.ValueOf(v).Elem()
+	when := time.Date(2025, 8, 1, 8, 33, 37, 992_000_000, time.UTC)
+	for i := range rv.NumField() {
+		f := rv.Field(i)
+		switch p := f.Addr().Interface().(type) {
+		case *string:
+			*p = "s" + rv.Type().Field(i).Name
+		case *memories.Status:
+			*p = memories.StatusFailed
+		case **string:
+			s := "p" + rv.Type().Field(i).Name
+			*p = &s
+		case **int:
+			n := 10 + i
+			*p = &n
+		case **int64:
+			n := int64(5_000_000_014)
+			*p = &n
+		case **float64:
+			x := -33.8688 + float64(i)
+			*p = &x
+		case **time.Time:
+			w := when.Add(time.Duration(i) * time.Hour)
+			*p = &w
+		case *[]string:
+			*p = []string{"a", "api"}
+		default:
+			t.Fatalf("memories.Video.%s has type %s, which this test cannot fill: extend it and the codec",
+				rv.Type().Field(i).Name, f.Type())
+		}
+	}
+	return v
+}
+
+func TestCodecRoundTrip(t *testing.T) {
+	full := fullVideo(t)
+	for _, tt := range []struct {
+		name string
+		v    *memories.Video
+	}{
+		{"not found", nil},
+		{"every field", full},
+		{"minimal", &memories.Video{VideoNo: "VI1", Status: memories.StatusUnparse}},
+		{"no tags differs from empty tags", &memories.Video{VideoNo: "VI2", Status: memories.StatusParse, Tags: []string{}}},
+		{"unicode", &memories.Video{VideoNo: "VI3", VideoName: str("東京の夜 🌃 café"), Status: memories.StatusParse}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := encode(tt.v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := decode(b)
+			if err != nil {
+				t.Fatalf("decode %s: %v", b, err)
+			}
+			if !reflect.DeepEqual(got, tt.v) {
+				t.Errorf("round trip of %s:\n got %+v\nwant %+v", b, got, tt.v)
+			}
+		})
+	}
+}
+
+func TestDecodeRejectsGarbage(t *testing.T) {
+	for _, in := range []string{"", "{", "[1,2]", `"text"`} {
+		if _, err := decode([]byte(in)); err == nil {
+			t.Errorf("decode(%q): err = nil; want an error", in)
+		}
+	}
+}

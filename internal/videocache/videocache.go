@@ -1,0 +1,146 @@
+// Package videocache answers video look-ups across requests: from a cache
+// keyed by account, and otherwise through one upstream call shared by every
+// request that asks for the same video at the same time.
+//
+// It sits between the per-request loader and the upstream source and has
+// the same method, so the loader does not know it is there.
+package videocache
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/memories-facade/memories-graphql/internal/account"
+	"github.com/memories-facade/memories-graphql/internal/coalesce"
+	"github.com/memories-facade/memories-graphql/internal/memories"
+	"github.com/memories-facade/memories-graphql/internal/upstream"
+)
+
+// Upstream fetches one video; (nil, nil) means the upstream does not know it.
+type Upstream interface {
+	Video(ctx context.Context, acct account.Account, uniqueID, videoNo string) (*memories.Video, error)
+}
+
+// Key names one video of one account. AccountID is account.Account.ID, a
+// hash: the API key itself is never part of a key.
+type Key struct {
+	AccountID string
+	UniqueID  string
+	VideoNo   string
+}
+
+// Store keeps answers for a while. Implementations report no errors: a
+// store that cannot answer reports a miss, and one that cannot keep an
+// answer drops it.
+type Store interface {
+	// Get returns the answer kept for k; ok is false on a miss. A nil video
+	// with ok true is a kept "not found".
+	Get(ctx context.Context, k Key) (v *memories.Video, ok bool)
+	// Set keeps v (nil: not found) for ttl, which is positive.
+	Set(ctx context.Context, k Key, v *memories.Video, ttl time.Duration)
+}
+
+// TTLs say how long an answer is kept, by what the upstream said. Zero
+// means "do not keep". Errors are never kept.
+type TTLs struct {
+	Parse    time.Duration // parsed: final, kept long
+	Failed   time.Duration // the upstream gave up parsing
+	Unparse  time.Duration // not parsed yet: it will change soon
+	NotFound time.Duration // unknown video: it may be uploaded any moment
+}
+
+// For returns how long v (nil: not found) is kept.
+func (t TTLs) For(v *memories.Video) time.Duration {
+	if v == nil {
+		return t.NotFound
+	}
+	switch v.Status {
+	case memories.StatusParse:
+		return t.Parse
+	case memories.StatusFailed:
+		return t.Failed
+	default:
+		return t.Unparse
+	}
+}
+
+// Source fetches videos through a cache and shares concurrent fetches of one
+// video. It is safe for concurrent use and shared by all requests.
+//
+// The videos it returns may be shared with other requests: treat them as
+// read-only.
+type Source struct {
+	next    Upstream
+	store   Store
+	ttl     TTLs
+	flights coalesce.Group[Key, *memories.Video]
+}
+
+// New returns a Source over next that keeps answers in store for ttl.
+func New(next Upstream, store Store, ttl TTLs) *Source {
+	s := &Source{next: next, store: store, ttl: ttl}
+	s.flights.DeadlineError = deadlineError
+	return s
+}
+
+// Video returns one video, or nil when the upstream does not know it. A
+// kept answer costs no upstream call; otherwise the callers asking for the
+// same video at the same time share one. A caller whose ctx ends stops
+// waiting at once; the shared call goes on for the others, and is cancelled
+// when nobody waits for it any more.
+func (s *Source) Video(ctx context.Context, acct account.Account, uniqueID, videoNo string) (*memories.Video, error) {
+	k := Key{AccountID: acct.ID(), UniqueID: uniqueID, VideoNo: videoNo}
+	if v, ok := s.store.Get(ctx, k); ok {
+		return v, nil
+	}
+	v, err := s.flights.Do(ctx, k, func(ctx context.Context) (*memories.Video, error) {
+		// Look again: a call that ended between this caller's miss and its
+		// joining has stored its answer and left no call to join.
+		if v, ok := s.store.Get(ctx, k); ok {
+			return v, nil
+		}
+		v, err := s.next.Video(ctx, acct, uniqueID, videoNo)
+		if err != nil {
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				err = &outOfTimeError{err}
+			}
+			return nil, err
+		}
+		if ttl := s.ttl.For(v); ttl > 0 {
+			// Store before the call ends, so that callers arriving after it
+			// find the answer rather than start another call.
+			s.store.Set(context.WithoutCancel(ctx), k, v, ttl)
+		}
+		return v, nil
+	})
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return nil, waitError(ctx)
+	}
+	return v, err
+}
+
+// waitError is the error of a caller whose context ended while it waited,
+// in the terms the upstream source uses for the same event.
+func waitError(ctx context.Context) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return &memories.Error{Kind: memories.KindTimeout, Err: ctx.Err()}
+	}
+	return ctx.Err()
+}
+
+// deadlineError reports failures that come from the shared call's deadline
+// rather than from the video: a caller with more time asks again.
+func deadlineError(err error) bool {
+	var rl *upstream.RateLimitedError
+	var ot *outOfTimeError
+	return errors.As(err, &rl) || errors.As(err, &ot)
+}
+
+// outOfTimeError marks a failure of a shared call that ran out of its
+// deadline (the deadline of the caller that started it), as opposed to one
+// that timed out on its own, such as an upstream call past its timeout.
+type outOfTimeError struct{ err error }
+
+func (e *outOfTimeError) Error() string { return e.err.Error() }
+func (e *outOfTimeError) Unwrap() error { return e.err }
