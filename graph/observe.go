@@ -5,6 +5,9 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // OperationRecorder records finished GraphQL operations.
@@ -55,5 +58,50 @@ func (m OperationMetrics) InterceptResponse(ctx context.Context, next graphql.Re
 		outcome = "partial"
 	}
 	m.Recorder.Operation(name, outcome, time.Since(start))
+	return resp
+}
+
+// Tracing opens a span per GraphQL operation, so that upstream calls made
+// while resolving it are its children.
+type Tracing struct {
+	Tracer trace.Tracer
+}
+
+var (
+	_ graphql.HandlerExtension    = Tracing{}
+	_ graphql.ResponseInterceptor = Tracing{}
+)
+
+// ExtensionName implements graphql.HandlerExtension.
+func (Tracing) ExtensionName() string { return "Tracing" }
+
+// Validate implements graphql.HandlerExtension.
+func (Tracing) Validate(graphql.ExecutableSchema) error { return nil }
+
+// InterceptResponse implements graphql.ResponseInterceptor.
+func (t Tracing) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	name, kind := "", "query"
+	if graphql.HasOperationContext(ctx) {
+		oc := graphql.GetOperationContext(ctx)
+		name = oc.OperationName
+		if oc.Operation != nil {
+			kind = string(oc.Operation.Operation)
+			if name == "" {
+				name = oc.Operation.Name
+			}
+		}
+	}
+	spanName := "graphql." + kind
+	if name != "" {
+		spanName += " " + name
+	}
+	ctx, span := t.Tracer.Start(ctx, spanName, trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("graphql.operation.name", name), attribute.String("graphql.operation.type", kind)))
+	defer span.End()
+	resp := next(ctx)
+	if resp != nil && len(resp.Errors) > 0 {
+		span.SetAttributes(attribute.Int("graphql.errors", len(resp.Errors)))
+		span.SetStatus(codes.Error, resp.Errors[0].Message)
+	}
 	return resp
 }

@@ -10,6 +10,11 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/memories-facade/memories-graphql/internal/account"
 	"github.com/memories-facade/memories-graphql/internal/memories"
 	"github.com/memories-facade/memories-graphql/internal/ratelimit"
@@ -60,6 +65,8 @@ type Options struct {
 	BackoffBase time.Duration
 	// Observer, if set, is told about every call and every wait for budget.
 	Observer Observer
+	// Tracer, if set, gets a span per upstream call.
+	Tracer trace.Tracer
 	// CallReserve is the time a call needs after it gets budget (default
 	// 250ms): budget that would come later than CallReserve before the
 	// deadline is refused at once, rather than spent on a call that would
@@ -77,6 +84,7 @@ type Source struct {
 	backoff time.Duration
 	reserve time.Duration
 	obs     Observer
+	tracer  trace.Tracer
 }
 
 const maxBackoff = 5 * time.Second
@@ -95,7 +103,7 @@ func New(client Client, limiter Limiter, opts Options) *Source {
 	if opts.CallReserve <= 0 {
 		opts.CallReserve = 250 * time.Millisecond
 	}
-	return &Source{
+	s := &Source{
 		client:  client,
 		limiter: limiter,
 		slots:   make(chan struct{}, opts.MaxConcurrency),
@@ -103,7 +111,12 @@ func New(client Client, limiter Limiter, opts Options) *Source {
 		backoff: opts.BackoffBase,
 		reserve: opts.CallReserve,
 		obs:     opts.Observer,
+		tracer:  opts.Tracer,
 	}
+	if s.tracer == nil {
+		s.tracer = noop.NewTracerProvider().Tracer("")
+	}
+	return s
 }
 
 // Video fetches one video. It returns (nil, nil) when the upstream does not
@@ -184,10 +197,20 @@ func (s *Source) call(ctx context.Context, acct account.Account, uniqueID, video
 		return nil, ctx.Err()
 	}
 	defer func() { <-s.slots }()
+	// The span names the video, never the account: its key must not leave
+	// the process, and its hash identifies a customer.
+	ctx, span := s.tracer.Start(ctx, "memories.get_metadata", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("memories.video_no", videoNo), attribute.String("memories.unique_id", uniqueID)))
+	defer span.End()
 	start := time.Now()
 	v, err := s.client.GetMetadata(ctx, acct.Key(), uniqueID, videoNo)
+	outcome := Outcome(v, err)
+	span.SetAttributes(attribute.String("memories.outcome", outcome))
+	if err != nil {
+		span.SetStatus(codes.Error, outcome)
+	}
 	if s.obs != nil {
-		s.obs.UpstreamCall(Outcome(v, err), time.Since(start))
+		s.obs.UpstreamCall(outcome, time.Since(start))
 	}
 	return v, err
 }

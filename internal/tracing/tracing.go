@@ -1,0 +1,71 @@
+// Package tracing sets up OpenTelemetry traces: exported over OTLP/HTTP when
+// an endpoint is configured, and a no-op otherwise, so instrumented code
+// never checks.
+package tracing
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+)
+
+// Provider hands out tracers and flushes spans on Shutdown.
+type Provider struct {
+	trace.TracerProvider
+	shutdown func(context.Context) error
+}
+
+// New returns a provider exporting to the OTLP/HTTP endpoint: endpoint is the
+// collector's base URL (OTEL_EXPORTER_OTLP_ENDPOINT, e.g.
+// http://localhost:4318; "/v1/traces" is appended) and tracesEndpoint the full
+// traces URL (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), which wins. With neither,
+// tracing is off.
+func New(ctx context.Context, endpoint, tracesEndpoint, serviceName string) (*Provider, error) {
+	url := tracesEndpoint
+	if url == "" && endpoint != "" {
+		url = strings.TrimRight(endpoint, "/") + "/v1/traces"
+	}
+	if url == "" {
+		return &Provider{TracerProvider: noop.NewTracerProvider(), shutdown: func(context.Context) error { return nil }}, nil
+	}
+	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(url))
+	if err != nil {
+		return nil, fmt.Errorf("otlp exporter: %w", err)
+	}
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithBatcher(exp),
+		sdktrace.WithResource(resourceFor(serviceName)),
+	)
+	return &Provider{TracerProvider: tp, shutdown: tp.Shutdown}, nil
+}
+
+// Shutdown flushes buffered spans and stops the exporter.
+func (p *Provider) Shutdown(ctx context.Context) error { return p.shutdown(ctx) }
+
+// Tracer returns the service's tracer.
+func (p *Provider) Tracer() trace.Tracer {
+	return p.TracerProvider.Tracer("github.com/memories-facade/memories-graphql")
+}
+
+// propagator reads W3C trace context (traceparent, tracestate) from callers.
+var propagator = propagation.TraceContext{}
+
+// Middleware continues a trace that the caller (a gateway, a browser app)
+// started, so this service's spans join it.
+func Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// Attr is a shorthand for the string attributes the service records.
+func Attr(k, v string) attribute.KeyValue { return attribute.String(k, v) }
