@@ -6,8 +6,48 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 )
+
+// config is every setting; each has an environment variable and a flag twin,
+// and the flag wins.
+type config struct {
+	Host           string
+	Port           int
+	APIKey         string
+	BaseURL        string
+	RateLimit      float64
+	RateBurst      int
+	RequestTimeout time.Duration
+	CallTimeout    time.Duration
+	MaxVideos      int
+	MaxConcurrency int
+	QueryCacheSize int
+	MaxBodyBytes   int64
+	LogFormat      string
+	LogLevel       string
+
+	// Cross-request cache and, with Redis, state shared by replicas.
+	RedisURL         string
+	RedisTimeout     time.Duration
+	RedisKeyPrefix   string
+	ExpectedReplicas int
+	CacheMaxEntries  int
+	CacheTTLParse    time.Duration
+	CacheTTLFailed   time.Duration
+	CacheTTLUnparse  time.Duration
+	CacheTTLNotFound time.Duration
+
+	// Limits, access and observability.
+	MaxDepth           int
+	Introspection      bool
+	AccessTokens       []string
+	CORSOrigins        []string
+	OTLPEndpoint       string
+	OTLPTracesEndpoint string
+	ShutdownDelay      time.Duration
+}
 
 // parseConfig reads the settings: defaults, then the environment, then
 // flags. A malformed environment value is an error, not a silent default.
@@ -44,7 +84,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 
 	fs.StringVar(&c.RedisURL, "redis-url", e.str("REDIS_URL", ""),
 		"Redis shared by replicas for the rate limit and cache, such as redis://host:6379/0; empty keeps both in process; prefer the env var when it has a password (env REDIS_URL)")
-	fs.DurationVar(&c.RedisTimeout, "redis-timeout", e.duration("REDIS_TIMEOUT", 200*time.Millisecond),
+	fs.DurationVar(&c.RedisTimeout, "redis-timeout", e.duration("REDIS_TIMEOUT", 500*time.Millisecond),
 		"longest wait for one Redis command; a command that takes longer makes the service use its local limiter and cache until Redis answers again (env REDIS_TIMEOUT)")
 	fs.StringVar(&c.RedisKeyPrefix, "redis-key-prefix", e.str("REDIS_KEY_PREFIX", "mgql"),
 		"start of every Redis key, so that deployments can share a Redis (env REDIS_KEY_PREFIX)")
@@ -60,6 +100,23 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		"how long an UNPARSE video is kept; 0 keeps none (env CACHE_TTL_UNPARSE)")
 	fs.DurationVar(&c.CacheTTLNotFound, "cache-ttl-not-found", e.duration("CACHE_TTL_NOT_FOUND", 5*time.Second),
 		"how long \"no such video\" is kept; 0 keeps none (env CACHE_TTL_NOT_FOUND)")
+
+	fs.IntVar(&c.MaxDepth, "max-query-depth", e.int("MAX_QUERY_DEPTH", 10),
+		"deepest field nesting of an operation; introspection's ofType chains do not count (env MAX_QUERY_DEPTH)")
+	fs.BoolVar(&c.Introspection, "introspection", e.bool("INTROSPECTION", true),
+		"answer introspection queries (GraphiQL's docs, gateways' schema checks) (env INTROSPECTION)")
+	fs.Func("access-tokens", "comma-separated tokens clients must send in X-Access-Token (or as a Bearer token when the server holds the key); prefer the env var (env ACCESS_TOKENS)",
+		func(v string) error { c.AccessTokens = splitList(v); return nil })
+	c.AccessTokens = splitList(e.str("ACCESS_TOKENS", ""))
+	fs.Func("cors-allowed-origins", "comma-separated origins browser apps may call from, or * (env CORS_ALLOWED_ORIGINS)",
+		func(v string) error { c.CORSOrigins = splitList(v); return nil })
+	c.CORSOrigins = splitList(e.str("CORS_ALLOWED_ORIGINS", ""))
+	fs.StringVar(&c.OTLPEndpoint, "otel-exporter-otlp-endpoint", e.str("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
+		"OTLP/HTTP collector base URL for traces, e.g. http://localhost:4318; empty: no tracing (env OTEL_EXPORTER_OTLP_ENDPOINT)")
+	fs.StringVar(&c.OTLPTracesEndpoint, "otel-exporter-otlp-traces-endpoint", e.str("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", ""),
+		"full OTLP/HTTP traces URL; wins over the base URL (env OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)")
+	fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", e.duration("SHUTDOWN_DELAY", 0),
+		"on SIGTERM, time /readyz fails before the listener closes (env SHUTDOWN_DELAY)")
 
 	if err := errors.Join(e.errs...); err != nil {
 		return c, err
@@ -96,6 +153,9 @@ func (c config) validate() error {
 	if c.CacheTTLParse < 0 || c.CacheTTLFailed < 0 || c.CacheTTLUnparse < 0 || c.CacheTTLNotFound < 0 {
 		errs = append(errs, errors.New("CACHE_TTL_PARSE, CACHE_TTL_FAILED, CACHE_TTL_UNPARSE and CACHE_TTL_NOT_FOUND must not be negative"))
 	}
+	if c.MaxDepth < 1 || c.ShutdownDelay < 0 {
+		errs = append(errs, errors.New("MAX_QUERY_DEPTH must be at least 1 and SHUTDOWN_DELAY not negative"))
+	}
 	if c.RedisURL != "" && (c.RedisKeyPrefix == "" || c.RedisTimeout <= 0) {
 		errs = append(errs, errors.New("REDIS_KEY_PREFIX must not be empty and REDIS_TIMEOUT must be positive"))
 	}
@@ -113,6 +173,10 @@ func (e *envReader) str(name, def string) string {
 		return v
 	}
 	return def
+}
+
+func (e *envReader) bool(name string, def bool) bool {
+	return envParse(e, name, def, strconv.ParseBool)
 }
 
 func (e *envReader) int(name string, def int) int {
@@ -138,4 +202,15 @@ func envParse[T any](e *envReader, name string, def T, parse func(string) (T, er
 		return def
 	}
 	return v
+}
+
+// splitList reads a comma-separated list, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

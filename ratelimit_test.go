@@ -110,9 +110,9 @@ func TestRateLimitTimeoutGivesRetryAfter(t *testing.T) {
 			t.Errorf("%s: data %s, error %+v; want data or RATE_LIMITED", path, resp.Data[path], e)
 		}
 	}
-	// The burst (4 after headroom) goes at once; at most 2s·5/s more fit.
-	if fetched < 4 || fetched > 4+10 {
-		t.Errorf("fetched = %d; want between 4 and 14", fetched)
+	// The burst (3 after headroom) goes at once; at most 2s·5/s more fit.
+	if fetched < 3 || fetched > 3+10 {
+		t.Errorf("fetched = %d; want between 3 and 13", fetched)
 	}
 	if limited == 0 {
 		t.Errorf("RATE_LIMITED = 0; want the videos that did not fit in 2s")

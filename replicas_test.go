@@ -131,6 +131,9 @@ func TestReplicasShareRateLimit(t *testing.T) {
 			"MEMORIES_API_KEY":    testKey,
 			"MEMORIES_RATE_LIMIT": fmt.Sprint(limit),
 			"MEMORIES_RATE_BURST": fmt.Sprint(burst),
+			// As the README says for three replicas: should a replica fall
+			// back on its local limiter, it takes a third of the budget.
+			"EXPECTED_REPLICAS": fmt.Sprint(instances),
 		}))
 
 	var wg sync.WaitGroup
@@ -450,7 +453,7 @@ func TestCacheSettings(t *testing.T) {
 		{"CACHE_MAX_ENTRIES (env)", cfg.CacheMaxEntries, 5},
 		{"REDIS_URL (env)", cfg.RedisURL, "redis://r:6379/2"},
 		{"REDIS_KEY_PREFIX (default)", cfg.RedisKeyPrefix, "mgql"},
-		{"REDIS_TIMEOUT (default)", cfg.RedisTimeout, 200 * time.Millisecond},
+		{"REDIS_TIMEOUT (default)", cfg.RedisTimeout, 500 * time.Millisecond},
 		{"EXPECTED_REPLICAS (flag)", cfg.ExpectedReplicas, 3},
 	} {
 		if tt.got != tt.want {

@@ -15,8 +15,9 @@ import (
 	"time"
 )
 
-// addrLine finds the listen address in the server's "listening" log line.
-var addrLine = regexp.MustCompile(`msg=listening addr=\S*:(\d+)`)
+// addrLine finds the port in the server's "listening" log line, text or
+// JSON.
+var addrLine = regexp.MustCompile(`(?:msg=listening addr=|"msg":"listening","addr":")[^\s"]*:(\d+)`)
 
 // waitForPort reads log lines from r until the listening line, then keeps
 // draining r so the server never blocks on its log.

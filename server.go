@@ -19,6 +19,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -28,16 +29,22 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+	"github.com/go-chi/cors"
 	"github.com/vektah/gqlparser/v2/ast"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/memories-facade/memories-graphql/graph"
+	"github.com/memories-facade/memories-graphql/internal/access"
 	"github.com/memories-facade/memories-graphql/internal/account"
 	"github.com/memories-facade/memories-graphql/internal/emulator"
 	"github.com/memories-facade/memories-graphql/internal/loader"
 	"github.com/memories-facade/memories-graphql/internal/memories"
+	"github.com/memories-facade/memories-graphql/internal/metrics"
 	"github.com/memories-facade/memories-graphql/internal/playground"
 	"github.com/memories-facade/memories-graphql/internal/ratelimit"
 	"github.com/memories-facade/memories-graphql/internal/redisconn"
+	"github.com/memories-facade/memories-graphql/internal/reqlog"
+	"github.com/memories-facade/memories-graphql/internal/tracing"
 	"github.com/memories-facade/memories-graphql/internal/upstream"
 	"github.com/memories-facade/memories-graphql/internal/videocache"
 )
@@ -60,36 +67,6 @@ const defaultBaseURL = "https://api.memories.ai"
 // sandboxKey is the key the server uses against its in-process sandbox
 // upstream; it opens nothing anywhere else.
 const sandboxKey = "sandbox"
-
-// config is every setting; each has an environment variable and a flag twin,
-// and the flag wins.
-type config struct {
-	Host           string
-	Port           int
-	APIKey         string
-	BaseURL        string
-	RateLimit      float64
-	RateBurst      int
-	RequestTimeout time.Duration
-	CallTimeout    time.Duration
-	MaxVideos      int
-	MaxConcurrency int
-	QueryCacheSize int
-	MaxBodyBytes   int64
-	LogFormat      string
-	LogLevel       string
-
-	// Cross-request cache and, with Redis, state shared by replicas.
-	RedisURL         string
-	RedisTimeout     time.Duration
-	RedisKeyPrefix   string
-	ExpectedReplicas int
-	CacheMaxEntries  int
-	CacheTTLParse    time.Duration
-	CacheTTLFailed   time.Duration
-	CacheTTLUnparse  time.Duration
-	CacheTTLNotFound time.Duration
-}
 
 // run is main without the process: it parses args and the environment,
 // serves until ctx is done, then drains in-flight requests.
@@ -125,6 +102,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	logger.Info("listening", "addr", ln.Addr().String(), "playground", "http://"+displayAddr(ln.Addr())+"/")
+	if exposed(cfg, ln.Addr()) {
+		logger.Warn("SECURITY: this server holds MEMORIES_API_KEY and listens beyond loopback without ACCESS_TOKENS: " +
+			"anyone who can reach it spends that memories.ai account. Set ACCESS_TOKENS, or HOST=127.0.0.1.")
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -134,13 +115,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case <-ctx.Done():
 	}
 
-	logger.Info("shutting down: draining in-flight requests")
+	// Fail readiness first, so that load balancers stop sending new
+	// requests, then stop accepting and drain what is in flight.
+	a.ready.Store(false)
+	logger.Info("shutting down: draining in-flight requests", "delay", cfg.ShutdownDelay)
+	if cfg.ShutdownDelay > 0 {
+		time.Sleep(cfg.ShutdownDelay)
+	}
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.RequestTimeout+5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// exposed reports a server that spends its own account for anyone who can
+// reach it: it holds a real key, has no access tokens and listens beyond
+// loopback.
+func exposed(cfg config, addr net.Addr) bool {
+	tcp, ok := addr.(*net.TCPAddr)
+	return cfg.APIKey != "" && len(cfg.AccessTokens) == 0 && ok && !tcp.IP.IsLoopback()
 }
 
 // displayAddr turns a wildcard listen address into one a browser can open.
@@ -158,22 +153,63 @@ func displayAddr(addr net.Addr) string {
 type app struct {
 	handler http.Handler
 	closers []func() error
+	metrics *metrics.Metrics
+	// ready is false while the server drains, so that load balancers stop
+	// sending new requests before it closes its listener.
+	ready atomic.Bool
 }
 
-// Close releases what newApp started (the sandbox upstream).
+// Close releases what newApp started, in reverse order.
 func (a *app) Close() error {
 	var errs []error
-	for _, c := range a.closers {
-		errs = append(errs, c())
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
 	}
+	a.closers = nil
 	return errors.Join(errs...)
 }
 
 // newApp wires the layers: HTTP → gqlgen → per-request loader → cache and
 // cross-request coalescing → upstream source (limiter, retries) → memories
 // client.
-func newApp(cfg config, logger *slog.Logger) (*app, error) {
-	a := &app{}
+func newApp(cfg config, logger *slog.Logger) (_ *app, err error) {
+	a := &app{metrics: metrics.New()}
+	a.ready.Store(true)
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+
+	tp, err := tracing.New(context.Background(), cfg.OTLPEndpoint, cfg.OTLPTracesEndpoint, "memories-graphql")
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return tp.Shutdown(ctx)
+	})
+	if cfg.OTLPEndpoint != "" || cfg.OTLPTracesEndpoint != "" {
+		logger.Info("tracing: exporting spans over OTLP/HTTP")
+	}
+
+	client, fixed, err := a.upstreamClient(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	src, err := a.videoSource(cfg, logger, client, tp.Tracer())
+	if err != nil {
+		return nil, err
+	}
+	a.handler = a.routes(cfg, logger, src, fixed, tp.Tracer())
+	return a, nil
+}
+
+// upstreamClient returns the memories.ai client and the server's own account
+// (nil in pass-through mode), starting the sandbox upstream when neither a
+// key nor a base URL is configured.
+func (a *app) upstreamClient(cfg config, logger *slog.Logger) (*memories.Client, *account.Account, error) {
 	baseURL, apiKey := cfg.BaseURL, cfg.APIKey
 	if baseURL == "" && apiKey == "" {
 		emu, err := emulator.Start(emulator.Options{
@@ -185,7 +221,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 			Latency:   20 * time.Millisecond,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("start sandbox upstream: %w", err)
+			return nil, nil, fmt.Errorf("start sandbox upstream: %w", err)
 		}
 		a.closers = append(a.closers, emu.Close)
 		baseURL, apiKey = emu.URL(), sandboxKey
@@ -194,19 +230,35 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	if baseURL == "" {
 		baseURL = defaultBaseURL
 	}
-
-	client, err := memories.NewClient(baseURL, memories.WithCallTimeout(cfg.CallTimeout))
+	hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	a.closers = append(a.closers, func() error { hc.CloseIdleConnections(); return nil })
+	client, err := memories.NewClient(baseURL, memories.WithCallTimeout(cfg.CallTimeout), memories.WithHTTPClient(hc))
 	if err != nil {
-		a.Close()
-		return nil, fmt.Errorf("upstream client: %w", err)
+		return nil, nil, fmt.Errorf("upstream client: %w", err)
 	}
+	if apiKey == "" {
+		logger.Info("pass-through mode: each request's Authorization header is used as its memories.ai API key")
+		return client, nil, nil
+	}
+	acct, ok := account.New(apiKey)
+	if !ok {
+		return nil, nil, errors.New("MEMORIES_API_KEY is blank")
+	}
+	return client, &acct, nil
+}
+
+// videoSource builds what the loader fetches from: the cache and
+// cross-request coalescing over the upstream source, with a limiter and
+// cache in process or, with REDIS_URL, shared by all replicas.
+func (a *app) videoSource(cfg config, logger *slog.Logger, client *memories.Client, tracer trace.Tracer) (*videocache.Source, error) {
 	// Headroom: the upstream counts arrivals, we count departures, and the
 	// network between them jitters. Running at 95% of the rate and holding
-	// one burst token back keeps arrivals inside the upstream's bucket.
-	perSecond, burst := cfg.RateLimit*0.95, max(1, cfg.RateBurst-1)
+	// back a third of the burst (at least one call) keeps arrivals inside
+	// the upstream's bucket even when a burst lands late and bunched.
+	perSecond := cfg.RateLimit * 0.95
+	burst := max(1, cfg.RateBurst-max(1, (cfg.RateBurst+2)/3))
 	local, err := videocache.NewLocal(cfg.CacheMaxEntries)
 	if err != nil {
-		a.Close()
 		return nil, err
 	}
 	a.closers = append(a.closers, local.Close)
@@ -222,7 +274,6 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		// its share of the budget, and its own cache.
 		conn, cerr := redisconn.Open(cfg.RedisURL, redisconn.Options{Prefix: cfg.RedisKeyPrefix, Timeout: cfg.RedisTimeout, Logger: logger})
 		if cerr != nil {
-			a.Close()
 			return nil, cerr
 		}
 		a.closers = append(a.closers, conn.Close)
@@ -234,55 +285,72 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		store = videocache.NewShared(conn, local)
 	}
 	if err != nil {
-		a.Close()
 		return nil, err
 	}
-	src := videocache.New(
-		upstream.New(client, limiter, upstream.Options{MaxConcurrency: cfg.MaxConcurrency}),
-		store,
-		videocache.TTLs{Parse: cfg.CacheTTLParse, Failed: cfg.CacheTTLFailed, Unparse: cfg.CacheTTLUnparse, NotFound: cfg.CacheTTLNotFound},
-	)
+	up := upstream.New(client, limiter, upstream.Options{MaxConcurrency: cfg.MaxConcurrency, Observer: a.metrics, Tracer: tracer})
+	return videocache.New(up, store, videocache.TTLs{
+		Parse: cfg.CacheTTLParse, Failed: cfg.CacheTTLFailed, Unparse: cfg.CacheTTLUnparse, NotFound: cfg.CacheTTLNotFound,
+	}).Observe(a.metrics), nil
+}
 
-	var fixed *account.Account
-	if apiKey != "" {
-		acct, ok := account.New(apiKey)
-		if !ok {
-			a.Close()
-			return nil, errors.New("MEMORIES_API_KEY is blank")
-		}
-		fixed = &acct
-	} else {
-		logger.Info("pass-through mode: each request's Authorization header is used as its memories.ai API key")
-	}
-
+// routes builds the HTTP surface: the GraphQL endpoint with its checks, the
+// playground, health, readiness and metrics.
+func (a *app) routes(cfg config, logger *slog.Logger, src loader.Source, fixed *account.Account, tracer trace.Tracer) http.Handler {
 	gql := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}}))
 	gql.AddTransport(transport.Options{})
 	gql.AddTransport(transport.GET{})
 	gql.AddTransport(transport.POST{})
 	gql.SetQueryCache(lru.New[*ast.QueryDocument](cfg.QueryCacheSize))
-	gql.Use(extension.Introspection{})
+	if cfg.Introspection {
+		gql.Use(extension.Introspection{})
+	} else {
+		gql.Use(graph.NoIntrospection{})
+	}
 	gql.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](cfg.QueryCacheSize)})
+	gql.Use(graph.DepthLimit{Max: cfg.MaxDepth})
 	gql.Use(graph.VideoLimit{Max: cfg.MaxVideos})
 	gql.Use(graph.EntityKeys{})
+	gql.Use(graph.OperationMetrics{Recorder: a.metrics})
+	gql.Use(graph.Tracing{Tracer: tracer})
 	gql.SetErrorPresenter(graph.ErrorPresenter(logger))
 	gql.SetRecoverFunc(graph.Recover(logger))
 
+	tokens := access.New(cfg.AccessTokens, fixed != nil)
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, requestLogger(logger), middleware.Recoverer)
+	r.Use(middleware.RequestID, reqlog.Middleware(logger), middleware.Recoverer)
+	if len(cfg.CORSOrigins) > 0 {
+		r.Use(cors.Handler(cors.Options{
+			AllowedOrigins: cfg.CORSOrigins,
+			AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodOptions},
+			AllowedHeaders: []string{"Authorization", "Content-Type", access.Header, "traceparent", "tracestate"},
+			MaxAge:         600,
+		}))
+	}
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
 	})
+	r.Get("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if !a.ready.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "draining\n")
+			return
+		}
+		_, _ = io.WriteString(w, "ready\n")
+	})
+	r.Handle("/metrics", a.metrics.Handler())
 	playgroundUI := playground.Handler("memories.ai video GraphQL", "/query")
 	r.Handle("/", playgroundUI)
 	r.Handle(playground.AssetPath+"*", playgroundUI)
 	r.With(
+		tokens.Middleware,
 		maxBody(cfg.MaxBodyBytes),
+		tracing.Middleware,
 		withAccount(fixed),
-		loader.Middleware(src, cfg.RequestTimeout, nil),
+		loader.Middleware(src, cfg.RequestTimeout, a.metrics.LoaderBatch),
 	).Handle("/query", gql)
-	a.handler = r
-	return a, nil
+	return r
 }
 
 // withAccount puts the request's upstream account in its context: the
@@ -318,24 +386,6 @@ func maxBody(n int64) func(http.Handler) http.Handler {
 	}
 }
 
-// requestLogger logs one line per request; never headers, which carry keys.
-func requestLogger(logger *slog.Logger) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			start := time.Now()
-			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
-			next.ServeHTTP(ww, r)
-			logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
-				slog.String("id", middleware.GetReqID(r.Context())),
-				slog.String("method", r.Method),
-				slog.String("path", r.URL.Path),
-				slog.Int("status", ww.Status()),
-				slog.Duration("duration", time.Since(start)),
-			)
-		})
-	}
-}
-
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(level)); err != nil {
@@ -344,9 +394,9 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: lvl}
 	switch strings.ToLower(format) {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(reqlog.Handler{Handler: slog.NewTextHandler(w, opts)}), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(reqlog.Handler{Handler: slog.NewJSONHandler(w, opts)}), nil
 	default:
 		return nil, fmt.Errorf("LOG_FORMAT must be text or json, got %q", format)
 	}

@@ -199,3 +199,54 @@ func depth(set ast.SelectionSet, visiting map[string]bool) int {
 	}
 	return deepest
 }
+
+// NoIntrospection refuses operations that ask for __schema or __type, for
+// servers with INTROSPECTION=false. (__typename stays allowed: clients and
+// gateways use it to tell types apart.) gqlgen alone would answer such a
+// field with an uncoded error.
+type NoIntrospection struct{}
+
+var (
+	_ graphql.HandlerExtension        = NoIntrospection{}
+	_ graphql.OperationContextMutator = NoIntrospection{}
+)
+
+// ExtensionName implements graphql.HandlerExtension.
+func (NoIntrospection) ExtensionName() string { return "NoIntrospection" }
+
+// Validate implements graphql.HandlerExtension.
+func (NoIntrospection) Validate(graphql.ExecutableSchema) error { return nil }
+
+// MutateOperationContext implements graphql.OperationContextMutator.
+func (NoIntrospection) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil || !introspects(oc.Operation.SelectionSet, map[string]bool{}) {
+		return nil
+	}
+	e := gqlerror.Errorf("introspection is disabled on this server (INTROSPECTION=false)")
+	e.Extensions = map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"}
+	return e
+}
+
+// introspects reports a __schema or __type field at the root of set.
+func introspects(set ast.SelectionSet, seen map[string]bool) bool {
+	for _, sel := range set {
+		switch sel := sel.(type) {
+		case *ast.Field:
+			if sel.Name == "__schema" || sel.Name == "__type" {
+				return true
+			}
+		case *ast.InlineFragment:
+			if introspects(sel.SelectionSet, seen) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if sel.Definition != nil && !seen[sel.Name] {
+				seen[sel.Name] = true
+				if introspects(sel.Definition.SelectionSet, seen) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}

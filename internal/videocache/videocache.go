@@ -9,6 +9,7 @@ package videocache
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/memories-facade/memories-graphql/internal/account"
@@ -75,6 +76,26 @@ type Source struct {
 	store   Store
 	ttl     TTLs
 	flights coalesce.Group[Key, *memories.Video]
+	obs     Observer
+}
+
+// Observer records how each lookup was answered, for metrics: "hit" (kept
+// answer), "miss" (this caller's call reached the upstream) or "coalesced"
+// (it shared another caller's call).
+type Observer interface {
+	CacheResult(result string)
+}
+
+// Observe makes s report every lookup to o.
+func (s *Source) Observe(o Observer) *Source {
+	s.obs = o
+	return s
+}
+
+func (s *Source) observe(result string) {
+	if s.obs != nil {
+		s.obs.CacheResult(result)
+	}
 }
 
 // New returns a Source over next that keeps answers in store for ttl.
@@ -92,12 +113,29 @@ func New(next Upstream, store Store, ttl TTLs) *Source {
 func (s *Source) Video(ctx context.Context, acct account.Account, uniqueID, videoNo string) (*memories.Video, error) {
 	k := Key{AccountID: acct.ID(), UniqueID: uniqueID, VideoNo: videoNo}
 	if v, ok := s.store.Get(ctx, k); ok {
+		s.observe("hit")
 		return v, nil
 	}
+	// Only the closure of the caller that starts the call runs; the others
+	// share its result. Atomic: a caller that leaves early reads it while
+	// the call may still be running.
+	var ran, stored atomic.Bool
+	defer func() {
+		switch {
+		case stored.Load():
+			s.observe("hit")
+		case ran.Load():
+			s.observe("miss")
+		default:
+			s.observe("coalesced")
+		}
+	}()
 	v, err := s.flights.Do(ctx, k, func(ctx context.Context) (*memories.Video, error) {
+		ran.Store(true)
 		// Look again: a call that ended between this caller's miss and its
 		// joining has stored its answer and left no call to join.
 		if v, ok := s.store.Get(ctx, k); ok {
+			stored.Store(true)
 			return v, nil
 		}
 		v, err := s.next.Video(ctx, acct, uniqueID, videoNo)

@@ -1,0 +1,379 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/memories-facade/memories-graphql/internal/emulator"
+)
+
+// A 3000-alias query and a 12-deep query are refused before any upstream
+// call; GraphiQL's own introspection query is not. The schema has no
+// recursion outside introspection, where gqlparser's own rule already caps
+// nesting, so MAX_QUERY_DEPTH is shown biting with a low setting.
+func TestQueryLimits(t *testing.T) {
+	h := setup(t, emulator.Options{}, fast)
+	shallow := setup(t, emulator.Options{}, with(fast, "MAX_QUERY_DEPTH", "3"))
+
+	var aliases strings.Builder
+	aliases.WriteString("{")
+	for i := 0; i < 3000; i++ {
+		fmt.Fprintf(&aliases, " a%d: video(videoNo: \"VI%d\") { videoNo }", i, i%7)
+	}
+	aliases.WriteString(" }")
+
+	deep := `{ video(videoNo: "` + vendorExample + `") { videoNo } __schema { types { fields { type { fields { type { fields { type { fields { type { fields { name } } } } } } } } } } } }`
+
+	introspection, err := os.ReadFile("testdata/introspection.graphql")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name     string
+		h        *harness
+		query    string
+		wantCode string
+	}{
+		{"3000 aliases", h, aliases.String(), "BAD_USER_INPUT"},
+		{"depth 12", h, deep, "GRAPHQL_VALIDATION_FAILED"},
+		{"GraphiQL introspection", h, string(introspection), ""},
+		{"depth 4 over a limit of 3", shallow, `{ video(videoNo: "` + vendorExample + `") { captureMetadata { location { latitude } } } }`, "DEPTH_LIMIT_EXCEEDED"},
+		{"depth 3 within a limit of 3", shallow, `{ __typename video(videoNo: "VI0") { captureMetadata { tags } } }`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := tt.h
+			before := h.emu.Stats().Requests
+			resp := h.query(t, tt.query, nil)
+			switch {
+			case tt.wantCode == "" && len(resp.Errors) > 0:
+				t.Errorf("errors = %+v; want none", resp.Errors)
+			case tt.wantCode != "" && (len(resp.Errors) != 1 || resp.Errors[0].code() != tt.wantCode):
+				t.Errorf("errors = %+v; want one %s", resp.Errors, tt.wantCode)
+			}
+			if got := h.emu.Stats().Requests - before; tt.wantCode != "" && got != 0 {
+				t.Errorf("upstream calls = %d; want 0", got)
+			}
+		})
+	}
+}
+
+func TestIntrospectionSwitch(t *testing.T) {
+	h := setup(t, emulator.Options{}, with(fast, "INTROSPECTION", "false"))
+	resp := h.query(t, `{ __schema { queryType { name } } }`, nil)
+	if len(resp.Errors) != 1 || !strings.Contains(resp.Errors[0].Message, "introspection is disabled") || resp.Errors[0].code() != "GRAPHQL_VALIDATION_FAILED" {
+		t.Errorf("errors = %+v; want introspection disabled", resp.Errors)
+	}
+	if resp := h.query(t, `{ video(videoNo: "`+vendorExample+`") { videoName __typename } }`, nil); len(resp.Errors) > 0 {
+		t.Errorf("a normal query with introspection off: %+v", resp.Errors)
+	}
+}
+
+func TestAccessTokens(t *testing.T) {
+	const token = "client-token-5be1"
+	q := `{ video(videoNo: "` + vendorExample + `") { videoName } }`
+	t.Run("fixed key", func(t *testing.T) {
+		h := setup(t, emulator.Options{}, with(fast, "ACCESS_TOKENS", "other-token, "+token))
+		for _, tt := range []struct {
+			name    string
+			headers []string
+			want    int
+		}{
+			{"none", nil, 401},
+			{"wrong", []string{"X-Access-Token", "nope"}, 401},
+			{"header", []string{"X-Access-Token", token}, 200},
+			{"bearer", []string{"Authorization", "Bearer " + token}, 200},
+		} {
+			resp := h.query(t, q, nil, tt.headers...)
+			if resp.Status != tt.want {
+				t.Errorf("%s: HTTP %d; want %d (%s)", tt.name, resp.Status, tt.want, resp.Raw)
+			}
+			if tt.want == 401 && (len(resp.Errors) != 1 || resp.Errors[0].code() != "UNAUTHENTICATED") {
+				t.Errorf("%s: errors = %+v; want UNAUTHENTICATED", tt.name, resp.Errors)
+			}
+			if strings.Contains(resp.Raw, token) {
+				t.Errorf("%s: response echoes the token", tt.name)
+			}
+		}
+		if got := h.emu.Stats().Requests; got != 1 {
+			t.Errorf("upstream calls = %d; want 1 (refused requests make none; the second allowed one is cached)", got)
+		}
+	})
+	t.Run("pass-through", func(t *testing.T) {
+		const key = "sk-pass-7c2d"
+		h := setup(t, emulator.Options{Keys: []string{key}}, with(passThrough, "ACCESS_TOKENS", token))
+		// Authorization carries the upstream key here, so the token must
+		// come in X-Access-Token.
+		if resp := h.query(t, q, nil, "Authorization", "Bearer "+token); resp.Status != 401 {
+			t.Errorf("token as Bearer in pass-through: HTTP %d; want 401", resp.Status)
+		}
+		resp := h.query(t, q, nil, "Authorization", key, "X-Access-Token", token)
+		if resp.Status != 200 || len(resp.Errors) > 0 {
+			t.Errorf("key and token: HTTP %d %s; want data", resp.Status, resp.Raw)
+		}
+	})
+}
+
+// The server warns loudly when it holds a real key, has no access tokens and
+// listens beyond loopback.
+func TestExposedKeyWarning(t *testing.T) {
+	tests := []struct {
+		name string
+		host string
+		env  map[string]string
+		want bool
+	}{
+		{"key on all interfaces", "0.0.0.0", map[string]string{"MEMORIES_API_KEY": "sk-x", "MEMORIES_BASE_URL": "http://127.0.0.1:1"}, true},
+		{"key on loopback", "127.0.0.1", map[string]string{"MEMORIES_API_KEY": "sk-x", "MEMORIES_BASE_URL": "http://127.0.0.1:1"}, false},
+		{"key with tokens", "0.0.0.0", map[string]string{"MEMORIES_API_KEY": "sk-x", "MEMORIES_BASE_URL": "http://127.0.0.1:1", "ACCESS_TOKENS": "t"}, false},
+		{"sandbox", "0.0.0.0", map[string]string{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logs := startRun(t, []string{"-host", tt.host, "-port", "0"}, tt.env)
+			got := strings.Contains(logs(), "SECURITY")
+			if got != tt.want {
+				t.Errorf("warned = %v; want %v\n%s", got, tt.want, logs())
+			}
+			if strings.Contains(logs(), "sk-x") {
+				t.Error("logs contain the API key")
+			}
+		})
+	}
+}
+
+// startRun runs the server in-process until the test ends; logs returns what
+// it has logged so far.
+func startRun(t *testing.T, args []string, env map[string]string) (logs func() string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	var mu sync.Mutex
+	var buf strings.Builder
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, args, func(k string) string { return env[k] }, io.Discard, pw)
+		pw.Close()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	waitForPort(t, io.TeeReader(pr, writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.Write(p)
+	})))
+	time.Sleep(50 * time.Millisecond) // the warning follows the listening line
+	return func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.String()
+	}
+}
+
+func TestCORS(t *testing.T) {
+	h := setup(t, emulator.Options{}, with(fast, "CORS_ALLOWED_ORIGINS", "https://app.example.com"))
+	for _, tt := range []struct {
+		origin string
+		want   string
+	}{
+		{"https://app.example.com", "https://app.example.com"},
+		{"https://evil.example.net", ""},
+	} {
+		req, _ := http.NewRequest(http.MethodOptions, h.url, nil)
+		req.Header.Set("Origin", tt.origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "content-type, x-access-token")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Access-Control-Allow-Origin"); got != tt.want {
+			t.Errorf("preflight from %s: Access-Control-Allow-Origin = %q; want %q", tt.origin, got, tt.want)
+		}
+	}
+}
+
+func TestMetricsEndpoint(t *testing.T) {
+	vs, nos := testVideos(3)
+	h := setup(t, emulator.Options{Videos: vs, Faults: map[string]emulator.Fault{nos[2]: {Kind: emulator.FaultHTTPError}}}, fast)
+	q := `query Catalog($nos: [ID!]!) { videos(videoNos: $nos) { videoNo } again: videos(videoNos: $nos) { videoNo } }`
+	h.query(t, q, map[string]any{"nos": nos})
+	h.query(t, q, map[string]any{"nos": nos[:2]}) // cache hits
+
+	resp, err := http.Get(strings.TrimSuffix(h.url, "/query") + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	text := string(body)
+	for _, want := range []string{
+		`memories_upstream_calls_total{outcome="ok"} 2`,
+		`memories_upstream_calls_total{outcome="upstream_error"} 1`,
+		`memories_upstream_call_duration_seconds_count{outcome="ok"} 2`,
+		`memories_ratelimit_wait_seconds_count 3`,
+		`memories_cache_requests_total{result="hit"} 2`,
+		`memories_cache_requests_total{result="miss"} 3`,
+		`memories_loader_batch_size_count`,
+		`graphql_operations_total{operation="Catalog",outcome="partial"} 1`,
+		`graphql_operations_total{operation="Catalog",outcome="ok"} 1`,
+		`graphql_operation_duration_seconds_count{outcome="ok"} 1`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if strings.Contains(text, testKey) || strings.Contains(text, emulator.KeyHash(testKey)[:12]) {
+		t.Error("/metrics names the account")
+	}
+}
+
+// /readyz fails as soon as shutdown begins, while in-flight work drains.
+func TestReadinessDuringShutdown(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	env := map[string]string{"SHUTDOWN_DELAY": "2s"}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-host", "127.0.0.1", "-port", "0"}, func(k string) string { return env[k] }, io.Discard, pw)
+		pw.Close()
+	}()
+	base := "http://127.0.0.1:" + waitForPort(t, pr)
+	status := func() int {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := status(); got != 200 {
+		t.Fatalf("/readyz = %d; want 200", got)
+	}
+	cancel()
+	deadline := time.Now().Add(10 * time.Second)
+	for status() != http.StatusServiceUnavailable {
+		if time.Now().After(deadline) {
+			t.Fatal("/readyz never answered 503 during the shutdown delay")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("run = %v; want nil", err)
+	}
+}
+
+// A span per operation and per upstream call reaches an OTLP/HTTP collector,
+// and no span carries the key.
+func TestTracesExported(t *testing.T) {
+	var mu sync.Mutex
+	var spans []string
+	var raw bytes.Buffer
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body io.Reader = r.Body
+		if r.Header.Get("Content-Encoding") == "gzip" {
+			zr, err := gzip.NewReader(r.Body)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			body = zr
+		}
+		b, _ := io.ReadAll(body)
+		var req coltrace.ExportTraceServiceRequest
+		if err := proto.Unmarshal(b, &req); err != nil {
+			t.Errorf("collector: %v", err)
+		}
+		mu.Lock()
+		raw.Write(b)
+		for _, rs := range req.ResourceSpans {
+			for _, ss := range rs.ScopeSpans {
+				for _, s := range ss.Spans {
+					spans = append(spans, s.Name)
+				}
+			}
+		}
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer collector.Close()
+
+	emu, err := emulator.Start(emulator.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Close()
+	env := with(fast, "MEMORIES_BASE_URL", emu.URL(), "OTEL_EXPORTER_OTLP_ENDPOINT", collector.URL)
+	cfg, err := parseConfig(nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := newApp(cfg, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a.handler)
+	postQuery(t, srv.URL+"/query", `query Traced { video(videoNo: "`+vendorExample+`") { videoNo } }`, nil)
+	srv.Close()
+	if err := a.Close(); err != nil { // flushes the spans
+		t.Fatal(err)
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	for _, want := range []string{"graphql.query Traced", "memories.get_metadata"} {
+		found := false
+		for _, s := range spans {
+			found = found || s == want
+		}
+		if !found {
+			t.Errorf("spans %q lack %q", spans, want)
+		}
+	}
+	if bytes.Contains(raw.Bytes(), []byte(testKey)) {
+		t.Error("exported spans contain the API key")
+	}
+}
+
+// JSON logs carry the request id on every record of a request.
+func TestJSONLogsCarryRequestID(t *testing.T) {
+	logs := startRun(t, []string{"-host", "127.0.0.1", "-port", "0"}, map[string]string{"LOG_FORMAT": "json"})
+	m := addrLine.FindStringSubmatch(logs())
+	if m == nil {
+		t.Fatalf("no listening record in %s", logs())
+	}
+	base := "http://127.0.0.1:" + m[1]
+	postQuery(t, base+"/query", `{ video(videoNo: "`+vendorExample+`") { videoNo } }`, nil)
+	time.Sleep(50 * time.Millisecond)
+	var found bool
+	for _, line := range strings.Split(logs(), "\n") {
+		if strings.Contains(line, `"msg":"request"`) && strings.Contains(line, `"path":"/query"`) {
+			found = true
+			if !strings.Contains(line, `"request_id":"`) {
+				t.Errorf("request record without request_id: %s", line)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no JSON request record in:\n%s", logs())
+	}
+}
