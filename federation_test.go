@@ -150,3 +150,38 @@ func TestServiceSDL(t *testing.T) {
 		}
 	}
 }
+
+// Representations that are not Video references, or carry ids that are not
+// ids, are refused one by one, without an upstream call; the others answer.
+func TestEntitiesBadRepresentations(t *testing.T) {
+	vs, nos := testVideos(1)
+	h := setup(t, emulator.Options{Videos: vs}, fast)
+	reps := []any{
+		map[string]any{},
+		map[string]any{"__typename": "Nope", "videoNo": nos[0]},
+		map[string]any{"__typename": "Video"},
+		map[string]any{"__typename": "Video", "videoNo": map[string]any{"a": 1}},
+		map[string]any{"__typename": "Video", "videoNo": nil},
+		map[string]any{"__typename": "Video", "videoNo": true},
+		map[string]any{"__typename": "Video", "videoNo": 1.5},
+		map[string]any{"__typename": "Video", "videoNo": "  "},
+		map[string]any{"__typename": "Video", "videoNo": nos[0], "uniqueId": " "},
+		map[string]any{"__typename": "Video", "videoNo": nos[0], "uniqueId": 7},
+		map[string]any{"__typename": "Video", "videoNo": nos[0]},
+	}
+	resp := h.query(t, entitiesQuery, map[string]any{"reps": reps})
+	es := decodeEntities(t, resp.Data["_entities"])
+	last := len(reps) - 1
+	if len(es) != len(reps) || es[last] == nil || es[last].VideoNo != nos[0] {
+		t.Fatalf("_entities = %s; want %d entries, the last one %s", resp.Data["_entities"], len(reps), nos[0])
+	}
+	errs := resp.errorsByPath()
+	for i := 0; i < last; i++ {
+		if e := errs[fmt.Sprintf("_entities.%d", i)]; e.code() != "BAD_USER_INPUT" || es[i] != nil {
+			t.Errorf("_entities[%d] = %+v, error %+v; want null with BAD_USER_INPUT", i, es[i], e)
+		}
+	}
+	if got, want := h.emu.Stats().Requests, int64(1); got != want {
+		t.Errorf("upstream calls = %d; want %d", got, want)
+	}
+}

@@ -13,14 +13,6 @@ import (
 	"github.com/memories-facade/memories-graphql/internal/emulator"
 )
 
-// knownEntitiesBug tolerates a bug FuzzQueryValidation found: an _entities
-// representation without a usable __typename or videoNo (missing, unknown
-// type, an object or a list) fails the whole _entities field with
-// INTERNAL_SERVER_ERROR, logged as an unexpected resolver error, where it
-// should be that representation's BAD_USER_INPUT. Set it to false once
-// graph/ classifies those errors; every other internal error fails already.
-const knownEntitiesBug = true
-
 // fuzzLimit is MAX_VIDEOS_PER_QUERY in FuzzQueryValidation: small, so that
 // the fuzzer reaches the limit easily and an input costs few upstream calls.
 const fuzzLimit = 20
@@ -101,9 +93,6 @@ func FuzzQueryValidation(f *testing.F) {
 			case "":
 				t.Errorf("error %q has no extensions.code\nrequest %s\nanswer %s", e.Message, body, raw)
 			case "INTERNAL_SERVER_ERROR":
-				if knownEntitiesBug && e.pathString() == "_entities" {
-					continue
-				}
 				t.Errorf("internal error %q\nrequest %s\nanswer %s", e.Message, body, raw)
 			case "GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED":
 				requestError = true

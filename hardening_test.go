@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -144,45 +143,16 @@ func TestExposedKeyWarning(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			logs := startRun(t, []string{"-host", tt.host, "-port", "0"}, tt.env)
-			got := strings.Contains(logs(), "SECURITY")
+			srv := startRun(t, []string{"-host", tt.host, "-port", "0"}, tt.env)
+			_ = srv.stop(t) // the warning, if any, is logged before serving
+			got := strings.Contains(srv.logs(), "SECURITY")
 			if got != tt.want {
-				t.Errorf("warned = %v; want %v\n%s", got, tt.want, logs())
+				t.Errorf("warned = %v; want %v\n%s", got, tt.want, srv.logs())
 			}
-			if strings.Contains(logs(), "sk-x") {
+			if strings.Contains(srv.logs(), "sk-x") {
 				t.Error("logs contain the API key")
 			}
 		})
-	}
-}
-
-// startRun runs the server in-process until the test ends; logs returns what
-// it has logged so far.
-func startRun(t *testing.T, args []string, env map[string]string) (logs func() string) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	var mu sync.Mutex
-	var buf strings.Builder
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, args, func(k string) string { return env[k] }, io.Discard, pw)
-		pw.Close()
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	waitForPort(t, io.TeeReader(pr, writerFunc(func(p []byte) (int, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		return buf.Write(p)
-	})))
-	time.Sleep(50 * time.Millisecond) // the warning follows the listening line
-	return func() string {
-		mu.Lock()
-		defer mu.Unlock()
-		return buf.String()
 	}
 }
 
@@ -247,18 +217,9 @@ func TestMetricsEndpoint(t *testing.T) {
 
 // /readyz fails as soon as shutdown begins, while in-flight work drains.
 func TestReadinessDuringShutdown(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	pr, pw := io.Pipe()
-	env := map[string]string{"SHUTDOWN_DELAY": "2s"}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-host", "127.0.0.1", "-port", "0"}, func(k string) string { return env[k] }, io.Discard, pw)
-		pw.Close()
-	}()
-	base := "http://127.0.0.1:" + waitForPort(t, pr)
+	srv := startRun(t, []string{"-host", "127.0.0.1", "-port", "0"}, map[string]string{"SHUTDOWN_DELAY": "2s"})
 	status := func() int {
-		resp, err := http.Get(base + "/readyz")
+		resp, err := http.Get(srv.base + "/readyz")
 		if err != nil {
 			return 0
 		}
@@ -268,7 +229,8 @@ func TestReadinessDuringShutdown(t *testing.T) {
 	if got := status(); got != 200 {
 		t.Fatalf("/readyz = %d; want 200", got)
 	}
-	cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- srv.stop(t) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for status() != http.StatusServiceUnavailable {
 		if time.Now().After(deadline) {
@@ -276,7 +238,7 @@ func TestReadinessDuringShutdown(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if err := <-done; err != nil {
+	if err := <-stopped; err != nil {
 		t.Errorf("run = %v; want nil", err)
 	}
 }
@@ -356,16 +318,11 @@ func TestTracesExported(t *testing.T) {
 
 // JSON logs carry the request id on every record of a request.
 func TestJSONLogsCarryRequestID(t *testing.T) {
-	logs := startRun(t, []string{"-host", "127.0.0.1", "-port", "0"}, map[string]string{"LOG_FORMAT": "json"})
-	m := addrLine.FindStringSubmatch(logs())
-	if m == nil {
-		t.Fatalf("no listening record in %s", logs())
-	}
-	base := "http://127.0.0.1:" + m[1]
-	postQuery(t, base+"/query", `{ video(videoNo: "`+vendorExample+`") { videoNo } }`, nil)
-	time.Sleep(50 * time.Millisecond)
+	srv := startRun(t, []string{"-host", "127.0.0.1", "-port", "0"}, map[string]string{"LOG_FORMAT": "json"})
+	postQuery(t, srv.base+"/query", `{ video(videoNo: "`+vendorExample+`") { videoNo } }`, nil)
+	_ = srv.stop(t) // flushes the request's log record
 	var found bool
-	for _, line := range strings.Split(logs(), "\n") {
+	for _, line := range strings.Split(srv.logs(), "\n") {
 		if strings.Contains(line, `"msg":"request"`) && strings.Contains(line, `"path":"/query"`) {
 			found = true
 			if !strings.Contains(line, `"request_id":"`) {
@@ -374,6 +331,6 @@ func TestJSONLogsCarryRequestID(t *testing.T) {
 		}
 	}
 	if !found {
-		t.Errorf("no JSON request record in:\n%s", logs())
+		t.Errorf("no JSON request record in:\n%s", srv.logs())
 	}
 }

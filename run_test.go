@@ -101,45 +101,77 @@ type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
-// run drains queries in flight when its context ends (SIGINT/SIGTERM in
-// main), then returns nil.
-func TestRunDrainsOnShutdown(t *testing.T) {
+// runningServer is run itself, in-process, until stop or the test's end.
+type runningServer struct {
+	base    string // http://127.0.0.1:PORT
+	cancel  context.CancelFunc
+	done    chan error
+	drained chan struct{} // closed when everything run logged has been read
+	mu      sync.Mutex
+	log     strings.Builder
+}
+
+// startRun starts run with args and env, and waits for it to listen.
+func startRun(t *testing.T, args []string, env map[string]string) *runningServer {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	s := &runningServer{cancel: cancel, done: make(chan error, 1), drained: make(chan struct{})}
 	pr, pw := io.Pipe()
-	env := map[string]string{"MEMORIES_RATE_LIMIT": "10", "MEMORIES_RATE_BURST": "2"}
-	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-host", "127.0.0.1", "-port", "0"}, func(k string) string { return env[k] }, io.Discard, pw)
+		s.done <- run(ctx, args, func(k string) string { return env[k] }, io.Discard, pw)
 		pw.Close()
 	}()
-	port := waitForPort(t, pr)
-	url := fmt.Sprintf("http://127.0.0.1:%s/query", port)
+	t.Cleanup(func() { _ = s.stop(t) })
 
-	// 12 sandbox videos at 10/s with burst 2 take about a second: cancel in
-	// the middle and expect the whole answer anyway.
-	nos := sampleVideoNos(t, 12)
-	answered := make(chan response, 1)
-	go func() { answered <- postQuery(t, url, videosQuery(nos), nil) }()
-	time.Sleep(400 * time.Millisecond)
-	cancel()
-
-	resp := <-answered
-	if len(resp.Errors) > 0 {
-		t.Errorf("errors during shutdown: %+v", resp.Errors)
-	}
-	for i := range nos {
-		if string(resp.Data[fmt.Sprintf("v%d", i)]) == "null" {
-			t.Errorf("v%d = null; want data", i)
+	port := make(chan string, 1)
+	go func() {
+		defer close(s.drained)
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			s.mu.Lock()
+			s.log.WriteString(sc.Text() + "\n")
+			s.mu.Unlock()
+			if m := addrLine.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case port <- m[1]:
+				default:
+				}
+			}
 		}
-	}
+	}()
 	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("run = %v; want nil", err)
+	case p := <-port:
+		s.base = "http://127.0.0.1:" + p
+	case <-s.drained:
+		t.Fatalf("run ended before listening:\n%s", s.logs())
+	case <-time.After(60 * time.Second):
+		t.Fatal("run did not log its listen address within 60s")
+	}
+	return s
+}
+
+// logs returns what the server has logged so far.
+func (s *runningServer) logs() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.log.String()
+}
+
+// stop ends run's context, as SIGINT does, and returns what run returned
+// once every line it logged has been read.
+func (s *runningServer) stop(t *testing.T) error {
+	t.Helper()
+	s.cancel()
+	select {
+	case err, ok := <-s.done:
+		if ok {
+			close(s.done)
 		}
-	case <-time.After(30 * time.Second):
+		<-s.drained
+		return err
+	case <-time.After(60 * time.Second):
 		t.Fatal("run did not return after its context ended")
+		return nil
 	}
 }
 

@@ -230,7 +230,12 @@ func (a *app) upstreamClient(cfg config, logger *slog.Logger) (*memories.Client,
 	if baseURL == "" {
 		baseURL = defaultBaseURL
 	}
-	hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	// Its own transport, keeping as many idle connections as calls may be in
+	// flight (the default keeps two, so every burst would open new ones),
+	// closed with the app.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = cfg.MaxConcurrency
+	hc := &http.Client{Transport: tr}
 	a.closers = append(a.closers, func() error { hc.CloseIdleConnections(); return nil })
 	client, err := memories.NewClient(baseURL, memories.WithCallTimeout(cfg.CallTimeout), memories.WithHTTPClient(hc))
 	if err != nil {

@@ -305,6 +305,8 @@ func TestBadInputMakesNoUpstreamCall(t *testing.T) {
 		vars  map[string]any
 	}{
 		{"empty videoNo", `{ video(videoNo: "") { videoNo } }`, nil},
+		{"blank videoNo", `{ video(videoNo: " \t") { videoNo } }`, nil},
+		{"blank uniqueId", `{ video(videoNo: "VI1", uniqueId: " ") { videoNo } }`, nil},
 		{"empty uniqueId", `{ video(videoNo: "VI1", uniqueId: "") { videoNo } }`, nil},
 		{"empty in list", `query($nos: [ID!]!) { videos(videoNos: $nos) { videoNo } }`, map[string]any{"nos": []string{"VI1", ""}}},
 		{"empty uniqueId on list", `{ videos(videoNos: ["VI1"], uniqueId: "") { videoNo } }`, nil},

@@ -2,6 +2,10 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
+	"math"
+	"strconv"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 
@@ -33,9 +37,9 @@ func loadEntities(ctx context.Context, keys []loader.Key) ([]*model.Video, error
 	index := make([]int, 0, len(keys))
 	for i, k := range keys {
 		switch {
-		case k.VideoNo == "":
-			fail(i, inputError(nil, "representation %d: videoNo must not be empty", i))
-		case k.UniqueID == "":
+		case blank(k.VideoNo):
+			fail(i, inputError(nil, "representation %d is not a Video reference with a non-empty videoNo", i))
+		case blank(k.UniqueID):
 			fail(i, inputError(nil, "representation %d: uniqueId must not be empty", i))
 		default:
 			valid = append(valid, k)
@@ -84,11 +88,54 @@ func (EntityKeys) InterceptField(ctx context.Context, next graphql.Resolver) (an
 	if fc != nil && fc.Object == "Query" && fc.Field.Name == "_entities" {
 		if reps, ok := fc.Args["representations"].([]map[string]any); ok {
 			for _, rep := range reps {
-				if rep["__typename"] == "Video" && rep["uniqueId"] == nil {
-					rep["uniqueId"] = defaultUniqueID
-				}
+				normalizeRepresentation(rep)
 			}
 		}
 	}
 	return next(ctx)
 }
+
+// normalizeRepresentation makes rep a Video representation with string
+// videoNo and uniqueId. One that is not a valid Video reference (another or
+// no __typename, a videoNo that is not a string or an integer) becomes one
+// with an empty videoNo, which loadEntities refuses with BAD_USER_INPUT at
+// its own index; left alone, gqlgen would fail the whole _entities field
+// with an uncoded error.
+func normalizeRepresentation(rep map[string]any) {
+	videoNo, okNo := idValue(rep["videoNo"])
+	uniqueID, okID := rep["uniqueId"].(string)
+	if rep["uniqueId"] == nil {
+		uniqueID, okID = defaultUniqueID, true
+	}
+	if rep["__typename"] != "Video" || !okNo || !okID {
+		videoNo, uniqueID = "", defaultUniqueID
+	}
+	clear(rep)
+	rep["__typename"] = "Video"
+	rep["videoNo"] = videoNo
+	rep["uniqueId"] = uniqueID
+}
+
+// idValue reads an ID from JSON: a string, or an integer (GraphQL's ID
+// accepts both).
+func idValue(v any) (string, bool) {
+	switch v := v.(type) {
+	case string:
+		return v, true
+	case json.Number:
+		if _, err := v.Int64(); err == nil {
+			return v.String(), true
+		}
+	case int64:
+		return strconv.FormatInt(v, 10), true
+	case float64:
+		if v == math.Trunc(v) && math.Abs(v) < 1<<53 {
+			return strconv.FormatInt(int64(v), 10), true
+		}
+	}
+	return "", false
+}
+
+// blank reports an id that is empty or only white space: the upstream
+// refuses those, so they are refused here without a call.
+func blank(id string) bool { return strings.TrimSpace(id) == "" }

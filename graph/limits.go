@@ -100,11 +100,11 @@ func (c *videoCounter) field(f *ast.Field) *gqlerror.Error {
 		return nil
 	}
 	args := f.ArgumentMap(c.vars)
-	if u, _ := args["uniqueId"].(string); u == "" {
+	if u, _ := args["uniqueId"].(string); blank(u) {
 		return inputError([]any{f.Alias}, "uniqueId must not be empty")
 	}
 	if f.Name == "video" {
-		if idString(args["videoNo"]) == "" {
+		if blank(idString(args["videoNo"])) {
 			return inputError([]any{f.Alias}, "videoNo must not be empty")
 		}
 		c.n++
@@ -112,7 +112,7 @@ func (c *videoCounter) field(f *ast.Field) *gqlerror.Error {
 	}
 	nos, _ := args["videoNos"].([]any)
 	for i, no := range nos {
-		if idString(no) == "" {
+		if blank(idString(no)) {
 			return inputError([]any{f.Alias}, "videoNos[%d] must not be empty", i)
 		}
 	}

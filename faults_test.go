@@ -1,0 +1,560 @@
+package main
+
+// Fault tests: the emulator misbehaves on purpose (storms of 0429s, hangs,
+// malformed bodies, resets...), clients give up midway, the server shuts down
+// with queries in flight. Each test checks that the query ends with partial
+// data and one precise error per failed video, and that no goroutine is left
+// behind once the servers are closed (go.uber.org/goleak).
+//
+// TestUpstreamFaultsArePerVideo (server_test.go) covers each fault kind on
+// its own aliased field; these tests cover what it does not.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/memories-facade/memories-graphql/internal/emulator"
+)
+
+// leakCheck fails t if goroutines started during the test are still running
+// after it. Call it first thing in the test: cleanups run last-in first-out,
+// so its check runs after the cleanups of setup and friends have closed the
+// servers.
+func leakCheck(t *testing.T) {
+	t.Helper()
+	// Goroutines of earlier tests (and of the runtime, testing and other
+	// packages) are not this test's concern.
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() {
+		// goleak retries for about 1.5s, which a loaded 2-core machine may
+		// need more than to unwind closed connections; give it up to 20s,
+		// then let VerifyNone report what is left. The keep-alive
+		// connections of http.DefaultClient (shared by the tests' client
+		// and, through http.DefaultTransport, by the server's upstream
+		// client) each hold a reader and a writer goroutine until closed.
+		deadline := time.Now().Add(20 * time.Second)
+		for goleak.Find(ignore) != nil && time.Now().Before(deadline) {
+			http.DefaultClient.CloseIdleConnections()
+			time.Sleep(50 * time.Millisecond)
+		}
+		goleak.VerifyNone(t, ignore)
+	})
+}
+
+// pollUntil polls cond until it holds, failing the test after a generous
+// limit. It is a liveness check, not a timing assertion: the limit only
+// stops a broken build from hanging the test run.
+func pollUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// videosListQuery asks for nos as one videos list, so that each failure lands at
+// path videos.i.
+const videosListQuery = `query($nos: [ID!]!) { videos(videoNos: $nos) { videoNo } }`
+
+// retryAfterSeconds reads extensions.retryAfterSeconds, which JSON decodes
+// as a float64; ok is false when it is missing or not a number.
+func (e gqlError) retryAfterSeconds() (float64, bool) {
+	n, ok := e.Extensions["retryAfterSeconds"].(float64)
+	return n, ok
+}
+
+// A storm of 0429s: many videos are refused a couple of times and then
+// answer, a few are refused until REQUEST_TIMEOUT. The first kind arrive
+// complete after backing off; the second end as RATE_LIMITED with
+// retryAfterSeconds at their own index; healthy videos are not disturbed.
+func TestStormOf0429s(t *testing.T) {
+	tests := []struct {
+		name   string
+		status int // HTTP status of the 0429 answers
+	}{
+		{"vendor style: code 0429 in HTTP 200", http.StatusOK},
+		{"HTTP 429 with code 0429", http.StatusTooManyRequests},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			leakCheck(t)
+			const (
+				stormSize  = 30 // videos refused twice, then served
+				stuckSize  = 3  // videos refused until the request's time is out
+				stormTimes = 2
+			)
+			vs, healthy := testVideos(10)
+			faults := map[string]emulator.Fault{}
+			var storm, stuck []string
+			for i := range stormSize {
+				no := fmt.Sprintf("VIstorm%02d", i)
+				storm = append(storm, no)
+				vs = append(vs, rawVideo("default", fmt.Sprintf(`{"video_no":%q,"status":"PARSE"}`, no)))
+				faults[no] = emulator.Fault{Kind: emulator.FaultCode, Code: "0429", Msg: "too many requests", Status: tt.status, Times: stormTimes}
+			}
+			for i := range stuckSize {
+				no := fmt.Sprintf("VIstuck%02d", i)
+				stuck = append(stuck, no)
+				vs = append(vs, rawVideo("default", fmt.Sprintf(`{"video_no":%q,"status":"PARSE"}`, no)))
+				faults[no] = emulator.Fault{Kind: emulator.FaultCode, Code: "0429", Msg: "too many requests", Status: tt.status}
+			}
+			// REQUEST_TIMEOUT leaves the storm's two backoffs (at most
+			// 200ms + 400ms) a wide margin on a loaded machine.
+			h := setup(t, emulator.Options{Videos: vs, Faults: faults}, with(fast, "REQUEST_TIMEOUT", "3s"))
+
+			// Interleave the three kinds, and ask for one stuck video twice.
+			var nos []string
+			for i := range stormSize {
+				nos = append(nos, storm[i])
+				if i < len(healthy) {
+					nos = append(nos, healthy[i])
+				}
+				if i < len(stuck) {
+					nos = append(nos, stuck[i])
+				}
+			}
+			nos = append(nos, stuck[0])
+			isStuck := map[string]bool{}
+			for _, no := range stuck {
+				isStuck[no] = true
+			}
+
+			resp := h.query(t, videosListQuery, map[string]any{"nos": nos})
+			if resp.Status != http.StatusOK {
+				t.Errorf("HTTP status = %d; want 200", resp.Status)
+			}
+			got := decodeVideos(t, resp.Data["videos"])
+			if len(got) != len(nos) {
+				t.Fatalf("len(videos) = %d; want %d", len(got), len(nos))
+			}
+			errs := resp.errorsByPath()
+			wantErrs := 0
+			for i, no := range nos {
+				path := fmt.Sprintf("videos.%d", i)
+				e, hasErr := errs[path]
+				if !isStuck[no] {
+					if hasErr {
+						t.Errorf("%s (%s): error %q (%s); want data", path, no, e.Message, e.code())
+					}
+					if got[i] == nil || got[i].VideoNo != no {
+						t.Errorf("%s = %+v; want %s", path, got[i], no)
+					}
+					continue
+				}
+				wantErrs++
+				if got[i] != nil {
+					t.Errorf("%s = %+v; want null", path, got[i])
+				}
+				if !hasErr {
+					t.Errorf("%s (%s): no error; want RATE_LIMITED", path, no)
+					continue
+				}
+				if e.code() != "RATE_LIMITED" {
+					t.Errorf("%s: code = %q; want RATE_LIMITED (message %q)", path, e.code(), e.Message)
+				}
+				if secs, ok := e.retryAfterSeconds(); !ok || secs < 1 {
+					t.Errorf("%s: retryAfterSeconds = %v; want a number >= 1", path, e.Extensions["retryAfterSeconds"])
+				}
+			}
+			if got := len(resp.Errors); got != wantErrs {
+				t.Errorf("len(errors) = %d; want %d: %+v", got, wantErrs, resp.Errors)
+			}
+
+			for _, no := range storm {
+				if got, want := h.emu.RequestsFor(no), int64(stormTimes+1); got != want {
+					t.Errorf("upstream calls for %s = %d; want %d (refused %d times, then served)", no, got, want, stormTimes)
+				}
+			}
+			for _, no := range healthy {
+				if got := h.emu.RequestsFor(no); got != 1 {
+					t.Errorf("upstream calls for %s = %d; want 1", no, got)
+				}
+			}
+			for _, no := range stuck {
+				if got := h.emu.RequestsFor(no); got < 2 {
+					t.Errorf("upstream calls for %s = %d; want at least 2 (0429 is retried)", no, got)
+				}
+			}
+		})
+	}
+}
+
+// countingUpstream is an emulator behind a handler that counts the upstream
+// requests being served, so a test can see that a call it made hang has
+// ended.
+type countingUpstream struct {
+	*emulator.Server
+	inFlight atomic.Int64
+}
+
+// setupCounting is setup with an emulator whose requests in flight are
+// counted.
+func setupCounting(t *testing.T, emuOpts emulator.Options, env map[string]string) (*harness, *countingUpstream) {
+	t.Helper()
+	up := &countingUpstream{Server: emulator.New(emuOpts)}
+	emuSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		up.inFlight.Add(1)
+		defer up.inFlight.Add(-1)
+		up.Handler().ServeHTTP(w, r)
+	}))
+	var (
+		a   *app
+		srv *httptest.Server
+	)
+	t.Cleanup(func() {
+		// Release hanging upstream requests first: a server handler still
+		// waiting on one (when the test failed) would otherwise keep
+		// srv.Close waiting until the call's timeout.
+		up.Close()
+		emuSrv.Close()
+		if srv != nil {
+			srv.Close()
+		}
+		if a != nil {
+			a.Close()
+		}
+	})
+
+	vars := with(env, "MEMORIES_BASE_URL", emuSrv.URL)
+	cfg, err := parseConfig(nil, func(k string) string { return vars[k] }, io.Discard)
+	if err != nil {
+		t.Fatalf("parseConfig: %v", err)
+	}
+	if a, err = newApp(cfg, testLogger(t)); err != nil {
+		t.Fatalf("newApp: %v", err)
+	}
+	srv = httptest.NewServer(a.handler)
+	return &harness{emu: up.Server, url: srv.URL + "/query"}, up
+}
+
+// postWithContext posts a videosListQuery for nos with ctx; it returns the
+// client's error, and drains and closes the body on success.
+func postWithContext(ctx context.Context, url string, nos []string) error {
+	body := fmt.Sprintf(`{"query":%q,"variables":{"nos":[%s]}}`, videosListQuery, quoteAll(nos))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(io.Discard, resp.Body)
+	return err
+}
+
+func quoteAll(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	return strings.Join(q, ",")
+}
+
+// A client that gives up while its query waits on a hanging upstream call:
+// the server stops that call (the upstream sees its request end, long
+// before any timeout), stays healthy, and the next query for the same video
+// answers.
+func TestClientCancelStopsUpstreamCall(t *testing.T) {
+	leakCheck(t)
+	vs, nos := testVideos(3)
+	// The first request for nos[0] hangs; later ones answer. Timeouts far
+	// beyond the test's waits mean only the cancellation can end the hang.
+	h, up := setupCounting(t, emulator.Options{Videos: vs, Faults: map[string]emulator.Fault{
+		nos[0]: {Kind: emulator.FaultHang, Times: 1},
+	}}, with(fast, "MEMORIES_CALL_TIMEOUT", "10m", "REQUEST_TIMEOUT", "10m"))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	clientErr := make(chan error, 1)
+	go func() { clientErr <- postWithContext(ctx, h.url, nos) }()
+
+	pollUntil(t, "the upstream to receive the hanging call", func() bool {
+		return h.emu.RequestsFor(nos[0]) == 1 && up.inFlight.Load() >= 1
+	})
+	cancel()
+	if err := <-clientErr; !errors.Is(err, context.Canceled) {
+		t.Errorf("client error = %v; want context.Canceled", err)
+	}
+	pollUntil(t, "the server to abandon the upstream call of the departed client", func() bool {
+		return up.inFlight.Load() == 0
+	})
+
+	resp := h.query(t, videosListQuery, map[string]any{"nos": nos})
+	if len(resp.Errors) > 0 {
+		t.Fatalf("query after the cancelled one: errors %+v; want none", resp.Errors)
+	}
+	for i, v := range decodeVideos(t, resp.Data["videos"]) {
+		if v == nil || v.VideoNo != nos[i] {
+			t.Errorf("videos[%d] = %+v; want %s", i, v, nos[i])
+		}
+	}
+	// The abandoned call is not remembered as a failure: it is asked again.
+	if got, want := h.emu.RequestsFor(nos[0]), int64(2); got != want {
+		t.Errorf("upstream calls for %s = %d; want %d", nos[0], got, want)
+	}
+}
+
+// A client that gives up while other clients wait on the same slow video
+// does not fail them (the dataloader trap in DESIGN.md, across requests):
+// they get their data, and the server answers the next query.
+func TestClientCancelLeavesOthersServed(t *testing.T) {
+	leakCheck(t)
+	vs, nos := testVideos(4)
+	shared := nos[0]
+	h := setup(t, emulator.Options{Videos: vs, Latency: 2 * time.Second}, fast)
+
+	// The first client starts the call for the shared video...
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	clientErr := make(chan error, 1)
+	go func() { clientErr <- postWithContext(ctx, h.url, []string{shared, nos[1]}) }()
+	pollUntil(t, "the first client's upstream calls", func() bool {
+		return h.emu.RequestsFor(shared) == 1 && h.emu.RequestsFor(nos[1]) == 1
+	})
+
+	// ...others ask for it too; once the upstream sees their other video,
+	// their batch is running (and has most likely joined the shared call)...
+	const others = 3
+	answers := make(chan response, others)
+	var wg sync.WaitGroup
+	for i := range others {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			answers <- postQuery(t, h.url, videosListQuery, map[string]any{"nos": []string{shared, nos[2+i%2]}})
+		}()
+	}
+	pollUntil(t, "the other clients' upstream calls", func() bool {
+		return h.emu.RequestsFor(nos[2])+h.emu.RequestsFor(nos[3]) >= 1
+	})
+
+	// ...and the first client leaves before the upstream answers.
+	cancel()
+	if err := <-clientErr; !errors.Is(err, context.Canceled) {
+		t.Errorf("first client's error = %v; want context.Canceled", err)
+	}
+	wg.Wait()
+	close(answers)
+	for resp := range answers {
+		if len(resp.Errors) > 0 {
+			t.Errorf("errors for a client that stayed: %+v; want none", resp.Errors)
+			continue
+		}
+		got := decodeVideos(t, resp.Data["videos"])
+		if len(got) != 2 || got[0] == nil || got[0].VideoNo != shared || got[1] == nil {
+			t.Errorf("videos = %s; want %s and another video", resp.Data["videos"], shared)
+		}
+	}
+
+	h.emu.SetLatency(0)
+	resp := h.query(t, videosListQuery, map[string]any{"nos": nos})
+	if len(resp.Errors) > 0 {
+		t.Fatalf("query after the cancelled one: errors %+v; want none", resp.Errors)
+	}
+	for i, v := range decodeVideos(t, resp.Data["videos"]) {
+		if v == nil || v.VideoNo != nos[i] {
+			t.Errorf("videos[%d] = %+v; want %s", i, v, nos[i])
+		}
+	}
+}
+
+// Shutdown with queries in flight on a slow upstream: run stops accepting
+// connections, lets every query finish (data for the healthy videos, the
+// failing one's error at its index), then returns nil.
+func TestShutdownDrainsQueriesInFlight(t *testing.T) {
+	leakCheck(t)
+	const clients = 4
+	vs, nos := testVideos(clients)
+	const broken = "VIbroken"
+	emu, err := emulator.Start(emulator.Options{
+		Videos:  vs,
+		Latency: 1500 * time.Millisecond,
+		Faults:  map[string]emulator.Fault{broken: {Kind: emulator.FaultHTTPError}},
+	})
+	if err != nil {
+		t.Fatalf("start emulator: %v", err)
+	}
+	t.Cleanup(func() { emu.Close() })
+
+	srv := startRun(t, []string{"-host", "127.0.0.1", "-port", "0"}, with(fast, "MEMORIES_BASE_URL", emu.URL()))
+	url := srv.base + "/query"
+
+	answers := make([]response, clients)
+	var wg sync.WaitGroup
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			answers[i] = postQuery(t, url, videosListQuery, map[string]any{"nos": []string{nos[i], broken}})
+		}()
+	}
+	// Every query is waiting on the upstream when the shutdown begins.
+	pollUntil(t, "every query to reach the upstream", func() bool {
+		for _, no := range nos {
+			if emu.RequestsFor(no) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	stopped := make(chan error, 1)
+	go func() { stopped <- srv.stop(t) }()
+	wg.Wait()
+
+	for i, resp := range answers {
+		if resp.Status != http.StatusOK {
+			t.Errorf("client %d: HTTP status = %d; want 200", i, resp.Status)
+		}
+		got := decodeVideos(t, resp.Data["videos"])
+		if len(got) != 2 || got[0] == nil || got[0].VideoNo != nos[i] || got[1] != nil {
+			t.Errorf("client %d: videos = %s; want [%s, null]", i, resp.Data["videos"], nos[i])
+		}
+		if len(resp.Errors) != 1 || resp.Errors[0].pathString() != "videos.1" || resp.Errors[0].code() != "UPSTREAM_ERROR" {
+			t.Errorf("client %d: errors = %+v; want one UPSTREAM_ERROR at videos.1", i, resp.Errors)
+		}
+	}
+	if err := <-stopped; err != nil {
+		t.Errorf("run = %v; want nil", err)
+	}
+	// Drained and closed: nothing listens there any more.
+	if resp, err := http.Post(url, "application/json", strings.NewReader(`{"query":"{__typename}"}`)); err == nil {
+		resp.Body.Close()
+		t.Errorf("POST after shutdown: HTTP %d; want a connection error", resp.StatusCode)
+	}
+}
+
+// Every kind of upstream failure, each next to healthy videos in one videos
+// list: each failure is null with one error at its own index and the right
+// code, the healthy and unknown videos answer, and a repeated failing video
+// costs one upstream call.
+func TestEveryFaultKindInOneList(t *testing.T) {
+	leakCheck(t)
+	faults := []struct {
+		no           string
+		fault        emulator.Fault
+		code         string
+		upstreamCode string // "" when the upstream sent no business code
+		calls        int64  // upstream calls
+		atLeast      bool   // calls is a minimum: the call is retried
+	}{
+		{"http500", emulator.Fault{Kind: emulator.FaultHTTPError}, "UPSTREAM_ERROR", "", 1, false},
+		{"http503", emulator.Fault{Kind: emulator.FaultHTTPError, Status: http.StatusServiceUnavailable}, "UPSTREAM_ERROR", "", 1, false},
+		{"hang", emulator.Fault{Kind: emulator.FaultHang}, "UPSTREAM_TIMEOUT", "", 1, false},
+		{"malformed", emulator.Fault{Kind: emulator.FaultMalformed}, "UPSTREAM_ERROR", "", 1, false},
+		{"truncated", emulator.Fault{Kind: emulator.FaultTruncated}, "UPSTREAM_ERROR", "", 1, false},
+		{"html", emulator.Fault{Kind: emulator.FaultWrongContentType}, "UPSTREAM_ERROR", "", 1, false},
+		// net/http itself retries a GET whose reused connection is reset.
+		{"reset", emulator.Fault{Kind: emulator.FaultReset}, "UPSTREAM_ERROR", "", 1, true},
+		{"disabled", emulator.Fault{Kind: emulator.FaultCode, Code: "0403", Msg: "account disabled"}, "FORBIDDEN", "0403", 1, false},
+		{"nopoints", emulator.Fault{Kind: emulator.FaultCode, Code: "0402", Msg: "insufficient points"}, "FORBIDDEN", "0402", 1, false},
+		{"badkey", emulator.Fault{Kind: emulator.FaultCode, Code: "9009", Msg: "invalid api key"}, "UNAUTHENTICATED", "9009", 1, false},
+		{"badparam", emulator.Fault{Kind: emulator.FaultCode, Code: "0003", Msg: "parameter error"}, "BAD_USER_INPUT", "0003", 1, false},
+		{"unknowncode", emulator.Fault{Kind: emulator.FaultCode, Code: "5555", Msg: "something new"}, "UPSTREAM_ERROR", "5555", 1, false},
+		// 0001 "network abnormal" is retried twice, then reported.
+		{"network", emulator.Fault{Kind: emulator.FaultCode, Code: "0001", Msg: "network abnormal"}, "UPSTREAM_ERROR", "0001", 3, false},
+		// 0429 is retried until the request's time runs out.
+		{"throttled", emulator.Fault{Kind: emulator.FaultCode, Code: "0429", Msg: "too many requests"}, "RATE_LIMITED", "", 2, true},
+	}
+	vs, healthy := testVideos(len(faults))
+	emuFaults := map[string]emulator.Fault{}
+	for _, f := range faults {
+		vs = append(vs, rawVideo("default", fmt.Sprintf(`{"video_no":%q,"status":"PARSE"}`, f.no)))
+		emuFaults[f.no] = f.fault
+	}
+	// MEMORIES_CALL_TIMEOUT ends the hang; REQUEST_TIMEOUT ends the 0429s
+	// and leaves 0001's two retries (at most 200ms + 400ms) a wide margin.
+	h := setup(t, emulator.Options{Videos: vs, Faults: emuFaults},
+		with(fast, "MEMORIES_CALL_TIMEOUT", "1s", "REQUEST_TIMEOUT", "4s"))
+
+	// healthy, fault, healthy, fault, ..., then an unknown video and a
+	// repeated failure.
+	const unknown = "VI000000000000000000"
+	var nos []string
+	faultAt := map[int]int{} // list index → index in faults
+	for i, f := range faults {
+		nos = append(nos, healthy[i])
+		faultAt[len(nos)] = i
+		nos = append(nos, f.no)
+	}
+	nos = append(nos, unknown)
+	faultAt[len(nos)] = 0
+	nos = append(nos, faults[0].no)
+
+	resp := h.query(t, videosListQuery, map[string]any{"nos": nos})
+	if resp.Status != http.StatusOK {
+		t.Errorf("HTTP status = %d; want 200", resp.Status)
+	}
+	got := decodeVideos(t, resp.Data["videos"])
+	if len(got) != len(nos) {
+		t.Fatalf("len(videos) = %d; want %d", len(got), len(nos))
+	}
+	errs := resp.errorsByPath()
+	for i, no := range nos {
+		path := fmt.Sprintf("videos.%d", i)
+		e, hasErr := errs[path]
+		fi, faulty := faultAt[i]
+		switch {
+		case !faulty && hasErr:
+			t.Errorf("%s (%s): error %q (%s); want none", path, no, e.Message, e.code())
+		case !faulty && no == unknown && got[i] != nil:
+			t.Errorf("%s = %+v; want null for an unknown video", path, got[i])
+		case !faulty && no != unknown && (got[i] == nil || got[i].VideoNo != no):
+			t.Errorf("%s = %+v; want %s", path, got[i], no)
+		case faulty && got[i] != nil:
+			t.Errorf("%s (%s) = %+v; want null", path, no, got[i])
+		case faulty && !hasErr:
+			t.Errorf("%s (%s): no error; want %s", path, no, faults[fi].code)
+		case faulty:
+			f := faults[fi]
+			if e.code() != f.code {
+				t.Errorf("%s (%s): code = %q; want %q (message %q)", path, no, e.code(), f.code, e.Message)
+			}
+			if got, _ := e.Extensions["upstreamCode"].(string); f.upstreamCode != "" && got != f.upstreamCode {
+				t.Errorf("%s (%s): upstreamCode = %q; want %q", path, no, got, f.upstreamCode)
+			}
+			if f.code == "RATE_LIMITED" {
+				if secs, ok := e.retryAfterSeconds(); !ok || secs < 1 {
+					t.Errorf("%s (%s): retryAfterSeconds = %v; want a number >= 1", path, no, e.Extensions["retryAfterSeconds"])
+				}
+			}
+			if strings.Contains(e.Message, "127.0.0.1") || strings.Contains(e.Message, "http") || strings.Contains(e.Message, testKey) {
+				t.Errorf("%s (%s): message %q leaks an upstream address or key", path, no, e.Message)
+			}
+		}
+	}
+	if got, want := len(resp.Errors), len(faultAt); got != want {
+		t.Errorf("len(errors) = %d; want %d: %+v", got, want, resp.Errors)
+	}
+
+	for _, f := range faults {
+		got := h.emu.RequestsFor(f.no)
+		switch {
+		case f.atLeast && got < f.calls:
+			t.Errorf("upstream calls for %s = %d; want at least %d", f.no, got, f.calls)
+		case !f.atLeast && got != f.calls:
+			t.Errorf("upstream calls for %s = %d; want %d", f.no, got, f.calls)
+		}
+	}
+	for _, no := range healthy {
+		if got := h.emu.RequestsFor(no); got != 1 {
+			t.Errorf("upstream calls for %s = %d; want 1", no, got)
+		}
+	}
+}
