@@ -140,11 +140,8 @@ func exposed(cfg config, addr net.Addr) bool {
 
 // displayAddr turns a wildcard listen address into one a browser can open.
 func displayAddr(addr net.Addr) string {
-	tcp, ok := addr.(*net.TCPAddr)
-	if !ok || tcp.IP.IsUnspecified() {
-		if ok {
-			return net.JoinHostPort("localhost", strconv.Itoa(tcp.Port))
-		}
+	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		return net.JoinHostPort("localhost", strconv.Itoa(tcp.Port))
 	}
 	return addr.String()
 }

@@ -1,13 +1,11 @@
-// Package graph is the GraphQL layer: resolvers, the generated executor and the
-// error presenter. Resolvers stay thin; every video goes through the
-// per-request loader.
+// Package graph is the GraphQL layer: resolvers, the generated executor, the
+// error presenter and the operation checks. Resolvers stay thin; every video
+// goes through the per-request loader.
 package graph
 
 //go:generate go run github.com/99designs/gqlgen generate
 
-// Resolver holds the dependencies of the resolvers. Per-request state (the
-// loader, the account) travels in the context, never here.
-type Resolver struct {
-	// MaxVideosPerQuery bounds the video references of one operation.
-	MaxVideosPerQuery int
-}
+// Resolver is the root resolver. It holds no state: everything per request
+// (the loader, the account) travels in the context, and the operation
+// limits are handler extensions (limits.go).
+type Resolver struct{}
