@@ -70,6 +70,21 @@ func pollUntil(t *testing.T, what string, cond func() bool) {
 // path videos.i.
 const videosListQuery = `query($nos: [ID!]!) { videos(videoNos: $nos) { videoNo } }`
 
+// videosList asks for nos in one videos list; it returns the list, which
+// must have an element per number, and the response.
+func (h *harness) videosList(t *testing.T, nos []string) ([]*videoJSON, response) {
+	t.Helper()
+	resp := h.query(t, videosListQuery, map[string]any{"nos": nos})
+	if resp.Status != http.StatusOK {
+		t.Errorf("HTTP status = %d; want 200", resp.Status)
+	}
+	got := decodeVideos(t, resp.Data["videos"])
+	if len(got) != len(nos) {
+		t.Fatalf("len(videos) = %d; want %d", len(got), len(nos))
+	}
+	return got, resp
+}
+
 // retryAfterSeconds reads extensions.retryAfterSeconds, which JSON decodes
 // as a float64; ok is false when it is missing or not a number.
 func (e gqlError) retryAfterSeconds() (float64, bool) {
@@ -133,14 +148,7 @@ func TestStormOf0429s(t *testing.T) {
 				isStuck[no] = true
 			}
 
-			resp := h.query(t, videosListQuery, map[string]any{"nos": nos})
-			if resp.Status != http.StatusOK {
-				t.Errorf("HTTP status = %d; want 200", resp.Status)
-			}
-			got := decodeVideos(t, resp.Data["videos"])
-			if len(got) != len(nos) {
-				t.Fatalf("len(videos) = %d; want %d", len(got), len(nos))
-			}
+			got, resp := h.videosList(t, nos)
 			errs := resp.errorsByPath()
 			wantErrs := 0
 			for i, no := range nos {
@@ -497,14 +505,7 @@ func TestEveryFaultKindInOneList(t *testing.T) {
 	faultAt[len(nos)] = 0
 	nos = append(nos, faults[0].no)
 
-	resp := h.query(t, videosListQuery, map[string]any{"nos": nos})
-	if resp.Status != http.StatusOK {
-		t.Errorf("HTTP status = %d; want 200", resp.Status)
-	}
-	got := decodeVideos(t, resp.Data["videos"])
-	if len(got) != len(nos) {
-		t.Fatalf("len(videos) = %d; want %d", len(got), len(nos))
-	}
+	got, resp := h.videosList(t, nos)
 	errs := resp.errorsByPath()
 	for i, no := range nos {
 		path := fmt.Sprintf("videos.%d", i)
