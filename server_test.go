@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/memories-facade/memories-graphql/internal/emulator"
+	"github.com/memories-facade/memories-graphql/internal/playground"
 )
 
 const vendorExample = "VI606404158946574336"
@@ -374,7 +375,13 @@ func TestPassThroughKeysAreIsolated(t *testing.T) {
 	}
 	wg.Wait()
 
-	for _, tt := range []struct{ name, auth string }{{"missing", ""}, {"wrong", wrong}, {"bearer only", "Bearer "}} {
+	var hint struct{ Authorization string }
+	if err := json.Unmarshal([]byte(playground.DefaultHeaders), &hint); err != nil || hint.Authorization == "" {
+		t.Fatalf("playground.DefaultHeaders = %s; want an Authorization hint", playground.DefaultHeaders)
+	}
+	for _, tt := range []struct{ name, auth string }{
+		{"missing", ""}, {"wrong", wrong}, {"bearer only", "Bearer "}, {"the playground's placeholder", hint.Authorization},
+	} {
 		t.Run(tt.name, func(t *testing.T) {
 			before := h.emu.Stats().Requests
 			var headers []string

@@ -20,14 +20,18 @@ type Account struct {
 
 // New returns the account that key opens. A leading "Bearer " is dropped
 // because clients in pass-through mode often send one out of habit, and the
-// upstream wants the raw key. New returns false when no key remains.
+// upstream wants the raw key. New returns false when no key remains, or when
+// what remains has white space inside.
 func New(key string) (Account, bool) {
 	key = strings.TrimLeft(key, " \t")
 	if len(key) >= 7 && strings.EqualFold(key[:7], "bearer ") {
 		key = key[7:]
 	}
 	key = strings.TrimSpace(key)
-	if key == "" {
+	// A value with white space inside is not a key (the playground's
+	// placeholder hint, for one): refusing it here spares the upstream a
+	// call that can only be rejected.
+	if key == "" || strings.ContainsAny(key, " \t\r\n") {
 		return Account{}, false
 	}
 	sum := sha256.Sum256([]byte(key))

@@ -24,6 +24,8 @@ func TestNew(t *testing.T) {
 		{"Bearer ", "", false},
 		{"", "", false},
 		{"   ", "", false},
+		{"your memories.ai API key (pass-through mode only)", "", false},
+		{"Bearer sk 123", "", false},
 	}
 	for _, tt := range tests {
 		a, ok := account.New(tt.in)
