@@ -189,6 +189,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		{"stray argument", []string{"serve"}, nil},
 		{"bad log format", nil, map[string]string{"LOG_FORMAT": "xml"}},
 		{"bad base URL", nil, map[string]string{"MEMORIES_BASE_URL": "ftp://x"}},
+		{"bad OTLP endpoint", nil, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

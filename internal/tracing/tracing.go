@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	neturl "net/url"
 	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -35,6 +36,11 @@ func New(ctx context.Context, endpoint, tracesEndpoint, serviceName string) (*Pr
 	}
 	if url == "" {
 		return &Provider{TracerProvider: noop.NewTracerProvider(), shutdown: func(context.Context) error { return nil }}, nil
+	}
+	// The exporter would only log a bad URL at every export; refuse it at
+	// start instead, where the operator sees it.
+	if u, err := neturl.Parse(url); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("OTLP traces endpoint must be an http(s) URL with a host, got %q", url)
 	}
 	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(url))
 	if err != nil {
