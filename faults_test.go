@@ -52,20 +52,6 @@ func leakCheck(t *testing.T) {
 	})
 }
 
-// pollUntil polls cond until it holds, failing the test after a generous
-// limit. It is a liveness check, not a timing assertion: the limit only
-// stops a broken build from hanging the test run.
-func pollUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // videosListQuery asks for nos as one videos list, so that each failure lands at
 // path videos.i.
 const videosListQuery = `query($nos: [ID!]!) { videos(videoNos: $nos) { videoNo } }`
@@ -83,6 +69,21 @@ func (h *harness) videosList(t *testing.T, nos []string) ([]*videoJSON, response
 		t.Fatalf("len(videos) = %d; want %d", len(got), len(nos))
 	}
 	return got, resp
+}
+
+// requireVideos asks for nos in one videos list and requires every one of
+// them, in order, without errors.
+func (h *harness) requireVideos(t *testing.T, nos []string) {
+	t.Helper()
+	got, resp := h.videosList(t, nos)
+	if len(resp.Errors) > 0 {
+		t.Fatalf("errors %+v; want none", resp.Errors)
+	}
+	for i, v := range got {
+		if v == nil || v.VideoNo != nos[i] {
+			t.Errorf("videos[%d] = %+v; want %s", i, v, nos[i])
+		}
+	}
 }
 
 // retryAfterSeconds reads extensions.retryAfterSeconds, which JSON decodes
@@ -293,26 +294,18 @@ func TestClientCancelStopsUpstreamCall(t *testing.T) {
 	clientErr := make(chan error, 1)
 	go func() { clientErr <- postWithContext(ctx, h.url, nos) }()
 
-	pollUntil(t, "the upstream to receive the hanging call", func() bool {
+	waitUntil(t, "the upstream to receive the hanging call", func() bool {
 		return h.emu.RequestsFor(nos[0]) == 1 && up.inFlight.Load() >= 1
 	})
 	cancel()
 	if err := <-clientErr; !errors.Is(err, context.Canceled) {
 		t.Errorf("client error = %v; want context.Canceled", err)
 	}
-	pollUntil(t, "the server to abandon the upstream call of the departed client", func() bool {
+	waitUntil(t, "the server to abandon the upstream call of the departed client", func() bool {
 		return up.inFlight.Load() == 0
 	})
 
-	resp := h.query(t, videosListQuery, map[string]any{"nos": nos})
-	if len(resp.Errors) > 0 {
-		t.Fatalf("query after the cancelled one: errors %+v; want none", resp.Errors)
-	}
-	for i, v := range decodeVideos(t, resp.Data["videos"]) {
-		if v == nil || v.VideoNo != nos[i] {
-			t.Errorf("videos[%d] = %+v; want %s", i, v, nos[i])
-		}
-	}
+	h.requireVideos(t, nos)
 	// The abandoned call is not remembered as a failure: it is asked again.
 	if got, want := h.emu.RequestsFor(nos[0]), int64(2); got != want {
 		t.Errorf("upstream calls for %s = %d; want %d", nos[0], got, want)
@@ -333,7 +326,7 @@ func TestClientCancelLeavesOthersServed(t *testing.T) {
 	defer cancel()
 	clientErr := make(chan error, 1)
 	go func() { clientErr <- postWithContext(ctx, h.url, []string{shared, nos[1]}) }()
-	pollUntil(t, "the first client's upstream calls", func() bool {
+	waitUntil(t, "the first client's upstream calls", func() bool {
 		return h.emu.RequestsFor(shared) == 1 && h.emu.RequestsFor(nos[1]) == 1
 	})
 
@@ -349,7 +342,7 @@ func TestClientCancelLeavesOthersServed(t *testing.T) {
 			answers <- postQuery(t, h.url, videosListQuery, map[string]any{"nos": []string{shared, nos[2+i%2]}})
 		}()
 	}
-	pollUntil(t, "the other clients' upstream calls", func() bool {
+	waitUntil(t, "the other clients' upstream calls", func() bool {
 		return h.emu.RequestsFor(nos[2])+h.emu.RequestsFor(nos[3]) >= 1
 	})
 
@@ -372,15 +365,7 @@ func TestClientCancelLeavesOthersServed(t *testing.T) {
 	}
 
 	h.emu.SetLatency(0)
-	resp := h.query(t, videosListQuery, map[string]any{"nos": nos})
-	if len(resp.Errors) > 0 {
-		t.Fatalf("query after the cancelled one: errors %+v; want none", resp.Errors)
-	}
-	for i, v := range decodeVideos(t, resp.Data["videos"]) {
-		if v == nil || v.VideoNo != nos[i] {
-			t.Errorf("videos[%d] = %+v; want %s", i, v, nos[i])
-		}
-	}
+	h.requireVideos(t, nos)
 }
 
 // Shutdown with queries in flight on a slow upstream: run stops accepting
@@ -414,7 +399,7 @@ func TestShutdownDrainsQueriesInFlight(t *testing.T) {
 		}()
 	}
 	// Every query is waiting on the upstream when the shutdown begins.
-	pollUntil(t, "every query to reach the upstream", func() bool {
+	waitUntil(t, "every query to reach the upstream", func() bool {
 		for _, no := range nos {
 			if emu.RequestsFor(no) == 0 {
 				return false

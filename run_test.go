@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -68,8 +67,7 @@ func TestSandboxBinaryAnswersVendorExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs strings.Builder
-	var logsMu sync.Mutex
+	var logs logBuffer
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -77,11 +75,7 @@ func TestSandboxBinaryAnswersVendorExample(t *testing.T) {
 		_ = cmd.Process.Signal(os.Interrupt)
 		_ = cmd.Wait()
 	})
-	port := waitForPort(t, io.TeeReader(stderr, writerFunc(func(p []byte) (int, error) {
-		logsMu.Lock()
-		defer logsMu.Unlock()
-		return logs.Write(p)
-	})))
+	port := waitForPort(t, io.TeeReader(stderr, &logs))
 
 	url := fmt.Sprintf("http://127.0.0.1:%s/query", port)
 	resp := postQuery(t, url, `query($no: ID!) { video(videoNo: $no) { `+allFields+` } }`, map[string]any{"no": vendorExample})
@@ -90,16 +84,10 @@ func TestSandboxBinaryAnswersVendorExample(t *testing.T) {
 	}
 	assertJSONEqual(t, "video", resp.Data["video"], vendorExampleJSON)
 
-	logsMu.Lock()
-	defer logsMu.Unlock()
 	if got := strings.Count(logs.String(), "sandbox mode"); got != 1 {
 		t.Errorf("log lines saying sandbox mode = %d; want 1\n%s", got, logs.String())
 	}
 }
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // runningServer is run itself, in-process, until stop or the test's end.
 type runningServer struct {
@@ -107,8 +95,7 @@ type runningServer struct {
 	cancel  context.CancelFunc
 	done    chan error
 	drained chan struct{} // closed when everything run logged has been read
-	mu      sync.Mutex
-	log     strings.Builder
+	log     logBuffer
 }
 
 // startRun starts run with args and env, and waits for it to listen.
@@ -128,9 +115,7 @@ func startRun(t *testing.T, args []string, env map[string]string) *runningServer
 		defer close(s.drained)
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
-			s.mu.Lock()
-			s.log.WriteString(sc.Text() + "\n")
-			s.mu.Unlock()
+			_, _ = s.log.Write([]byte(sc.Text() + "\n"))
 			if m := addrLine.FindStringSubmatch(sc.Text()); m != nil {
 				select {
 				case port <- m[1]:
@@ -151,11 +136,7 @@ func startRun(t *testing.T, args []string, env map[string]string) *runningServer
 }
 
 // logs returns what the server has logged so far.
-func (s *runningServer) logs() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.log.String()
-}
+func (s *runningServer) logs() string { return s.log.String() }
 
 // stop ends run's context, as SIGINT does, and returns what run returned
 // once every line it logged has been read.
