@@ -134,6 +134,11 @@ func TestReplicasShareRateLimit(t *testing.T) {
 			// As the README says for three replicas: should a replica fall
 			// back on its local limiter, it takes a third of the budget.
 			"EXPECTED_REPLICAS": fmt.Sprint(instances),
+			// A generous Redis timeout: on a loaded machine a slow reply
+			// would send one replica onto its local limiter while the
+			// others still share the budget, and together they overshoot
+			// (TestRedisOutageFallsBackAndRecovers covers the fallback).
+			"REDIS_TIMEOUT": "2s",
 		}))
 
 	var wg sync.WaitGroup
