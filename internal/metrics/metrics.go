@@ -51,7 +51,7 @@ func New() *Metrics {
 		}),
 		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "memories_cache_requests_total",
-			Help: "Video lookups by the cross-request cache, by result (hit, miss, coalesced).",
+			Help: "Video lookups by the cross-request cache, by result: hit, miss (this lookup called the upstream), coalesced (it shared a call in flight, in this replica or, with Redis, another).",
 		}, []string{"result"}),
 		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "memories_loader_batch_size",

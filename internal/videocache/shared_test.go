@@ -2,8 +2,10 @@ package videocache
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -114,5 +116,186 @@ func TestSharedStoreFallsBackToLocal(t *testing.T) {
 	s.Set(ctx, before, v, time.Minute)
 	if got, ok := s.Get(ctx, before); !ok || got.VideoNo != "before" {
 		t.Errorf("Redis back: Get(before) = %+v, %v; want the video", got, ok)
+	}
+}
+
+// sharedSources returns n Sources over one upstream, each with its own
+// connection to one Redis namespace, as n replicas have.
+func sharedSources(t *testing.T, n int, up Upstream) ([]*Source, []*Shared) {
+	t.Helper()
+	url := redistest.URL(t)
+	prefix := redistest.Prefix(t, url)
+	var sources []*Source
+	var stores []*Shared
+	for range n {
+		// A generous command timeout: on a loaded machine a slow reply
+		// would turn Redis "down", and each replica would fetch for itself.
+		store := NewShared(openConn(t, url, redisconn.Options{Prefix: prefix, Timeout: 2 * time.Second}), newLocal(t))
+		stores = append(stores, store)
+		sources = append(sources, New(up, store, TTLs{Parse: time.Minute, NotFound: time.Minute}))
+	}
+	return sources, stores
+}
+
+// Replicas missing one video at once make one upstream call between them.
+func TestSharedLeaseOneCallAcrossReplicas(t *testing.T) {
+	acct := mustAccount(t, "sk-a")
+	k := Key{acct.ID(), "default", "VI1"}
+	want := &memories.Video{VideoNo: "VI1", Status: memories.StatusParse}
+	up := &fakeUpstream{videos: map[Key]*memories.Video{k: want}, gate: make(chan struct{})}
+	sources, _ := sharedSources(t, 3, up)
+
+	var wg sync.WaitGroup
+	got := make([]*memories.Video, len(sources))
+	errs := make([]error, len(sources))
+	for i, s := range sources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i], errs[i] = s.Video(context.Background(), acct, "default", "VI1")
+		}()
+	}
+	waitUntil(t, "one upstream call", func() bool { return up.callCount() == 1 })
+	time.Sleep(100 * time.Millisecond) // the others reach the lease meanwhile
+	close(up.gate)
+	wg.Wait()
+	for i := range sources {
+		if errs[i] != nil || got[i] == nil || got[i].VideoNo != "VI1" {
+			t.Errorf("replica %d: Video = %+v, %v; want VI1", i, got[i], errs[i])
+		}
+	}
+	if got, want := up.callCount(), 1; got != want {
+		t.Errorf("upstream calls = %d; want %d", got, want)
+	}
+}
+
+// A replica that died holding a lease delays the others until the lease
+// expires, then one of them fetches.
+func TestSharedLeaseOfDeadReplicaExpires(t *testing.T) {
+	acct := mustAccount(t, "sk-a")
+	k := Key{acct.ID(), "default", "VI1"}
+	up := &fakeUpstream{videos: map[Key]*memories.Video{k: {VideoNo: "VI1", Status: memories.StatusParse}}}
+	sources, stores := sharedSources(t, 1, up)
+	const dead = 500 * time.Millisecond
+	if err := stores[0].conn.Client().Set(context.Background(), stores[0].leaseKey(k), "gone", dead).Err(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	v, err := sources[0].Video(context.Background(), acct, "default", "VI1")
+	if err != nil || v == nil {
+		t.Fatalf("Video = %+v, %v; want VI1", v, err)
+	}
+	if waited := time.Since(start); waited < dead/2 {
+		t.Errorf("answered after %v; want a wait for the held lease (%v)", waited, dead)
+	}
+	if got := up.callCount(); got != 1 {
+		t.Errorf("upstream calls = %d; want 1", got)
+	}
+}
+
+// A holder whose call fails keeps nothing; a waiting replica then makes its
+// own call rather than share the failure.
+func TestSharedLeaseFailureIsNotShared(t *testing.T) {
+	acct := mustAccount(t, "sk-a")
+	boom := &memories.Error{Kind: memories.KindUpstream}
+	up := &fakeUpstream{errs: map[string]error{"VI1": boom}, gate: make(chan struct{})}
+	sources, _ := sharedSources(t, 2, up)
+
+	first := make(chan error, 1)
+	go func() {
+		_, err := sources[0].Video(context.Background(), acct, "default", "VI1")
+		first <- err
+	}()
+	waitUntil(t, "the first call", func() bool { return up.callCount() == 1 })
+	second := make(chan error, 1)
+	go func() {
+		_, err := sources[1].Video(context.Background(), acct, "default", "VI1")
+		second <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // the second waits on the lease
+	if got := up.callCount(); got != 1 {
+		t.Fatalf("upstream calls while the lease is held = %d; want 1", got)
+	}
+	close(up.gate)
+	for i, ch := range []chan error{first, second} {
+		if err := <-ch; !errors.Is(err, boom) {
+			t.Errorf("replica %d: err = %v; want the upstream error", i, err)
+		}
+	}
+	if got := up.callCount(); got != 2 {
+		t.Errorf("upstream calls = %d; want 2 (the waiter tried itself)", got)
+	}
+}
+
+// A lease is held until its holder releases it, however long that takes;
+// a stale holder cannot release its successor's; while Redis is down every
+// claim is granted.
+func TestSharedLease(t *testing.T) {
+	srv := redistest.StartServer(t)
+	conn := openConn(t, srv.URL(), redisconn.Options{ProbeEvery: 20 * time.Millisecond})
+	one, two := NewShared(conn, newLocal(t)), NewShared(conn, newLocal(t))
+	ctx := context.Background()
+	k := Key{mustAccount(t, "sk-a").ID(), "default", "VI1"}
+
+	release, held := one.Lease(ctx, k)
+	if !held {
+		t.Fatal("first Lease: held = false; want true")
+	}
+	if _, held := two.Lease(ctx, k); held {
+		t.Error("second Lease while held: held = true; want false")
+	}
+	release()
+	release() // twice is harmless
+	release2, held := two.Lease(ctx, k)
+	if !held {
+		t.Fatal("Lease after release: held = false; want true")
+	}
+	release() // the old holder's release must not end the new lease
+	if _, held := one.Lease(ctx, k); held {
+		t.Error("Lease after a stale release: held = true; want false")
+	}
+	release2()
+
+	// The holder renews its lease for as long as it fetches.
+	one.leaseTTL = 1500 * time.Millisecond
+	release, held = one.Lease(ctx, k)
+	if !held {
+		t.Fatal("Lease: held = false; want true")
+	}
+	time.Sleep(3 * one.leaseTTL)
+	if _, held := two.Lease(ctx, k); held {
+		t.Error("Lease past the TTL of a renewed lease: held = true; want false")
+	}
+	release()
+
+	srv.Stop()
+	one.Get(ctx, k) // notices Redis is down
+	for i := range 2 {
+		if release, held := one.Lease(ctx, k); !held {
+			t.Errorf("Redis down, Lease %d: held = false; want true (each replica fetches)", i)
+		} else {
+			release()
+		}
+	}
+}
+
+// A caller waiting on another replica's lease stops at its own deadline,
+// with a timeout, and makes no call.
+func TestSharedLeaseWaiterDeadline(t *testing.T) {
+	acct := mustAccount(t, "sk-a")
+	k := Key{acct.ID(), "default", "VI1"}
+	up := &fakeUpstream{videos: map[Key]*memories.Video{k: {VideoNo: "VI1", Status: memories.StatusParse}}}
+	sources, stores := sharedSources(t, 1, up)
+	if err := stores[0].conn.Client().Set(context.Background(), stores[0].leaseKey(k), "busy", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	v, err := sources[0].Video(ctx, acct, "default", "VI1")
+	if !errors.Is(err, memories.ErrTimeout) {
+		t.Errorf("Video = %+v, %v; want a timeout", v, err)
+	}
+	if got := up.callCount(); got != 0 {
+		t.Errorf("upstream calls = %d; want 0", got)
 	}
 }

@@ -42,6 +42,24 @@ type Store interface {
 	Set(ctx context.Context, k Key, v *memories.Video, ttl time.Duration)
 }
 
+// Leaser is a Store shared by replicas that also lets them agree on which
+// one fetches a video they all miss: the others wait for its answer instead
+// of calling the upstream too.
+type Leaser interface {
+	// Lease claims the fetch of k. held is false while someone else holds
+	// the claim; otherwise release must be called once the answer is kept.
+	// A store that cannot tell grants the claim.
+	Lease(ctx context.Context, k Key) (release func(), held bool)
+	// Await waits for the answer of whoever holds the claim on k. ok is
+	// false when the claim ended with no answer kept; err is ctx's error.
+	Await(ctx context.Context, k Key) (v *memories.Video, ok bool, err error)
+}
+
+// maxClaims bounds how often a caller waits for another replica before it
+// fetches without a claim: each wait that ends with no answer means the
+// holder failed, and the caller's own try is due.
+const maxClaims = 3
+
 // TTLs say how long an answer is kept, by what the upstream said. Zero
 // means "do not keep". Errors are never kept.
 type TTLs struct {
@@ -81,7 +99,7 @@ type Source struct {
 
 // Observer records how each lookup was answered, for metrics: "hit" (kept
 // answer), "miss" (this caller's call reached the upstream) or "coalesced"
-// (it shared another caller's call).
+// (it shared a call in flight, in this replica or another).
 type Observer interface {
 	CacheResult(result string)
 }
@@ -119,12 +137,12 @@ func (s *Source) Video(ctx context.Context, acct account.Account, uniqueID, vide
 	// Only the closure of the caller that starts the call runs; the others
 	// share its result. Atomic: a caller that leaves early reads it while
 	// the call may still be running.
-	var ran, stored atomic.Bool
+	var ran, stored, peer atomic.Bool
 	defer func() {
 		switch {
 		case stored.Load():
 			s.observe("hit")
-		case ran.Load():
+		case ran.Load() && !peer.Load():
 			s.observe("miss")
 		default:
 			s.observe("coalesced")
@@ -138,7 +156,18 @@ func (s *Source) Video(ctx context.Context, acct account.Account, uniqueID, vide
 			stored.Store(true)
 			return v, nil
 		}
-		v, err := s.next.Video(ctx, acct, uniqueID, videoNo)
+		v, found, release, err := s.claim(ctx, k)
+		if err != nil {
+			// Out of time waiting for another replica: a caller with more
+			// time asks again.
+			return nil, &outOfTimeError{waitError(ctx)}
+		}
+		if found {
+			peer.Store(true)
+			return v, nil
+		}
+		defer release()
+		v, err = s.next.Video(ctx, acct, uniqueID, videoNo)
 		if err != nil {
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				err = &outOfTimeError{err}
@@ -156,6 +185,26 @@ func (s *Source) Video(ctx context.Context, acct account.Account, uniqueID, vide
 		return nil, waitError(ctx)
 	}
 	return v, err
+}
+
+// claim makes the caller the one replica that fetches k, or returns the
+// answer another replica fetched meanwhile (found). Without a shared store
+// every caller fetches. err is ctx's error, when it ends while waiting.
+func (s *Source) claim(ctx context.Context, k Key) (v *memories.Video, found bool, release func(), err error) {
+	l, ok := s.store.(Leaser)
+	if !ok {
+		return nil, false, func() {}, nil
+	}
+	for range maxClaims {
+		release, held := l.Lease(ctx, k)
+		if held {
+			return nil, false, release, nil
+		}
+		if v, ok, err := l.Await(ctx, k); err != nil || ok {
+			return v, ok, nil, err
+		}
+	}
+	return nil, false, func() {}, nil
 }
 
 // waitError is the error of a caller whose context ended while it waited,
