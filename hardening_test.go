@@ -14,6 +14,7 @@ import (
 	"time"
 
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracev1 "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/memories-facade/memories-graphql/internal/emulator"
@@ -243,13 +244,18 @@ func TestReadinessDuringShutdown(t *testing.T) {
 	}
 }
 
-// A span per operation and per upstream call reaches an OTLP/HTTP collector,
-// and no span carries the key.
-func TestTracesExported(t *testing.T) {
-	var mu sync.Mutex
-	var spans []string
-	var raw bytes.Buffer
-	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// collector is an OTLP/HTTP trace collector that keeps what it receives.
+type collector struct {
+	url   string
+	mu    sync.Mutex
+	spans []*tracev1.Span
+	raw   bytes.Buffer
+}
+
+func startCollector(t *testing.T) *collector {
+	t.Helper()
+	c := &collector{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body io.Reader = r.Body
 		if r.Header.Get("Content-Encoding") == "gzip" {
 			zr, err := gzip.NewReader(r.Body)
@@ -264,27 +270,40 @@ func TestTracesExported(t *testing.T) {
 		if err := proto.Unmarshal(b, &req); err != nil {
 			t.Errorf("collector: %v", err)
 		}
-		mu.Lock()
-		raw.Write(b)
+		c.mu.Lock()
+		c.raw.Write(b)
 		for _, rs := range req.ResourceSpans {
 			for _, ss := range rs.ScopeSpans {
-				for _, s := range ss.Spans {
-					spans = append(spans, s.Name)
-				}
+				c.spans = append(c.spans, ss.Spans...)
 			}
 		}
-		mu.Unlock()
+		c.mu.Unlock()
 		w.Header().Set("Content-Type", "application/x-protobuf")
 		w.WriteHeader(http.StatusOK)
 	}))
-	defer collector.Close()
+	t.Cleanup(srv.Close)
+	c.url = srv.URL
+	return c
+}
 
-	emu, err := emulator.Start(emulator.Options{})
-	if err != nil {
-		t.Fatal(err)
+// named returns the spans received with the given name.
+func (c *collector) named(name string) []*tracev1.Span {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*tracev1.Span
+	for _, s := range c.spans {
+		if s.Name == name {
+			out = append(out, s)
+		}
 	}
-	defer emu.Close()
-	env := with(fast, "MEMORIES_BASE_URL", emu.URL(), "OTEL_EXPORTER_OTLP_ENDPOINT", collector.URL)
+	return out
+}
+
+// tracedApp starts the service against emu, exporting its spans to c. Its
+// stop function closes the app, which flushes the spans.
+func tracedApp(t *testing.T, emu *emulator.Server, c *collector) (url string, stop func()) {
+	t.Helper()
+	env := with(fast, "MEMORIES_BASE_URL", emu.URL(), "OTEL_EXPORTER_OTLP_ENDPOINT", c.url)
 	cfg, err := parseConfig(nil, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -294,25 +313,87 @@ func TestTracesExported(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(a.handler)
-	postQuery(t, srv.URL+"/query", `query Traced { video(videoNo: "`+vendorExample+`") { videoNo } }`, nil)
-	srv.Close()
-	if err := a.Close(); err != nil { // flushes the spans
+	return srv.URL + "/query", func() {
+		srv.Close()
+		if err := a.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func attr(s *tracev1.Span, key string) string {
+	for _, kv := range s.Attributes {
+		if kv.Key == key {
+			return kv.Value.GetStringValue()
+		}
+	}
+	return ""
+}
+
+// A span per operation and per upstream call reaches an OTLP/HTTP collector,
+// and no span carries the key.
+func TestTracesExported(t *testing.T) {
+	c := startCollector(t)
+	emu, err := emulator.Start(emulator.Options{})
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer emu.Close()
+	url, stop := tracedApp(t, emu, c)
+	postQuery(t, url, `query Traced { video(videoNo: "`+vendorExample+`") { videoNo } }`, nil)
+	stop()
 
-	mu.Lock()
-	defer mu.Unlock()
-	for _, want := range []string{"graphql.query Traced", "memories.get_metadata"} {
-		found := false
-		for _, s := range spans {
-			found = found || s == want
-		}
-		if !found {
-			t.Errorf("spans %q lack %q", spans, want)
+	for _, want := range []string{"graphql.query Traced", "videocache.lookup", "memories.get_metadata"} {
+		if len(c.named(want)) == 0 {
+			t.Errorf("no %q span; want one", want)
 		}
 	}
-	if bytes.Contains(raw.Bytes(), []byte(testKey)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if bytes.Contains(c.raw.Bytes(), []byte(testKey)) {
 		t.Error("exported spans contain the API key")
+	}
+}
+
+// A request that shares another request's upstream call has its lookup span
+// link to the lookup that made the call, so its trace shows where its time
+// went.
+func TestTracesLinkSharedCalls(t *testing.T) {
+	c := startCollector(t)
+	emu, err := emulator.Start(emulator.Options{Latency: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Close()
+	url, stop := tracedApp(t, emu, c)
+	q := `query Shared { video(videoNo: "` + vendorExample + `") { videoNo } }`
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		postQuery(t, url, q, nil)
+	}()
+	waitUntil(t, "the first request's upstream call", func() bool { return emu.Stats().Requests == 1 })
+	postQuery(t, url, q, nil)
+	<-done
+	stop()
+
+	if got := emu.Stats().Requests; got != 1 {
+		t.Fatalf("upstream calls = %d; want 1 (the second request shares the first's)", got)
+	}
+	results := map[string]*tracev1.Span{}
+	for _, s := range c.named("videocache.lookup") {
+		results[attr(s, "cache.result")] = s
+	}
+	miss, shared := results["miss"], results["coalesced"]
+	if miss == nil || shared == nil {
+		t.Fatalf("lookup spans by result = %v; want a miss and a coalesced one", results)
+	}
+	if len(shared.Links) != 1 || !bytes.Equal(shared.Links[0].SpanId, miss.SpanId) || !bytes.Equal(shared.Links[0].TraceId, miss.TraceId) {
+		t.Errorf("coalesced lookup links = %v; want one link to the miss's span %x", shared.Links, miss.SpanId)
+	}
+	calls := c.named("memories.get_metadata")
+	if len(calls) != 1 || !bytes.Equal(calls[0].TraceId, miss.TraceId) {
+		t.Errorf("upstream call spans = %d; want 1, in the trace of the lookup that made it", len(calls))
 	}
 }
 

@@ -292,7 +292,7 @@ func (a *app) videoSource(cfg config, logger *slog.Logger, client *memories.Clie
 	up := upstream.New(client, limiter, upstream.Options{MaxConcurrency: cfg.MaxConcurrency, Observer: a.metrics, Tracer: tracer})
 	return videocache.New(up, store, videocache.TTLs{
 		Parse: cfg.CacheTTLParse, Failed: cfg.CacheTTLFailed, Unparse: cfg.CacheTTLUnparse, NotFound: cfg.CacheTTLNotFound,
-	}).Observe(a.metrics), nil
+	}).Observe(a.metrics).Trace(tracer), nil
 }
 
 // routes builds the HTTP surface: the GraphQL endpoint with its checks, the

@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
 	"github.com/memories-facade/memories-graphql/internal/memories"
 	"github.com/memories-facade/memories-graphql/internal/redisconn"
 	"github.com/memories-facade/memories-graphql/internal/redistest"
@@ -297,5 +300,36 @@ func TestSharedLeaseWaiterDeadline(t *testing.T) {
 	}
 	if got := up.callCount(); got != 0 {
 		t.Errorf("upstream calls = %d; want 0", got)
+	}
+}
+
+// Time spent waiting on another replica's lease shows as a span of its own
+// under the lookup.
+func TestSharedLeaseWaitIsTraced(t *testing.T) {
+	acct := mustAccount(t, "sk-a")
+	k := Key{acct.ID(), "default", "VI1"}
+	up := &fakeUpstream{videos: map[Key]*memories.Video{k: {VideoNo: "VI1", Status: memories.StatusParse}}}
+	sources, stores := sharedSources(t, 1, up)
+	rec := tracetest.NewSpanRecorder()
+	sources[0].Trace(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)).Tracer("test"))
+	if err := stores[0].conn.Client().Set(context.Background(), stores[0].leaseKey(k), "gone", 200*time.Millisecond).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sources[0].Video(context.Background(), acct, "default", "VI1"); err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]sdktrace.ReadOnlySpan{}
+	for _, s := range rec.Ended() {
+		byName[s.Name()] = s
+	}
+	lookup, wait := byName["videocache.lookup"], byName["videocache.await_replica"]
+	if lookup == nil || wait == nil {
+		t.Fatalf("spans = %v; want a lookup and a wait", byName)
+	}
+	if wait.Parent().SpanID() != lookup.SpanContext().SpanID() {
+		t.Errorf("wait span's parent = %s; want the lookup %s", wait.Parent().SpanID(), lookup.SpanContext().SpanID())
+	}
+	if d := wait.EndTime().Sub(wait.StartTime()); d < 100*time.Millisecond {
+		t.Errorf("wait span lasted %v; want the lease's time (200ms)", d)
 	}
 }

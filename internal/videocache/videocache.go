@@ -12,6 +12,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/memories-facade/memories-graphql/internal/account"
 	"github.com/memories-facade/memories-graphql/internal/coalesce"
 	"github.com/memories-facade/memories-graphql/internal/memories"
@@ -93,8 +98,16 @@ type Source struct {
 	next    Upstream
 	store   Store
 	ttl     TTLs
-	flights coalesce.Group[Key, *memories.Video]
+	flights coalesce.Group[Key, fetched]
 	obs     Observer
+	tracer  trace.Tracer
+}
+
+// fetched is the result of one shared call, with the span of the lookup
+// that made it, so that the lookups sharing it can link to it.
+type fetched struct {
+	video *memories.Video
+	span  trace.SpanContext
 }
 
 // Observer records how each lookup was answered, for metrics: "hit" (kept
@@ -116,9 +129,17 @@ func (s *Source) observe(result string) {
 	}
 }
 
+// Trace makes s record a span per lookup ("videocache.lookup", with its
+// result) and per wait for another replica's call. A lookup that shares
+// another's call links to that lookup's span, which holds the call.
+func (s *Source) Trace(t trace.Tracer) *Source {
+	s.tracer = t
+	return s
+}
+
 // New returns a Source over next that keeps answers in store for ttl.
 func New(next Upstream, store Store, ttl TTLs) *Source {
-	s := &Source{next: next, store: store, ttl: ttl}
+	s := &Source{next: next, store: store, ttl: ttl, tracer: noop.NewTracerProvider().Tracer("")}
 	s.flights.DeadlineError = deadlineError
 	return s
 }
@@ -130,8 +151,13 @@ func New(next Upstream, store Store, ttl TTLs) *Source {
 // when nobody waits for it any more.
 func (s *Source) Video(ctx context.Context, acct account.Account, uniqueID, videoNo string) (*memories.Video, error) {
 	k := Key{AccountID: acct.ID(), UniqueID: uniqueID, VideoNo: videoNo}
+	// The span names the video, never the account (see upstream).
+	ctx, span := s.tracer.Start(ctx, "videocache.lookup",
+		trace.WithAttributes(attribute.String("memories.video_no", videoNo), attribute.String("memories.unique_id", uniqueID)))
+	defer span.End()
 	if v, ok := s.store.Get(ctx, k); ok {
 		s.observe("hit")
+		span.SetAttributes(attribute.String("cache.result", "hit"))
 		return v, nil
 	}
 	// Only the closure of the caller that starts the call runs; the others
@@ -139,52 +165,68 @@ func (s *Source) Video(ctx context.Context, acct account.Account, uniqueID, vide
 	// the call may still be running.
 	var ran, stored, peer atomic.Bool
 	defer func() {
+		result := "coalesced"
 		switch {
 		case stored.Load():
-			s.observe("hit")
+			result = "hit"
 		case ran.Load() && !peer.Load():
-			s.observe("miss")
-		default:
-			s.observe("coalesced")
+			result = "miss"
 		}
+		s.observe(result)
+		span.SetAttributes(attribute.String("cache.result", result))
 	}()
-	v, err := s.flights.Do(ctx, k, func(ctx context.Context) (*memories.Video, error) {
+	own := span.SpanContext()
+	f, err := s.flights.Do(ctx, k, func(ctx context.Context) (fetched, error) {
 		ran.Store(true)
-		// Look again: a call that ended between this caller's miss and its
-		// joining has stored its answer and left no call to join.
-		if v, ok := s.store.Get(ctx, k); ok {
-			stored.Store(true)
-			return v, nil
-		}
-		v, found, release, err := s.claim(ctx, k)
-		if err != nil {
-			// Out of time waiting for another replica: a caller with more
-			// time asks again.
-			return nil, &outOfTimeError{waitError(ctx)}
-		}
-		if found {
-			peer.Store(true)
-			return v, nil
-		}
-		defer release()
-		v, err = s.next.Video(ctx, acct, uniqueID, videoNo)
-		if err != nil {
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				err = &outOfTimeError{err}
-			}
-			return nil, err
-		}
-		if ttl := s.ttl.For(v); ttl > 0 {
-			// Store before the call ends, so that callers arriving after it
-			// find the answer rather than start another call.
-			s.store.Set(context.WithoutCancel(ctx), k, v, ttl)
-		}
-		return v, nil
+		v, err := s.fetch(ctx, acct, k, &stored, &peer)
+		return fetched{video: v, span: own}, err
 	})
-	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		return nil, waitError(ctx)
+	if !ran.Load() && f.span.IsValid() {
+		span.AddLink(trace.Link{SpanContext: f.span})
 	}
-	return v, err
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return nil, waitError(ctx)
+		}
+		return nil, err
+	}
+	return f.video, nil
+}
+
+// fetch is the shared call for k: a last look in the store, then the
+// upstream, or the answer of another replica that fetches k already.
+func (s *Source) fetch(ctx context.Context, acct account.Account, k Key, stored, peer *atomic.Bool) (*memories.Video, error) {
+	// Look again: a call that ended between this caller's miss and its
+	// joining has stored its answer and left no call to join.
+	if v, ok := s.store.Get(ctx, k); ok {
+		stored.Store(true)
+		return v, nil
+	}
+	v, found, release, err := s.claim(ctx, k)
+	if err != nil {
+		// Out of time waiting for another replica: a caller with more time
+		// asks again.
+		return nil, &outOfTimeError{waitError(ctx)}
+	}
+	if found {
+		peer.Store(true)
+		return v, nil
+	}
+	defer release()
+	v, err = s.next.Video(ctx, acct, k.UniqueID, k.VideoNo)
+	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			err = &outOfTimeError{err}
+		}
+		return nil, err
+	}
+	if ttl := s.ttl.For(v); ttl > 0 {
+		// Store before the call ends, so that callers arriving after it find
+		// the answer rather than start another call.
+		s.store.Set(context.WithoutCancel(ctx), k, v, ttl)
+	}
+	return v, nil
 }
 
 // claim makes the caller the one replica that fetches k, or returns the
@@ -200,11 +242,24 @@ func (s *Source) claim(ctx context.Context, k Key) (v *memories.Video, found boo
 		if held {
 			return nil, false, release, nil
 		}
-		if v, ok, err := l.Await(ctx, k); err != nil || ok {
+		if v, ok, err := s.await(ctx, l, k); err != nil || ok {
 			return v, ok, nil, err
 		}
 	}
 	return nil, false, func() {}, nil
+}
+
+// await waits for another replica's answer, in a span of its own: the time
+// a lookup spends there is another replica's upstream call.
+func (s *Source) await(ctx context.Context, l Leaser, k Key) (*memories.Video, bool, error) {
+	ctx, span := s.tracer.Start(ctx, "videocache.await_replica")
+	defer span.End()
+	v, ok, err := l.Await(ctx, k)
+	span.SetAttributes(attribute.Bool("videocache.answered", ok))
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	}
+	return v, ok, err
 }
 
 // waitError is the error of a caller whose context ended while it waited,
