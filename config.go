@@ -89,7 +89,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.StringVar(&c.RedisKeyPrefix, "redis-key-prefix", e.str("REDIS_KEY_PREFIX", "mgql"),
 		"start of every Redis key, so that deployments can share a Redis (env REDIS_KEY_PREFIX)")
 	fs.IntVar(&c.ExpectedReplicas, "expected-replicas", e.int("EXPECTED_REPLICAS", 1),
-		"replicas sharing the account; while Redis is unavailable each uses this share of the rate limit and burst (env EXPECTED_REPLICAS)")
+		"replicas sharing the account; one cut off from Redis uses 1/this of the rate limit and burst, and the others leave that share (env EXPECTED_REPLICAS)")
 	fs.IntVar(&c.CacheMaxEntries, "cache-max-entries", e.int("CACHE_MAX_ENTRIES", 10000),
 		"videos kept in the process's cache (env CACHE_MAX_ENTRIES)")
 	fs.DurationVar(&c.CacheTTLParse, "cache-ttl-parse", e.duration("CACHE_TTL_PARSE", 10*time.Minute),

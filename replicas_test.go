@@ -36,14 +36,25 @@ type replicas struct {
 // env, all pointed at that emulator.
 func setupReplicas(t testing.TB, n int, emuOpts emulator.Options, env map[string]string) *replicas {
 	t.Helper()
+	envs := make([]map[string]string, n)
+	for i := range envs {
+		envs[i] = env
+	}
+	return setupEach(t, emuOpts, envs)
+}
+
+// setupEach starts an emulator with emuOpts and one server per env, all
+// pointed at that emulator.
+func setupEach(t testing.TB, emuOpts emulator.Options, envs []map[string]string) *replicas {
+	t.Helper()
 	emu, err := emulator.Start(emuOpts)
 	if err != nil {
 		t.Fatalf("start emulator: %v", err)
 	}
 	t.Cleanup(func() { emu.Close() })
-	r := &replicas{emu: emu, entered: make([]atomic.Int64, n)}
-	vars := with(env, "MEMORIES_BASE_URL", emu.URL())
-	for i := range n {
+	r := &replicas{emu: emu, entered: make([]atomic.Int64, len(envs))}
+	for i, env := range envs {
+		vars := with(env, "MEMORIES_BASE_URL", emu.URL())
 		cfg, err := parseConfig(nil, func(k string) string { return vars[k] }, io.Discard)
 		if err != nil {
 			t.Fatalf("parseConfig: %v", err)
@@ -141,8 +152,17 @@ func TestReplicasShareRateLimit(t *testing.T) {
 			"REDIS_TIMEOUT": "2s",
 		}))
 
+	hammer(t, r, nos, clientsPerInstance, videosPerQuery)
+	checkWithinLimit(t, r.emu, len(nos), limit, burst)
+}
+
+// hammer sends each instance clientsPerInstance concurrent queries, each for
+// videosPerQuery videos of its own taken from nos in order, and checks that
+// every video arrives.
+func hammer(t *testing.T, r *replicas, nos []string, clientsPerInstance, videosPerQuery int) {
+	t.Helper()
 	var wg sync.WaitGroup
-	for inst := range instances {
+	for inst := range r.urls {
 		for c := range clientsPerInstance {
 			first := (inst*clientsPerInstance + c) * videosPerQuery
 			mine := nos[first : first+videosPerQuery]
@@ -163,17 +183,50 @@ func TestReplicasShareRateLimit(t *testing.T) {
 		}
 	}
 	wg.Wait()
+}
 
-	st := r.emu.Stats()
+// checkWithinLimit checks that the emulator served n calls, never said
+// 0429, and never served more than limit + burst in one second.
+func checkWithinLimit(t *testing.T, emu *emulator.Server, n, limit, burst int) {
+	t.Helper()
+	st := emu.Stats()
 	if st.RateLimited != 0 {
 		t.Errorf("upstream 0429 answers = %d; want 0", st.RateLimited)
 	}
-	if got, want := st.Served, int64(len(nos)); got != want {
+	if got, want := st.Served, int64(n); got != want {
 		t.Errorf("served = %d; want %d", got, want)
 	}
-	if got, most := r.emu.MaxServedInWindow(time.Second), limit+burst; got > most {
+	if got, most := emu.MaxServedInWindow(time.Second), limit+burst; got > most {
 		t.Errorf("most calls served in one second = %d; want at most %d (limit + burst)", got, most)
 	}
+}
+
+// One instance cut off from Redis limits itself to its share of the budget
+// (1/EXPECTED_REPLICAS); the instances still sharing the budget see it
+// missing and leave that share unspent, so that together they stay within
+// the account's limit.
+func TestReplicaCutOffFromRedisKeepsAccountWithinLimit(t *testing.T) {
+	const limit, burst = 20, 5
+	const instances, clientsPerInstance, videosPerQuery = 3, 3, 8
+	vs, nos := testVideos(instances * clientsPerInstance * videosPerQuery)
+	env := withRedis(t, map[string]string{
+		"MEMORIES_API_KEY":    testKey,
+		"MEMORIES_RATE_LIMIT": fmt.Sprint(limit),
+		"MEMORIES_RATE_BURST": fmt.Sprint(burst),
+		"EXPECTED_REPLICAS":   fmt.Sprint(instances),
+		"REDIS_TIMEOUT":       "2s", // see TestReplicasShareRateLimit
+	})
+	proxied, cut := redistest.Proxy(t, env["REDIS_URL"])
+	r := setupEach(t, emulator.Options{Videos: vs, RateLimit: limit, Burst: burst},
+		[]map[string]string{with(env, "REDIS_URL", proxied), env, env})
+
+	cut()
+	waitUntil(t, "instance 0 to fall back", func() bool { return r.logs[0].count("redis unavailable") > 0 })
+	for i := 1; i < instances; i++ {
+		waitUntil(t, fmt.Sprintf("instance %d to miss instance 0", i), func() bool { return r.logs[i].count("missing=1") > 0 })
+	}
+	hammer(t, r, nos, clientsPerInstance, videosPerQuery)
+	checkWithinLimit(t, r.emu, len(nos), limit, burst)
 }
 
 // A video (or a "not found") fetched through one instance is answered by

@@ -41,6 +41,7 @@ import (
 	"github.com/memories-facade/memories-graphql/internal/memories"
 	"github.com/memories-facade/memories-graphql/internal/metrics"
 	"github.com/memories-facade/memories-graphql/internal/playground"
+	"github.com/memories-facade/memories-graphql/internal/presence"
 	"github.com/memories-facade/memories-graphql/internal/ratelimit"
 	"github.com/memories-facade/memories-graphql/internal/redisconn"
 	"github.com/memories-facade/memories-graphql/internal/reqlog"
@@ -280,9 +281,16 @@ func (a *app) videoSource(cfg config, logger *slog.Logger, client *memories.Clie
 		}
 		a.closers = append(a.closers, conn.Close)
 		n := cfg.ExpectedReplicas
+		// Replicas cut off from Redis spend their fallback share alone;
+		// the others leave it unspent.
+		peers := presence.Start(conn, presence.Options{Logger: logger})
+		a.closers = append(a.closers, peers.Close)
 		var fallback *ratelimit.Registry
 		if fallback, err = ratelimit.New(perSecond/float64(n), max(1, burst/n)); err == nil {
-			limiter, err = ratelimit.NewShared(conn, perSecond, burst, fallback)
+			var shared *ratelimit.Shared
+			if shared, err = ratelimit.NewShared(conn, perSecond, burst, fallback); err == nil {
+				limiter = shared.LeaveShareOf(peers, n)
+			}
 		}
 		store = videocache.NewShared(conn, local)
 	}

@@ -38,6 +38,41 @@ type Shared struct {
 	local    Local
 	interval float64 // seconds between calls
 	burst    int
+
+	peers    Peers
+	replicas int
+}
+
+// Peers counts the replicas that have dropped out of Redis lately, and so
+// spend their fallback share of the budget on their own.
+type Peers interface {
+	Missing() int
+}
+
+// LeaveShareOf makes s leave unspent the fallback share of each replica
+// that peers reports missing, out of replicas (each replica's fallback
+// limiter takes 1/replicas of the rate and burst): together, the replicas
+// sharing the budget and those cut off from it stay within the account's
+// limit.
+func (s *Shared) LeaveShareOf(peers Peers, replicas int) *Shared {
+	s.peers, s.replicas = peers, max(1, replicas)
+	return s
+}
+
+// budget returns the seconds between calls and the burst that the replicas
+// still sharing the budget may spend.
+func (s *Shared) budget() (interval float64, burst int) {
+	if s.peers == nil {
+		return s.interval, s.burst
+	}
+	// At least one replica's share stays: a replica counted missing may be
+	// one that crashed.
+	missing := min(s.peers.Missing(), s.replicas-1)
+	if missing <= 0 {
+		return s.interval, s.burst
+	}
+	left := float64(s.replicas-missing) / float64(s.replicas)
+	return s.interval / left, max(1, s.burst-missing*max(1, s.burst/s.replicas))
 }
 
 // NewShared returns a limiter that lets each account make perSecond calls a
@@ -134,9 +169,10 @@ func (s *Shared) Wait(ctx context.Context, accountID string) error {
 		hasDeadline, maxWait = "1", time.Until(deadline).Seconds()
 	}
 	tatKey, pauseKey := s.keys(accountID)
+	interval, burst := s.budget()
 	opCtx, cancel := s.conn.Context(ctx)
 	res, err := reserveScript.Run(opCtx, s.conn.Client(), []string{tatKey, pauseKey},
-		s.interval, s.burst, hasDeadline, maxWait).Slice()
+		interval, burst, hasDeadline, maxWait).Slice()
 	cancel()
 	if err != nil {
 		if ctx.Err() != nil {

@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"errors"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -237,5 +238,41 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+type missingPeers int
+
+func (m missingPeers) Missing() int { return int(m) }
+
+// The replicas sharing the budget leave unspent the fallback share (1/n of
+// the rate and of the burst) of each replica missing from Redis, and always
+// keep one share.
+func TestSharedLeavesShareOfMissingReplicas(t *testing.T) {
+	for _, tt := range []struct {
+		replicas, missing int
+		perSecond         float64
+		burst             int
+		wantPerSecond     float64
+		wantBurst         int
+	}{
+		{replicas: 3, missing: 0, perSecond: 30, burst: 6, wantPerSecond: 30, wantBurst: 6},
+		{replicas: 3, missing: 1, perSecond: 30, burst: 6, wantPerSecond: 20, wantBurst: 4},
+		{replicas: 3, missing: 2, perSecond: 30, burst: 6, wantPerSecond: 10, wantBurst: 2},
+		{replicas: 3, missing: 5, perSecond: 30, burst: 6, wantPerSecond: 10, wantBurst: 2}, // one share stays
+		{replicas: 1, missing: 1, perSecond: 30, burst: 6, wantPerSecond: 30, wantBurst: 6}, // a crashed predecessor
+		{replicas: 4, missing: 1, perSecond: 20, burst: 3, wantPerSecond: 15, wantBurst: 2}, // fallback burst is at least 1
+		{replicas: 3, missing: 2, perSecond: 20, burst: 2, wantPerSecond: 20.0 / 3, wantBurst: 1},
+	} {
+		s, err := NewShared(nil, tt.perSecond, tt.burst, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.LeaveShareOf(missingPeers(tt.missing), tt.replicas)
+		interval, burst := s.budget()
+		if got := 1 / interval; math.Abs(got-tt.wantPerSecond) > 1e-9 || burst != tt.wantBurst {
+			t.Errorf("%d of %d replicas missing, %v/s burst %d: got %v/s burst %d; want %v/s burst %d",
+				tt.missing, tt.replicas, tt.perSecond, tt.burst, got, burst, tt.wantPerSecond, tt.wantBurst)
+		}
 	}
 }

@@ -7,10 +7,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -160,4 +163,71 @@ func (s *Server) Stop() {
 	_ = s.cmd.Process.Kill()
 	_ = s.cmd.Wait()
 	s.cmd = nil
+}
+
+// Proxy forwards TCP connections to the Redis at rawURL, so that a test can
+// cut one client off Redis while others keep it. The returned URL is
+// rawURL's with the proxy's address; cut closes the proxy and every
+// connection through it, for good.
+func Proxy(t testing.TB, rawURL string) (proxyURL string, cut func()) {
+	t.Helper()
+	opts, err := redis.ParseURL(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	track := func(c net.Conn) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if conns == nil {
+			return false // cut
+		}
+		conns = append(conns, c)
+		return true
+	}
+	conns = []net.Conn{}
+	go func() {
+		for {
+			client, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			server, err := net.Dial("tcp", opts.Addr)
+			if err != nil {
+				client.Close()
+				continue
+			}
+			if !track(client) || !track(server) {
+				client.Close()
+				server.Close()
+				return
+			}
+			go func() { _, _ = io.Copy(server, client); server.Close() }()
+			go func() { _, _ = io.Copy(client, server); client.Close() }()
+		}
+	}()
+	var once sync.Once
+	cut = func() {
+		once.Do(func() {
+			ln.Close()
+			mu.Lock()
+			defer mu.Unlock()
+			for _, c := range conns {
+				c.Close()
+			}
+			conns = nil
+		})
+	}
+	t.Cleanup(cut)
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Host = ln.Addr().String()
+	return u.String(), cut
 }

@@ -1,0 +1,81 @@
+package presence
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/memories-facade/memories-graphql/internal/redisconn"
+	"github.com/memories-facade/memories-graphql/internal/redistest"
+)
+
+func open(t *testing.T, url, prefix string) *redisconn.Conn {
+	t.Helper()
+	conn, err := redisconn.Open(url, redisconn.Options{Prefix: prefix, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// redisNow returns Redis's clock in seconds, the trackers' clock.
+func redisNow(t *testing.T, c *redis.Client) float64 {
+	t.Helper()
+	now, err := c.Time(context.Background()).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return float64(now.UnixMicro()) / 1e6
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A replica seen lately but not now is missing until it is forgotten; one
+// that closes cleanly is never missing.
+func TestMissing(t *testing.T) {
+	url := redistest.URL(t)
+	prefix := redistest.Prefix(t, url)
+	opts := Options{Every: 50 * time.Millisecond, Alive: 500 * time.Millisecond, Forget: 3 * time.Second}
+	one := Start(open(t, url, prefix), opts)
+	defer one.Close()
+	two := Start(open(t, url, prefix), opts)
+	if got := one.Missing(); got != 0 {
+		t.Fatalf("Missing with two live replicas = %d; want 0", got)
+	}
+
+	// A clean stop: the other never counts it.
+	two.Close()
+	time.Sleep(2 * opts.Alive)
+	if got := one.Missing(); got != 0 {
+		t.Errorf("Missing after a clean stop = %d; want 0", got)
+	}
+
+	// A replica last seen a second ago (cut off, or crashed) is missing,
+	// then forgotten.
+	c := one.conn.Client()
+	now := redisNow(t, c)
+	if err := c.ZAdd(context.Background(), one.key, redis.Z{Score: now - 1, Member: "gone"}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the gone replica to be missed", func() bool { return one.Missing() == 1 })
+	waitFor(t, "the gone replica to be forgotten", func() bool { return one.Missing() == 0 })
+	if got := c.ZScore(context.Background(), one.key, "gone").Err(); got != redis.Nil {
+		t.Errorf("ZScore(gone) err = %v; want redis.Nil (forgotten)", got)
+	}
+	members, _ := c.ZRange(context.Background(), one.key, 0, -1).Result()
+	if len(members) != 1 || members[0] != one.id {
+		t.Errorf("members = %q; want only %s", members, one.id)
+	}
+}
