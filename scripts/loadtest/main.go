@@ -24,6 +24,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -61,6 +62,7 @@ type options struct {
 	serverBin    string
 	serverLog    string
 	logLevel     string
+	redisURL     string
 }
 
 func main() {
@@ -75,6 +77,7 @@ func main() {
 	flag.StringVar(&o.serverBin, "server-bin", "", "a server binary to run; empty builds this module's")
 	flag.StringVar(&o.serverLog, "server-log", "", "file for the server's log; empty discards it")
 	flag.StringVar(&o.logLevel, "server-log-level", "info", "the server's LOG_LEVEL (info logs one line per request, as in production)")
+	flag.StringVar(&o.redisURL, "redis-url", "", "a loopback Redis for the server's REDIS_URL (shared limiter, cache and leases), under a key prefix of this run's own; empty keeps everything in process")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fatalf("unexpected arguments %q", flag.Args())
@@ -152,6 +155,15 @@ func run(ctx context.Context, o options) (int, error) {
 		"LOG_FORMAT":          "text",
 		"LOG_LEVEL":           o.logLevel,
 	}
+	redisNote := "none (in process)"
+	if o.redisURL != "" {
+		if err := loopbackRedis(o.redisURL); err != nil {
+			return 1, err
+		}
+		// A prefix of this run's own; every key under it expires.
+		env["REDIS_URL"], env["REDIS_KEY_PREFIX"] = o.redisURL, fmt.Sprintf("mgql-loadtest-%d", time.Now().UnixNano())
+		redisNote = "shared limiter, cache and leases"
+	}
 	if o.upstreamRate == 0 {
 		// The emulator is unlimited; keep the server's limiter out of the way.
 		env["MEMORIES_RATE_LIMIT"], env["MEMORIES_RATE_BURST"] = "1000000000", "1000000"
@@ -204,8 +216,8 @@ func run(ctx context.Context, o options) (int, error) {
 		}
 	}
 
-	fmt.Printf("load test: %v, %d clients, upstream latency %v, upstream rate %s/s, %d videos, server cache %s\n",
-		o.duration, o.concurrency, o.latency, env["MEMORIES_RATE_LIMIT"], o.videos, cacheNote)
+	fmt.Printf("load test: %v, %d clients, upstream latency %v, upstream rate %s/s, %d videos, server cache %s, redis %s\n",
+		o.duration, o.concurrency, o.latency, env["MEMORIES_RATE_LIMIT"], o.videos, cacheNote, redisNote)
 	fmt.Printf("machine: %s/%s, %d CPUs (%s), %s; the server, the emulator and the clients share them\n",
 		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel(), runtime.Version())
 
@@ -266,6 +278,19 @@ type server struct {
 
 // listening finds the address in the server's "listening" log line.
 var listening = regexp.MustCompile(`msg=listening addr=(\S+)`)
+
+// loopbackRedis refuses a Redis URL whose host is not a loopback address:
+// the load test stays on this machine.
+func loopbackRedis(rawURL string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return fmt.Errorf("-redis-url: %w", err)
+	}
+	if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("-redis-url: %q is not a loopback address", u.Hostname())
+	}
+	return nil
+}
 
 // startServer starts bin listening on a free loopback port with exactly env
 // (plus PATH) and waits for its "listening" line.
