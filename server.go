@@ -354,6 +354,9 @@ func (a *app) routes(cfg config, logger *slog.Logger, src loader.Source, fixed *
 	r.Handle("/", playgroundUI)
 	r.Handle(playground.AssetPath+"*", playgroundUI)
 	r.With(
+		// Answers depend on the caller's key (and its access token): no
+		// browser or shared HTTP cache may keep them.
+		middleware.SetHeader("Cache-Control", "no-store"),
 		tokens.Middleware,
 		maxBody(cfg.MaxBodyBytes),
 		tracing.Middleware,

@@ -27,6 +27,39 @@ func TestGETQuery(t *testing.T) {
 	}
 }
 
+// Answers depend on the caller's key: no HTTP cache may keep them, whatever
+// the method, the outcome or the mode.
+func TestQueryAnswersAreNotStored(t *testing.T) {
+	h := setup(t, emulator.Options{}, fast)
+	pass := setup(t, emulator.Options{}, passThrough)
+	q := `{ video(videoNo: "` + vendorExample + `") { videoName } }`
+	get := func(base string) (*http.Response, error) {
+		return http.Get(base + "?" + url.Values{"query": {q}}.Encode())
+	}
+	body, _ := json.Marshal(map[string]string{"query": q})
+	post := func(base string) (*http.Response, error) {
+		return http.Post(base, "application/json", strings.NewReader(string(body)))
+	}
+	for _, tt := range []struct {
+		name string
+		do   func() (*http.Response, error)
+	}{
+		{"GET", func() (*http.Response, error) { return get(h.url) }},
+		{"POST", func() (*http.Response, error) { return post(h.url) }},
+		{"POST without a key in pass-through", func() (*http.Response, error) { return post(pass.url) }},
+		{"bad request", func() (*http.Response, error) { return http.Post(h.url, "application/json", strings.NewReader("{")) }},
+	} {
+		resp, err := tt.do()
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		resp.Body.Close()
+		if got, want := resp.Header.Get("Cache-Control"), "no-store"; got != want {
+			t.Errorf("%s: Cache-Control = %q; want %q", tt.name, got, want)
+		}
+	}
+}
+
 func TestAutomaticPersistedQueries(t *testing.T) {
 	h := setup(t, emulator.Options{}, fast)
 	query := `{ video(videoNo: "` + vendorExample + `") { videoName } }`
