@@ -225,8 +225,24 @@ func TestReplicaCutOffFromRedisKeepsAccountWithinLimit(t *testing.T) {
 	for i := 1; i < instances; i++ {
 		waitUntil(t, fmt.Sprintf("instance %d to miss instance 0", i), func() bool { return r.logs[i].count("missing=1") > 0 })
 	}
+	for i, want := range []string{"memories_redis_up 0", "memories_replicas_missing 1", "memories_replicas_missing 1"} {
+		if got := metricsText(t, r.handlers[i]); !strings.Contains(got, "\n"+want+"\n") {
+			t.Errorf("instance %d /metrics lacks %q", i, want)
+		}
+	}
 	hammer(t, r, nos, clientsPerInstance, videosPerQuery)
 	checkWithinLimit(t, r.emu, len(nos), limit, burst)
+}
+
+// metricsText returns what h serves at /metrics.
+func metricsText(t *testing.T, h http.Handler) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("/metrics: HTTP %d", rec.Code)
+	}
+	return rec.Body.String()
 }
 
 // A video (or a "not found") fetched through one instance is answered by

@@ -285,6 +285,7 @@ func (a *app) videoSource(cfg config, logger *slog.Logger, client *memories.Clie
 		// the others leave it unspent.
 		peers := presence.Start(conn, presence.Options{Logger: logger})
 		a.closers = append(a.closers, peers.Close)
+		a.metrics.WatchRedis(conn.Up, peers.Missing)
 		var fallback *ratelimit.Registry
 		if fallback, err = ratelimit.New(perSecond/float64(n), max(1, burst/n)); err == nil {
 			var shared *ratelimit.Shared

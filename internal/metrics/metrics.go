@@ -77,6 +77,31 @@ func New() *Metrics {
 	return m
 }
 
+// WatchRedis exports, for a service sharing its state through Redis, whether
+// Redis answers (memories_redis_up, 1 or 0: at 0 this replica limits and
+// caches on its own) and how many other replicas have dropped out of it
+// lately (memories_replicas_missing: the shared budget leaves their share).
+func (m *Metrics) WatchRedis(up func() bool, missing func() int) {
+	if m == nil {
+		return
+	}
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "memories_redis_up",
+			Help: "1 while Redis answers and this replica shares the rate limit and cache through it, 0 while it uses its own.",
+		}, func() float64 {
+			if up() {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "memories_replicas_missing",
+			Help: "Replicas seen in Redis lately but not now; the shared rate budget leaves their fallback share.",
+		}, func() float64 { return float64(missing()) }),
+	)
+}
+
 // Handler serves the metrics in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
