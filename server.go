@@ -283,7 +283,7 @@ func (a *app) videoSource(cfg config, logger *slog.Logger, client *memories.Clie
 		n := cfg.ExpectedReplicas
 		// Replicas cut off from Redis spend their fallback share alone;
 		// the others leave it unspent.
-		peers := presence.Start(conn, presence.Options{Logger: logger})
+		peers := presence.Start(conn, presence.Options{Expected: n, Logger: logger})
 		a.closers = append(a.closers, peers.Close)
 		a.metrics.WatchRedis(conn.Up, peers.Missing)
 		var fallback *ratelimit.Registry

@@ -13,6 +13,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -34,6 +35,10 @@ type Options struct {
 	// missing (default 2m): long enough to cover a Redis outage of one
 	// replica, short enough that a crashed one stops costing budget.
 	Forget time.Duration
+	// Expected is the number of replicas the rate limit is split by when
+	// one is cut off (EXPECTED_REPLICAS); more replicas seen than that logs
+	// a warning, since their fallback shares would overshoot. 0: no check.
+	Expected int
 	// Logger receives changes in the number of missing replicas.
 	Logger *slog.Logger
 }
@@ -44,6 +49,7 @@ type Tracker struct {
 	key, id string
 	opts    Options
 	missing atomic.Int64
+	seen    int64 // replicas seen at the last beat; run's goroutine only
 
 	stop chan struct{}
 	done chan struct{}
@@ -51,7 +57,8 @@ type Tracker struct {
 }
 
 // heartbeatScript records ARGV[1] now, forgets members older than ARGV[2]
-// seconds, and returns how many were last seen more than ARGV[3] seconds ago.
+// seconds, and returns how many were last seen more than ARGV[3] seconds ago
+// and how many members remain.
 var heartbeatScript = redis.NewScript(`
 redis.replicate_commands()
 local t = redis.call('TIME')
@@ -59,7 +66,7 @@ local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 redis.call('ZADD', KEYS[1], now, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
 redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2]) * 1000))
-return redis.call('ZCOUNT', KEYS[1], '-inf', now - tonumber(ARGV[3]))
+return {redis.call('ZCOUNT', KEYS[1], '-inf', now - tonumber(ARGV[3])), redis.call('ZCARD', KEYS[1])}
 `)
 
 // Start records this replica at once and then every opts.Every, until Close.
@@ -113,15 +120,24 @@ func (t *Tracker) beat() {
 	}
 	ctx, cancel := t.conn.Context(context.Background())
 	defer cancel()
-	n, err := heartbeatScript.Run(ctx, t.conn.Client(), []string{t.key}, t.id,
-		t.opts.Forget.Seconds(), t.opts.Alive.Seconds()).Int64()
+	counts, err := heartbeatScript.Run(ctx, t.conn.Client(), []string{t.key}, t.id,
+		t.opts.Forget.Seconds(), t.opts.Alive.Seconds()).Int64Slice()
+	if err == nil && len(counts) != 2 {
+		err = fmt.Errorf("presence heartbeat: unexpected reply %v", counts)
+	}
 	if err != nil {
 		t.conn.Fail(err)
 		return
 	}
+	n, seen := counts[0], counts[1]
 	if old := t.missing.Swap(n); old != n {
 		t.opts.Logger.Info("redis: replicas missing from the shared rate limit", "missing", n)
 	}
+	if e := int64(t.opts.Expected); e > 0 && seen > e && seen > t.seen {
+		t.opts.Logger.Warn("more replicas share Redis than EXPECTED_REPLICAS: one cut off from Redis would take more than its share of the rate limit",
+			"replicas", seen, "expected_replicas", e)
+	}
+	t.seen = seen
 }
 
 // Close stops recording and removes this replica, so that the others do not

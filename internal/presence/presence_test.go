@@ -1,7 +1,11 @@
 package presence
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -79,3 +83,39 @@ func TestMissing(t *testing.T) {
 		t.Errorf("members = %q; want only %s", members, one.id)
 	}
 }
+
+// More replicas than expected are worth a warning: each one cut off from
+// Redis would take 1/expected of the rate limit.
+func TestWarnsAboveExpected(t *testing.T) {
+	url := redistest.URL(t)
+	prefix := redistest.Prefix(t, url)
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), nil))
+	opts := Options{Every: 50 * time.Millisecond, Expected: 1, Logger: logger}
+	one := Start(open(t, url, prefix), opts)
+	defer one.Close()
+	logged := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.String()
+	}
+	time.Sleep(3 * opts.Every)
+	if strings.Contains(logged(), "EXPECTED_REPLICAS") {
+		t.Fatalf("one replica, one expected: logged %q; want no warning", logged())
+	}
+	two := Start(open(t, url, prefix), Options{Every: 50 * time.Millisecond})
+	defer two.Close()
+	waitFor(t, "the warning", func() bool {
+		return strings.Contains(logged(), "more replicas share Redis than EXPECTED_REPLICAS") &&
+			strings.Contains(logged(), "replicas=2 expected_replicas=1")
+	})
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
