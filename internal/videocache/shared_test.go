@@ -235,7 +235,7 @@ func TestSharedLeaseFailureIsNotShared(t *testing.T) {
 // claim is granted.
 func TestSharedLease(t *testing.T) {
 	srv := redistest.StartServer(t)
-	conn := openConn(t, srv.URL(), redisconn.Options{ProbeEvery: 20 * time.Millisecond})
+	conn := openConn(t, srv.URL(), redisconn.Options{ProbeEvery: 20 * time.Millisecond, Timeout: 2 * time.Second})
 	one, two := NewShared(conn, newLocal(t)), NewShared(conn, newLocal(t))
 	ctx := context.Background()
 	k := Key{mustAccount(t, "sk-a").ID(), "default", "VI1"}
