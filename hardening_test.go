@@ -360,7 +360,9 @@ func TestTracesExported(t *testing.T) {
 // went.
 func TestTracesLinkSharedCalls(t *testing.T) {
 	c := startCollector(t)
-	emu, err := emulator.Start(emulator.Options{Latency: 500 * time.Millisecond})
+	// A slow upstream, so that the second request joins the first's call
+	// even on a loaded machine.
+	emu, err := emulator.Start(emulator.Options{Latency: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
