@@ -25,6 +25,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/memories-facade/memories-graphql/internal/emulator"
+	"github.com/memories-facade/memories-graphql/internal/eventually"
 )
 
 // leakCheck fails t if goroutines started during the test are still running
@@ -294,14 +295,14 @@ func TestClientCancelStopsUpstreamCall(t *testing.T) {
 	clientErr := make(chan error, 1)
 	go func() { clientErr <- postWithContext(ctx, h.url, nos) }()
 
-	waitUntil(t, "the upstream to receive the hanging call", func() bool {
+	eventually.True(t, "the upstream to receive the hanging call", func() bool {
 		return h.emu.RequestsFor(nos[0]) == 1 && up.inFlight.Load() >= 1
 	})
 	cancel()
 	if err := <-clientErr; !errors.Is(err, context.Canceled) {
 		t.Errorf("client error = %v; want context.Canceled", err)
 	}
-	waitUntil(t, "the server to abandon the upstream call of the departed client", func() bool {
+	eventually.True(t, "the server to abandon the upstream call of the departed client", func() bool {
 		return up.inFlight.Load() == 0
 	})
 
@@ -326,7 +327,7 @@ func TestClientCancelLeavesOthersServed(t *testing.T) {
 	defer cancel()
 	clientErr := make(chan error, 1)
 	go func() { clientErr <- postWithContext(ctx, h.url, []string{shared, nos[1]}) }()
-	waitUntil(t, "the first client's upstream calls", func() bool {
+	eventually.True(t, "the first client's upstream calls", func() bool {
 		return h.emu.RequestsFor(shared) == 1 && h.emu.RequestsFor(nos[1]) == 1
 	})
 
@@ -342,7 +343,7 @@ func TestClientCancelLeavesOthersServed(t *testing.T) {
 			answers <- postQuery(t, h.url, videosListQuery, map[string]any{"nos": []string{shared, nos[2+i%2]}})
 		}()
 	}
-	waitUntil(t, "the other clients' upstream calls", func() bool {
+	eventually.True(t, "the other clients' upstream calls", func() bool {
 		return h.emu.RequestsFor(nos[2])+h.emu.RequestsFor(nos[3]) >= 1
 	})
 
@@ -399,7 +400,7 @@ func TestShutdownDrainsQueriesInFlight(t *testing.T) {
 		}()
 	}
 	// Every query is waiting on the upstream when the shutdown begins.
-	waitUntil(t, "every query to reach the upstream", func() bool {
+	eventually.True(t, "every query to reach the upstream", func() bool {
 		for _, no := range nos {
 			if emu.RequestsFor(no) == 0 {
 				return false

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/memories-facade/memories-graphql/internal/emulator"
+	"github.com/memories-facade/memories-graphql/internal/eventually"
 )
 
 // A 3000-alias query and a 12-deep query are refused before any upstream
@@ -374,7 +375,7 @@ func TestTracesLinkSharedCalls(t *testing.T) {
 		defer close(done)
 		postQuery(t, url, q, nil)
 	}()
-	waitUntil(t, "the first request's upstream call", func() bool { return emu.Stats().Requests == 1 })
+	eventually.True(t, "the first request's upstream call", func() bool { return emu.Stats().Requests == 1 })
 	postQuery(t, url, q, nil)
 	<-done
 	stop()

@@ -18,6 +18,25 @@ func videosQuery(nos []string) string {
 	return q + " }"
 }
 
+// checkVideos reports, in who's name, the errors of an answer to
+// videosQuery(nos) and every alias that is not its video; it returns whether
+// the answer was right.
+func checkVideos(t testing.TB, who string, resp response, nos []string) bool {
+	t.Helper()
+	if len(resp.Errors) > 0 {
+		t.Errorf("%s: errors %+v", who, resp.Errors)
+		return false
+	}
+	ok := true
+	for i, no := range nos {
+		if v := decodeVideo(t, resp.Data[fmt.Sprintf("v%d", i)]); v == nil || v.VideoNo != no {
+			t.Errorf("%s: v%d = %+v; want %s", who, i, v, no)
+			ok = false
+		}
+	}
+	return ok
+}
+
 // With the same limit as the upstream, the façade queues instead of failing:
 // every video arrives and the upstream never has to say 0429.
 func TestRateLimitSameSettingNo0429(t *testing.T) {

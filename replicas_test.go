@@ -19,6 +19,7 @@ import (
 
 	"github.com/memories-facade/memories-graphql/internal/account"
 	"github.com/memories-facade/memories-graphql/internal/emulator"
+	"github.com/memories-facade/memories-graphql/internal/eventually"
 	"github.com/memories-facade/memories-graphql/internal/redistest"
 )
 
@@ -118,18 +119,6 @@ func withRedis(t testing.TB, env map[string]string) map[string]string {
 	return with(env, "REDIS_URL", u, "REDIS_KEY_PREFIX", redistest.Prefix(t, u))
 }
 
-// waitUntil polls cond for up to 30s.
-func waitUntil(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // Three instances sharing REDIS_URL, each hammered with its own videos and
 // set to the emulator's limit, spend one budget: no 0429, and the observed
 // rate stays within the limit plus the burst.
@@ -170,15 +159,7 @@ func hammer(t *testing.T, r *replicas, nos []string, clientsPerInstance, videosP
 			go func() {
 				defer wg.Done()
 				resp := postQuery(t, r.urls[inst], videosQuery(mine), nil)
-				if len(resp.Errors) > 0 {
-					t.Errorf("instance %d: errors %+v", inst, resp.Errors)
-					return
-				}
-				for i, no := range mine {
-					if v := decodeVideo(t, resp.Data[fmt.Sprintf("v%d", i)]); v == nil || v.VideoNo != no {
-						t.Errorf("instance %d: v%d = %+v; want %s", inst, i, v, no)
-					}
-				}
+				checkVideos(t, fmt.Sprintf("instance %d", inst), resp, mine)
 			}()
 		}
 	}
@@ -221,9 +202,9 @@ func TestReplicaCutOffFromRedisKeepsAccountWithinLimit(t *testing.T) {
 		[]map[string]string{with(env, "REDIS_URL", proxied), env, env})
 
 	cut()
-	waitUntil(t, "instance 0 to fall back", func() bool { return r.logs[0].count("redis unavailable") > 0 })
+	eventually.True(t, "instance 0 to fall back", func() bool { return r.logs[0].count("redis unavailable") > 0 })
 	for i := 1; i < instances; i++ {
-		waitUntil(t, fmt.Sprintf("instance %d to miss instance 0", i), func() bool { return r.logs[i].count("missing=1") > 0 })
+		eventually.True(t, fmt.Sprintf("instance %d to miss instance 0", i), func() bool { return r.logs[i].count("missing=1") > 0 })
 	}
 	for i, want := range []string{"memories_redis_up 0", "memories_replicas_missing 1", "memories_replicas_missing 1"} {
 		if got := metricsText(t, r.handlers[i]); !strings.Contains(got, "\n"+want+"\n") {
@@ -296,7 +277,7 @@ func TestConcurrentIdenticalRequestsShareOneCall(t *testing.T) {
 				}
 				firstErr <- err
 			}()
-			waitUntil(t, "the first request's upstream call", func() bool { return r.emu.Stats().Requests == 1 })
+			eventually.True(t, "the first request's upstream call", func() bool { return r.emu.Stats().Requests == 1 })
 
 			const n = 50
 			var wg sync.WaitGroup
@@ -305,19 +286,13 @@ func TestConcurrentIdenticalRequestsShareOneCall(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					resp := postQuery(t, r.urls[0], query, nil)
-					if len(resp.Errors) > 0 {
-						t.Errorf("request %d: errors %+v", i, resp.Errors)
-						return
-					}
-					if v := decodeVideo(t, resp.Data["v0"]); v == nil || v.VideoNo != nos[0] {
-						t.Errorf("request %d: v0 = %+v; want %s", i, v, nos[0])
-					}
+					checkVideos(t, fmt.Sprintf("request %d", i), resp, nos)
 				}()
 			}
 			// Every request has reached the handler; give them a moment to
 			// reach the shared call (2ms of batching and a cache miss),
 			// well inside the upstream's 3s.
-			waitUntil(t, "every request to arrive", func() bool { return r.entered[0].Load() == n })
+			eventually.True(t, "every request to arrive", func() bool { return r.entered[0].Load() == n })
 			time.Sleep(300 * time.Millisecond)
 			cancel()
 			if err := <-firstErr; !errors.Is(err, context.Canceled) {
@@ -356,13 +331,7 @@ func TestReplicasShareOneCallInFlight(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				resp := postQuery(t, u, query, nil)
-				if len(resp.Errors) > 0 {
-					t.Errorf("instance %d: errors %+v", i, resp.Errors)
-					return
-				}
-				if v := decodeVideo(t, resp.Data["v0"]); v == nil || v.VideoNo != nos[0] {
-					t.Errorf("instance %d: v0 = %+v; want %s", i, v, nos[0])
-				}
+				checkVideos(t, fmt.Sprintf("instance %d", i), resp, nos)
 			}()
 		}
 	}
@@ -470,25 +439,20 @@ func TestRedisOutageFallsBackAndRecovers(t *testing.T) {
 				a := int(next.Add(2))
 				asked := []string{nos[(a-1)%len(nos)], nos[a%len(nos)], nos[0]}
 				resp := postQuery(t, r.urls[inst], videosQuery(asked), nil)
-				if len(resp.Errors) > 0 {
-					t.Errorf("instance %d: errors %+v", inst, resp.Errors)
-					continue
+				if checkVideos(t, fmt.Sprintf("instance %d", inst), resp, asked) {
+					answered.Add(1)
 				}
-				for j, no := range asked {
-					if v := decodeVideo(t, resp.Data[fmt.Sprintf("v%d", j)]); v == nil || v.VideoNo != no {
-						t.Errorf("instance %d: v%d = %+v; want %s", inst, j, v, no)
-					}
-				}
-				answered.Add(1)
 			}
 		}()
 	}
-	answeredBy := func(n int64) { waitUntil(t, fmt.Sprintf("%d answers", n), func() bool { return answered.Load() >= n }) }
+	answeredBy := func(n int64) {
+		eventually.True(t, fmt.Sprintf("%d answers", n), func() bool { return answered.Load() >= n })
+	}
 
 	answeredBy(10)
 	srv.Stop()
 	for i, logs := range r.logs {
-		waitUntil(t, fmt.Sprintf("instance %d to notice", i), func() bool {
+		eventually.True(t, fmt.Sprintf("instance %d to notice", i), func() bool {
 			return logs.count("redis unavailable, using local limiter and cache") > 0
 		})
 	}
@@ -496,7 +460,7 @@ func TestRedisOutageFallsBackAndRecovers(t *testing.T) {
 
 	srv.Start()
 	for i, logs := range r.logs {
-		waitUntil(t, fmt.Sprintf("instance %d to use Redis again", i), func() bool {
+		eventually.True(t, fmt.Sprintf("instance %d to use Redis again", i), func() bool {
 			return logs.count("redis available again") > 0
 		})
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/memories-facade/memories-graphql/internal/emulator"
+	"github.com/memories-facade/memories-graphql/internal/eventually"
 )
 
 func TestVendorExample(t *testing.T) {
@@ -334,7 +335,7 @@ func TestLatencyReleasedByClose(t *testing.T) {
 		_, err := c.request(context.Background(), http.MethodGet, "key", "video_no="+vendorNo)
 		errc <- err
 	}()
-	eventually(t, "the request to arrive", func() bool { return s.Stats().Requests == 1 })
+	eventually.True(t, "the request to arrive", func() bool { return s.Stats().Requests == 1 })
 	if err := s.Close(); err != nil {
 		t.Errorf("Close: %v", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/memories-facade/memories-graphql/internal/emulator"
+	"github.com/memories-facade/memories-graphql/internal/eventually"
 )
 
 func TestFaults(t *testing.T) {
@@ -119,7 +120,7 @@ func TestFaultHangReleasedByClose(t *testing.T) {
 		_, err := c.request(context.Background(), http.MethodGet, "key", "video_no="+vendorNo)
 		errc <- err
 	}()
-	eventually(t, "the request to hang", func() bool { return s.Stats().Faulted == 1 })
+	eventually.True(t, "the request to hang", func() bool { return s.Stats().Faulted == 1 })
 
 	begin := time.Now()
 	if err := s.Close(); err != nil {

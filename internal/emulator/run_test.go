@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/memories-facade/memories-graphql/internal/emulator"
+	"github.com/memories-facade/memories-graphql/internal/eventually"
 )
 
 // syncBuffer is a bytes.Buffer that Run may write while the test reads.
@@ -45,7 +46,7 @@ func runEmulator(t *testing.T, args []string, env map[string]string) (string, co
 	go func() { errc <- emulator.Run(ctx, args, func(k string) string { return env[k] }, out) }()
 
 	var base string
-	eventually(t, "the listening line", func() bool {
+	eventually.True(t, "the listening line", func() bool {
 		select {
 		case err := <-errc:
 			t.Fatalf("Run returned early: %v", err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/memories-facade/memories-graphql/internal/eventually"
 	"github.com/memories-facade/memories-graphql/internal/redisconn"
 	"github.com/memories-facade/memories-graphql/internal/redistest"
 )
@@ -33,17 +34,6 @@ func redisNow(t *testing.T, c *redis.Client) float64 {
 		t.Fatal(err)
 	}
 	return float64(now.UnixMicro()) / 1e6
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // A replica seen lately but not now is missing until it is forgotten; one
@@ -73,8 +63,8 @@ func TestMissing(t *testing.T) {
 	if err := c.ZAdd(context.Background(), one.key, redis.Z{Score: now - 1, Member: "gone"}).Err(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the gone replica to be missed", func() bool { return one.Missing() == 1 })
-	waitFor(t, "the gone replica to be forgotten", func() bool { return one.Missing() == 0 })
+	eventually.True(t, "the gone replica to be missed", func() bool { return one.Missing() == 1 })
+	eventually.True(t, "the gone replica to be forgotten", func() bool { return one.Missing() == 0 })
 	if got := c.ZScore(context.Background(), one.key, "gone").Err(); got != redis.Nil {
 		t.Errorf("ZScore(gone) err = %v; want redis.Nil (forgotten)", got)
 	}
@@ -110,7 +100,7 @@ func TestWarnsAboveExpected(t *testing.T) {
 	}
 	two := Start(open(t, url, prefix), Options{Every: 50 * time.Millisecond})
 	defer two.Close()
-	waitFor(t, "the warning", func() bool {
+	eventually.True(t, "the warning", func() bool {
 		return strings.Contains(logged(), "more replicas share Redis than EXPECTED_REPLICAS") &&
 			strings.Contains(logged(), "replicas=2 expected_replicas=1")
 	})

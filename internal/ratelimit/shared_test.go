@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memories-facade/memories-graphql/internal/eventually"
 	"github.com/memories-facade/memories-graphql/internal/redisconn"
 	"github.com/memories-facade/memories-graphql/internal/redistest"
 )
@@ -158,7 +159,7 @@ func TestSharedCancelGivesSlotBack(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background()) // no deadline: it queues
 	done := make(chan error, 1)
 	go func() { done <- l.Wait(ctx, "acct") }()
-	waitFor(t, "the queued reservation", func() bool {
+	eventually.True(t, "the queued reservation", func() bool {
 		got, _ := l.conn.Client().Get(context.Background(), tatKey).Result()
 		return got != before
 	})
@@ -219,7 +220,7 @@ func TestSharedFallsBackToLocal(t *testing.T) {
 	l.Pause("acct", time.Hour) // must not block or panic while Redis is down
 
 	srv.Start()
-	waitFor(t, "redis available again", conn.Up)
+	eventually.True(t, "redis available again", conn.Up)
 	// The restarted Redis is empty: one burst call, then refused.
 	if err := l.Wait(minuteCtx(t), "acct"); err != nil {
 		t.Errorf("Redis back: %v; want nil", err)
@@ -227,17 +228,6 @@ func TestSharedFallsBackToLocal(t *testing.T) {
 	wantDenied(t, "Redis back, after the burst", l.Wait(minuteCtx(t), "acct"), time.Hour)
 	if got, want := local.waitCount(), 3; got != want {
 		t.Errorf("local waits after Redis came back = %d; want %d", got, want)
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/memories-facade/memories-graphql/internal/eventually"
 	"github.com/memories-facade/memories-graphql/internal/memories"
 	"github.com/memories-facade/memories-graphql/internal/redisconn"
 	"github.com/memories-facade/memories-graphql/internal/redistest"
@@ -111,7 +112,7 @@ func TestSharedStoreFallsBackToLocal(t *testing.T) {
 	}
 
 	srv.Start()
-	waitUntil(t, "redis available again", conn.Up)
+	eventually.True(t, "redis available again", conn.Up)
 	// The restarted Redis is empty, and now serves again.
 	if _, ok := s.Get(ctx, before); ok {
 		t.Errorf("Redis back: Get(before) hit; want Redis's miss")
@@ -158,7 +159,7 @@ func TestSharedLeaseOneCallAcrossReplicas(t *testing.T) {
 			got[i], errs[i] = s.Video(context.Background(), acct, "default", "VI1")
 		}()
 	}
-	waitUntil(t, "one upstream call", func() bool { return up.callCount() == 1 })
+	eventually.True(t, "one upstream call", func() bool { return up.callCount() == 1 })
 	time.Sleep(100 * time.Millisecond) // the others reach the lease meanwhile
 	close(up.gate)
 	wg.Wait()
@@ -209,7 +210,7 @@ func TestSharedLeaseFailureIsNotShared(t *testing.T) {
 		_, err := sources[0].Video(context.Background(), acct, "default", "VI1")
 		first <- err
 	}()
-	waitUntil(t, "the first call", func() bool { return up.callCount() == 1 })
+	eventually.True(t, "the first call", func() bool { return up.callCount() == 1 })
 	second := make(chan error, 1)
 	go func() {
 		_, err := sources[1].Video(context.Background(), acct, "default", "VI1")

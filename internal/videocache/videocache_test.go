@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/memories-facade/memories-graphql/internal/account"
+	"github.com/memories-facade/memories-graphql/internal/eventually"
 	"github.com/memories-facade/memories-graphql/internal/memories"
 	"github.com/memories-facade/memories-graphql/internal/upstream"
 )
@@ -215,10 +216,10 @@ func TestSourceCoalescesConcurrentLookups(t *testing.T) {
 			results[i] <- result{v, err}
 		}()
 		if i == 0 {
-			waitUntil(t, "the first call", func() bool { return up.callCount() == 1 })
+			eventually.True(t, "the first call", func() bool { return up.callCount() == 1 })
 		}
 	}
-	waitUntil(t, "every caller to join", func() bool {
+	eventually.True(t, "every caller to join", func() bool {
 		return src.flights.Waiters(Key{acct.ID(), "default", "VI1"}) == n
 	})
 	cancel0() // the caller that started the call gives up
@@ -268,16 +269,5 @@ func TestSourceCallerDeadlineIsTimeout(t *testing.T) {
 	var me *memories.Error
 	if !errors.As(err, &me) || me.Kind != memories.KindTimeout {
 		t.Errorf("err = %v; want a memories timeout", err)
-	}
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
