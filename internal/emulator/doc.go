@@ -1,5 +1,6 @@
 // Package emulator is a sandbox stand-in for memories.ai's
-// GET /serve/api/v1/get_metadata endpoint.
+// GET /serve/api/v1/get_metadata and POST /serve/api/v1/list_videos
+// endpoints.
 //
 // It speaks the vendor's wire format exactly: the same path and query
 // parameters (video_no, unique_id), the raw API key in the Authorization
@@ -8,6 +9,22 @@
 //	{"code":"0000","msg":"success","data":{...}|null,"success":true,"failed":false}
 //
 // with the vendor's business codes for errors (0401, 9009, 0003, 0429).
+//
+// The list endpoint (ListPath) serves the same videos. It takes a JSON body
+// such as {"page":1,"size":200,"unique_id":"default","video_nos":[...]}
+// (or video_no for one video), answers
+//
+//	{"code":"0000","msg":"success","data":{"current_page":1,"page_size":100,"total_count":3,"videos":[...]},...}
+//
+// and behaves as the vendor's pages leave room for: unknown numbers are
+// absent, the order is a stable hash rather than the request's, pages are
+// capped (Options.ListPageCap, default 100), and items lack get_metadata's
+// resolution_label, fps, width and height but carry bucket, blob and, for
+// parsed videos, video_url. It has its own rate limit, faults and counters
+// (Options.ListRateLimit, ListFaults, Stats.List), can send numbers as
+// strings like the vendor's older list endpoint, and can be switched off
+// (Options.ListDisabled) to answer 404 like an upstream without it.
+//
 // Like fsouza/fake-gcs-server it is a library first, so one implementation
 // serves three uses:
 //
@@ -29,6 +46,8 @@
 //
 //	curl -H 'Authorization: sk-test' \
 //	  'http://127.0.0.1:9090/serve/api/v1/get_metadata?video_no=VI606404158946574336'
+//	curl -H 'Authorization: sk-test' -d '{"video_nos":["VI606404158946574336"]}' \
+//	  http://127.0.0.1:9090/serve/api/v1/list_videos
 //
 // Every flag has an environment twin (-addr / EMULATOR_ADDR and so on); a
 // flag given on the command line wins over its environment variable.

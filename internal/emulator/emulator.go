@@ -95,8 +95,33 @@ type Options struct {
 	// Latency delays every answer; it stops waiting when the client goes
 	// away. SetLatency changes it at run time.
 	Latency time.Duration
-	// Faults makes requests for the listed video numbers misbehave.
+	// Faults makes get_metadata requests for the listed video numbers
+	// misbehave. List calls have their own faults, ListFaults.
 	Faults map[string]Fault
+	// ListPageCap is the largest page ListPath honours: a larger size gets
+	// pages of ListPageCap items, and the answer's page_size says so. 0
+	// means DefaultListPageCap; negative is invalid.
+	ListPageCap int
+	// ListRateLimit is each key's sustained limit for ListPath in requests
+	// per second; 0 means unlimited. It is a budget of its own: RateLimit
+	// only limits MetadataPath. RateLimitStatus and RetryAfterHeader apply
+	// to both.
+	ListRateLimit float64
+	// ListBurst is each key's bucket size for ListPath; 0 means 1 when
+	// ListRateLimit > 0.
+	ListBurst int
+	// ListFaults makes list calls misbehave, as a whole, when they name one
+	// of the listed video numbers in video_nos or video_no.
+	ListFaults map[string]Fault
+	// ListDisabled makes ListPath answer like an upstream without the
+	// endpoint: HTTP 404 with the 0404 envelope, before any other check.
+	// SetListDisabled changes it at run time.
+	ListDisabled bool
+	// ListNumbersAsStrings sends the numeric fields of list items
+	// (duration, size, create_time, datetime_taken, latitude, longitude)
+	// and current_page, page_size and total_count as JSON strings, as the
+	// vendor's older list endpoint did.
+	ListNumbersAsStrings bool
 	// Logger receives one debug record per request and notable events; nil
 	// discards them. API keys are never logged, only a short hash.
 	Logger *slog.Logger
@@ -140,6 +165,23 @@ func (o Options) validate() error {
 			errs = append(errs, fmt.Errorf("fault for %s: %w", no, err))
 		}
 	}
+	if o.ListPageCap < 0 {
+		errs = append(errs, fmt.Errorf("list page cap %d must be >= 0", o.ListPageCap))
+	}
+	if math.IsNaN(o.ListRateLimit) || o.ListRateLimit < 0 {
+		errs = append(errs, fmt.Errorf("list rate limit %v must be a number >= 0", o.ListRateLimit))
+	}
+	if o.ListBurst < 0 {
+		errs = append(errs, fmt.Errorf("list burst %d must be >= 0", o.ListBurst))
+	}
+	for no, f := range o.ListFaults {
+		if no == "" {
+			errs = append(errs, errors.New("list faults: empty video_no"))
+		}
+		if err := f.validate(); err != nil {
+			errs = append(errs, fmt.Errorf("list fault for %s: %w", no, err))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -147,24 +189,31 @@ func (o Options) validate() error {
 // unique_id.
 type videoRef struct{ uniqueID, videoNo string }
 
-// Server is a memories.ai get_metadata emulator. Its methods are safe for
-// concurrent use.
+// Server is a memories.ai get_metadata and list_videos emulator. Its
+// methods are safe for concurrent use.
 type Server struct {
-	keys             map[string]bool // accepted keys by KeyHash; empty = any
-	rateLimit        rate.Limit      // 0 = unlimited
-	burst            int
-	rateLimitStatus  int
-	retryAfterHeader bool
-	logger           *slog.Logger
-	handler          http.Handler
-	latency          atomic.Int64 // time.Duration
+	keys                 map[string]bool // accepted keys by KeyHash; empty = any
+	rateLimit            rate.Limit      // 0 = unlimited
+	burst                int
+	listRateLimit        rate.Limit // 0 = unlimited
+	listBurst            int
+	listPageCap          int
+	listNumbersAsStrings bool
+	rateLimitStatus      int
+	retryAfterHeader     bool
+	logger               *slog.Logger
+	handler              http.Handler
+	latency              atomic.Int64 // time.Duration
+	listDisabled         atomic.Bool
 
-	mu       sync.Mutex
-	videos   map[videoRef]json.RawMessage            // served to every key
-	accounts map[string]map[videoRef]json.RawMessage // by KeyHash
-	faults   map[string]Fault                        // by video_no; Times counts down
-	limiters map[string]*rate.Limiter                // by KeyHash
-	stats    counters
+	mu           sync.Mutex
+	videos       map[videoRef]json.RawMessage            // served to every key
+	accounts     map[string]map[videoRef]json.RawMessage // by KeyHash
+	faults       map[string]Fault                        // get_metadata's, by video_no; Times counts down
+	listFaults   map[string]Fault                        // list_videos', by video_no; Times counts down
+	limiters     map[string]*rate.Limiter                // get_metadata's, by KeyHash
+	listLimiters map[string]*rate.Limiter                // list_videos', by KeyHash
+	stats        counters
 
 	// done is closed by Close to release hanging and delayed requests.
 	done      chan struct{}
@@ -200,9 +249,14 @@ func newServer(opts Options) *Server {
 		videos:           map[videoRef]json.RawMessage{},
 		accounts:         map[string]map[videoRef]json.RawMessage{},
 		faults:           map[string]Fault{},
+		listFaults:       map[string]Fault{},
 		limiters:         map[string]*rate.Limiter{},
+		listLimiters:     map[string]*rate.Limiter{},
 		stats:            newCounters(),
 		done:             make(chan struct{}),
+
+		listPageCap:          opts.ListPageCap,
+		listNumbersAsStrings: opts.ListNumbersAsStrings,
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
@@ -214,6 +268,14 @@ func newServer(opts Options) *Server {
 		s.rateLimit = rate.Limit(opts.RateLimit)
 		s.burst = max(opts.Burst, 1)
 	}
+	if opts.ListRateLimit > 0 {
+		s.listRateLimit = rate.Limit(opts.ListRateLimit)
+		s.listBurst = max(opts.ListBurst, 1)
+	}
+	if s.listPageCap == 0 {
+		s.listPageCap = DefaultListPageCap
+	}
+	s.listDisabled.Store(opts.ListDisabled)
 	s.latency.Store(int64(opts.Latency))
 	for _, k := range opts.Keys {
 		s.keys[KeyHash(k)] = true
@@ -235,9 +297,15 @@ func newServer(opts Options) *Server {
 			s.faults[no] = f
 		}
 	}
+	for no, f := range opts.ListFaults {
+		if f.Kind != 0 {
+			s.listFaults[no] = f
+		}
+	}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc(MetadataPath, s.serveMetadata)
+	mux.HandleFunc(ListPath, s.serveList)
 	mux.HandleFunc("/", s.serveNotFound)
 	s.handler = mux
 	return s
@@ -289,8 +357,8 @@ func reachableHost(addr net.Addr) string {
 	return net.JoinHostPort(ip.String(), fmt.Sprint(tcp.Port))
 }
 
-// Handler returns the HTTP handler serving MetadataPath; other paths get a
-// 404 envelope.
+// Handler returns the HTTP handler serving MetadataPath and ListPath;
+// other paths get a 404 envelope.
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // URL returns the base URL of a started server, such as
@@ -321,27 +389,54 @@ func (s *Server) Close() error {
 	return s.closeErr
 }
 
-// SetFault makes requests for videoNo misbehave as f describes, replacing
-// any fault already set for it; a zero f.Kind removes it. It panics on an
-// invalid fault (unknown kind, impossible status, negative Times).
+// SetFault makes get_metadata requests for videoNo misbehave as f
+// describes, replacing any fault already set for it; a zero f.Kind removes
+// it. It panics on an invalid fault (unknown kind, impossible status,
+// negative Times). List calls have their own faults; see SetListFault.
 func (s *Server) SetFault(videoNo string, f Fault) {
 	if err := f.validate(); err != nil {
 		panic(fmt.Sprintf("emulator: SetFault(%q): %v", videoNo, err))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if f.Kind == 0 {
-		delete(s.faults, videoNo)
-		return
-	}
-	s.faults[videoNo] = f
+	setFaultLocked(s.faults, videoNo, f)
 }
 
-// ClearFaults removes every fault.
+// SetListFault makes list calls that name videoNo (in video_nos or
+// video_no) misbehave as f describes, for the whole answer, replacing any
+// list fault already set for it; a zero f.Kind removes it. Times counts
+// list calls that used this fault. It panics on an invalid fault, like
+// SetFault.
+func (s *Server) SetListFault(videoNo string, f Fault) {
+	if err := f.validate(); err != nil {
+		panic(fmt.Sprintf("emulator: SetListFault(%q): %v", videoNo, err))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	setFaultLocked(s.listFaults, videoNo, f)
+}
+
+// setFaultLocked sets or, for a zero Kind, removes a fault in faults.
+func setFaultLocked(faults map[string]Fault, videoNo string, f Fault) {
+	if f.Kind == 0 {
+		delete(faults, videoNo)
+		return
+	}
+	faults[videoNo] = f
+}
+
+// ClearFaults removes every fault, of get_metadata and of list_videos.
 func (s *Server) ClearFaults() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	clear(s.faults)
+	clear(s.listFaults)
+}
+
+// SetListDisabled switches ListPath off (HTTP 404 with the 0404 envelope,
+// as from an upstream without the endpoint) or back on.
+func (s *Server) SetListDisabled(disabled bool) {
+	s.listDisabled.Store(disabled)
 }
 
 // SetVideo adds or replaces a video. With key "" the video is served to
@@ -382,9 +477,14 @@ func (s *Server) SetLatency(d time.Duration) {
 	s.latency.Store(int64(max(d, 0)))
 }
 
-// serveNotFound answers paths other than MetadataPath.
+// serveNotFound answers paths the emulator does not serve.
 func (s *Server) serveNotFound(w http.ResponseWriter, r *http.Request) {
-	errorAnswer(http.StatusNotFound, "0404", "Not Found").write(w)
+	notFoundAnswer().write(w)
+}
+
+// notFoundAnswer is the answer for a path without an endpoint.
+func notFoundAnswer() answer {
+	return errorAnswer(http.StatusNotFound, codeNotFound, msgNotFound)
 }
 
 // serveMetadata is the emulated endpoint. The answer is decided at arrival
@@ -403,7 +503,12 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
 		slog.String("outcome", a.outcome),
 		slog.Int("status", a.status),
 	)
+	s.respond(w, r, a)
+}
 
+// respond carries out a decided answer: it hangs, waits for the configured
+// latency, resets the connection or writes the answer.
+func (s *Server) respond(w http.ResponseWriter, r *http.Request, a answer) {
 	if a.action == actionHang {
 		select {
 		case <-r.Context().Done():
@@ -472,7 +577,7 @@ func (s *Server) decide(method, key string, q url.Values) answer {
 	if method != http.MethodGet {
 		st.Invalid++
 		a := errorAnswer(http.StatusMethodNotAllowed, codeParam, "method "+method+" not allowed, use GET")
-		a.allowGet = true
+		a.allow = http.MethodGet
 		return a
 	}
 	if key == "" {
@@ -483,14 +588,8 @@ func (s *Server) decide(method, key string, q url.Values) answer {
 		st.Unauthorized++
 		return errorAnswer(http.StatusOK, codeInvalidKey, msgInvalidKey)
 	}
-	if lim := s.limiterLocked(keyHash); lim != nil && !lim.AllowN(now, 1) {
-		// AllowN takes no token when it refuses, so clients that retry
-		// too eagerly are not punished beyond the refusal itself.
+	if a, limited := s.rateLimitLocked(s.limiters, s.rateLimit, s.burst, keyHash, now); limited {
 		st.RateLimited++
-		a := errorAnswer(s.rateLimitStatus, codeRateLimited, msgRateLimited)
-		if s.retryAfterHeader {
-			a.retryAfter = retryAfterSeconds(lim, now)
-		}
 		return a
 	}
 
@@ -514,9 +613,9 @@ func (s *Server) decide(method, key string, q url.Values) answer {
 	}
 	normal := okAnswer(data)
 
-	if f, ok := s.takeFaultLocked(videoNo); ok {
+	if f, ok := takeFaultLocked(s.faults, videoNo); ok {
 		st.Faulted++
-		a := faultAnswer(f, videoNo, normal)
+		a := faultAnswer(f, malformedMetadataBody(videoNo), normal)
 		a.outcome = "fault_" + f.Kind.String()
 		return a
 	}
@@ -524,18 +623,28 @@ func (s *Server) decide(method, key string, q url.Values) answer {
 	return normal
 }
 
-// limiterLocked returns the token bucket of a key, creating it on first
-// use, or nil when there is no rate limit.
-func (s *Server) limiterLocked(keyHash string) *rate.Limiter {
-	if s.rateLimit == 0 {
-		return nil
+// rateLimitLocked takes a token from the key's bucket in limiters (made
+// with limit and burst on first use) and, when there is none, returns the
+// 0429 answer and true. A zero limit never limits.
+func (s *Server) rateLimitLocked(limiters map[string]*rate.Limiter, limit rate.Limit, burst int, keyHash string, now time.Time) (answer, bool) {
+	if limit == 0 {
+		return answer{}, false
 	}
-	lim, ok := s.limiters[keyHash]
+	lim, ok := limiters[keyHash]
 	if !ok {
-		lim = rate.NewLimiter(s.rateLimit, s.burst)
-		s.limiters[keyHash] = lim
+		lim = rate.NewLimiter(limit, burst)
+		limiters[keyHash] = lim
 	}
-	return lim
+	// AllowN takes no token when it refuses, so clients that retry too
+	// eagerly are not punished beyond the refusal itself.
+	if lim.AllowN(now, 1) {
+		return answer{}, false
+	}
+	a := errorAnswer(s.rateLimitStatus, codeRateLimited, msgRateLimited)
+	if s.retryAfterHeader {
+		a.retryAfter = retryAfterSeconds(lim, now)
+	}
+	return a, true
 }
 
 // retryAfterSeconds is how long until lim has a whole token again, in
@@ -552,20 +661,20 @@ func retryAfterSeconds(lim *rate.Limiter, now time.Time) int {
 	return int(secs)
 }
 
-// takeFaultLocked returns the fault for videoNo, if any, and counts down
-// its Times.
-func (s *Server) takeFaultLocked(videoNo string) (Fault, bool) {
-	f, ok := s.faults[videoNo]
+// takeFaultLocked returns the fault in faults for videoNo, if any, and
+// counts down its Times.
+func takeFaultLocked(faults map[string]Fault, videoNo string) (Fault, bool) {
+	f, ok := faults[videoNo]
 	if !ok {
 		return Fault{}, false
 	}
 	switch {
 	case f.Times == 1:
-		delete(s.faults, videoNo)
+		delete(faults, videoNo)
 	case f.Times > 1:
 		next := f
 		next.Times--
-		s.faults[videoNo] = next
+		faults[videoNo] = next
 	}
 	return f, true
 }

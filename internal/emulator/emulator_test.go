@@ -3,6 +3,7 @@ package emulator_test
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -383,6 +384,12 @@ func TestNewPanicsOnInvalidOptions(t *testing.T) {
 		{"negative latency", emulator.Options{Latency: -time.Second}},
 		{"unknown fault kind", emulator.Options{Faults: map[string]emulator.Fault{vendorNo: {Kind: 99}}}},
 		{"empty account key", emulator.Options{AccountVideos: map[string][]emulator.Video{"": nil}}},
+		{"negative list page cap", emulator.Options{ListPageCap: -1}},
+		{"negative list rate", emulator.Options{ListRateLimit: -1}},
+		{"NaN list rate", emulator.Options{ListRateLimit: math.NaN()}},
+		{"negative list burst", emulator.Options{ListBurst: -1}},
+		{"unknown list fault kind", emulator.Options{ListFaults: map[string]emulator.Fault{vendorNo: {Kind: 99}}}},
+		{"list fault without video", emulator.Options{ListFaults: map[string]emulator.Fault{"": {Kind: emulator.FaultCode}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -63,7 +63,8 @@ func (k FaultKind) String() string {
 
 // Fault makes requests for one video misbehave. Faults apply after the
 // authorization, rate-limit and parameter checks, whatever the unique_id,
-// and count in Stats.Faulted.
+// and count in Stats.Faulted (Stats.List.Faulted for list calls, where the
+// whole answer misbehaves; see Options.ListFaults).
 type Fault struct {
 	Kind FaultKind
 	// Code and Msg are the envelope's code and msg for FaultCode, for
@@ -105,6 +106,15 @@ func (f Fault) validate() error {
 	return nil
 }
 
+// malformedMetadataBody is get_metadata's FaultMalformed body for videoNo:
+// it starts exactly like a real envelope so a client cannot tell it apart
+// before decoding, then breaks the syntax.
+func malformedMetadataBody(videoNo string) []byte {
+	body := []byte(`{"code":"0000","msg":"success","data":{"video_no":`)
+	body = append(body, jsonString(videoNo)...)
+	return append(body, `,"duration":,"size":3284512,}}`...)
+}
+
 // validStatus reports whether WriteHeader accepts status.
 func validStatus(status int) bool {
 	return status >= 100 && status <= 999
@@ -118,21 +128,17 @@ func (f Fault) statusOr(def int) int {
 	return def
 }
 
-// faultAnswer builds the answer for fault f on a request for videoNo whose
-// fault-free answer would have been normal.
-func faultAnswer(f Fault, videoNo string, normal answer) answer {
+// faultAnswer builds the answer for fault f on a request whose fault-free
+// answer would have been normal; malformed is the endpoint's FaultMalformed
+// body.
+func faultAnswer(f Fault, malformed []byte, normal answer) answer {
 	switch f.Kind {
 	case FaultHTTPError:
 		return answer{status: f.statusOr(http.StatusInternalServerError), contentType: "text/html; charset=utf-8", body: []byte(httpErrorBody)}
 	case FaultHang:
 		return answer{action: actionHang}
 	case FaultMalformed:
-		// Starts exactly like a real envelope so a client cannot tell it
-		// apart before decoding, then breaks the syntax.
-		body := []byte(`{"code":"0000","msg":"success","data":{"video_no":`)
-		body = append(body, jsonString(videoNo)...)
-		body = append(body, `,"duration":,"size":3284512,}}`...)
-		return answer{status: f.statusOr(http.StatusOK), contentType: jsonContentType, body: body}
+		return answer{status: f.statusOr(http.StatusOK), contentType: jsonContentType, body: malformed}
 	case FaultTruncated:
 		normal.status = f.statusOr(http.StatusOK)
 		normal.body = normal.body[:len(normal.body)/2]

@@ -34,6 +34,10 @@ const DefaultRunAddr = "127.0.0.1:9090"
 //	-latency           EMULATOR_LATENCY            delay before every answer, e.g. 150ms
 //	-rate-limit-status EMULATOR_RATE_LIMIT_STATUS  HTTP status of 0429 answers (default 200)
 //	-retry-after       EMULATOR_RETRY_AFTER        send Retry-After with 0429 answers
+//	-list-rate-limit   EMULATOR_LIST_RATE_LIMIT    list_videos requests per second per key (default 0, unlimited)
+//	-list-burst        EMULATOR_LIST_BURST         list_videos bucket size per key (default 1 with a list rate limit)
+//	-list-page-cap     EMULATOR_LIST_PAGE_CAP      largest list_videos page served (default 100)
+//	-list-disabled     EMULATOR_LIST_DISABLED      answer list_videos with 404, like an upstream without it
 //	-videos            EMULATOR_VIDEOS             JSON file of videos to serve instead of the samples (see ParseVideos)
 //	-verbose           EMULATOR_VERBOSE            log every request to stdout
 //
@@ -62,6 +66,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	fs.DurationVar(&opts.Latency, "latency", 0, "`delay` added before every answer"+define("latency", "EMULATOR_LATENCY"))
 	fs.IntVar(&opts.RateLimitStatus, "rate-limit-status", 200, "HTTP `status` of rate-limited (0429) answers"+define("rate-limit-status", "EMULATOR_RATE_LIMIT_STATUS"))
 	fs.BoolVar(&opts.RetryAfterHeader, "retry-after", false, "send a Retry-After header with rate-limited answers"+define("retry-after", "EMULATOR_RETRY_AFTER"))
+	fs.Float64Var(&opts.ListRateLimit, "list-rate-limit", 0, "per-key rate limit of list_videos in `requests/second`; 0 is unlimited"+define("list-rate-limit", "EMULATOR_LIST_RATE_LIMIT"))
+	fs.IntVar(&opts.ListBurst, "list-burst", 0, "per-key burst `size` of list_videos; 0 means 1 with a list rate limit"+define("list-burst", "EMULATOR_LIST_BURST"))
+	fs.IntVar(&opts.ListPageCap, "list-page-cap", DefaultListPageCap, "largest list_videos page `size` served"+define("list-page-cap", "EMULATOR_LIST_PAGE_CAP"))
+	fs.BoolVar(&opts.ListDisabled, "list-disabled", false, "answer list_videos with 404, like an upstream without it"+define("list-disabled", "EMULATOR_LIST_DISABLED"))
 	fs.StringVar(&videosPath, "videos", "", "JSON `file` of videos to serve instead of the embedded samples"+define("videos", "EMULATOR_VIDEOS"))
 	fs.BoolVar(&verbose, "verbose", false, "log every request to stdout"+define("verbose", "EMULATOR_VERBOSE"))
 

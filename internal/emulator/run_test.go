@@ -3,6 +3,7 @@ package emulator_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -119,6 +120,69 @@ func TestRun(t *testing.T) {
 	}
 }
 
+func TestRunListFlags(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name         string
+		args         []string
+		env          map[string]string
+		wantPageSize int
+		wantCodes    []string // of successive list calls
+	}{
+		{
+			name:         "env",
+			args:         []string{"-addr=127.0.0.1:0"},
+			env:          map[string]string{"EMULATOR_LIST_RATE_LIMIT": "0.05", "EMULATOR_LIST_BURST": "2", "EMULATOR_LIST_PAGE_CAP": "3"},
+			wantPageSize: 3, wantCodes: []string{"0000", "0000", "0429"},
+		},
+		{
+			name:         "flags win over env",
+			args:         []string{"-addr=127.0.0.1:0", "-list-rate-limit", "0.05", "-list-burst=1", "-list-page-cap=7"},
+			env:          map[string]string{"EMULATOR_LIST_BURST": "5", "EMULATOR_LIST_PAGE_CAP": "2"},
+			wantPageSize: 7, wantCodes: []string{"0000", "0429"},
+		},
+		{
+			name:         "defaults",
+			args:         []string{"-addr=127.0.0.1:0"},
+			wantPageSize: emulator.DefaultListPageCap, wantCodes: []string{"0000", "0000", "0000"},
+		},
+		{
+			name:      "disabled",
+			args:      []string{"-addr=127.0.0.1:0"},
+			env:       map[string]string{"EMULATOR_LIST_DISABLED": "true"},
+			wantCodes: []string{"0404"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			base, cancel, errc := runEmulator(t, tt.args, tt.env)
+			c := newClient(t, base, true)
+			for i, want := range tt.wantCodes {
+				res := c.list("key", `{"size":200}`)
+				env := decodeEnvelope(t, res)
+				if env.Code != want {
+					t.Errorf("list call %d: code = %q; want %q", i+1, env.Code, want)
+				}
+				if env.Code != "0000" {
+					continue
+				}
+				var d struct {
+					PageSize int `json:"page_size"`
+				}
+				if err := json.Unmarshal(env.Data, &d); err != nil || d.PageSize != tt.wantPageSize {
+					t.Errorf("list call %d: page_size = %d (%v); want %d", i+1, d.PageSize, err, tt.wantPageSize)
+				}
+			}
+			// get_metadata keeps its own (unlimited) budget.
+			res, env := c.getEnvelope("key", "video_no="+vendorNo)
+			wantFound(t, res, env)
+			cancel()
+			waitRun(t, errc)
+		})
+	}
+}
+
 func TestRunVideosFile(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "videos.json")
@@ -155,6 +219,8 @@ func TestRunErrors(t *testing.T) {
 		{"bad env duration", []string{"-addr=127.0.0.1:0"}, map[string]string{"EMULATOR_LATENCY": "soon"}, "EMULATOR_LATENCY"},
 		{"extra arguments", []string{"-addr=127.0.0.1:0", "serve"}, nil, "unexpected arguments"},
 		{"negative rate", []string{"-addr=127.0.0.1:0", "-rate-limit=-1"}, nil, "invalid options"},
+		{"negative list page cap", []string{"-addr=127.0.0.1:0", "-list-page-cap=-1"}, nil, "invalid options"},
+		{"bad list env value", []string{"-addr=127.0.0.1:0"}, map[string]string{"EMULATOR_LIST_BURST": "lots"}, "EMULATOR_LIST_BURST"},
 		{"bad address", []string{"-addr=127.0.0.1:99999"}, nil, "listen"},
 		{"missing videos file", []string{"-addr=127.0.0.1:0", "-videos", "/nonexistent/videos.json"}, nil, "videos.json"},
 	}
@@ -182,7 +248,11 @@ func TestRunHelp(t *testing.T) {
 	if err := emulator.Run(context.Background(), []string{"-h"}, nil, &out); err != nil {
 		t.Errorf("Run(-h) = %v; want nil", err)
 	}
-	for _, want := range []string{"-rate-limit", "EMULATOR_RATE_LIMIT", "-retry-after", "EMULATOR_ADDR"} {
+	for _, want := range []string{
+		"-rate-limit", "EMULATOR_RATE_LIMIT", "-retry-after", "EMULATOR_ADDR",
+		"-list-rate-limit", "EMULATOR_LIST_RATE_LIMIT", "-list-burst", "EMULATOR_LIST_BURST",
+		"-list-page-cap", "EMULATOR_LIST_PAGE_CAP", "-list-disabled", "EMULATOR_LIST_DISABLED",
+	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage %q; want it to mention %s", out.String(), want)
 		}

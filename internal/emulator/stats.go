@@ -9,7 +9,8 @@ import (
 )
 
 // Stats is a snapshot of the emulator's counters since it was created or
-// last reset (ResetCounters).
+// last reset (ResetCounters). Its fields count get_metadata requests only;
+// List counts list_videos requests.
 type Stats struct {
 	Requests     int64 // every request received to the endpoint, whatever the outcome
 	Served       int64 // answered 0000 (found or not found)
@@ -24,6 +25,28 @@ type Stats struct {
 	// raw keys never leave the emulator. Requests without a key are not
 	// counted here.
 	ByKeyHash map[string]int64
+	// List counts the requests to ListPath.
+	List ListStats
+}
+
+// ListStats counts the requests to ListPath.
+type ListStats struct {
+	Requests     int64 // every request received to ListPath, whatever the outcome
+	Served       int64 // answered 0000 (one page each, possibly empty)
+	RateLimited  int64 // 0429 answers
+	Unauthorized int64 // 0401 and 9009 answers
+	Invalid      int64 // 0003 answers: bad body or parameters, or a method other than POST
+	Faulted      int64 // answers replaced by a configured list fault
+	Disabled     int64 // 404 answers while the endpoint was disabled
+	// VideosAsked sums, over requests whose body could be decoded, the
+	// video numbers each named: len(video_nos), plus one for a video_no.
+	VideosAsked int64
+	// ByVideo counts, per video_no, the requests that named it in
+	// video_nos or video_no (once per request), whatever the outcome.
+	ByVideo map[string]int64
+	// ByKeyHash counts requests per KeyHash of their API key, whatever
+	// the outcome. Requests without a key are not counted here.
+	ByKeyHash map[string]int64
 }
 
 // maxServedTimes bounds the memory of served arrival times: a standalone
@@ -34,21 +57,60 @@ const maxServedTimes = 1 << 16
 // counters is the mutable state behind Stats; guarded by Server.mu.
 type counters struct {
 	Stats
-	servedAt []time.Time // arrival times of served requests, oldest first
+	servedAt     arrivals // served get_metadata requests
+	listServedAt arrivals // served list_videos requests
 }
 
 func newCounters() counters {
-	return counters{Stats: Stats{ByVideo: map[string]int64{}, ByKeyHash: map[string]int64{}}}
+	return counters{Stats: Stats{
+		ByVideo:   map[string]int64{},
+		ByKeyHash: map[string]int64{},
+		List:      ListStats{ByVideo: map[string]int64{}, ByKeyHash: map[string]int64{}},
+	}}
 }
 
-// recordServed notes a served request that arrived at t.
+// recordServed notes a served get_metadata request that arrived at t.
 func (c *counters) recordServed(t time.Time) {
 	c.Served++
-	if len(c.servedAt) >= maxServedTimes {
+	c.servedAt.add(t)
+}
+
+// recordListServed notes a served list_videos request that arrived at t.
+func (c *counters) recordListServed(t time.Time) {
+	c.List.Served++
+	c.listServedAt.add(t)
+}
+
+// arrivals are the arrival times of served requests, oldest first, at
+// most maxServedTimes of them.
+type arrivals []time.Time
+
+// add notes an arrival at t.
+func (a *arrivals) add(t time.Time) {
+	if len(*a) >= maxServedTimes {
 		// Drop the older half at once so the copy happens rarely.
-		c.servedAt = append(c.servedAt[:0], c.servedAt[len(c.servedAt)/2:]...)
+		*a = append((*a)[:0], (*a)[len(*a)/2:]...)
 	}
-	c.servedAt = append(c.servedAt, t)
+	*a = append(*a, t)
+}
+
+// maxInWindow returns the largest number of times within any sliding
+// window of the given length: t1 <= t2 < t1+window. It sorts times.
+func maxInWindow(times []time.Time, window time.Duration) int {
+	if window <= 0 {
+		return 0
+	}
+	// Arrival times are taken under the lock and so are already ordered;
+	// sorting only guards against a clock that is not monotonic.
+	slices.SortFunc(times, time.Time.Compare)
+	best, lo := 0, 0
+	for hi, t := range times {
+		for t.Sub(times[lo]) >= window {
+			lo++
+		}
+		best = max(best, hi-lo+1)
+	}
+	return best
 }
 
 // KeyHash returns the hex SHA-256 of an API key: the form under which keys
@@ -65,17 +127,29 @@ func (s *Server) Stats() Stats {
 	st := s.stats.Stats
 	st.ByVideo = maps.Clone(st.ByVideo)
 	st.ByKeyHash = maps.Clone(st.ByKeyHash)
+	st.List.ByVideo = maps.Clone(st.List.ByVideo)
+	st.List.ByKeyHash = maps.Clone(st.List.ByKeyHash)
 	return st
 }
 
-// RequestsFor returns how many requests named videoNo, whatever the outcome.
+// RequestsFor returns how many get_metadata requests named videoNo,
+// whatever the outcome.
 func (s *Server) RequestsFor(videoNo string) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.stats.ByVideo[videoNo]
 }
 
-// ResetCounters zeroes every counter and forgets the served arrival times.
+// ListRequestsFor returns how many list_videos requests named videoNo in
+// video_nos or video_no, whatever the outcome.
+func (s *Server) ListRequestsFor(videoNo string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats.List.ByVideo[videoNo]
+}
+
+// ResetCounters zeroes every counter, of both endpoints, and forgets the
+// served arrival times.
 // Rate-limit buckets, videos and faults are left as they are.
 func (s *Server) ResetCounters() {
 	s.mu.Lock()
@@ -90,22 +164,18 @@ func (s *Server) ResetCounters() {
 // upstream's limit. It returns 0 for a window <= 0. Only the most recent
 // 65536 arrivals are remembered.
 func (s *Server) MaxServedInWindow(window time.Duration) int {
-	if window <= 0 {
-		return 0
-	}
 	s.mu.Lock()
 	times := slices.Clone(s.stats.servedAt)
 	s.mu.Unlock()
+	return maxInWindow(times, window)
+}
 
-	// Arrival times are taken under the lock and so are already ordered;
-	// sorting only guards against a clock that is not monotonic.
-	slices.SortFunc(times, time.Time.Compare)
-	best, lo := 0, 0
-	for hi, t := range times {
-		for t.Sub(times[lo]) >= window {
-			lo++
-		}
-		best = max(best, hi-lo+1)
-	}
-	return best
+// MaxListServedInWindow is MaxServedInWindow for list_videos: the largest
+// number of list requests answered 0000 that arrived within any sliding
+// window of the given length.
+func (s *Server) MaxListServedInWindow(window time.Duration) int {
+	s.mu.Lock()
+	times := slices.Clone(s.stats.listServedAt)
+	s.mu.Unlock()
+	return maxInWindow(times, window)
 }

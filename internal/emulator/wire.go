@@ -14,11 +14,13 @@ const (
 	codeUnauthorized = "0401"
 	codeRateLimited  = "0429"
 	codeInvalidKey   = "9009"
+	codeNotFound     = "0404"
 
 	msgOK           = "success"
 	msgUnauthorized = "Unauthorized"
 	msgInvalidKey   = "invalid api key"
 	msgRateLimited  = "Request has exceeded the limit."
+	msgNotFound     = "Not Found"
 )
 
 const jsonContentType = "application/json"
@@ -39,8 +41,8 @@ type answer struct {
 	status      int
 	contentType string
 	body        []byte
-	retryAfter  int  // seconds for the Retry-After header; 0 = no header
-	allowGet    bool // add "Allow: GET" (405 answers)
+	retryAfter  int    // seconds for the Retry-After header; 0 = no header
+	allow       string // value of an Allow header (405 answers); "" = none
 	outcome     string
 }
 
@@ -100,8 +102,8 @@ func (a answer) write(w http.ResponseWriter) {
 	if a.retryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(a.retryAfter))
 	}
-	if a.allowGet {
-		h.Set("Allow", http.MethodGet)
+	if a.allow != "" {
+		h.Set("Allow", a.allow)
 	}
 	w.WriteHeader(a.status)
 	// A write error means the client went away; there is nobody to tell.

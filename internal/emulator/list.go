@@ -1,0 +1,430 @@
+package emulator
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ListPath is the path of the emulated list endpoint, relative to the base
+// URL.
+const ListPath = "/serve/api/v1/list_videos"
+
+// DefaultListPageCap is the largest page ListPath honours unless
+// Options.ListPageCap says otherwise. The vendor documents no maximum; this
+// one is deliberately below the façade's batch size of 200, so that tests
+// cover paging.
+const DefaultListPageCap = 100
+
+// Defaults of a list request's body fields.
+const (
+	defaultListPage = 1
+	defaultListSize = 200
+)
+
+// outcomeDisabled marks the answers of a disabled list endpoint.
+const outcomeDisabled = "disabled"
+
+// maxListBody bounds a list request's body; larger bodies get 0003.
+const maxListBody = 1 << 20
+
+// The storage location reported in list items.
+const (
+	listBucket   = "mavi-resource"
+	listURLStart = "https://storage.googleapis.com/" + listBucket + "/"
+	listURLQuery = "?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Expires=3600&X-Goog-Signature=emulator"
+)
+
+// detailOnlyFields are the get_metadata fields list items lack.
+var detailOnlyFields = map[string]bool{"resolution_label": true, "fps": true, "width": true, "height": true}
+
+// numericItemFields are the item fields ListNumbersAsStrings quotes.
+var numericItemFields = map[string]bool{
+	"duration": true, "size": true, "create_time": true,
+	"datetime_taken": true, "latitude": true, "longitude": true,
+}
+
+// listRequest is a list call's JSON body. Pointers tell "absent" (or null)
+// from a sent zero value. Fields the emulator does not filter on (status,
+// video_name, camera_model, ...) are ignored.
+type listRequest struct {
+	Page     *int     `json:"page"`
+	Size     *int     `json:"size"`
+	UniqueID *string  `json:"unique_id"`
+	VideoNos []string `json:"video_nos"`
+	VideoNo  string   `json:"video_no"`
+}
+
+// named returns the video numbers the request names, in request order:
+// video_nos, then video_no.
+func (q listRequest) named() []string {
+	named := slices.Clone(q.VideoNos)
+	if q.VideoNo != "" {
+		named = append(named, q.VideoNo)
+	}
+	return named
+}
+
+// filtered reports whether the request restricts the videos by number; an
+// empty video_nos and an empty video_no do not.
+func (q listRequest) filtered() bool {
+	return len(q.VideoNos) > 0 || q.VideoNo != ""
+}
+
+// readListRequest reads and decodes a list call's body. An empty body
+// means every parameter takes its default.
+func readListRequest(r *http.Request) (listRequest, error) {
+	var q listRequest
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxListBody+1))
+	if err != nil {
+		return q, fmt.Errorf("read body: %w", err)
+	}
+	if len(body) > maxListBody {
+		return q, fmt.Errorf("body larger than %d bytes", maxListBody)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return q, nil
+	}
+	if err := json.Unmarshal(body, &q); err != nil {
+		return listRequest{}, err
+	}
+	return q, nil
+}
+
+// serveList is the emulated list endpoint; like serveMetadata it decides
+// the answer at arrival and writes it after the configured latency.
+func (s *Server) serveList(w http.ResponseWriter, r *http.Request) {
+	key := apiKey(r.Header.Get("Authorization"))
+	q, bodyErr := readListRequest(r)
+	a := s.decideList(r.Method, key, q, bodyErr)
+
+	s.logger.LogAttrs(r.Context(), slog.LevelDebug, "list_videos",
+		slog.String("method", r.Method),
+		slog.Int("video_nos", len(q.VideoNos)),
+		slog.String("video_no", q.VideoNo),
+		slog.String("key", shortHash(key)),
+		slog.String("outcome", a.outcome),
+		slog.Int("status", a.status),
+	)
+	if a.outcome == outcomeDisabled {
+		// An upstream without the endpoint answers at once.
+		a.write(w)
+		return
+	}
+	s.respond(w, r, a)
+}
+
+// decideList applies the list endpoint's checks in the vendor's order
+// (disabled, method, auth, rate limit, parameters, then faults and
+// lookup), updates the counters and returns the answer to send.
+func (s *Server) decideList(method, key string, q listRequest, bodyErr error) answer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+
+	keyHash := ""
+	if key != "" {
+		keyHash = KeyHash(key)
+	}
+	st := &s.stats.List
+	st.Requests++
+	named := q.named()
+	if bodyErr == nil {
+		st.VideosAsked += int64(len(named))
+		seen := map[string]bool{}
+		for _, no := range named {
+			if !seen[no] {
+				seen[no] = true
+				st.ByVideo[no]++
+			}
+		}
+	}
+	if keyHash != "" {
+		st.ByKeyHash[keyHash]++
+	}
+
+	if s.listDisabled.Load() {
+		st.Disabled++
+		a := notFoundAnswer()
+		a.outcome = outcomeDisabled
+		return a
+	}
+	if method != http.MethodPost {
+		st.Invalid++
+		a := errorAnswer(http.StatusMethodNotAllowed, codeParam, "method "+method+" not allowed, use POST")
+		a.allow = http.MethodPost
+		return a
+	}
+	if key == "" {
+		st.Unauthorized++
+		return errorAnswer(http.StatusUnauthorized, codeUnauthorized, msgUnauthorized)
+	}
+	if len(s.keys) > 0 && !s.keys[keyHash] {
+		st.Unauthorized++
+		return errorAnswer(http.StatusOK, codeInvalidKey, msgInvalidKey)
+	}
+	if a, limited := s.rateLimitLocked(s.listLimiters, s.listRateLimit, s.listBurst, keyHash, now); limited {
+		st.RateLimited++
+		return a
+	}
+
+	page, size, uniqueID := defaultListPage, defaultListSize, DefaultUniqueID
+	if q.Page != nil {
+		page = *q.Page
+	}
+	if q.Size != nil {
+		size = *q.Size
+	}
+	if q.UniqueID != nil {
+		uniqueID = *q.UniqueID
+	}
+	var invalid string
+	switch {
+	case bodyErr != nil:
+		invalid = "invalid request body: " + bodyErr.Error()
+	case page <= 0:
+		invalid = "page must be greater than 0"
+	case size <= 0:
+		invalid = "size must be greater than 0"
+	case strings.TrimSpace(uniqueID) == "":
+		invalid = "unique_id must not be empty"
+	}
+	if invalid != "" {
+		st.Invalid++
+		return errorAnswer(http.StatusOK, codeParam, invalid)
+	}
+
+	matches := s.listMatchesLocked(keyHash, uniqueID, q)
+	pageSize := min(size, s.listPageCap)
+	normal := s.listAnswer(matches, page, pageSize)
+
+	for _, no := range named {
+		f, ok := takeFaultLocked(s.listFaults, no)
+		if !ok {
+			continue
+		}
+		st.Faulted++
+		a := faultAnswer(f, s.malformedListBody(no, page, pageSize, len(matches)), normal)
+		a.outcome = "fault_" + f.Kind.String()
+		return a
+	}
+	s.stats.recordListServed(now)
+	return normal
+}
+
+// listMatch is a video a list call matched.
+type listMatch struct {
+	videoNo string
+	data    json.RawMessage
+	order   [sha256.Size]byte
+}
+
+// listMatchesLocked returns the videos visible to the key in uniqueID that
+// the request selects, in the endpoint's order: by a hash of unique_id and
+// video_no, which is stable across calls and unrelated to the request's
+// order.
+func (s *Server) listMatchesLocked(keyHash, uniqueID string, q listRequest) []listMatch {
+	lookup := func(no string) (json.RawMessage, bool) {
+		ref := videoRef{uniqueID: uniqueID, videoNo: no}
+		if data, ok := s.accounts[keyHash][ref]; ok {
+			return data, true
+		}
+		data, ok := s.videos[ref]
+		return data, ok
+	}
+
+	var candidates []string
+	switch {
+	case len(q.VideoNos) > 0:
+		for _, no := range q.VideoNos {
+			if q.VideoNo == "" || no == q.VideoNo {
+				candidates = append(candidates, no)
+			}
+		}
+	case q.VideoNo != "":
+		candidates = []string{q.VideoNo}
+	default:
+		all := map[string]bool{}
+		for ref := range s.videos {
+			if ref.uniqueID == uniqueID {
+				all[ref.videoNo] = true
+			}
+		}
+		for ref := range s.accounts[keyHash] {
+			if ref.uniqueID == uniqueID {
+				all[ref.videoNo] = true
+			}
+		}
+		candidates = slices.Collect(maps.Keys(all))
+	}
+
+	var matches []listMatch
+	seen := map[string]bool{}
+	for _, no := range candidates {
+		if seen[no] {
+			continue
+		}
+		seen[no] = true
+		if data, ok := lookup(no); ok {
+			matches = append(matches, listMatch{videoNo: no, data: data, order: sha256.Sum256([]byte(uniqueID + "\x00" + no))})
+		}
+	}
+	slices.SortFunc(matches, func(a, b listMatch) int {
+		if c := bytes.Compare(a.order[:], b.order[:]); c != 0 {
+			return c
+		}
+		return strings.Compare(a.videoNo, b.videoNo)
+	})
+	return matches
+}
+
+// listAnswer renders page (one-based) of matches, pageSize items a page.
+func (s *Server) listAnswer(matches []listMatch, page, pageSize int) answer {
+	var b bytes.Buffer
+	b.WriteString(`{"current_page":`)
+	b.WriteString(s.listNumber(strconv.Itoa(page)))
+	b.WriteString(`,"page_size":`)
+	b.WriteString(s.listNumber(strconv.Itoa(pageSize)))
+	b.WriteString(`,"total_count":`)
+	b.WriteString(s.listNumber(strconv.Itoa(len(matches))))
+	b.WriteString(`,"videos":[`)
+	// page-1 < pages avoids overflowing (page-1)*pageSize.
+	if pages := (len(matches) + pageSize - 1) / pageSize; page-1 < pages {
+		from := (page - 1) * pageSize
+		for i, m := range matches[from:min(from+pageSize, len(matches))] {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.Write(s.listItem(m))
+		}
+	}
+	b.WriteString("]}")
+	a := okAnswer(b.Bytes())
+	a.outcome = "listed"
+	return a
+}
+
+// listNumber spells a JSON number as the list endpoint sends it.
+func (s *Server) listNumber(n string) string {
+	if s.listNumbersAsStrings {
+		return `"` + n + `"`
+	}
+	return n
+}
+
+// objectField is one member of a JSON object, its value kept raw.
+type objectField struct {
+	key   string
+	value json.RawMessage
+}
+
+// objectFields decodes a JSON object into its members in order, keeping
+// every value byte for byte.
+func objectFields(data json.RawMessage) ([]objectField, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, errors.New("not a JSON object")
+	}
+	var fields []objectField
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return nil, fmt.Errorf("object key %v is not a string", tok)
+		}
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return nil, err
+		}
+		fields = append(fields, objectField{key: key, value: value})
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, err
+	}
+	return fields, nil
+}
+
+// listItem renders a stored video as a list item: its data object without
+// the detail-only fields, with bucket, blob and (for PARSE videos)
+// video_url added unless the stored object has them, and every other value
+// byte for byte as stored (or quoted, for ListNumbersAsStrings).
+func (s *Server) listItem(m listMatch) []byte {
+	fields, err := objectFields(m.data)
+	if err != nil {
+		// Stored data is validated as an object, so this cannot happen.
+		return m.data
+	}
+	var b bytes.Buffer
+	has := map[string]bool{}
+	parsed := false
+	b.WriteByte('{')
+	write := func(key string, value []byte) {
+		if b.Len() > 1 {
+			b.WriteByte(',')
+		}
+		b.Write(jsonString(key))
+		b.WriteByte(':')
+		b.Write(value)
+	}
+	for _, f := range fields {
+		has[f.key] = true
+		if detailOnlyFields[f.key] {
+			continue
+		}
+		if f.key == "status" {
+			var status string
+			parsed = json.Unmarshal(f.value, &status) == nil && status == "PARSE"
+		}
+		value := []byte(f.value)
+		if s.listNumbersAsStrings && numericItemFields[f.key] && isJSONNumber(value) {
+			value = jsonString(string(value))
+		}
+		write(f.key, value)
+	}
+	if !has["bucket"] {
+		write("bucket", jsonString(listBucket))
+	}
+	if !has["blob"] {
+		write("blob", jsonString(m.videoNo+".mp4"))
+	}
+	if parsed && !has["video_url"] {
+		write("video_url", jsonString(listURLStart+m.videoNo+".mp4"+listURLQuery))
+	}
+	b.WriteByte('}')
+	return b.Bytes()
+}
+
+// isJSONNumber reports whether a valid JSON value is a number.
+func isJSONNumber(value []byte) bool {
+	return len(value) > 0 && (value[0] == '-' || value[0] >= '0' && value[0] <= '9')
+}
+
+// malformedListBody is list_videos' FaultMalformed body: it starts exactly
+// like a real list envelope, then breaks the syntax inside the item of the
+// faulted video.
+func (s *Server) malformedListBody(videoNo string, page, pageSize, total int) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"code":"0000","msg":"success","data":{"current_page":`)
+	b.WriteString(s.listNumber(strconv.Itoa(page)))
+	b.WriteString(`,"page_size":`)
+	b.WriteString(s.listNumber(strconv.Itoa(pageSize)))
+	b.WriteString(`,"total_count":`)
+	b.WriteString(s.listNumber(strconv.Itoa(total)))
+	b.WriteString(`,"videos":[{"video_no":`)
+	b.Write(jsonString(videoNo))
+	b.WriteString(`,"duration":,"size":3284512,}]}}`)
+	return b.Bytes()
+}
