@@ -1,40 +1,46 @@
 package memories
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
 
 // Defaults for a Client.
 const (
-	defaultCallTimeout  = 10 * time.Second
-	defaultMaxBodyBytes = 1 << 20
-	defaultUserAgent    = "memories-graphql/1"
+	defaultCallTimeout      = 10 * time.Second
+	defaultMaxBodyBytes     = 1 << 20
+	defaultMaxListBodyBytes = 16 << 20
+	defaultUserAgent        = "memories-graphql/1"
 
 	metadataPath = "/serve/api/v1/get_metadata"
-	// defaultUniqueID is the upstream's own default for unique_id.
-	defaultUniqueID = "default"
+	listPath     = "/serve/api/v1/list_videos"
 	// maxDrainBytes bounds how much of an unread body is discarded to let the
 	// connection be reused; past that, closing is cheaper than reading.
 	maxDrainBytes = 64 << 10
 )
 
-// Client calls the memories.ai metadata endpoint. It is safe for concurrent
-// use and holds no per-account state: the key is passed on every call.
+// Client calls the memories.ai get_metadata and list_videos endpoints. It is
+// safe for concurrent use and holds no per-account state: the key is passed
+// on every call.
 type Client struct {
-	base     string // scheme://host[/prefix], for redaction
-	endpoint string // base + metadataPath, without query
-	hc       *http.Client
-	timeout  time.Duration
-	maxBody  int64
-	ua       string
+	base         string // scheme://host[/prefix], for redaction
+	endpoint     string // base + metadataPath, without query
+	listEndpoint string // base + listPath
+	hc           *http.Client
+	timeout      time.Duration
+	maxBody      int64 // get_metadata
+	maxListBody  int64 // list_videos
+	ua           string
 }
 
 // Option configures a Client.
@@ -60,12 +66,23 @@ func WithCallTimeout(d time.Duration) Option {
 	}
 }
 
-// WithMaxBodyBytes caps the response body (default 1 MiB); a larger body is
-// a KindUpstream error. Non-positive values keep the default.
+// WithMaxBodyBytes caps the get_metadata response body (default 1 MiB); a
+// larger body is a KindUpstream error. Non-positive values keep the default.
 func WithMaxBodyBytes(n int64) Option {
 	return func(c *Client) {
 		if n > 0 {
 			c.maxBody = n
+		}
+	}
+}
+
+// WithMaxListBodyBytes caps the list_videos response body (default 16 MiB:
+// one page may hold many videos); a larger body is a KindUpstream error.
+// Non-positive values keep the default.
+func WithMaxListBodyBytes(n int64) Option {
+	return func(c *Client) {
+		if n > 0 {
+			c.maxListBody = n
 		}
 	}
 }
@@ -103,14 +120,19 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""
 	base := u.String()
-	u.Path += metadataPath
+	prefix := u.Path
+	u.Path = prefix + metadataPath
+	endpoint := u.String()
+	u.Path = prefix + listPath
 	c := &Client{
-		base:     base,
-		endpoint: u.String(),
-		hc:       &http.Client{},
-		timeout:  defaultCallTimeout,
-		maxBody:  defaultMaxBodyBytes,
-		ua:       defaultUserAgent,
+		base:         base,
+		endpoint:     endpoint,
+		listEndpoint: u.String(),
+		hc:           &http.Client{},
+		timeout:      defaultCallTimeout,
+		maxBody:      defaultMaxBodyBytes,
+		maxListBody:  defaultMaxListBodyBytes,
+		ua:           defaultUserAgent,
 	}
 	for _, opt := range opts {
 		opt(c)
@@ -119,48 +141,154 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 }
 
 // GetMetadata fetches one video. It returns (nil, nil) when the upstream says
-// the video is not found (code 0000, data null).
+// the video is not found (code 0000, data null). The video it returns has
+// Detailed set.
 //
 // key is the account's API key; a "Bearer " prefix is stripped because the
-// upstream wants the raw key. An empty uniqueID is sent as "default", the
+// upstream wants the raw key. An empty ref.UniqueID is sent as "default", the
 // upstream's own default. Every error is an *Error, except when ctx is
 // cancelled: then the error wraps ctx.Err() (errors.Is(err,
 // context.Canceled)). No error text contains the key or a URL.
-func (c *Client) GetMetadata(ctx context.Context, key, uniqueID, videoNo string) (*Video, error) {
+func (c *Client) GetMetadata(ctx context.Context, key string, ref VideoRef) (*Video, error) {
+	key, err := checkKey(key)
+	if err != nil {
+		return nil, err
+	}
+	if Blank(ref.VideoNo) {
+		return nil, &Error{Kind: KindBadRequest, Err: errors.New("missing video_no")}
+	}
+	uniqueID := ref.UniqueID
+	if uniqueID == "" {
+		uniqueID = DefaultUniqueID
+	}
+	q := url.Values{"video_no": {ref.VideoNo}, "unique_id": {uniqueID}}
+	return do(c, ctx, key, request{
+		op:      "get metadata",
+		method:  http.MethodGet,
+		url:     c.endpoint + "?" + q.Encode(),
+		maxBody: c.maxBody,
+	}, ParseResponse)
+}
+
+// listBody is list_videos' JSON request body; the field order is the
+// vendor's example's.
+type listBody struct {
+	Page     int      `json:"page"`
+	Size     int      `json:"size"`
+	UniqueID string   `json:"unique_id"`
+	VideoNos []string `json:"video_nos"`
+}
+
+// ListVideos asks list_videos for one page of req.VideoNos. It makes exactly
+// one upstream call, so the caller pages (and spends the account's rate
+// budget) deliberately: while Page*PageSize < TotalCount, more matches
+// remain on page Page+1.
+//
+// Videos the upstream does not know are absent from the page, not errors.
+// The page's videos have Detailed false. key is handled as by GetMetadata.
+// Errors are as GetMetadata's, plus KindUnsupported when the upstream does
+// not offer the call to this account (see ParseListResponse); a negative
+// Page or Size, or an empty or blank video number, is KindBadRequest and
+// makes no call.
+func (c *Client) ListVideos(ctx context.Context, key string, req ListRequest) (*ListPage, error) {
+	key, err := checkKey(key)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case len(req.VideoNos) == 0:
+		return nil, &Error{Kind: KindBadRequest, Err: errors.New("missing video_nos")}
+	case slices.ContainsFunc(req.VideoNos, Blank):
+		return nil, &Error{Kind: KindBadRequest, Err: errors.New("blank entry in video_nos")}
+	case req.Page < 0:
+		return nil, &Error{Kind: KindBadRequest, Err: errors.New("negative page")}
+	case req.Size < 0:
+		return nil, &Error{Kind: KindBadRequest, Err: errors.New("negative size")}
+	}
+	b := listBody{Page: req.Page, Size: req.Size, UniqueID: req.UniqueID, VideoNos: req.VideoNos}
+	if b.Page == 0 {
+		b.Page = 1
+	}
+	if b.Size == 0 {
+		b.Size = len(req.VideoNos)
+	}
+	if b.UniqueID == "" {
+		b.UniqueID = DefaultUniqueID
+	}
+	body, err := json.Marshal(b)
+	if err != nil { // unreachable for strings and ints; kept for safety
+		return nil, &Error{Kind: KindBadRequest, Err: err}
+	}
+	page, err := do(c, ctx, key, request{
+		op:      "list videos",
+		method:  http.MethodPost,
+		url:     c.listEndpoint,
+		body:    body,
+		maxBody: c.maxListBody,
+	}, ParseListResponse)
+	if err != nil {
+		return nil, err
+	}
+	if page.Page == 0 {
+		page.Page = b.Page
+	}
+	return page, nil
+}
+
+// checkKey normalizes the caller's key and refuses one that cannot be sent.
+func checkKey(key string) (string, error) {
 	key = normalizeKey(key)
 	if key == "" {
-		return nil, &Error{Kind: KindUnauthenticated, Err: errors.New("missing api key")}
+		return "", &Error{Kind: KindUnauthenticated, Err: errors.New("missing api key")}
 	}
 	if strings.ContainsFunc(key, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		// net/http would refuse the header anyway; this is the caller's key,
 		// not an upstream fault.
-		return nil, &Error{Kind: KindUnauthenticated, Err: errors.New("malformed api key")}
+		return "", &Error{Kind: KindUnauthenticated, Err: errors.New("malformed api key")}
 	}
-	if strings.TrimSpace(videoNo) == "" {
-		return nil, &Error{Kind: KindBadRequest, Err: errors.New("missing video_no")}
-	}
-	if uniqueID == "" {
-		uniqueID = defaultUniqueID
-	}
+	return key, nil
+}
+
+// request is one upstream call, as do sends it.
+type request struct {
+	op      string // names the call in a cancellation error, e.g. "get metadata"
+	method  string
+	url     string
+	body    []byte // JSON; nil for none
+	maxBody int64  // response body cap
+}
+
+// do is the plumbing every call shares: the per-call timeout, headers, the
+// capped read, the classification of context and transport failures, and
+// the redaction of every error, including parse's. key must have passed
+// checkKey. Every error is an *Error except a cancellation by ctx.
+func do[T any](c *Client, ctx context.Context, key string, r request, parse func(int, http.Header, []byte) (T, error)) (T, error) {
+	var zero T
 	if err := ctx.Err(); err != nil {
-		return nil, c.contextError(ctx, err)
+		return zero, c.contextError(ctx, err, r.op)
 	}
 
 	callCtx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 
-	q := url.Values{"video_no": {videoNo}, "unique_id": {uniqueID}}
-	req, err := http.NewRequestWithContext(callCtx, http.MethodGet, c.endpoint+"?"+q.Encode(), nil)
+	var reqBody io.Reader
+	if r.body != nil {
+		reqBody = bytes.NewReader(r.body)
+	}
+	req, err := http.NewRequestWithContext(callCtx, r.method, r.url, reqBody)
 	if err != nil {
-		return nil, c.redact(&Error{Kind: KindUpstream, Err: stripURLError(err)}, key)
+		return zero, c.redact(&Error{Kind: KindUpstream, Err: stripURLError(err)}, key)
 	}
 	req.Header.Set("Authorization", key)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.ua)
+	if r.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, c.redact(c.transportError(ctx, callCtx, err, 0), key)
+		return zero, c.redact(c.transportError(ctx, callCtx, err, 0, r.op), key)
 	}
 	defer func() {
 		// Drain a little so the connection can be reused, then close.
@@ -168,21 +296,21 @@ func (c *Client) GetMetadata(ctx context.Context, key, uniqueID, videoNo string)
 		_ = resp.Body.Close()
 	}()
 
-	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, r.maxBody+1))
 	if err != nil {
-		return nil, c.redact(c.transportError(ctx, callCtx, err, resp.StatusCode), key)
+		return zero, c.redact(c.transportError(ctx, callCtx, err, resp.StatusCode, r.op), key)
 	}
-	if int64(len(body)) > c.maxBody {
-		return nil, c.redact(&Error{
+	if int64(len(body)) > r.maxBody {
+		return zero, c.redact(&Error{
 			Kind:       KindUpstream,
 			HTTPStatus: resp.StatusCode,
 			RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
-			Err:        fmt.Errorf("response body exceeds %d bytes", c.maxBody),
+			Err:        fmt.Errorf("response body exceeds %d bytes", r.maxBody),
 		}, key)
 	}
-	v, err := ParseResponse(resp.StatusCode, resp.Header, body)
+	v, err := parse(resp.StatusCode, resp.Header, body)
 	if err != nil {
-		return nil, c.redact(err, key)
+		return zero, c.redact(err, key)
 	}
 	return v, nil
 }
@@ -203,9 +331,9 @@ func normalizeKey(key string) string {
 // contextError reports a context that ended: cancellation passes through
 // (the caller chose it, so it is not an upstream failure), a deadline
 // becomes KindTimeout.
-func (c *Client) contextError(ctx context.Context, err error) error {
+func (c *Client) contextError(ctx context.Context, err error, op string) error {
 	if errors.Is(ctx.Err(), context.Canceled) {
-		return fmt.Errorf("memories: get metadata: %w", ctx.Err())
+		return fmt.Errorf("memories: %s: %w", op, ctx.Err())
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return &Error{Kind: KindTimeout, Err: context.DeadlineExceeded}
@@ -214,9 +342,9 @@ func (c *Client) contextError(ctx context.Context, err error) error {
 }
 
 // transportError classifies a failure to get or read an answer.
-func (c *Client) transportError(ctx, callCtx context.Context, err error, status int) error {
+func (c *Client) transportError(ctx, callCtx context.Context, err error, status int, op string) error {
 	if ctx.Err() != nil {
-		e := c.contextError(ctx, err)
+		e := c.contextError(ctx, err, op)
 		if te, ok := e.(*Error); ok {
 			te.HTTPStatus = status
 		}
@@ -252,9 +380,11 @@ func (c *Client) redact(err error, key string) error {
 	if !ok {
 		return err
 	}
-	secrets := []string{key, c.endpoint, c.base}
+	// Longest first: the endpoints start with base.
+	secrets := []string{key, c.endpoint, c.listEndpoint, c.base}
 	for _, s := range secrets {
 		e.Message = strings.ReplaceAll(e.Message, s, "[redacted]")
+		e.Code = strings.ReplaceAll(e.Code, s, "[redacted]") // Error() prints it too
 	}
 	if e.Err != nil {
 		text := e.Err.Error()

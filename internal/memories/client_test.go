@@ -80,7 +80,7 @@ func TestGetMetadataRequest(t *testing.T) {
 				got = r.Clone(context.Background())
 				fmt.Fprint(w, vendorExample)
 			})
-			v, err := client.GetMetadata(context.Background(), tt.key, tt.uniqueID, tt.videoNo)
+			v, err := client.GetMetadata(context.Background(), tt.key, memories.VideoRef{UniqueID: tt.uniqueID, VideoNo: tt.videoNo})
 			if err != nil {
 				t.Fatalf("GetMetadata: got error %v; want none", err)
 			}
@@ -122,7 +122,7 @@ func TestGetMetadataBasePathPrefix(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewClient: %v", err)
 	}
-	v, err := client.GetMetadata(context.Background(), testKey, "default", "VI1")
+	v, err := client.GetMetadata(context.Background(), testKey, memories.VideoRef{UniqueID: "default", VideoNo: "VI1"})
 	if err != nil || v == nil || v.VideoNo != "VI1" {
 		t.Fatalf("GetMetadata: got %v, %v; want video VI1", v, err)
 	}
@@ -134,7 +134,7 @@ func TestGetMetadataNotFound(t *testing.T) {
 		w.Header().Set("Content-Type", "text/html") // ignored: only the body counts
 		fmt.Fprint(w, `{"code":"0000","msg":"success","data":null,"success":true,"failed":false}`)
 	})
-	v, err := client.GetMetadata(context.Background(), testKey, "default", "VI-missing")
+	v, err := client.GetMetadata(context.Background(), testKey, memories.VideoRef{UniqueID: "default", VideoNo: "VI-missing"})
 	if v != nil || err != nil {
 		t.Fatalf("GetMetadata: got %v, %v; want nil, nil", v, err)
 	}
@@ -156,7 +156,7 @@ func TestGetMetadataLocalValidation(t *testing.T) {
 			client, mux, serverURL := setup(t)
 			var calls atomic.Int32
 			mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) { calls.Add(1) })
-			v, err := client.GetMetadata(context.Background(), tt.key, "default", tt.videoNo)
+			v, err := client.GetMetadata(context.Background(), tt.key, memories.VideoRef{UniqueID: "default", VideoNo: tt.videoNo})
 			var e *memories.Error
 			if v != nil || !errors.As(err, &e) || e.Kind != tt.want {
 				t.Fatalf("GetMetadata: got %v, %v; want *Error of kind %v", v, err, tt.want)
@@ -184,7 +184,7 @@ func TestGetMetadataAnswers(t *testing.T) {
 				w.WriteHeader(tc.status)
 				io.WriteString(w, tc.body)
 			})
-			got, err := client.GetMetadata(context.Background(), testKey, "default", "VI1")
+			got, err := client.GetMetadata(context.Background(), testKey, memories.VideoRef{UniqueID: "default", VideoNo: "VI1"})
 			checkRedacted(t, err, serverURL)
 			if !tc.wantErr {
 				if err != nil {
@@ -210,7 +210,7 @@ func TestGetMetadataRedactsEchoes(t *testing.T) {
 		msg := "invalid key " + r.Header.Get("Authorization") + " at " + serverURL + r.URL.String()
 		fmt.Fprintf(w, `{"code":"9009","msg":%q}`, msg)
 	})
-	_, err := client.GetMetadata(context.Background(), testKey, "default", "VI1")
+	_, err := client.GetMetadata(context.Background(), testKey, memories.VideoRef{UniqueID: "default", VideoNo: "VI1"})
 	var e *memories.Error
 	if !errors.As(err, &e) || e.Kind != memories.KindUnauthenticated {
 		t.Fatalf("GetMetadata: got %v; want KindUnauthenticated", err)
@@ -242,7 +242,7 @@ func TestGetMetadataBodyCap(t *testing.T) {
 				w.WriteHeader(tt.status)
 				io.WriteString(w, body)
 			})
-			v, err := client.GetMetadata(context.Background(), testKey, "default", "VI1")
+			v, err := client.GetMetadata(context.Background(), testKey, memories.VideoRef{UniqueID: "default", VideoNo: "VI1"})
 			checkRedacted(t, err, serverURL)
 			if !tt.wantErr {
 				if err != nil || v == nil {
@@ -271,7 +271,7 @@ func TestGetMetadataDefaultBodyCap(t *testing.T) {
 		}
 		io.WriteString(w, `"}}`)
 	})
-	_, err := client.GetMetadata(context.Background(), testKey, "default", "VI1")
+	_, err := client.GetMetadata(context.Background(), testKey, memories.VideoRef{UniqueID: "default", VideoNo: "VI1"})
 	var e *memories.Error
 	if !errors.As(err, &e) || e.Kind != memories.KindUpstream {
 		t.Fatalf("GetMetadata: got %v; want KindUpstream", err)
@@ -313,7 +313,7 @@ func TestGetMetadataTimeout(t *testing.T) {
 				defer cancel()
 			}
 			start := time.Now()
-			v, err := client.GetMetadata(ctx, testKey, "default", "VI1")
+			v, err := client.GetMetadata(ctx, testKey, memories.VideoRef{UniqueID: "default", VideoNo: "VI1"})
 			if elapsed := time.Since(start); elapsed > 5*time.Second {
 				t.Errorf("GetMetadata took %v; want about 100ms", elapsed)
 			}
@@ -357,7 +357,7 @@ func TestGetMetadataCallerCancel(t *testing.T) {
 			} else {
 				time.AfterFunc(50*time.Millisecond, cancel)
 			}
-			v, err := client.GetMetadata(ctx, testKey, "default", "VI1")
+			v, err := client.GetMetadata(ctx, testKey, memories.VideoRef{UniqueID: "default", VideoNo: "VI1"})
 			if v != nil || !errors.Is(err, context.Canceled) {
 				t.Fatalf("GetMetadata: got %v, %v; want an error wrapping context.Canceled", v, err)
 			}
@@ -381,7 +381,7 @@ func TestGetMetadataConnectionError(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewClient: %v", err)
 	}
-	v, err := client.GetMetadata(context.Background(), testKey, "default", "VI1")
+	v, err := client.GetMetadata(context.Background(), testKey, memories.VideoRef{UniqueID: "default", VideoNo: "VI1"})
 	var e *memories.Error
 	if v != nil || !errors.As(err, &e) || e.Kind != memories.KindUpstream {
 		t.Fatalf("GetMetadata: got %v, %v; want KindUpstream", v, err)
@@ -408,7 +408,7 @@ func TestGetMetadataConnectionDropped(t *testing.T) {
 			conn.Close()
 		}
 	})
-	_, err := client.GetMetadata(context.Background(), testKey, "default", "VI1")
+	_, err := client.GetMetadata(context.Background(), testKey, memories.VideoRef{UniqueID: "default", VideoNo: "VI1"})
 	var e *memories.Error
 	if !errors.As(err, &e) || e.Kind != memories.KindUpstream || e.HTTPStatus != 200 {
 		t.Fatalf("GetMetadata: got %v; want KindUpstream with HTTP 200", err)
@@ -425,7 +425,7 @@ func TestGetMetadataConcurrent(t *testing.T) {
 	for i := range 20 {
 		wg.Go(func() {
 			no := fmt.Sprintf("VI%d", i)
-			v, err := client.GetMetadata(context.Background(), testKey, "default", no)
+			v, err := client.GetMetadata(context.Background(), testKey, memories.VideoRef{UniqueID: "default", VideoNo: no})
 			if err != nil || v == nil || v.VideoNo != no {
 				t.Errorf("GetMetadata(%s): got %v, %v; want video %s", no, v, err, no)
 			}
@@ -442,7 +442,7 @@ func TestWithHTTPClient(t *testing.T) {
 	})}
 	client, mux, _ := setup(t, memories.WithHTTPClient(hc), memories.WithHTTPClient(nil))
 	mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, vendorExample) })
-	if _, err := client.GetMetadata(context.Background(), testKey, "default", "VI1"); err != nil {
+	if _, err := client.GetMetadata(context.Background(), testKey, memories.VideoRef{UniqueID: "default", VideoNo: "VI1"}); err != nil {
 		t.Fatalf("GetMetadata: %v", err)
 	}
 	if !used.Load() {

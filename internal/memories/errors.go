@@ -28,6 +28,12 @@ const (
 	KindBadRequest
 	// KindTimeout is the per-call timeout or the caller's deadline passing.
 	KindTimeout
+	// KindUnsupported means the upstream does not offer the call to this
+	// account (HTTP 404 or 405, or a code 0001/0003 whose msg says a
+	// parameter or the call is unknown; see isUnsupportedMessage). Only
+	// list_videos answers are classified so; a get_metadata 404 stays
+	// KindUpstream.
+	KindUnsupported
 )
 
 // String returns a short lowercase description of the kind.
@@ -47,12 +53,43 @@ func (k Kind) String() string {
 		return "bad request"
 	case KindTimeout:
 		return "timeout"
+	case KindUnsupported:
+		return "unsupported"
 	default:
 		return "kind(" + strconv.Itoa(int(k)) + ")"
 	}
 }
 
-// Error is every failure GetMetadata reports, except a cancelled context.
+// Name returns a stable snake_case name for metrics labels and trace
+// attributes: "upstream_error", "rate_limited", "unauthenticated",
+// "forbidden", "quota_exceeded", "bad_request", "timeout", "unsupported";
+// "unknown" for a value outside the enumeration (so label cardinality stays
+// bounded).
+func (k Kind) Name() string {
+	switch k {
+	case KindUpstream:
+		return "upstream_error"
+	case KindRateLimited:
+		return "rate_limited"
+	case KindUnauthenticated:
+		return "unauthenticated"
+	case KindForbidden:
+		return "forbidden"
+	case KindQuotaExceeded:
+		return "quota_exceeded"
+	case KindBadRequest:
+		return "bad_request"
+	case KindTimeout:
+		return "timeout"
+	case KindUnsupported:
+		return "unsupported"
+	default:
+		return "unknown"
+	}
+}
+
+// Error is every failure GetMetadata and ListVideos report, except a
+// cancelled context.
 //
 // Its text never contains the API key or a URL, so it is safe to log.
 type Error struct {
@@ -110,8 +147,30 @@ func (e *Error) Is(target error) bool {
 
 // Retryable reports whether repeating the same call later may succeed: rate
 // limits, and code 0001, which the vendor also uses for transient faults.
+// KindUnsupported is never retryable, whatever its code: the call is not
+// offered, so repeating it cannot help.
 func (e *Error) Retryable() bool {
-	return e.Kind == KindRateLimited || e.Code == "0001"
+	if e == nil || e.Kind == KindUnsupported {
+		return false
+	}
+	return e.Kind == KindRateLimited || e.Code == codeFailed
+}
+
+// AboutAccount reports whether e is a definite answer about the account or
+// its key rather than about one video or one call: KindUnauthenticated,
+// KindForbidden and KindQuotaExceeded. No other video of the account can
+// succeed either until the account changes, so callers can fail the
+// account's other pending videos with the same error instead of calling on.
+func (e *Error) AboutAccount() bool {
+	if e == nil {
+		return false
+	}
+	switch e.Kind {
+	case KindUnauthenticated, KindForbidden, KindQuotaExceeded:
+		return true
+	default:
+		return false
+	}
 }
 
 // Sentinels for errors.Is; compare by Kind, never modify them.
@@ -123,4 +182,5 @@ var (
 	ErrQuotaExceeded   = &Error{Kind: KindQuotaExceeded}
 	ErrBadRequest      = &Error{Kind: KindBadRequest}
 	ErrTimeout         = &Error{Kind: KindTimeout}
+	ErrUnsupported     = &Error{Kind: KindUnsupported}
 )

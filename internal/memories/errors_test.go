@@ -24,11 +24,69 @@ func TestKindString(t *testing.T) {
 		{memories.KindQuotaExceeded, "quota exceeded"},
 		{memories.KindBadRequest, "bad request"},
 		{memories.KindTimeout, "timeout"},
+		{memories.KindUnsupported, "unsupported"},
 		{memories.Kind(42), "kind(42)"},
 	}
 	for _, tt := range tests {
 		if got := tt.kind.String(); got != tt.want {
 			t.Errorf("Kind(%d).String(): got %q; want %q", int(tt.kind), got, tt.want)
+		}
+	}
+}
+
+func TestKindName(t *testing.T) {
+	tests := []struct {
+		kind memories.Kind
+		want string
+	}{
+		{memories.KindUpstream, "upstream_error"},
+		{memories.KindRateLimited, "rate_limited"},
+		{memories.KindUnauthenticated, "unauthenticated"},
+		{memories.KindForbidden, "forbidden"},
+		{memories.KindQuotaExceeded, "quota_exceeded"},
+		{memories.KindBadRequest, "bad_request"},
+		{memories.KindTimeout, "timeout"},
+		{memories.KindUnsupported, "unsupported"},
+		{memories.Kind(42), "unknown"},
+		{memories.Kind(-1), "unknown"},
+	}
+	for _, tt := range tests {
+		if got := tt.kind.Name(); got != tt.want {
+			t.Errorf("Kind(%d).Name(): got %q; want %q", int(tt.kind), got, tt.want)
+		}
+	}
+}
+
+func TestErrorRetryableAndAboutAccount(t *testing.T) {
+	tests := []struct {
+		err           *memories.Error
+		wantRetryable bool
+		wantAccount   bool
+	}{
+		{&memories.Error{Kind: memories.KindUpstream}, false, false},
+		{&memories.Error{Kind: memories.KindUpstream, Code: "0001"}, true, false}, // "network abnormal"
+		{&memories.Error{Kind: memories.KindRateLimited}, true, false},
+		{&memories.Error{Kind: memories.KindRateLimited, Code: "0429"}, true, false},
+		{&memories.Error{Kind: memories.KindUnauthenticated, Code: "9009"}, false, true},
+		{&memories.Error{Kind: memories.KindForbidden, Code: "0403"}, false, true},
+		{&memories.Error{Kind: memories.KindQuotaExceeded, Code: "0402"}, false, true},
+		{&memories.Error{Kind: memories.KindBadRequest, Code: "0003"}, false, false},
+		{&memories.Error{Kind: memories.KindBadRequest, Code: "0001"}, true, false},
+		{&memories.Error{Kind: memories.KindTimeout}, false, false},
+		{&memories.Error{Kind: memories.KindUnsupported}, false, false},
+		{&memories.Error{Kind: memories.KindUnsupported, Code: "0001"}, false, false},
+		{nil, false, false},
+	}
+	for _, tt := range tests {
+		name := "<nil>"
+		if tt.err != nil {
+			name = tt.err.Kind.Name() + "/" + tt.err.Code
+		}
+		if got := tt.err.Retryable(); got != tt.wantRetryable {
+			t.Errorf("%s Retryable(): got %v; want %v", name, got, tt.wantRetryable)
+		}
+		if got := tt.err.AboutAccount(); got != tt.wantAccount {
+			t.Errorf("%s AboutAccount(): got %v; want %v", name, got, tt.wantAccount)
 		}
 	}
 }
@@ -60,6 +118,11 @@ func TestErrorIsAndUnwrap(t *testing.T) {
 	}
 	if errors.Is(err, memories.ErrUpstream) {
 		t.Errorf("errors.Is(err, ErrUpstream): got true; want false")
+	}
+	unsupported := fmt.Errorf("wrapped: %w", &memories.Error{Kind: memories.KindUnsupported, HTTPStatus: 404})
+	if !errors.Is(unsupported, memories.ErrUnsupported) || errors.Is(unsupported, memories.ErrBadRequest) {
+		t.Errorf("errors.Is(unsupported, ErrUnsupported / ErrBadRequest): got %v / %v; want true / false",
+			errors.Is(unsupported, memories.ErrUnsupported), errors.Is(unsupported, memories.ErrBadRequest))
 	}
 	if !errors.Is(err, cause) {
 		t.Errorf("errors.Is(err, cause): got false; want true")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -59,9 +60,10 @@ type rawVideo struct {
 	Tags            json.RawMessage `json:"tags"`
 }
 
-// ParseResponse turns one HTTP answer into a video or a typed error. It
-// returns (nil, nil) when the upstream says the video does not exist (code
-// 0000 with null data). Every error it returns is an *Error.
+// ParseResponse turns one get_metadata HTTP answer into a video or a typed
+// error. It returns (nil, nil) when the upstream says the video does not
+// exist (code 0000 with null data); a video it returns has Detailed set.
+// Every error it returns is an *Error.
 //
 // Precedence: HTTP 5xx is KindUpstream whatever the body; then code 0429 or
 // HTTP 429 is KindRateLimited; HTTP 401 and 403 decide by status; any other
@@ -69,46 +71,212 @@ type rawVideo struct {
 // otherwise, and for a contradictory 0000); a 2xx is classified by code.
 // Content-Type is not consulted: only the body counts.
 func ParseResponse(statusCode int, header http.Header, body []byte) (*Video, error) {
-	retryAfter := parseRetryAfter(header.Get("Retry-After"), time.Now())
+	a, err := checkAnswer(statusCode, header, body, endpointMetadata)
+	if err != nil {
+		return nil, err
+	}
+	if isNull(a.env.data) {
+		return nil, nil // not found (or not this account's)
+	}
+	v, err := decodeVideo(a.env.data)
+	if err != nil {
+		return nil, a.fail(KindUpstream, err)
+	}
+	v.Detailed = true
+	return v, nil
+}
+
+// rawList holds list_videos' data fields undecoded; unknown fields are
+// ignored.
+type rawList struct {
+	CurrentPage json.RawMessage `json:"current_page"`
+	PageSize    json.RawMessage `json:"page_size"`
+	TotalCount  json.RawMessage `json:"total_count"`
+	Videos      json.RawMessage `json:"videos"`
+}
+
+// ParseListResponse turns one list_videos HTTP answer into a page or a typed
+// error. Every error it returns is an *Error.
+//
+// The envelope is classified as by ParseResponse, with one addition that
+// comes first after HTTP 5xx: the answers listed at isUnsupportedAnswer
+// (HTTP 404 or 405 whatever the body, or code 0001/0003 whose msg says a
+// parameter or the call is unknown) are KindUnsupported.
+//
+// On code 0000, data null, or videos null or absent, is an empty page. Each
+// item is decoded by get_metadata's field rules and has Detailed false;
+// numbers may be strings, unknown fields (bucket, blob, video_url, ...) are
+// ignored. One malformed item (not an object, no video_no, a field that does
+// not decode) fails the whole page as KindUpstream: the caller isolates it
+// by splitting its batch. Page is 0 when the upstream omits current_page
+// (ListVideos then reports the page asked).
+func ParseListResponse(statusCode int, header http.Header, body []byte) (*ListPage, error) {
+	a, err := checkAnswer(statusCode, header, body, endpointList)
+	if err != nil {
+		return nil, err
+	}
+	page := &ListPage{Videos: []*Video{}}
+	if isNull(a.env.data) {
+		return page, nil
+	}
+	if kindOf(a.env.data) != '{' {
+		return nil, a.fail(KindUpstream, errors.New("malformed field data"))
+	}
+	var r rawList
+	if err := json.Unmarshal(a.env.data, &r); err != nil {
+		return nil, a.fail(KindUpstream, fmt.Errorf("malformed field data: %w", err))
+	}
+
+	d := decoder{}
+	current := d.integer("current_page", r.CurrentPage)
+	size := d.integer("page_size", r.PageSize)
+	total := d.int64("total_count", r.TotalCount)
+	if d.err == nil && (current != nil && *current < 0 || size != nil && *size < 0 || total != nil && *total < 0) {
+		d.err = errors.New("malformed field data: negative current_page, page_size or total_count")
+	}
+	if d.err != nil {
+		return nil, a.fail(KindUpstream, d.err)
+	}
+
+	switch kindOf(r.Videos) {
+	case 0, 'n':
+	case '[':
+		var items []json.RawMessage
+		if err := json.Unmarshal(r.Videos, &items); err != nil {
+			return nil, a.fail(KindUpstream, fmt.Errorf("malformed field videos: %w", err))
+		}
+		page.Videos = make([]*Video, 0, len(items))
+		for i, item := range items {
+			v, err := decodeVideo(item)
+			if err != nil {
+				return nil, a.fail(KindUpstream, fmt.Errorf("malformed item %d of videos: %w", i, err))
+			}
+			page.Videos = append(page.Videos, v) // Detailed stays false
+		}
+	default:
+		return nil, a.fail(KindUpstream, errors.New("malformed field videos"))
+	}
+
+	n := len(page.Videos)
+	if current != nil {
+		page.Page = *current
+	}
+	// A missing (or zero) page_size reads as this page's length, and so
+	// does one below it: the size the server used is at least what it sent.
+	page.PageSize = n
+	if size != nil && *size > n {
+		page.PageSize = *size
+	}
+	// A missing total_count reads as this page's length, i.e. "no more
+	// pages": the upstream gave no sign of more. A total below what this
+	// page holds is raised to it, so TotalCount never contradicts Videos.
+	page.TotalCount = int64(n)
+	if total != nil && *total > page.TotalCount {
+		page.TotalCount = *total
+	}
+	return page, nil
+}
+
+// endpoint names the upstream call an answer came from, for the rules that
+// differ between them.
+type endpoint int
+
+const (
+	endpointMetadata endpoint = iota
+	endpointList
+)
+
+// answer is an HTTP answer whose envelope was read; fail builds its errors.
+type answer struct {
+	env        parsedEnvelope
+	status     int
+	retryAfter time.Duration
+}
+
+func (a *answer) fail(k Kind, err error) error {
+	return &Error{Kind: k, HTTPStatus: a.status, Code: a.env.code, Message: a.env.msg, RetryAfter: a.retryAfter, Err: err}
+}
+
+// checkAnswer applies the envelope precedence both endpoints share (see
+// ParseResponse and ParseListResponse). It returns an *Error for every
+// answer that is not a success, and otherwise the answer, whose data the
+// caller decodes.
+func checkAnswer(statusCode int, header http.Header, body []byte, ep endpoint) (*answer, error) {
 	env, envErr := decodeEnvelope(body)
+	a := &answer{env: env, status: statusCode, retryAfter: parseRetryAfter(header.Get("Retry-After"), time.Now())}
 	code, msg := env.code, env.msg
-	fail := func(k Kind, err error) error {
-		return &Error{Kind: k, HTTPStatus: statusCode, Code: code, Message: msg, RetryAfter: retryAfter, Err: err}
+	classify := func(code, msg string) Kind {
+		if ep == endpointList && isUnsupportedAnswer(0, code, msg) {
+			return KindUnsupported
+		}
+		return classifyCode(code, msg)
 	}
 
 	switch {
 	case statusCode >= 500:
 		// The body of a 5xx is whatever a proxy or a crashing server wrote;
 		// it carries no promise, so the status alone decides.
-		return nil, fail(KindUpstream, nil)
+		return nil, a.fail(KindUpstream, nil)
+	case ep == endpointList && isUnsupportedAnswer(statusCode, "", ""):
+		return nil, a.fail(KindUnsupported, nil)
 	case code == codeRateLimited, statusCode == http.StatusTooManyRequests:
-		return nil, fail(KindRateLimited, nil)
+		return nil, a.fail(KindRateLimited, nil)
 	case statusCode == http.StatusUnauthorized:
-		return nil, fail(KindUnauthenticated, nil)
+		return nil, a.fail(KindUnauthenticated, nil)
 	case statusCode == http.StatusForbidden:
-		return nil, fail(KindForbidden, nil)
+		return nil, a.fail(KindForbidden, nil)
 	case statusCode < 200 || statusCode > 299:
 		// A success code under a failure status is contradictory; trust neither.
 		if envErr != nil || code == "" || code == codeOK {
-			return nil, fail(KindUpstream, nil)
+			return nil, a.fail(KindUpstream, nil)
 		}
-		return nil, fail(classifyCode(code, msg), nil)
+		return nil, a.fail(classify(code, msg), nil)
 	case envErr != nil:
-		return nil, fail(KindUpstream, envErr)
+		return nil, a.fail(KindUpstream, envErr)
 	case code == "":
-		return nil, fail(KindUpstream, errors.New("response has no code"))
+		return nil, a.fail(KindUpstream, errors.New("response has no code"))
 	case code != codeOK:
-		return nil, fail(classifyCode(code, msg), nil)
+		return nil, a.fail(classify(code, msg), nil)
 	}
+	return a, nil
+}
 
-	if isNull(env.data) {
-		return nil, nil // not found (or not this account's)
+// The list_videos "not offered" rule, kept deliberately simple. An answer is
+// KindUnsupported when
+//
+//   - its HTTP status is 404 or 405, whatever the body (no such path, or no
+//     POST on it: the gateway, not the API, answered); or
+//   - its code is 0003 or 0001 (a network 0001 excepted, which stays
+//     KindUpstream) and its msg, lower-cased, contains a word of
+//     unsupportedWords AND a word of unsupportedSubjects AND neither "key"
+//     nor "token". The subject is required so that "unknown error" or
+//     "video not found" stay KindBadRequest; the key/token guard keeps
+//     "api key not found" an answer about the key, not about the call.
+var (
+	unsupportedWords    = []string{"unknown", "unsupported", "not support", "unrecognized", "unrecognised", "not found", "no such", "not exist", "undefined"}
+	unsupportedSubjects = []string{"param", "argument", "field", "video_nos", "api", "path", "method", "endpoint", "route", "url", "interface", "operation", "feature"}
+)
+
+// isUnsupportedAnswer applies the rule above; status 0 checks code and msg
+// only.
+func isUnsupportedAnswer(status int, code, msg string) bool {
+	if status == http.StatusNotFound || status == http.StatusMethodNotAllowed {
+		return true
 	}
-	v, err := decodeVideo(env.data)
-	if err != nil {
-		return nil, fail(KindUpstream, err)
+	if code != codeBadParams && code != codeFailed {
+		return false
 	}
-	return v, nil
+	m := strings.ToLower(msg)
+	if code == codeFailed && strings.Contains(m, "network") {
+		return false
+	}
+	if strings.Contains(m, "key") || strings.Contains(m, "token") {
+		return false
+	}
+	has := func(words []string) bool {
+		return slices.ContainsFunc(words, func(w string) bool { return strings.Contains(m, w) })
+	}
+	return has(unsupportedWords) && has(unsupportedSubjects)
 }
 
 // classifyCode maps a vendor failure code to a Kind.
@@ -284,7 +452,7 @@ func decodeVideo(data json.RawMessage) (*Video, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
-	if strings.TrimSpace(v.VideoNo) == "" {
+	if Blank(v.VideoNo) {
 		return nil, errors.New("missing field video_no")
 	}
 	return v, nil

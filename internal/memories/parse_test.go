@@ -60,6 +60,7 @@ func vendorVideo() *memories.Video {
 		Latitude:        ptr(39.9042),
 		Longitude:       ptr(116.4074),
 		Tags:            []string{"holiday", "beijing", "api"},
+		Detailed:        true,
 	}
 }
 
@@ -75,7 +76,7 @@ func fail(code, msg string) string {
 
 // minimal returns the Video decoded from {"video_no":"VI1", ...extra}.
 func minimal(edit func(v *memories.Video)) *memories.Video {
-	v := &memories.Video{VideoNo: "VI1", Status: memories.StatusUnparse}
+	v := &memories.Video{VideoNo: "VI1", Status: memories.StatusUnparse, Detailed: true}
 	if edit != nil {
 		edit(v)
 	}
@@ -339,7 +340,7 @@ func checkError(t *testing.T, err error, tc parseCase) {
 
 var allSentinels = []*memories.Error{
 	memories.ErrUpstream, memories.ErrRateLimited, memories.ErrUnauthenticated, memories.ErrForbidden,
-	memories.ErrQuotaExceeded, memories.ErrBadRequest, memories.ErrTimeout,
+	memories.ErrQuotaExceeded, memories.ErrBadRequest, memories.ErrTimeout, memories.ErrUnsupported,
 }
 
 func sentinel(k memories.Kind) *memories.Error {

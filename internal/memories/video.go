@@ -26,6 +26,32 @@ const (
 	StatusFailed Status = "FAILED"
 )
 
+// VideoRef names one video of an account: the scope it was uploaded under
+// (the upload's unique_id) and its number.
+type VideoRef struct {
+	UniqueID string // "" is sent as "default", the upstream's own default
+	VideoNo  string
+}
+
+// ListRequest asks list_videos for one page of videos of one scope.
+type ListRequest struct {
+	UniqueID string   // "" is sent as "default"
+	VideoNos []string // the videos wanted; must be non-empty, none blank
+	Page     int      // one-based; 0 means 1
+	Size     int      // items per page asked; 0 means len(VideoNos)
+}
+
+// ListPage is one page of a list_videos answer.
+//
+// Videos the upstream does not know (or that are not the account's) are
+// simply absent: list_videos has no per-video "not found".
+type ListPage struct {
+	Videos     []*Video // in the upstream's order, which is not the request's; Detailed false
+	Page       int      // current_page (the page asked, when the upstream omits it)
+	PageSize   int      // page_size the upstream used; may be smaller than asked
+	TotalCount int64    // matches over all pages
+}
+
 // Video is one video's metadata as the upstream described it.
 //
 // Pointer fields are nil when the upstream omitted the field, sent null, an
@@ -48,6 +74,7 @@ type Video struct {
 	Latitude        *float64
 	Longitude       *float64
 	Tags            []string // nil when absent or null; empty (non-nil) when sent as []
+	Detailed        bool     // from get_metadata: ResolutionLabel, FPS, Width and Height are as the upstream knows them; list_videos answers lack those four
 }
 
 // normalizeStatus maps the upstream's status spellings onto the three
