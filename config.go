@@ -19,9 +19,15 @@ type config struct {
 	BaseURL        string
 	RateLimit      float64
 	RateBurst      int
+	ListRateLimit  float64
+	ListRateBurst  int
+	ListBatchSize  int
+	Batch          bool
+	ListProbe      time.Duration
 	RequestTimeout time.Duration
 	CallTimeout    time.Duration
 	MaxVideos      int
+	MaxDetail      int
 	MaxConcurrency int
 	QueryCacheSize int
 	MaxBodyBytes   int64
@@ -67,12 +73,25 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		"upstream calls per second per account (env MEMORIES_RATE_LIMIT)")
 	fs.IntVar(&c.RateBurst, "memories-rate-burst", e.int("MEMORIES_RATE_BURST", 5),
 		"upstream calls an account may make at once before the rate applies (env MEMORIES_RATE_BURST)")
+	fs.Float64Var(&c.ListRateLimit, "memories-list-rate-limit", e.float("MEMORIES_LIST_RATE_LIMIT", 5),
+		"list_videos calls per second per account, a budget of its own (env MEMORIES_LIST_RATE_LIMIT)")
+	fs.IntVar(&c.ListRateBurst, "memories-list-rate-burst", e.int("MEMORIES_LIST_RATE_BURST", 5),
+		"list_videos calls an account may make at once before the rate applies (env MEMORIES_LIST_RATE_BURST)")
+	fs.IntVar(&c.ListBatchSize, "memories-list-batch-size", e.int("MEMORIES_LIST_BATCH_SIZE", 200),
+		"videos asked per list_videos call (env MEMORIES_LIST_BATCH_SIZE)")
+	fs.Func("memories-batch", "on: fetch videos whose selection needs no resolutionLabel, fps, width or height through list_videos, many per call; off: one get_metadata call per video (env MEMORIES_BATCH, default on)",
+		func(v string) (err error) { c.Batch, err = parseSwitch(v); return err })
+	c.Batch = e.switchValue("MEMORIES_BATCH", true)
+	fs.DurationVar(&c.ListProbe, "memories-list-probe-interval", e.duration("MEMORIES_LIST_PROBE_INTERVAL", time.Minute),
+		"after list_videos is found unavailable for an account, how long it uses get_metadata before list_videos is tried again (env MEMORIES_LIST_PROBE_INTERVAL)")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", e.duration("REQUEST_TIMEOUT", 30*time.Second),
 		"time budget of one GraphQL request (env REQUEST_TIMEOUT)")
 	fs.DurationVar(&c.CallTimeout, "memories-call-timeout", e.duration("MEMORIES_CALL_TIMEOUT", 10*time.Second),
 		"time budget of one upstream call (env MEMORIES_CALL_TIMEOUT)")
-	fs.IntVar(&c.MaxVideos, "max-videos-per-query", e.int("MAX_VIDEOS_PER_QUERY", 500),
-		"video references one operation may make (env MAX_VIDEOS_PER_QUERY)")
+	fs.IntVar(&c.MaxVideos, "max-videos-per-query", e.int("MAX_VIDEOS_PER_QUERY", 2000),
+		"video references one operation may make; each field, list element or entity counts (env MAX_VIDEOS_PER_QUERY)")
+	fs.IntVar(&c.MaxDetail, "max-detail-videos-per-query", e.int("MAX_DETAIL_VIDEOS_PER_QUERY", 100),
+		"distinct videos one operation may ask resolutionLabel, fps, width or height of, one get_metadata call each (env MAX_DETAIL_VIDEOS_PER_QUERY)")
 	fs.IntVar(&c.MaxConcurrency, "memories-max-concurrency", e.int("MEMORIES_MAX_CONCURRENCY", 16),
 		"upstream calls in flight at once, per process (env MEMORIES_MAX_CONCURRENCY)")
 	fs.IntVar(&c.QueryCacheSize, "query-cache-size", e.int("QUERY_CACHE_SIZE", 1000),
@@ -141,8 +160,17 @@ func (c config) validate() error {
 	if c.RateBurst < 1 {
 		errs = append(errs, fmt.Errorf("MEMORIES_RATE_BURST must be at least 1, got %d", c.RateBurst))
 	}
+	if c.ListRateLimit <= 0 || c.ListRateBurst < 1 {
+		errs = append(errs, fmt.Errorf("MEMORIES_LIST_RATE_LIMIT must be positive and MEMORIES_LIST_RATE_BURST at least 1, got %v and %d", c.ListRateLimit, c.ListRateBurst))
+	}
+	if c.ListBatchSize < 1 || c.ListProbe <= 0 {
+		errs = append(errs, fmt.Errorf("MEMORIES_LIST_BATCH_SIZE must be at least 1 and MEMORIES_LIST_PROBE_INTERVAL positive, got %d and %v", c.ListBatchSize, c.ListProbe))
+	}
 	if c.RequestTimeout <= 0 || c.CallTimeout <= 0 {
 		errs = append(errs, errors.New("REQUEST_TIMEOUT and MEMORIES_CALL_TIMEOUT must be positive"))
+	}
+	if c.MaxDetail < 1 {
+		errs = append(errs, fmt.Errorf("MAX_DETAIL_VIDEOS_PER_QUERY must be at least 1, got %d", c.MaxDetail))
 	}
 	if c.MaxVideos < 1 || c.MaxConcurrency < 1 || c.QueryCacheSize < 1 || c.MaxBodyBytes < 1024 {
 		errs = append(errs, errors.New("MAX_VIDEOS_PER_QUERY, MEMORIES_MAX_CONCURRENCY and QUERY_CACHE_SIZE must be at least 1, MAX_BODY_BYTES at least 1024"))
@@ -179,6 +207,11 @@ func (e *envReader) bool(name string, def bool) bool {
 	return envParse(e, name, def, strconv.ParseBool)
 }
 
+// switchValue reads on/off (or a boolean).
+func (e *envReader) switchValue(name string, def bool) bool {
+	return envParse(e, name, def, parseSwitch)
+}
+
 func (e *envReader) int(name string, def int) int {
 	return envParse(e, name, def, strconv.Atoi)
 }
@@ -202,6 +235,21 @@ func envParse[T any](e *envReader, name string, def T, parse func(string) (T, er
 		return def
 	}
 	return v
+}
+
+// parseSwitch reads "on" or "off", or a boolean.
+func parseSwitch(s string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "on":
+		return true, nil
+	case "off":
+		return false, nil
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return false, fmt.Errorf("want on or off, got %q", s)
+	}
+	return b, nil
 }
 
 // splitList reads a comma-separated list, dropping blanks.

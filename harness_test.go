@@ -181,12 +181,17 @@ func decodeVideo(t testing.TB, raw json.RawMessage) *videoJSON {
 // testKey is the server's own key in tests that are not about pass-through.
 const testKey = "sk-test-server-key"
 
-// fast is a server with its own key whose limit is out of the way, for
-// tests that are not about the rate limit.
-var fast = map[string]string{"MEMORIES_API_KEY": testKey, "MEMORIES_RATE_LIMIT": "10000", "MEMORIES_RATE_BURST": "1000"}
+// fast is a server with its own key whose limits are out of the way, for
+// tests that are not about the rate limit. It makes one get_metadata call
+// per video (MEMORIES_BATCH=off), the path of every video that needs a
+// detail field, which the tests written before batching exercise call by
+// call; batch_test.go covers list_videos.
+var fast = map[string]string{"MEMORIES_API_KEY": testKey, "MEMORIES_RATE_LIMIT": "10000", "MEMORIES_RATE_BURST": "1000",
+	"MEMORIES_LIST_RATE_LIMIT": "10000", "MEMORIES_LIST_RATE_BURST": "1000", "MEMORIES_BATCH": "off"}
 
 // passThrough is fast without a key: each request brings its own.
-var passThrough = map[string]string{"MEMORIES_RATE_LIMIT": "10000", "MEMORIES_RATE_BURST": "1000"}
+var passThrough = map[string]string{"MEMORIES_RATE_LIMIT": "10000", "MEMORIES_RATE_BURST": "1000",
+	"MEMORIES_LIST_RATE_LIMIT": "10000", "MEMORIES_LIST_RATE_BURST": "1000", "MEMORIES_BATCH": "off"}
 
 func with(base map[string]string, kv ...string) map[string]string {
 	m := make(map[string]string, len(base)+len(kv)/2)

@@ -8,6 +8,9 @@ import (
 	"github.com/memories-facade/memories-graphql/internal/emulator"
 )
 
+// These tests are about the get_metadata budget: MEMORIES_BATCH=off makes
+// every video one get_metadata call (TestBatch500Videos covers list_videos).
+
 // videosQuery asks for nos as separate aliases, so each one answers or fails
 // on its own path.
 func videosQuery(nos []string) string {
@@ -42,7 +45,7 @@ func checkVideos(t testing.TB, who string, resp response, nos []string) bool {
 func TestRateLimitSameSettingNo0429(t *testing.T) {
 	vs, nos := testVideos(60)
 	h := setup(t, emulator.Options{Videos: vs, RateLimit: 20, Burst: 5},
-		map[string]string{"MEMORIES_API_KEY": testKey, "MEMORIES_RATE_LIMIT": "20", "MEMORIES_RATE_BURST": "5"})
+		map[string]string{"MEMORIES_API_KEY": testKey, "MEMORIES_RATE_LIMIT": "20", "MEMORIES_RATE_BURST": "5", "MEMORIES_BATCH": "off"})
 	resp := h.query(t, `query($nos: [ID!]!) { videos(videoNos: $nos) { videoNo } }`, map[string]any{"nos": nos})
 	if len(resp.Errors) > 0 {
 		t.Fatalf("errors: %+v", resp.Errors)
@@ -76,7 +79,7 @@ func TestRateLimitAboveUpstreamRecovers(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			vs, nos := testVideos(40)
 			h := setup(t, emulator.Options{Videos: vs, RateLimit: 10, Burst: 5, RateLimitStatus: tt.status, RetryAfterHeader: tt.retryAfter},
-				map[string]string{"MEMORIES_API_KEY": testKey, "MEMORIES_RATE_LIMIT": "200", "MEMORIES_RATE_BURST": "50", "REQUEST_TIMEOUT": "30s"})
+				map[string]string{"MEMORIES_API_KEY": testKey, "MEMORIES_RATE_LIMIT": "200", "MEMORIES_RATE_BURST": "50", "REQUEST_TIMEOUT": "30s", "MEMORIES_BATCH": "off"})
 			resp := h.query(t, videosQuery(nos), nil)
 			if len(resp.Errors) > 0 {
 				t.Fatalf("errors: %+v", resp.Errors)
@@ -102,7 +105,7 @@ func TestRateLimitAboveUpstreamRecovers(t *testing.T) {
 func TestRateLimitTimeoutGivesRetryAfter(t *testing.T) {
 	vs, nos := testVideos(30)
 	h := setup(t, emulator.Options{Videos: vs},
-		map[string]string{"MEMORIES_API_KEY": testKey, "MEMORIES_RATE_LIMIT": "5", "MEMORIES_RATE_BURST": "5", "REQUEST_TIMEOUT": "2s"})
+		map[string]string{"MEMORIES_API_KEY": testKey, "MEMORIES_RATE_LIMIT": "5", "MEMORIES_RATE_BURST": "5", "REQUEST_TIMEOUT": "2s", "MEMORIES_BATCH": "off"})
 	start := time.Now()
 	resp := h.query(t, videosQuery(nos), nil)
 	elapsed := time.Since(start)

@@ -131,6 +131,7 @@ func TestReplicasShareRateLimit(t *testing.T) {
 			"MEMORIES_API_KEY":    testKey,
 			"MEMORIES_RATE_LIMIT": fmt.Sprint(limit),
 			"MEMORIES_RATE_BURST": fmt.Sprint(burst),
+			"MEMORIES_BATCH":      "off", // the get_metadata budget, call by call
 			// As the README says for three replicas: should a replica fall
 			// back on its local limiter, it takes a third of the budget.
 			"EXPECTED_REPLICAS": fmt.Sprint(instances),
@@ -194,6 +195,7 @@ func TestReplicaCutOffFromRedisKeepsAccountWithinLimit(t *testing.T) {
 		"MEMORIES_API_KEY":    testKey,
 		"MEMORIES_RATE_LIMIT": fmt.Sprint(limit),
 		"MEMORIES_RATE_BURST": fmt.Sprint(burst),
+		"MEMORIES_BATCH":      "off", // the get_metadata budget, call by call
 		"EXPECTED_REPLICAS":   fmt.Sprint(instances),
 		"REDIS_TIMEOUT":       "2s", // see TestReplicasShareRateLimit
 	})
@@ -415,6 +417,7 @@ func TestRedisOutageFallsBackAndRecovers(t *testing.T) {
 		"MEMORIES_API_KEY":    testKey,
 		"MEMORIES_RATE_LIMIT": "50",
 		"MEMORIES_RATE_BURST": "10",
+		"MEMORIES_BATCH":      "off", // one call per video keeps the budget busy
 		"EXPECTED_REPLICAS":   fmt.Sprint(instances),
 		"REDIS_URL":           srv.URL(),
 		"REDIS_KEY_PREFIX":    "outage",
@@ -485,7 +488,7 @@ func TestRedisOutageFallsBackAndRecovers(t *testing.T) {
 		switch {
 		case k == "outage:v1:rate:{"+acct.ID()+"}:tat":
 			tat++
-		case strings.HasPrefix(k, "outage:v1:video:"+acct.ID()+":"):
+		case strings.HasPrefix(k, "outage:v2:video:{"+acct.ID()+"}:"):
 			videos++
 		}
 	}

@@ -188,7 +188,7 @@ func TestConfigFlagBeatsEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Port != 9001 || cfg.RateLimit != 7 || cfg.RequestTimeout != 3*time.Second || cfg.RateBurst != 5 || cfg.MaxVideos != 500 {
-		t.Errorf("cfg = %+v; want port 9001 (flag), rate 7 and timeout 3s (env), burst 5 and max videos 500 (defaults)", cfg)
+	if cfg.Port != 9001 || cfg.RateLimit != 7 || cfg.RequestTimeout != 3*time.Second || cfg.RateBurst != 5 || cfg.MaxVideos != 2000 || cfg.MaxDetail != 100 || !cfg.Batch || cfg.ListBatchSize != 200 {
+		t.Errorf("cfg = %+v; want port 9001 (flag), rate 7 and timeout 3s (env), burst 5, max videos 2000, max detail videos 100, batching on, batch size 200 (defaults)", cfg)
 	}
 }

@@ -214,9 +214,14 @@ func (a *app) upstreamClient(cfg config, logger *slog.Logger) (*memories.Client,
 			Keys: []string{sandboxKey},
 			// The sandbox behaves like an account whose limit matches the
 			// setting, so raising it past the real limit shows what happens.
-			RateLimit: cfg.RateLimit,
-			Burst:     cfg.RateBurst,
-			Latency:   20 * time.Millisecond,
+			RateLimit:     cfg.RateLimit,
+			Burst:         cfg.RateBurst,
+			ListRateLimit: cfg.ListRateLimit,
+			ListBurst:     cfg.ListRateBurst,
+			// The vendor's default page size: the batches of 200 arrive
+			// whole. (The emulator's own default pages sooner, for tests.)
+			ListPageCap: 200,
+			Latency:     20 * time.Millisecond,
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("start sandbox upstream: %w", err)
@@ -251,33 +256,32 @@ func (a *app) upstreamClient(cfg config, logger *slog.Logger) (*memories.Client,
 }
 
 // videoSource builds what the loader fetches from: the cache and
-// cross-request coalescing over the upstream source, with a limiter and
-// cache in process or, with REDIS_URL, shared by all replicas.
+// cross-request sharing over the upstream source, with limiters and a cache
+// in process or, with REDIS_URL, shared by all replicas.
 func (a *app) videoSource(cfg config, logger *slog.Logger, client *memories.Client, tracer trace.Tracer) (*videocache.Source, error) {
-	// Headroom: the upstream counts arrivals, we count departures, and the
-	// network between them jitters. Running at 95% of the rate and holding
-	// back a third of the burst (at least one call) keeps arrivals inside
-	// the upstream's bucket even when a burst lands late and bunched.
-	perSecond := cfg.RateLimit * 0.95
-	burst := max(1, cfg.RateBurst-max(1, (cfg.RateBurst+2)/3))
 	local, err := videocache.NewLocal(cfg.CacheMaxEntries)
 	if err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, local.Close)
 	var (
-		limiter upstream.Limiter
-		store   videocache.Store = local
+		meta, list upstream.Limiter
+		store      videocache.Store = local
 	)
 	if cfg.RedisURL == "" {
-		limiter, err = ratelimit.New(perSecond, burst)
+		if meta, err = ratelimit.New(ratelimit.Headroom(cfg.RateLimit, cfg.RateBurst)); err != nil {
+			return nil, err
+		}
+		if list, err = ratelimit.New(ratelimit.Headroom(cfg.ListRateLimit, cfg.ListRateBurst)); err != nil {
+			return nil, err
+		}
 	} else {
-		// Replicas share one budget and one cache through Redis. While
-		// Redis is unavailable each falls back on its own limiter, with
-		// its share of the budget, and its own cache.
-		conn, cerr := redisconn.Open(cfg.RedisURL, redisconn.Options{Prefix: cfg.RedisKeyPrefix, Timeout: cfg.RedisTimeout, Logger: logger})
-		if cerr != nil {
-			return nil, cerr
+		// Replicas share the budgets and the cache through Redis. While
+		// Redis is unavailable each falls back on its own limiters, with
+		// its share of each budget, and its own cache.
+		conn, err := redisconn.Open(cfg.RedisURL, redisconn.Options{Prefix: cfg.RedisKeyPrefix, Timeout: cfg.RedisTimeout, Logger: logger})
+		if err != nil {
+			return nil, err
 		}
 		a.closers = append(a.closers, conn.Close)
 		n := cfg.ExpectedReplicas
@@ -286,27 +290,49 @@ func (a *app) videoSource(cfg config, logger *slog.Logger, client *memories.Clie
 		peers := presence.Start(conn, presence.Options{Expected: n, Logger: logger})
 		a.closers = append(a.closers, peers.Close)
 		a.metrics.WatchRedis(conn.Up, peers.Missing)
-		var fallback *ratelimit.Registry
-		if fallback, err = ratelimit.New(perSecond/float64(n), max(1, burst/n)); err == nil {
-			var shared *ratelimit.Shared
-			if shared, err = ratelimit.NewShared(conn, perSecond, burst, fallback); err == nil {
-				limiter = shared.LeaveShareOf(peers, n)
+		shared := func(budget string, perSecond float64, burst int) (upstream.Limiter, error) {
+			perSecond, burst = ratelimit.Headroom(perSecond, burst)
+			fallback, err := ratelimit.New(ratelimit.ReplicaShare(perSecond, burst, n))
+			if err != nil {
+				return nil, err
 			}
+			s, err := ratelimit.NewShared(conn, budget, perSecond, burst, fallback)
+			if err != nil {
+				return nil, err
+			}
+			return s.LeaveShareOf(peers, n), nil
+		}
+		if meta, err = shared("rate", cfg.RateLimit, cfg.RateBurst); err != nil {
+			return nil, err
+		}
+		if list, err = shared("rate-list", cfg.ListRateLimit, cfg.ListRateBurst); err != nil {
+			return nil, err
 		}
 		store = videocache.NewShared(conn, local)
 	}
-	if err != nil {
-		return nil, err
-	}
-	up := upstream.New(client, limiter, upstream.Options{MaxConcurrency: cfg.MaxConcurrency, Observer: a.metrics, Tracer: tracer})
-	return videocache.New(up, store, videocache.TTLs{
-		Parse: cfg.CacheTTLParse, Failed: cfg.CacheTTLFailed, Unparse: cfg.CacheTTLUnparse, NotFound: cfg.CacheTTLNotFound,
-	}).Observe(a.metrics).Trace(tracer), nil
+	up := upstream.New(client, meta, list, upstream.Options{
+		MaxConcurrency: cfg.MaxConcurrency,
+		NoBatch:        !cfg.Batch,
+		BatchSize:      cfg.ListBatchSize,
+		ProbeAfter:     cfg.ListProbe,
+		Observer:       a.metrics,
+		Tracer:         tracer,
+		Logger:         logger,
+	})
+	return videocache.New(videocache.Options{
+		Upstream: up,
+		Store:    store,
+		TTLs: videocache.TTLs{
+			Parse: cfg.CacheTTLParse, Failed: cfg.CacheTTLFailed, Unparse: cfg.CacheTTLUnparse, NotFound: cfg.CacheTTLNotFound,
+		},
+		Observer: a.metrics,
+		Tracer:   tracer,
+	}), nil
 }
 
 // routes builds the HTTP surface: the GraphQL endpoint with its checks, the
 // playground, health, readiness and metrics.
-func (a *app) routes(cfg config, logger *slog.Logger, src loader.Source, fixed *account.Account, tracer trace.Tracer) http.Handler {
+func (a *app) routes(cfg config, logger *slog.Logger, src loader.Fetcher, fixed *account.Account, tracer trace.Tracer) http.Handler {
 	gql := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}}))
 	gql.AddTransport(transport.Options{})
 	gql.AddTransport(transport.GET{})
@@ -319,7 +345,7 @@ func (a *app) routes(cfg config, logger *slog.Logger, src loader.Source, fixed *
 	}
 	gql.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](cfg.QueryCacheSize)})
 	gql.Use(graph.DepthLimit{Max: cfg.MaxDepth})
-	gql.Use(graph.VideoLimit{Max: cfg.MaxVideos})
+	gql.Use(graph.VideoPlan{Max: cfg.MaxVideos, MaxDetail: cfg.MaxDetail})
 	gql.Use(graph.EntityKeys{})
 	gql.Use(graph.OperationMetrics{Recorder: a.metrics})
 	gql.Use(graph.Tracing{Tracer: tracer})

@@ -5,56 +5,52 @@ import (
 	"encoding/json"
 	"math"
 	"strconv"
-	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/memories-facade/memories-graphql/graph/model"
 	"github.com/memories-facade/memories-graphql/internal/loader"
+	"github.com/memories-facade/memories-graphql/internal/memories"
 )
-
-// defaultUniqueID is what a representation without uniqueId means, as the
-// upstream's unique_id default.
-const defaultUniqueID = "default"
 
 // loadEntities resolves federation representations through the request's
 // loader, so they share upstream calls with each other and with any video or
 // videos field of the same request. A failure nulls only its own entity, with
 // the error at _entities[i]; an unknown video is null without an error.
-func loadEntities(ctx context.Context, keys []loader.Key) ([]*model.Video, error) {
-	out := make([]*model.Video, len(keys))
+func loadEntities(ctx context.Context, refs []memories.VideoRef) ([]*model.Video, error) {
+	out := make([]*model.Video, len(refs))
 	var errs graphql.BatchErrorList
 	fail := func(i int, err error) {
 		if errs == nil {
-			errs = make(graphql.BatchErrorList, len(keys))
+			errs = make(graphql.BatchErrorList, len(refs))
 		}
 		errs[i] = err
 	}
 
 	// Refuse empty keys here, entity by entity, rather than the whole
 	// operation: a gateway batches many clients' references into one call.
-	valid := make([]loader.Key, 0, len(keys))
-	index := make([]int, 0, len(keys))
-	for i, k := range keys {
+	valid := make([]memories.VideoRef, 0, len(refs))
+	index := make([]int, 0, len(refs))
+	for i, ref := range refs {
 		switch {
-		case blank(k.VideoNo):
+		case blank(ref.VideoNo):
 			fail(i, inputError(nil, "representation %d is not a Video reference with a non-empty videoNo", i))
-		case blank(k.UniqueID):
+		case blank(ref.UniqueID):
 			fail(i, inputError(nil, "representation %d: uniqueId must not be empty", i))
 		default:
-			valid = append(valid, k)
+			valid = append(valid, ref)
 			index = append(index, i)
 		}
 	}
 
-	vs, loadErrs := loader.For(ctx).LoadMany(ctx, valid)
+	vs, loadErrs := loader.For(ctx).LoadMany(ctx, valid, needsDetail(ctx))
 	for j, v := range vs {
 		i := index[j]
 		if loadErrs != nil && loadErrs[j] != nil {
 			fail(i, loadErrs[j])
 			continue
 		}
-		out[i] = newVideo(keys[i].UniqueID, v)
+		out[i] = newVideo(refs[i].UniqueID, v)
 	}
 	if errs != nil {
 		return out, errs
@@ -102,22 +98,33 @@ func (EntityKeys) InterceptField(ctx context.Context, next graphql.Resolver) (an
 // its own index; left alone, gqlgen would fail the whole _entities field
 // with an uncoded error.
 func normalizeRepresentation(rep map[string]any) {
-	videoNo, okNo := idValue(rep["videoNo"])
-	uniqueID, okID := rep["uniqueId"].(string)
-	if rep["uniqueId"] == nil {
-		uniqueID, okID = defaultUniqueID, true
-	}
-	if rep["__typename"] != "Video" || !okNo || !okID {
-		videoNo, uniqueID = "", defaultUniqueID
+	ref, ok := representationRef(rep)
+	if !ok {
+		ref = memories.VideoRef{UniqueID: memories.DefaultUniqueID}
 	}
 	clear(rep)
 	rep["__typename"] = "Video"
-	rep["videoNo"] = videoNo
-	rep["uniqueId"] = uniqueID
+	rep["videoNo"] = ref.VideoNo
+	rep["uniqueId"] = ref.UniqueID
 }
 
-// idValue reads an ID from JSON: a string, or an integer (GraphQL's ID
-// accepts both).
+// representationRef reads the video a representation names: ok is false
+// when it is not a Video reference with a string or integer videoNo and a
+// string uniqueId, if any (none means "default").
+func representationRef(rep map[string]any) (memories.VideoRef, bool) {
+	videoNo, okNo := idValue(rep["videoNo"])
+	uniqueID, okID := rep["uniqueId"].(string)
+	if rep["uniqueId"] == nil {
+		uniqueID, okID = memories.DefaultUniqueID, true
+	}
+	if rep["__typename"] != "Video" || !okNo || !okID {
+		return memories.VideoRef{}, false
+	}
+	return memories.VideoRef{UniqueID: uniqueID, VideoNo: videoNo}, true
+}
+
+// idValue reads an ID from an argument or JSON: a string, or an integer
+// (GraphQL's ID accepts both).
 func idValue(v any) (string, bool) {
 	switch v := v.(type) {
 	case string:
@@ -128,6 +135,8 @@ func idValue(v any) (string, bool) {
 		}
 	case int64:
 		return strconv.FormatInt(v, 10), true
+	case int:
+		return strconv.Itoa(v), true
 	case float64:
 		if v == math.Trunc(v) && math.Abs(v) < 1<<53 {
 			return strconv.FormatInt(int64(v), 10), true
@@ -138,4 +147,4 @@ func idValue(v any) (string, bool) {
 
 // blank reports an id that is empty or only white space: the upstream
 // refuses those, so they are refused here without a call.
-func blank(id string) bool { return strings.TrimSpace(id) == "" }
+func blank(id string) bool { return memories.Blank(id) }

@@ -9,25 +9,25 @@ import (
 	"context"
 
 	"github.com/memories-facade/memories-graphql/graph/model"
-	"github.com/memories-facade/memories-graphql/internal/loader"
+	"github.com/memories-facade/memories-graphql/internal/memories"
 )
 
 // FindManyVideoByVideoNoAndUniqueIDs is the resolver for the findManyVideoByVideoNoAndUniqueIDs field.
 func (r *entityResolver) FindManyVideoByVideoNoAndUniqueIDs(ctx context.Context, reps []*model.VideoByVideoNoAndUniqueIDsInput) ([]*model.Video, error) {
-	keys := make([]loader.Key, len(reps))
+	refs := make([]memories.VideoRef, len(reps))
 	for i, rep := range reps {
-		keys[i] = loader.Key{UniqueID: rep.UniqueID, VideoNo: rep.VideoNo}
+		refs[i] = memories.VideoRef{UniqueID: rep.UniqueID, VideoNo: rep.VideoNo}
 	}
-	return loadEntities(ctx, keys)
+	return loadEntities(ctx, refs)
 }
 
 // FindManyVideoByVideoNos is the resolver for the findManyVideoByVideoNos field.
 func (r *entityResolver) FindManyVideoByVideoNos(ctx context.Context, reps []*model.VideoByVideoNosInput) ([]*model.Video, error) {
-	keys := make([]loader.Key, len(reps))
+	refs := make([]memories.VideoRef, len(reps))
 	for i, rep := range reps {
-		keys[i] = loader.Key{UniqueID: defaultUniqueID, VideoNo: rep.VideoNo}
+		refs[i] = memories.VideoRef{UniqueID: memories.DefaultUniqueID, VideoNo: rep.VideoNo}
 	}
-	return loadEntities(ctx, keys)
+	return loadEntities(ctx, refs)
 }
 
 // Entity returns EntityResolver implementation.

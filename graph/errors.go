@@ -13,7 +13,6 @@ import (
 
 	"github.com/memories-facade/memories-graphql/internal/loader"
 	"github.com/memories-facade/memories-graphql/internal/memories"
-	"github.com/memories-facade/memories-graphql/internal/upstream"
 )
 
 // The error codes clients branch on, in extensions.code.
@@ -69,17 +68,13 @@ func Recover(logger *slog.Logger) graphql.RecoverFunc {
 	}
 }
 
+// classify maps an error to its code, message and extensions. Every failure
+// of a video is a *memories.Error (the upstream client's taxonomy, which
+// the layers between reuse); what else reaches here is a cancelled request
+// or a bug.
 func classify(err error) (code, msg string, ext map[string]any) {
-	var (
-		rl *upstream.RateLimitedError
-		me *memories.Error
-	)
+	var me *memories.Error
 	switch {
-	case err == nil:
-		return CodeInternal, "internal error", nil
-	case errors.As(err, &rl):
-		return CodeRateLimited, "the upstream account's rate limit left no budget for this video in time; retry later",
-			map[string]any{"retryAfterSeconds": seconds(rl.RetryAfter)}
 	case errors.Is(err, loader.ErrNoAccount):
 		return CodeUnauthenticated, "no API key: send your memories.ai API key in the Authorization header", nil
 	case errors.As(err, &me):
@@ -90,7 +85,7 @@ func classify(err error) (code, msg string, ext map[string]any) {
 		switch me.Kind {
 		case memories.KindRateLimited:
 			ext["retryAfterSeconds"] = seconds(me.RetryAfter)
-			return CodeRateLimited, "the upstream rate limit was exceeded; retry later", ext
+			return CodeRateLimited, "the upstream account's rate limit left no budget for this video in time; retry later", ext
 		case memories.KindUnauthenticated:
 			return CodeUnauthenticated, "the memories.ai API key was rejected", ext
 		case memories.KindForbidden:
@@ -104,8 +99,6 @@ func classify(err error) (code, msg string, ext map[string]any) {
 		default:
 			return CodeUpstreamError, "the upstream failed to return this video", ext
 		}
-	case errors.Is(err, context.DeadlineExceeded):
-		return CodeUpstreamTimeout, "the request's time ran out before the upstream answered", nil
 	case errors.Is(err, context.Canceled):
 		return CodeUpstreamTimeout, "the request was cancelled before the upstream answered", nil
 	}

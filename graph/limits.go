@@ -7,136 +7,204 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/memories-facade/memories-graphql/internal/loader"
+	"github.com/memories-facade/memories-graphql/internal/memories"
 )
 
-// VideoLimit checks, before anything executes, the video references of an
-// operation: none may be empty and there may be at most Max of them (each
-// video field, each element of a videos list and each Video representation
-// of _entities counts; aliases add up).
-// Checking here rather than in the resolvers means a refused operation makes
-// no upstream call at all, since gqlgen runs root fields concurrently.
-type VideoLimit struct {
-	Max int
+// summary is what the operation checks and the plan need to know of an
+// operation, from one walk of it.
+type summary struct {
+	depth       int
+	introspects bool // a root __schema or __type field
+	tooBig      bool // too many fields to walk: refused
+	videos      []videoField
+}
+
+// videoField is a root field that loads videos.
+type videoField struct {
+	field  *ast.Field
+	detail bool // its selection needs a field only get_metadata returns
+}
+
+const summaryKey = "graph.summary"
+
+// summarize walks oc's operation once; the checks that run after the first
+// share the result.
+func summarize(oc *graphql.OperationContext) *summary {
+	if s, ok := oc.Stats.GetExtension(summaryKey).(*summary); ok {
+		return s
+	}
+	s := &summary{}
+	index := map[*ast.Field]int{}
+	ok := walk(oc.Operation.SelectionSet, oc.Variables, func(f, root *ast.Field, depth int) {
+		s.depth = max(s.depth, depth)
+		if f != root {
+			if isDetailField(f) {
+				if i, ok := index[root]; ok {
+					s.videos[i].detail = true
+				}
+			}
+			return
+		}
+		if f.Name == "__schema" || f.Name == "__type" {
+			s.introspects = true
+		}
+		if loadsVideos(f) {
+			index[f] = len(s.videos)
+			s.videos = append(s.videos, videoField{field: f})
+		}
+	})
+	s.tooBig = !ok
+	oc.Stats.SetExtension(summaryKey, s)
+	return s
+}
+
+// loadsVideos reports a root field that loads videos.
+func loadsVideos(f *ast.Field) bool {
+	if f.Definition == nil || f.ObjectDefinition == nil || f.ObjectDefinition.Name != "Query" {
+		return false
+	}
+	switch f.Name {
+	case "video", "videos", "_entities":
+		return true
+	}
+	return false
+}
+
+// tooBigError refuses an operation too big to check.
+func tooBigError() *gqlerror.Error {
+	return inputError(nil, "this operation spreads fragments into more than %d fields; simplify it", maxWalk)
+}
+
+// VideoPlan checks, before anything executes, the video references of a
+// query, then starts fetching them all in one batch.
+//
+// The checks: no id may be blank; there may be at most Max references
+// (each video field, each element of a videos list and each Video
+// representation of _entities counts; aliases add up), and at most
+// MaxDetail distinct videos whose selection needs resolutionLabel, fps,
+// width or height, since each of those costs a get_metadata call where a
+// list_videos call serves up to 200 others. Checking here rather than in
+// the resolvers means a refused operation makes no upstream call at all.
+//
+// The plan: every video the operation names, literally or through
+// variables, goes to the request's loader at once, marked for get_metadata
+// when any reference to it needs a detail field. The loader makes them one
+// batch, so a query's aliases and lists share list_videos calls.
+type VideoPlan struct {
+	Max       int
+	MaxDetail int
 }
 
 var (
-	_ graphql.HandlerExtension        = VideoLimit{}
-	_ graphql.OperationContextMutator = VideoLimit{}
+	_ graphql.HandlerExtension        = VideoPlan{}
+	_ graphql.OperationContextMutator = VideoPlan{}
+	_ graphql.OperationInterceptor    = VideoPlan{}
 )
 
+const planKey = "graph.plan"
+
 // ExtensionName implements graphql.HandlerExtension.
-func (VideoLimit) ExtensionName() string { return "VideoLimit" }
+func (VideoPlan) ExtensionName() string { return "VideoPlan" }
 
 // Validate implements graphql.HandlerExtension.
-func (l VideoLimit) Validate(graphql.ExecutableSchema) error {
-	if l.Max < 1 {
-		return fmt.Errorf("video limit must be at least 1, got %d", l.Max)
+func (p VideoPlan) Validate(graphql.ExecutableSchema) error {
+	if p.Max < 1 || p.MaxDetail < 1 {
+		return fmt.Errorf("video limits must be at least 1, got %d and %d", p.Max, p.MaxDetail)
 	}
 	return nil
 }
 
 // MutateOperationContext implements graphql.OperationContextMutator.
-func (l VideoLimit) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+func (p VideoPlan) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
 	if oc.Operation == nil || oc.Operation.Operation != ast.Query {
 		return nil
 	}
-	c := videoCounter{vars: oc.Variables, seen: map[string]bool{}}
-	if err := c.walk(oc.Operation.SelectionSet); err != nil {
-		return err
+	s := summarize(oc)
+	if s.tooBig {
+		return tooBigError()
 	}
-	if c.n > l.Max {
-		return inputError(nil, "this operation asks for %d videos; at most %d are allowed per operation (MAX_VIDEOS_PER_QUERY)", c.n, l.Max)
-	}
-	return nil
-}
-
-type videoCounter struct {
-	vars map[string]any
-	seen map[string]bool // fragments already walked, against cycles
-	n    int
-}
-
-func (c *videoCounter) walk(set ast.SelectionSet) *gqlerror.Error {
-	for _, sel := range set {
-		switch sel := sel.(type) {
-		case *ast.Field:
-			if err := c.field(sel); err != nil {
-				return err
-			}
-		case *ast.InlineFragment:
-			if err := c.walk(sel.SelectionSet); err != nil {
-				return err
-			}
-		case *ast.FragmentSpread:
-			if sel.Definition == nil || c.seen[sel.Name] {
-				continue
-			}
-			c.seen[sel.Name] = true
-			if err := c.walk(sel.Definition.SelectionSet); err != nil {
-				return err
+	var keys []loader.Key
+	detail := map[memories.VideoRef]bool{}
+	for _, vf := range s.videos {
+		refs, err := fieldRefs(vf.field, oc.Variables)
+		if err != nil {
+			return err
+		}
+		for _, ref := range refs {
+			keys = append(keys, loader.Key{Ref: ref, Detail: vf.detail})
+			if vf.detail {
+				detail[ref] = true
 			}
 		}
 	}
+	if len(keys) > p.Max {
+		return inputError(nil, "this operation asks for %d videos; at most %d are allowed per operation (MAX_VIDEOS_PER_QUERY)", len(keys), p.Max)
+	}
+	if len(detail) > p.MaxDetail {
+		return inputError(nil, "this operation asks for resolutionLabel, fps, width or height of %d videos, one upstream call each; at most %d are allowed per operation (MAX_DETAIL_VIDEOS_PER_QUERY)", len(detail), p.MaxDetail)
+	}
+	oc.Stats.SetExtension(planKey, keys)
 	return nil
 }
 
-func (c *videoCounter) field(f *ast.Field) *gqlerror.Error {
-	if f.Definition == nil || f.ObjectDefinition == nil || f.ObjectDefinition.Name != "Query" {
-		return nil
+// InterceptOperation implements graphql.OperationInterceptor: it hands the
+// plan to the request's loader once every check has passed.
+func (VideoPlan) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	oc := graphql.GetOperationContext(ctx)
+	if keys, ok := oc.Stats.GetExtension(planKey).([]loader.Key); ok && len(keys) > 0 {
+		if l, ok := loader.FromContext(ctx); ok {
+			l.Prefetch(keys)
+		}
 	}
-	switch f.Name {
-	case "video", "videos":
-	case "_entities":
-		// Each Video representation is a video reference; the entity
-		// resolver checks them one by one.
-		reps, _ := f.ArgumentMap(c.vars)["representations"].([]any)
+	return next(ctx)
+}
+
+// fieldRefs returns the videos a root field names, refusing blank ids.
+// Representations of _entities that name no valid video are left to the
+// entity resolver, which refuses them one by one.
+func fieldRefs(f *ast.Field, vars map[string]any) ([]memories.VideoRef, *gqlerror.Error) {
+	args := f.ArgumentMap(vars)
+	if f.Name == "_entities" {
+		reps, _ := args["representations"].([]any)
+		var refs []memories.VideoRef
 		for _, rep := range reps {
-			if m, ok := rep.(map[string]any); ok && m["__typename"] == "Video" {
-				c.n++
+			if m, ok := rep.(map[string]any); ok {
+				if ref, ok := representationRef(m); ok && !blank(ref.VideoNo) && !blank(ref.UniqueID) {
+					refs = append(refs, ref)
+				}
 			}
 		}
-		return nil
-	default:
-		return nil
+		return refs, nil
 	}
-	args := f.ArgumentMap(c.vars)
-	if u, _ := args["uniqueId"].(string); blank(u) {
-		return inputError([]any{f.Alias}, "uniqueId must not be empty")
+	uniqueID, _ := args["uniqueId"].(string)
+	if blank(uniqueID) {
+		return nil, inputError([]any{f.Alias}, "uniqueId must not be empty")
 	}
 	if f.Name == "video" {
-		if blank(idString(args["videoNo"])) {
-			return inputError([]any{f.Alias}, "videoNo must not be empty")
+		no, _ := idValue(args["videoNo"])
+		if blank(no) {
+			return nil, inputError([]any{f.Alias}, "videoNo must not be empty")
 		}
-		c.n++
-		return nil
+		return []memories.VideoRef{{UniqueID: uniqueID, VideoNo: no}}, nil
 	}
 	nos, _ := args["videoNos"].([]any)
+	refs := make([]memories.VideoRef, len(nos))
 	for i, no := range nos {
-		if blank(idString(no)) {
-			return inputError([]any{f.Alias}, "videoNos[%d] must not be empty", i)
+		s, _ := idValue(no)
+		if blank(s) {
+			return nil, inputError([]any{f.Alias}, "videoNos[%d] must not be empty", i)
 		}
+		refs[i] = memories.VideoRef{UniqueID: uniqueID, VideoNo: s}
 	}
-	c.n += len(nos)
-	return nil
-}
-
-// idString reads an ID argument, which GraphQL also accepts as an integer.
-func idString(v any) string {
-	switch v := v.(type) {
-	case string:
-		return v
-	case nil:
-		return ""
-	default:
-		return fmt.Sprint(v)
-	}
+	return refs, nil
 }
 
 // DepthLimit refuses operations nested deeper than Max fields, before
 // anything executes. Introspection counts too (__Type.fields → __Field.type
-// recurses), except ofType: its nesting is bounded by the schema's type
-// wrappers, and GraphiQL's docs query nests it eight deep. Without ofType
-// that query is 6 deep.
+// recurses), except ofType (see visitFunc): GraphiQL's docs query is 6 deep
+// by this measure.
 type DepthLimit struct {
 	Max int
 }
@@ -165,39 +233,16 @@ func (l DepthLimit) MutateOperationContext(_ context.Context, oc *graphql.Operat
 	if oc.Operation == nil {
 		return nil
 	}
-	if d := depth(oc.Operation.SelectionSet, map[string]bool{}); d > l.Max {
-		e := gqlerror.Errorf("this operation is nested %d levels deep; at most %d are allowed (MAX_QUERY_DEPTH)", d, l.Max)
+	s := summarize(oc)
+	if s.tooBig {
+		return tooBigError()
+	}
+	if s.depth > l.Max {
+		e := gqlerror.Errorf("this operation is nested %d levels deep; at most %d are allowed (MAX_QUERY_DEPTH)", s.depth, l.Max)
 		e.Extensions = map[string]any{"code": CodeDepthLimit}
 		return e
 	}
 	return nil
-}
-
-// depth is the number of nested fields of set; visiting guards against
-// fragment cycles (which validation rejects anyway).
-func depth(set ast.SelectionSet, visiting map[string]bool) int {
-	deepest := 0
-	for _, sel := range set {
-		d := 0
-		switch sel := sel.(type) {
-		case *ast.Field:
-			d = depth(sel.SelectionSet, visiting)
-			if sel.Name != "ofType" {
-				d++
-			}
-		case *ast.InlineFragment:
-			d = depth(sel.SelectionSet, visiting)
-		case *ast.FragmentSpread:
-			if sel.Definition == nil || visiting[sel.Name] {
-				continue
-			}
-			visiting[sel.Name] = true
-			d = depth(sel.Definition.SelectionSet, visiting)
-			delete(visiting, sel.Name)
-		}
-		deepest = max(deepest, d)
-	}
-	return deepest
 }
 
 // NoIntrospection refuses operations that ask for __schema or __type, for
@@ -219,34 +264,10 @@ func (NoIntrospection) Validate(graphql.ExecutableSchema) error { return nil }
 
 // MutateOperationContext implements graphql.OperationContextMutator.
 func (NoIntrospection) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	if oc.Operation == nil || !introspects(oc.Operation.SelectionSet, map[string]bool{}) {
+	if oc.Operation == nil || !summarize(oc).introspects {
 		return nil
 	}
 	e := gqlerror.Errorf("introspection is disabled on this server (INTROSPECTION=false)")
 	e.Extensions = map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"}
 	return e
-}
-
-// introspects reports a __schema or __type field at the root of set.
-func introspects(set ast.SelectionSet, seen map[string]bool) bool {
-	for _, sel := range set {
-		switch sel := sel.(type) {
-		case *ast.Field:
-			if sel.Name == "__schema" || sel.Name == "__type" {
-				return true
-			}
-		case *ast.InlineFragment:
-			if introspects(sel.SelectionSet, seen) {
-				return true
-			}
-		case *ast.FragmentSpread:
-			if sel.Definition != nil && !seen[sel.Name] {
-				seen[sel.Name] = true
-				if introspects(sel.Definition.SelectionSet, seen) {
-					return true
-				}
-			}
-		}
-	}
-	return false
 }

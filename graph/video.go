@@ -8,16 +8,34 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/memories-facade/memories-graphql/graph/model"
-	"github.com/memories-facade/memories-graphql/internal/loader"
 	"github.com/memories-facade/memories-graphql/internal/memories"
 )
 
-func videoKeys(uniqueID string, videoNos []string) []loader.Key {
-	keys := make([]loader.Key, len(videoNos))
+func videoRefs(uniqueID string, videoNos []string) []memories.VideoRef {
+	refs := make([]memories.VideoRef, len(videoNos))
 	for i, no := range videoNos {
-		keys[i] = loader.Key{UniqueID: uniqueID, VideoNo: no}
+		refs[i] = memories.VideoRef{UniqueID: uniqueID, VideoNo: no}
 	}
-	return keys
+	return refs
+}
+
+// needsDetail reports whether the selection of the field being resolved
+// needs a field that only get_metadata returns, by the same walk that
+// planned the request.
+func needsDetail(ctx context.Context) bool {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return false
+	}
+	var vars map[string]any
+	if graphql.HasOperationContext(ctx) {
+		vars = graphql.GetOperationContext(ctx).Variables
+	}
+	detail := false
+	walk(fc.Field.Selections, vars, func(f, _ *ast.Field, _ int) {
+		detail = detail || isDetailField(f)
+	})
+	return detail
 }
 
 // errorAtIndex places err at element i of the list being resolved, so that

@@ -11,11 +11,12 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/memories-facade/memories-graphql/graph/model"
 	"github.com/memories-facade/memories-graphql/internal/loader"
+	"github.com/memories-facade/memories-graphql/internal/memories"
 )
 
 // Video is the resolver for the video field.
 func (r *queryResolver) Video(ctx context.Context, videoNo string, uniqueID string) (*model.Video, error) {
-	v, err := loader.For(ctx).Load(ctx, loader.Key{UniqueID: uniqueID, VideoNo: videoNo})
+	v, err := loader.For(ctx).Load(ctx, memories.VideoRef{UniqueID: uniqueID, VideoNo: videoNo}, needsDetail(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -24,7 +25,7 @@ func (r *queryResolver) Video(ctx context.Context, videoNo string, uniqueID stri
 
 // Videos is the resolver for the videos field.
 func (r *queryResolver) Videos(ctx context.Context, videoNos []string, uniqueID string) ([]*model.Video, error) {
-	vs, errs := loader.For(ctx).LoadMany(ctx, videoKeys(uniqueID, videoNos))
+	vs, errs := loader.For(ctx).LoadMany(ctx, videoRefs(uniqueID, videoNos), needsDetail(ctx))
 	out := make([]*model.Video, len(vs))
 	for i, v := range vs {
 		if errs != nil && errs[i] != nil {

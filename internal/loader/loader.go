@@ -1,11 +1,17 @@
-// Package loader batches and deduplicates the videos one GraphQL request asks
-// for: a Loader lives for one request, so any number of references to one
-// video in that request cost one upstream call.
+// Package loader batches and deduplicates the videos one GraphQL request
+// asks for. A Loader lives for one request: the operation's plan (every
+// video it names, and whether some reference needs the detail fields)
+// becomes one batch at the start of the request, and any number of
+// references to one video share one answer, a failure included.
+//
+// It sits between the resolvers (graph) and the cross-request cache
+// (videocache).
 package loader
 
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/http"
 	"sync"
 	"time"
@@ -16,73 +22,137 @@ import (
 	"github.com/memories-facade/memories-graphql/internal/memories"
 )
 
-// Key names one video of the request's account.
+// Key is one video as the request needs it: Detail when a reference
+// selects a field that only get_metadata returns.
 type Key struct {
-	UniqueID string
-	VideoNo  string
+	Ref    memories.VideoRef
+	Detail bool
 }
 
-// Source fetches one video; (nil, nil) means the upstream does not know it.
-type Source interface {
-	Video(ctx context.Context, acct account.Account, uniqueID, videoNo string) (*memories.Video, error)
+// Fetcher fetches distinct videos of one account, in order: nil where the
+// upstream does not know a video, errs nil when none failed.
+type Fetcher interface {
+	Videos(ctx context.Context, acct account.Account, refs []memories.VideoRef, detail bool) ([]*memories.Video, []error)
 }
 
 // ErrNoAccount is the error of every video of a request that carries no API
 // key while the server has none either.
-var ErrNoAccount = errors.New("no API key: send the memories.ai key in the Authorization header")
+var ErrNoAccount = &memories.Error{Kind: memories.KindUnauthenticated,
+	Err: errors.New("no API key: send the memories.ai key in the Authorization header")}
+
+// window is how long a batch of loads that no plan announced waits for
+// more keys. The plan is the normal path (Prefetch); this only keeps loads
+// outside it from costing one call each.
+const window = time.Millisecond
 
 // Loader loads the videos of one request.
 type Loader struct {
-	dl       *dataloader.Loader[Key, *memories.Video]
-	src      Source
-	acct     account.Account
-	hasAcct  bool
-	deadline time.Time
-	done     <-chan struct{}
-	onBatch  func(size int)
+	// ctx is the request's: every batch serves all the request's fields,
+	// so none runs on one field's context, and all end with the request.
+	ctx     context.Context
+	src     Fetcher
+	acct    account.Account
+	hasAcct bool
+	onBatch func(size int)
+
+	// planned holds the plan's batch; dl batches loads outside the plan.
+	planned *dataloader.Loader[Key, *memories.Video]
+	once    sync.Once
+	dl      *dataloader.Loader[Key, *memories.Video]
+
+	mu     sync.Mutex
+	detail map[memories.VideoRef]bool // videos some reference needs in full
+	plan   map[memories.VideoRef]bool // the planned videos, and whether in full
 }
 
 // New returns a loader for one request of acct (hasAcct false: the request
-// has no key). Fetches stop at deadline, or as soon as done is closed (the
-// request has ended).
-func New(src Source, acct account.Account, hasAcct bool, deadline time.Time, done <-chan struct{}) *Loader {
-	l := &Loader{src: src, acct: acct, hasAcct: hasAcct, deadline: deadline, done: done}
-	// The default cache is right here: it lives as long as this request,
-	// and it is what deduplicates, whatever batch a key lands in. So no
-	// batching window: the upstream has no batch call to fill, and on this
-	// kind of VM even a 500µs timer costs every request about 1.5ms
-	// (BenchmarkQuery).
-	l.dl = dataloader.NewBatchedLoader(l.batch,
-		dataloader.WithWait[Key, *memories.Video](0),
-	)
-	return l
+// has no key), whose fetches end with ctx. onBatch, if not nil, is told the
+// size of every batch.
+func New(ctx context.Context, src Fetcher, acct account.Account, hasAcct bool, onBatch func(size int)) *Loader {
+	return &Loader{ctx: ctx, src: src, acct: acct, hasAcct: hasAcct, onBatch: onBatch}
 }
 
-// OnBatch makes l report the size of every batch it fetches (for metrics).
-func (l *Loader) OnBatch(f func(size int)) *Loader {
-	l.onBatch = f
-	return l
+// unplanned returns the dataloader of loads outside the plan, which waits
+// a window for more keys before it fetches.
+func (l *Loader) unplanned() *dataloader.Loader[Key, *memories.Video] {
+	l.once.Do(func() {
+		l.dl = dataloader.NewBatchedLoader(l.batch, dataloader.WithWait[Key, *memories.Video](window))
+	})
+	return l.dl
+}
+
+// Prefetch starts fetching, in one batch, every video the operation names.
+// A video that some reference needs in full is fetched in full once and
+// serves every reference to it. Call it once, before any Load.
+func (l *Loader) Prefetch(keys []Key) {
+	plan := make(map[memories.VideoRef]bool, len(keys))
+	var order []memories.VideoRef
+	for _, k := range keys {
+		full, seen := plan[k.Ref]
+		if !seen {
+			order = append(order, k.Ref)
+		}
+		plan[k.Ref] = full || k.Detail
+	}
+	if len(order) == 0 {
+		return
+	}
+	// The batch is exactly the plan: it is fetched as its last key arrives,
+	// whatever the time the keys take to queue (the hour never passes).
+	dl := dataloader.NewBatchedLoader(l.batch,
+		dataloader.WithWait[Key, *memories.Video](time.Hour),
+		dataloader.WithBatchCapacity[Key, *memories.Video](len(order)),
+		dataloader.WithInputCapacity[Key, *memories.Video](len(order)),
+	)
+	l.mu.Lock()
+	l.plan, l.planned = plan, dl
+	l.detail = maps.Clone(plan)
+	l.mu.Unlock()
+	for _, ref := range order {
+		dl.Load(l.ctx, Key{Ref: ref, Detail: plan[ref]})
+	}
+}
+
+// load queues the key that answers a reference to ref: in full when any
+// reference of the request needs it in full, in the planned batch when the
+// plan has that key.
+func (l *Loader) load(ctx context.Context, ref memories.VideoRef, detail bool) dataloader.Thunk[*memories.Video] {
+	l.mu.Lock()
+	if detail {
+		if l.detail == nil {
+			l.detail = map[memories.VideoRef]bool{}
+		}
+		l.detail[ref] = true
+	}
+	k := Key{Ref: ref, Detail: detail || l.detail[ref]}
+	full, planned := l.plan[ref]
+	dl := l.planned
+	l.mu.Unlock()
+	if planned && full == k.Detail {
+		return dl.Load(ctx, k)
+	}
+	return l.unplanned().Load(ctx, k)
 }
 
 // Load returns one video, or nil when the upstream does not know it.
-func (l *Loader) Load(ctx context.Context, k Key) (*memories.Video, error) {
-	return l.resolve(ctx, k, l.dl.Load(ctx, k))
+func (l *Loader) Load(ctx context.Context, ref memories.VideoRef, detail bool) (*memories.Video, error) {
+	return l.load(ctx, ref, detail)()
 }
 
-// LoadMany returns the videos in the order of keys, with nil errs when all
-// succeeded, else an error (or nil) per key.
-func (l *Loader) LoadMany(ctx context.Context, keys []Key) (videos []*memories.Video, errs []error) {
+// LoadMany returns the videos of refs in order, with nil errs when all
+// succeeded, else an error (or nil) per ref.
+func (l *Loader) LoadMany(ctx context.Context, refs []memories.VideoRef, detail bool) (videos []*memories.Video, errs []error) {
 	// Queue every key before waiting on any, so that they share batches.
-	thunks := make([]dataloader.Thunk[*memories.Video], len(keys))
-	for i, k := range keys {
-		thunks[i] = l.dl.Load(ctx, k)
+	thunks := make([]dataloader.Thunk[*memories.Video], len(refs))
+	for i, ref := range refs {
+		thunks[i] = l.load(ctx, ref, detail)
 	}
-	videos = make([]*memories.Video, len(keys))
-	for i, k := range keys {
-		v, err := l.resolve(ctx, k, thunks[i])
+	videos = make([]*memories.Video, len(refs))
+	for i, thunk := range thunks {
+		v, err := thunk()
 		if err != nil {
 			if errs == nil {
-				errs = make([]error, len(keys))
+				errs = make([]error, len(refs))
 			}
 			errs[i] = err
 		}
@@ -91,73 +161,54 @@ func (l *Loader) LoadMany(ctx context.Context, keys []Key) (videos []*memories.V
 	return videos, errs
 }
 
-// resolve waits for a thunk. A transient failure is dropped from the
-// request's cache so that a later Load of the key tries again (dataloader v7
-// keeps errors otherwise); callers already sharing the thunk share its error.
-func (l *Loader) resolve(ctx context.Context, k Key, thunk dataloader.Thunk[*memories.Video]) (*memories.Video, error) {
-	v, err := thunk()
-	if err != nil && transient(err) {
-		l.dl.Clear(ctx, k)
-	}
-	return v, err
-}
-
-// batch fetches the distinct keys of one batch concurrently; the upstream
-// Source bounds how many calls are in flight and queues them for budget.
-func (l *Loader) batch(ctx context.Context, keys []Key) []*dataloader.Result[*memories.Video] {
+// batch fetches the distinct keys of one batch: the videos needed in full
+// and the others, each kind in one call of the Fetcher, on the request's
+// context (dataloader passes the context of the batch's first Load).
+func (l *Loader) batch(_ context.Context, keys []Key) []*dataloader.Result[*memories.Video] {
 	results := make([]*dataloader.Result[*memories.Video], len(keys))
 	if l.onBatch != nil {
 		l.onBatch(len(keys))
 	}
 	if !l.hasAcct {
-		// Not transient: without a key no retry in this request can succeed.
 		for i := range results {
 			results[i] = &dataloader.Result[*memories.Video]{Error: ErrNoAccount}
 		}
 		return results
 	}
-
-	// dataloader runs the batch with the context of the first Load of the
-	// window. Use none of its cancellation or values: the batch serves every
-	// caller of the request, so it ends at the request's deadline or when
-	// the request is over.
-	ctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), l.deadline)
-	defer cancel()
-	go func() {
-		select {
-		case <-l.done:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-
-	var wg sync.WaitGroup
+	var full, list []int
 	for i, k := range keys {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			v, err := l.src.Video(ctx, l.acct, k.UniqueID, k.VideoNo)
-			results[i] = &dataloader.Result[*memories.Video]{Data: v, Error: err}
-		}()
-	}
-	wg.Wait()
-	return results
-}
-
-// transient reports errors that may not recur: everything but a definite
-// answer about the key or the account.
-func transient(err error) bool {
-	if errors.Is(err, ErrNoAccount) {
-		return false
-	}
-	var me *memories.Error
-	if errors.As(err, &me) {
-		switch me.Kind {
-		case memories.KindUnauthenticated, memories.KindForbidden, memories.KindQuotaExceeded, memories.KindBadRequest:
-			return false
+		if k.Detail {
+			full = append(full, i)
+		} else {
+			list = append(list, i)
 		}
 	}
-	return true
+	fetch := func(idx []int, detail bool) {
+		refs := make([]memories.VideoRef, len(idx))
+		for j, i := range idx {
+			refs[j] = keys[i].Ref
+		}
+		vs, errs := l.src.Videos(l.ctx, l.acct, refs, detail)
+		for j, i := range idx {
+			r := &dataloader.Result[*memories.Video]{Data: vs[j]}
+			if errs != nil {
+				r.Error = errs[j]
+			}
+			results[i] = r
+		}
+	}
+	switch {
+	case len(full) == 0:
+		fetch(list, false)
+	case len(list) == 0:
+		fetch(full, true)
+	default:
+		var wg sync.WaitGroup
+		wg.Go(func() { fetch(full, true) })
+		fetch(list, false)
+		wg.Wait()
+	}
+	return results
 }
 
 type ctxKey struct{}
@@ -179,17 +230,22 @@ func NewContext(ctx context.Context, l *Loader) context.Context {
 
 // Middleware installs a fresh loader on every request. The request's account
 // comes from account.FromContext, so an account middleware must run first.
-// timeout bounds the request; its deadline is the loader's. onBatch, if not
-// nil, is told the size of every batch.
-func Middleware(src Source, timeout time.Duration, onBatch func(size int)) func(http.Handler) http.Handler {
+// timeout bounds the request; the loader's fetches end with it. onBatch, if
+// not nil, is told the size of every batch.
+func Middleware(src Fetcher, timeout time.Duration, onBatch func(size int)) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ctx, cancel := context.WithTimeout(r.Context(), timeout)
 			defer cancel()
-			deadline, _ := ctx.Deadline()
 			acct, ok := account.FromContext(ctx)
-			l := New(src, acct, ok, deadline, ctx.Done()).OnBatch(onBatch)
+			l := New(ctx, src, acct, ok, onBatch)
 			next.ServeHTTP(w, r.WithContext(NewContext(ctx, l)))
 		})
 	}
+}
+
+// FromContext returns the request's loader, if any.
+func FromContext(ctx context.Context) (*Loader, bool) {
+	l, ok := ctx.Value(ctxKey{}).(*Loader)
+	return l, ok
 }

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/memories-facade/memories-graphql/internal/account"
@@ -16,146 +18,621 @@ import (
 	"github.com/memories-facade/memories-graphql/internal/memories"
 )
 
-// fakeSource answers from a map and counts calls per key.
-type fakeSource struct {
-	mu     sync.Mutex
-	calls  map[string]int
-	errFor map[string]error
-	accts  map[string]bool
-	delay  time.Duration
+var errNeverEnded = errors.New("fake fetcher: its context never ended")
+
+// call is one call of the Fetcher.
+type call struct {
+	refs   []memories.VideoRef
+	detail bool
+	acct   string
 }
 
-func newFake() *fakeSource {
-	return &fakeSource{calls: map[string]int{}, errFor: map[string]error{}, accts: map[string]bool{}}
+// fakeFetcher records every call. It fails every ref with ctx.Err() when
+// its context has ended; else it answers a video per ref (Detailed as
+// asked), nil for VideoNo "missing", and errs[VideoNo] where set. With block
+// set it waits for its ctx to end (10s at most) and fails every ref with
+// ctx.Err().
+type fakeFetcher struct {
+	errs  map[string]error
+	block bool
+
+	mu      sync.Mutex
+	calls   []call
+	started chan struct{} // closed at the first call, when not nil
+	ctxErr  error         // ctx.Err() a blocked call saw
+	ctxDL   time.Time     // the deadline of a blocked call's ctx
+	hasDL   bool
 }
 
-func (f *fakeSource) Video(ctx context.Context, acct account.Account, uniqueID, videoNo string) (*memories.Video, error) {
+func (f *fakeFetcher) Videos(ctx context.Context, acct account.Account, refs []memories.VideoRef, detail bool) ([]*memories.Video, []error) {
 	f.mu.Lock()
-	f.calls[uniqueID+"/"+videoNo]++
-	f.accts[acct.ID()] = true
-	err := f.errFor[videoNo]
+	f.calls = append(f.calls, call{refs: slices.Clone(refs), detail: detail, acct: acct.ID()})
+	if f.started != nil && len(f.calls) == 1 {
+		close(f.started)
+	}
 	f.mu.Unlock()
-	if f.delay > 0 {
+	vs := make([]*memories.Video, len(refs))
+	if f.block {
 		select {
-		case <-time.After(f.delay):
 		case <-ctx.Done():
-			return nil, ctx.Err()
+		case <-time.After(10 * time.Second): // fail, not hang, when ctx never ends
+			errs := make([]error, len(refs))
+			for i := range errs {
+				errs[i] = errNeverEnded
+			}
+			return vs, errs
 		}
+		dl, ok := ctx.Deadline()
+		f.mu.Lock()
+		f.ctxErr, f.ctxDL, f.hasDL = ctx.Err(), dl, ok
+		f.mu.Unlock()
+		errs := make([]error, len(refs))
+		for i := range errs {
+			errs[i] = ctx.Err()
+		}
+		return vs, errs
 	}
-	if err != nil {
-		return nil, err
+	var errs []error
+	for i, ref := range refs {
+		if err := ctx.Err(); err != nil { // as a real fetch on a dead context
+			if errs == nil {
+				errs = make([]error, len(refs))
+			}
+			errs[i] = err
+			continue
+		}
+		if err := f.errs[ref.VideoNo]; err != nil {
+			if errs == nil {
+				errs = make([]error, len(refs))
+			}
+			errs[i] = err
+			continue
+		}
+		if ref.VideoNo == "missing" {
+			continue
+		}
+		vs[i] = &memories.Video{VideoNo: ref.VideoNo, Detailed: detail}
 	}
-	if videoNo == "missing" {
-		return nil, nil
-	}
-	return &memories.Video{VideoNo: videoNo}, nil
+	return vs, errs
 }
 
-func (f *fakeSource) count(key string) int {
+func (f *fakeFetcher) recorded() []call {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.calls[key]
+	return slices.Clone(f.calls)
 }
 
-func newLoader(src loader.Source, done <-chan struct{}) *loader.Loader {
-	acct, _ := account.New("k")
-	return loader.New(src, acct, true, time.Now().Add(10*time.Second), done)
+// sizes records the batch sizes onBatch reports.
+type sizes struct {
+	mu sync.Mutex
+	n  []int
 }
 
-func TestLoadManyDeduplicatesAndKeepsOrder(t *testing.T) {
-	src := newFake()
-	l := newLoader(src, nil)
-	keys := []loader.Key{{"default", "b"}, {"default", "a"}, {"default", "b"}, {"default", "missing"}, {"other", "a"}}
-	vs, errs := l.LoadMany(context.Background(), keys)
-	if errs != nil {
-		t.Fatalf("errs = %v; want nil", errs)
+func (s *sizes) add(n int) {
+	s.mu.Lock()
+	s.n = append(s.n, n)
+	s.mu.Unlock()
+}
+
+func (s *sizes) get() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.n)
+}
+
+func testAccount(t *testing.T) account.Account {
+	t.Helper()
+	acct, ok := account.New("test-key")
+	if !ok {
+		t.Fatal("account.New(test-key) = false")
 	}
-	want := []string{"b", "a", "b", "", "a"}
-	for i, v := range vs {
-		got := ""
-		if v != nil {
-			got = v.VideoNo
+	return acct
+}
+
+func ref(no string) memories.VideoRef { return memories.VideoRef{UniqueID: "default", VideoNo: no} }
+
+func refs(nos ...string) []memories.VideoRef {
+	out := make([]memories.VideoRef, len(nos))
+	for i, no := range nos {
+		out[i] = ref(no)
+	}
+	return out
+}
+
+func refString(r memories.VideoRef) string { return r.UniqueID + "/" + r.VideoNo }
+
+// byKind returns the refs fetched per kind, sorted, and how many calls of
+// each kind were made.
+func byKind(calls []call) (full, list []string, nFull, nList int) {
+	for _, c := range calls {
+		for _, r := range c.refs {
+			if c.detail {
+				full = append(full, refString(r))
+			} else {
+				list = append(list, refString(r))
+			}
 		}
-		if got != want[i] {
-			t.Errorf("vs[%d] = %q; want %q", i, got, want[i])
+		if c.detail {
+			nFull++
+		} else {
+			nList++
 		}
 	}
-	for key, want := range map[string]int{"default/a": 1, "default/b": 1, "default/missing": 1, "other/a": 1} {
-		if got := src.count(key); got != want {
-			t.Errorf("calls for %s = %d; want %d", key, got, want)
-		}
+	slices.Sort(full)
+	slices.Sort(list)
+	return full, list, nFull, nList
+}
+
+func names(nos ...string) []string {
+	out := make([]string, len(nos))
+	for i, no := range nos {
+		out[i] = "default/" + no
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestPrefetchIsOneBatch(t *testing.T) {
+	tests := []struct {
+		name     string
+		keys     []loader.Key
+		wantFull []string // refs of the detail call, nil: no such call
+		wantList []string // refs of the list call, nil: no such call
+	}{
+		{
+			name:     "list only",
+			keys:     []loader.Key{{ref("a"), false}, {ref("b"), false}, {ref("c"), false}},
+			wantList: names("a", "b", "c"),
+		},
+		{
+			name:     "detail only",
+			keys:     []loader.Key{{ref("a"), true}, {ref("b"), true}},
+			wantFull: names("a", "b"),
+		},
+		{
+			name:     "mixed",
+			keys:     []loader.Key{{ref("a"), true}, {ref("b"), false}, {ref("c"), false}, {ref("d"), true}},
+			wantFull: names("a", "d"),
+			wantList: names("b", "c"),
+		},
+		{
+			name:     "repeated keys",
+			keys:     []loader.Key{{ref("a"), false}, {ref("b"), false}, {ref("a"), false}, {ref("b"), false}},
+			wantList: names("a", "b"),
+		},
+		{
+			name: "one ref with and without detail",
+			keys: []loader.Key{
+				{ref("a"), false}, {ref("b"), false}, {ref("a"), true},
+				{ref("c"), true}, {ref("c"), false},
+			},
+			wantFull: names("a", "c"),
+			wantList: names("b"),
+		},
+		{
+			name: "other scope is another video",
+			keys: []loader.Key{
+				{ref("a"), false}, {memories.VideoRef{UniqueID: "other", VideoNo: "a"}, false},
+			},
+			wantList: []string{"default/a", "other/a"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeFetcher{}
+			var s sizes
+			l := loader.New(t.Context(), f, testAccount(t), true, s.add)
+			l.Prefetch(tt.keys)
+
+			// Every key's reference, as a resolver makes it; a ref that any
+			// key needs in full is answered in full to all its references.
+			full := map[memories.VideoRef]bool{}
+			for _, k := range tt.keys {
+				full[k.Ref] = full[k.Ref] || k.Detail
+			}
+			for _, k := range tt.keys {
+				v, err := l.Load(t.Context(), k.Ref, k.Detail)
+				if err != nil || v == nil {
+					t.Fatalf("Load(%v, %v) = %v, %v; want a video", k.Ref, k.Detail, v, err)
+				}
+				if got, want := v.VideoNo, k.Ref.VideoNo; got != want {
+					t.Errorf("Load(%v).VideoNo = %q; want %q", k.Ref, got, want)
+				}
+				if got, want := v.Detailed, full[k.Ref]; got != want {
+					t.Errorf("Load(%v, %v).Detailed = %v; want %v", k.Ref, k.Detail, got, want)
+				}
+			}
+			// And once more as one list, per kind.
+			for _, detail := range []bool{false, true} {
+				var rs []memories.VideoRef
+				for _, k := range tt.keys {
+					if k.Detail == detail {
+						rs = append(rs, k.Ref)
+					}
+				}
+				if len(rs) == 0 {
+					continue
+				}
+				vs, errs := l.LoadMany(t.Context(), rs, detail)
+				if errs != nil {
+					t.Fatalf("LoadMany(detail=%v) errs = %v; want nil", detail, errs)
+				}
+				for i, v := range vs {
+					if v == nil || v.VideoNo != rs[i].VideoNo {
+						t.Errorf("LoadMany(detail=%v)[%d] = %v; want video %q", detail, i, v, rs[i].VideoNo)
+					}
+				}
+			}
+
+			gotFull, gotList, nFull, nList := byKind(f.recorded())
+			if want := min(len(tt.wantFull), 1); nFull != want {
+				t.Errorf("detail calls = %d; want %d", nFull, want)
+			}
+			if want := min(len(tt.wantList), 1); nList != want {
+				t.Errorf("list calls = %d; want %d", nList, want)
+			}
+			if !slices.Equal(gotFull, tt.wantFull) {
+				t.Errorf("detail refs = %v; want %v", gotFull, tt.wantFull)
+			}
+			if !slices.Equal(gotList, tt.wantList) {
+				t.Errorf("list refs = %v; want %v", gotList, tt.wantList)
+			}
+			if got, want := s.get(), []int{len(tt.wantFull) + len(tt.wantList)}; !slices.Equal(got, want) {
+				t.Errorf("batch sizes = %v; want %v", got, want)
+			}
+		})
 	}
 }
 
-func TestTransientErrorsAreNotKept(t *testing.T) {
-	src := newFake()
-	src.errFor["flaky"] = &memories.Error{Kind: memories.KindUpstream}
-	src.errFor["denied"] = &memories.Error{Kind: memories.KindForbidden}
-	l := newLoader(src, nil)
-	ctx := context.Background()
-	for i := 0; i < 2; i++ {
-		if _, err := l.Load(ctx, loader.Key{UniqueID: "default", VideoNo: "flaky"}); err == nil {
-			t.Fatal("Load(flaky) = nil error; want an error")
-		}
-		if _, err := l.Load(ctx, loader.Key{UniqueID: "default", VideoNo: "denied"}); !errors.Is(err, memories.ErrForbidden) {
-			t.Fatalf("Load(denied) = %v; want ErrForbidden", err)
-		}
+// A video planned in full serves a reference that wants only the list
+// fields: the very same answer, no second call.
+func TestPlannedFullServesListReference(t *testing.T) {
+	f := &fakeFetcher{}
+	l := loader.New(t.Context(), f, testAccount(t), true, nil)
+	l.Prefetch([]loader.Key{{ref("a"), false}, {ref("a"), true}})
+	list, err := l.Load(t.Context(), ref("a"), false)
+	if err != nil || list == nil {
+		t.Fatalf("Load(a, false) = %v, %v; want a video", list, err)
 	}
-	if got, want := src.count("default/flaky"), 2; got != want {
-		t.Errorf("calls for a transient failure = %d; want %d (retried on the next Load)", got, want)
+	if !list.Detailed {
+		t.Errorf("Load(a, false).Detailed = false; want true (the full answer)")
 	}
-	if got, want := src.count("default/denied"), 1; got != want {
-		t.Errorf("calls for a definite failure = %d; want %d (kept for the request)", got, want)
+	full, err := l.Load(t.Context(), ref("a"), true)
+	if err != nil || full != list {
+		t.Errorf("Load(a, true) = %p, %v; want the same video %p", full, err, list)
+	}
+	calls := f.recorded()
+	if got, want := len(calls), 1; got != want {
+		t.Fatalf("calls = %d (%v); want %d", got, calls, want)
+	}
+	if c := calls[0]; !c.detail || !slices.Equal(c.refs, refs("a")) {
+		t.Errorf("call = %v detail=%v; want [a] detail=true", c.refs, c.detail)
+	}
+}
+
+// Loads that no plan announced still share a batch, and repeated refs one
+// fetch; the answers keep the order asked.
+func TestUnplannedLoadsBatchAndDedupe(t *testing.T) {
+	var nos []string
+	for i := range 50 {
+		nos = append(nos, fmt.Sprintf("v%02d", i))
+	}
+	asked := refs(nos...)
+	asked = append(asked, asked[:10]...) // 60 refs, 50 distinct
+	asked = append(asked, ref("missing"))
+	tests := []struct {
+		name   string
+		plan   []loader.Key
+		detail bool
+	}{
+		{name: "no plan"},
+		{name: "no plan, detail", detail: true},
+		{name: "plan of other videos", plan: []loader.Key{{ref("p1"), false}, {ref("p2"), true}}},
+		// v00 is planned without detail: asking it in full goes outside the plan.
+		{name: "planned without detail, asked in full", plan: []loader.Key{{ref("v00"), false}}, detail: true},
+	}
+	for _, tt := range tests {
+		// In a bubble the loader's wait window is fake time, which passes only
+		// once every goroutine is blocked: the test sees the batching rule
+		// (keys queued before the caller waits share a batch) free of the
+		// scheduler's pauses, which can split a 1ms window under -race.
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := &fakeFetcher{}
+				var s sizes
+				l := loader.New(t.Context(), f, testAccount(t), true, s.add)
+				if tt.plan != nil {
+					l.Prefetch(tt.plan)
+					for _, k := range tt.plan { // let the planned batch finish
+						if _, err := l.Load(t.Context(), k.Ref, k.Detail); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				before := len(f.recorded())
+				vs, errs := l.LoadMany(t.Context(), asked, tt.detail)
+				if errs != nil {
+					t.Fatalf("errs = %v; want nil", errs)
+				}
+				if got, want := len(vs), len(asked); got != want {
+					t.Fatalf("len(videos) = %d; want %d", got, want)
+				}
+				for i, v := range vs {
+					want := asked[i].VideoNo
+					if want == "missing" {
+						if v != nil {
+							t.Errorf("videos[%d] = %v; want nil", i, v)
+						}
+						continue
+					}
+					if v == nil || v.VideoNo != want || v.Detailed != tt.detail {
+						t.Errorf("videos[%d] = %+v; want %q Detailed=%v", i, v, want, tt.detail)
+					}
+				}
+				calls := f.recorded()[before:]
+				if got, want := len(calls), 1; got != want {
+					t.Fatalf("calls for LoadMany = %d; want %d", got, want)
+				}
+				c := calls[0]
+				if got, want := len(c.refs), 51; got != want {
+					t.Errorf("refs in the call = %d; want %d (distinct)", got, want)
+				}
+				if c.detail != tt.detail {
+					t.Errorf("call detail = %v; want %v", c.detail, tt.detail)
+				}
+				if got := s.get(); got[len(got)-1] != 51 {
+					t.Errorf("batch sizes = %v; want the last to be 51", got)
+				}
+				// Asked again: answered from the request's loader.
+				if _, errs := l.LoadMany(t.Context(), asked, tt.detail); errs != nil {
+					t.Fatalf("errs = %v; want nil", errs)
+				}
+				if got, want := len(f.recorded())-before, 1; got != want {
+					t.Errorf("calls after asking again = %d; want %d", got, want)
+				}
+			})
+		})
+	}
+}
+
+// Within one request a failure is kept: every reference to the video gets
+// the same error, and the Fetcher is not asked again.
+func TestFailureSharedWithinRequest(t *testing.T) {
+	errBad := &memories.Error{Kind: memories.KindUpstream, Err: errors.New("boom")}
+	errDenied := &memories.Error{Kind: memories.KindForbidden}
+	tests := []struct {
+		name    string
+		plan    bool
+		no      string
+		wantErr error
+	}{
+		{"planned transient", true, "bad", errBad},
+		{"unplanned transient", false, "bad", errBad},
+		{"planned definite", true, "denied", errDenied},
+		{"unplanned definite", false, "denied", errDenied},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeFetcher{errs: map[string]error{"bad": errBad, "denied": errDenied}}
+			l := loader.New(t.Context(), f, testAccount(t), true, nil)
+			if tt.plan {
+				l.Prefetch([]loader.Key{{ref(tt.no), false}, {ref("ok"), false}})
+			}
+			var got []error
+			for range 2 {
+				v, err := l.Load(t.Context(), ref(tt.no), false)
+				if v != nil {
+					t.Errorf("Load(%s) video = %v; want nil", tt.no, v)
+				}
+				got = append(got, err)
+			}
+			_, errs := l.LoadMany(t.Context(), refs(tt.no, "ok", tt.no), false)
+			if errs == nil {
+				t.Fatal("LoadMany errs = nil; want the failure")
+			}
+			got = append(got, errs[0], errs[2])
+			if errs[1] != nil {
+				t.Errorf("LoadMany errs[1] (ok) = %v; want nil", errs[1])
+			}
+			for i, err := range got {
+				if err != tt.wantErr {
+					t.Errorf("error %d = %v; want the fetch's own %v", i, err, tt.wantErr)
+				}
+			}
+			n := 0
+			for _, c := range f.recorded() {
+				for _, r := range c.refs {
+					if r.VideoNo == tt.no {
+						n++
+					}
+				}
+			}
+			if n != 1 {
+				t.Errorf("fetches of %s = %d; want 1 (no retry within the request)", tt.no, n)
+			}
+		})
 	}
 }
 
 func TestNoAccount(t *testing.T) {
-	src := newFake()
-	l := loader.New(src, account.Account{}, false, time.Now().Add(time.Second), nil)
-	_, errs := l.LoadMany(context.Background(), []loader.Key{{"default", "a"}, {"default", "b"}})
-	for i, err := range errs {
-		if !errors.Is(err, loader.ErrNoAccount) {
-			t.Errorf("errs[%d] = %v; want ErrNoAccount", i, err)
-		}
-	}
-	if got := src.count("default/a"); got != 0 {
-		t.Errorf("calls without an account = %d; want 0", got)
+	for _, plan := range []bool{false, true} {
+		t.Run(fmt.Sprintf("plan=%v", plan), func(t *testing.T) {
+			f := &fakeFetcher{}
+			var s sizes
+			l := loader.New(t.Context(), f, account.Account{}, false, s.add)
+			if plan {
+				l.Prefetch([]loader.Key{{ref("a"), true}, {ref("b"), false}})
+			}
+			vs, errs := l.LoadMany(t.Context(), refs("a", "b", "a"), false)
+			if len(errs) != 3 {
+				t.Fatalf("errs = %v; want 3 errors", errs)
+			}
+			for i, err := range errs {
+				if !errors.Is(err, loader.ErrNoAccount) {
+					t.Errorf("errs[%d] = %v; want ErrNoAccount", i, err)
+				}
+				if vs[i] != nil {
+					t.Errorf("videos[%d] = %v; want nil", i, vs[i])
+				}
+			}
+			if _, err := l.Load(t.Context(), ref("c"), true); !errors.Is(err, loader.ErrNoAccount) {
+				t.Errorf("Load(c) = %v; want ErrNoAccount", err)
+			}
+			if got := f.recorded(); len(got) != 0 {
+				t.Errorf("calls without an account = %v; want none", got)
+			}
+			var me *memories.Error
+			if !errors.As(loader.ErrNoAccount, &me) || me.Kind != memories.KindUnauthenticated {
+				t.Errorf("ErrNoAccount = %v; want a KindUnauthenticated *memories.Error", loader.ErrNoAccount)
+			}
+			want := []int{2, 1} // a and b (planned, or one deduplicated batch); then c
+			if got := s.get(); !slices.Equal(got, want) {
+				t.Errorf("batch sizes = %v; want %v", got, want)
+			}
+		})
 	}
 }
 
-// The request ending stops its fetches.
+// The request's context ending ends its batches.
 func TestRequestEndCancelsFetches(t *testing.T) {
-	src := newFake()
-	src.delay = time.Minute
-	done := make(chan struct{})
-	l := newLoader(src, done)
-	go func() { time.Sleep(20 * time.Millisecond); close(done) }()
-	_, err := l.Load(context.Background(), loader.Key{UniqueID: "default", VideoNo: "slow"})
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("Load after the request ended = %v; want context.Canceled", err)
+	for _, plan := range []bool{false, true} {
+		t.Run(fmt.Sprintf("plan=%v", plan), func(t *testing.T) {
+			f := &fakeFetcher{block: true, started: make(chan struct{})}
+			req, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			l := loader.New(req, f, testAccount(t), true, nil)
+			if plan {
+				l.Prefetch([]loader.Key{{ref("slow"), false}})
+			}
+			go func() { <-f.started; cancel() }()
+			_, err := l.Load(t.Context(), ref("slow"), false)
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("Load after the request ended = %v; want context.Canceled", err)
+			}
+		})
 	}
 }
 
-// The middleware gives each request its own loader, bound to the request's
-// account, so nothing is shared across requests or accounts.
+// A field's own context does not reach the batch: a cancelled field still
+// gets its answer, since the batch serves the whole request.
+func TestCancelledFieldContextDoesNotFailBatch(t *testing.T) {
+	for _, plan := range []bool{false, true} {
+		t.Run(fmt.Sprintf("plan=%v", plan), func(t *testing.T) {
+			f := &fakeFetcher{}
+			l := loader.New(t.Context(), f, testAccount(t), true, nil)
+			if plan {
+				l.Prefetch([]loader.Key{{ref("a"), false}, {ref("b"), false}})
+			}
+			field, cancel := context.WithCancel(t.Context())
+			cancel()
+			vs, errs := l.LoadMany(field, refs("a", "b"), false)
+			if errs != nil {
+				t.Fatalf("LoadMany on a cancelled field ctx errs = %v; want nil", errs)
+			}
+			for i, v := range vs {
+				if v == nil {
+					t.Errorf("videos[%d] = nil; want a video", i)
+				}
+			}
+		})
+	}
+}
+
+// The middleware gives each request its own loader, bound to its account,
+// so nothing is shared across requests or accounts.
 func TestMiddlewareLoaderPerRequest(t *testing.T) {
-	src := newFake()
-	var n atomic.Int32
-	h := loader.Middleware(src, 5*time.Second, nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, err := loader.For(r.Context()).Load(r.Context(), loader.Key{UniqueID: "default", VideoNo: "a"}); err != nil {
+	f := &fakeFetcher{}
+	var s sizes
+	h := loader.Middleware(f, 5*time.Second, s.add)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		l := loader.For(r.Context())
+		if l2, ok := loader.FromContext(r.Context()); !ok || l2 != l {
+			t.Errorf("FromContext = %p, %v; want %p, true", l2, ok, l)
+		}
+		if _, err := l.Load(r.Context(), ref("a"), false); err != nil {
 			t.Error(err)
 		}
-		n.Add(1)
 	}))
-	for i := 0; i < 3; i++ {
+	for i := range 3 {
 		acct, _ := account.New(fmt.Sprintf("key-%d", i))
 		req := httptest.NewRequest(http.MethodPost, "/query", nil)
 		h.ServeHTTP(httptest.NewRecorder(), req.WithContext(account.NewContext(req.Context(), acct)))
 	}
-	if got, want := src.count("default/a"), 3; got != want {
+	calls := f.recorded()
+	if got, want := len(calls), 3; got != want {
 		t.Errorf("calls over 3 requests = %d; want %d (no loader outlives its request)", got, want)
 	}
-	if got, want := len(src.accts), 3; got != want {
+	accts := map[string]bool{}
+	for _, c := range calls {
+		accts[c.acct] = true
+	}
+	if got, want := len(accts), 3; got != want {
 		t.Errorf("accounts seen = %d; want %d", got, want)
 	}
+	if got, want := s.get(), []int{1, 1, 1}; !slices.Equal(got, want) {
+		t.Errorf("batch sizes = %v; want %v", got, want)
+	}
+}
+
+// A request without an account gets ErrNoAccount, not a call.
+func TestMiddlewareNoAccount(t *testing.T) {
+	f := &fakeFetcher{}
+	var err error
+	h := loader.Middleware(f, 5*time.Second, nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err = loader.For(r.Context()).Load(r.Context(), ref("a"), false)
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/query", nil))
+	if !errors.Is(err, loader.ErrNoAccount) {
+		t.Errorf("Load = %v; want ErrNoAccount", err)
+	}
+	if got := f.recorded(); len(got) != 0 {
+		t.Errorf("calls = %v; want none", got)
+	}
+}
+
+// The loader's fetches end at the middleware's timeout, whatever the
+// field's context.
+func TestMiddlewareTimeoutEndsFetches(t *testing.T) {
+	const timeout = 50 * time.Millisecond
+	f := &fakeFetcher{block: true}
+	var err error
+	var elapsed time.Duration
+	h := loader.Middleware(f, timeout, nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		// A field context without the request's deadline: the loader's own
+		// context must still end.
+		_, err = loader.For(r.Context()).Load(context.WithoutCancel(r.Context()), ref("slow"), false)
+		elapsed = time.Since(start)
+	}))
+	acct, _ := account.New("k")
+	req := httptest.NewRequest(http.MethodPost, "/query", nil)
+	start := time.Now()
+	h.ServeHTTP(httptest.NewRecorder(), req.WithContext(account.NewContext(req.Context(), acct)))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Load = %v; want context.DeadlineExceeded", err)
+	}
+	f.mu.Lock()
+	ctxErr, dl, hasDL := f.ctxErr, f.ctxDL, f.hasDL
+	f.mu.Unlock()
+	if !errors.Is(ctxErr, context.DeadlineExceeded) {
+		t.Errorf("Fetcher ctx.Err() = %v; want context.DeadlineExceeded", ctxErr)
+	}
+	if !hasDL || dl.Before(start) || dl.After(start.Add(timeout+time.Second)) {
+		t.Errorf("Fetcher ctx deadline = %v (set %v); want about %v after %v", dl, hasDL, timeout, start)
+	}
+	if elapsed < timeout/2 || elapsed > 10*time.Second {
+		t.Errorf("Load took %v; want about %v", elapsed, timeout)
+	}
+}
+
+func TestForWithoutMiddlewarePanics(t *testing.T) {
+	if _, ok := loader.FromContext(t.Context()); ok {
+		t.Error("FromContext(no loader) ok = true; want false")
+	}
+	defer func() {
+		r := recover()
+		if s, _ := r.(string); !strings.Contains(s, "Middleware") {
+			t.Errorf("For(no loader) panic = %v; want a panic naming the middleware", r)
+		}
+	}()
+	loader.For(t.Context())
 }

@@ -2,37 +2,62 @@ package loader
 
 import (
 	"context"
+	"sync"
 	"testing"
-	"time"
 
 	"github.com/memories-facade/memories-graphql/internal/account"
 	"github.com/memories-facade/memories-graphql/internal/memories"
 )
 
-type ctxSource struct{}
+// ctxFetcher answers every ref, and fails all of them with ctx.Err() when
+// the context it is given has ended.
+type ctxFetcher struct {
+	mu     sync.Mutex
+	ctxErr []error
+}
 
-func (ctxSource) Video(ctx context.Context, _ account.Account, _, videoNo string) (*memories.Video, error) {
-	select {
-	case <-time.After(5 * time.Millisecond):
-		return &memories.Video{VideoNo: videoNo}, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+func (f *ctxFetcher) Videos(ctx context.Context, _ account.Account, refs []memories.VideoRef, detail bool) ([]*memories.Video, []error) {
+	f.mu.Lock()
+	f.ctxErr = append(f.ctxErr, ctx.Err())
+	f.mu.Unlock()
+	vs := make([]*memories.Video, len(refs))
+	if err := ctx.Err(); err != nil {
+		errs := make([]error, len(refs))
+		for i := range errs {
+			errs[i] = err
+		}
+		return vs, errs
 	}
+	for i, r := range refs {
+		vs[i] = &memories.Video{VideoNo: r.VideoNo, Detailed: detail}
+	}
+	return vs, nil
 }
 
 // dataloader runs a batch with the context of the first Load of its window.
-// A first caller that is already cancelled must not fail the batch for the
-// callers behind it. (Internal test: the thunk API lets the cancelled caller
-// queue first, deterministically.)
+// A first caller whose field context is already cancelled must not fail the
+// batch for itself or the callers behind it: the batch runs on the request's
+// context. (Internal test: load returns the thunk, so the cancelled caller
+// queues first, deterministically.)
 func TestCancelledFirstCallerDoesNotFailOthers(t *testing.T) {
 	acct, _ := account.New("k")
-	l := New(ctxSource{}, acct, true, time.Now().Add(10*time.Second), nil)
-	cancelled, cancel := context.WithCancel(context.Background())
+	f := &ctxFetcher{}
+	l := New(t.Context(), f, acct, true, nil)
+	cancelled, cancel := context.WithCancel(t.Context())
 	cancel()
-	first := l.dl.Load(cancelled, Key{UniqueID: "default", VideoNo: "x"})
-	v, err := l.Load(context.Background(), Key{UniqueID: "default", VideoNo: "y"})
+	x := memories.VideoRef{UniqueID: "default", VideoNo: "x"}
+	y := memories.VideoRef{UniqueID: "default", VideoNo: "y"}
+	first := l.load(cancelled, x, false)
+	v, err := l.Load(t.Context(), y, false)
 	if err != nil || v == nil || v.VideoNo != "y" {
 		t.Errorf("Load behind a cancelled first caller = %v, %v; want video y", v, err)
 	}
-	_, _ = first()
+	if v, err := first(); err != nil || v == nil || v.VideoNo != "x" {
+		t.Errorf("cancelled first caller = %v, %v; want video x", v, err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.ctxErr) != 1 || f.ctxErr[0] != nil {
+		t.Errorf("Fetcher ctx errors per call = %v; want one call on a live context", f.ctxErr)
+	}
 }

@@ -21,7 +21,8 @@ type Metrics struct {
 
 	upstreamCalls     *prometheus.CounterVec
 	upstreamLatency   *prometheus.HistogramVec
-	limiterWait       prometheus.Histogram
+	limiterWait       *prometheus.HistogramVec
+	listUnavailable   prometheus.Counter
 	cache             *prometheus.CounterVec
 	batchSize         prometheus.Histogram
 	operations        *prometheus.CounterVec
@@ -37,17 +38,21 @@ func New() *Metrics {
 		reg: prometheus.NewRegistry(),
 		upstreamCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "memories_upstream_calls_total",
-			Help: "Calls to the memories.ai get_metadata endpoint, by outcome.",
-		}, []string{"outcome"}),
+			Help: "Calls to memories.ai, by endpoint (get_metadata, list_videos) and outcome.",
+		}, []string{"endpoint", "outcome"}),
 		upstreamLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "memories_upstream_call_duration_seconds",
-			Help:    "Latency of calls to the memories.ai get_metadata endpoint, by outcome.",
+			Help:    "Latency of calls to memories.ai, by endpoint and outcome.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
-		}, []string{"outcome"}),
-		limiterWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+		}, []string{"endpoint", "outcome"}),
+		limiterWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "memories_ratelimit_wait_seconds",
-			Help:    "Time a call waited for the account's rate budget.",
+			Help:    "Time a call waited for the account's rate budget of its endpoint.",
 			Buckets: []float64{.001, .01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"endpoint"}),
+		listUnavailable: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "memories_list_unavailable_total",
+			Help: "Times list_videos was found unavailable for an account (HTTP 404/405 or an unknown-call code); the account then uses get_metadata until the next probe.",
 		}),
 		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "memories_cache_requests_total",
@@ -56,7 +61,7 @@ func New() *Metrics {
 		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "memories_loader_batch_size",
 			Help:    "Distinct videos per loader batch.",
-			Buckets: []float64{1, 2, 5, 10, 25, 50, 100, 250, 500},
+			Buckets: []float64{1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500},
 		}),
 		operations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "graphql_operations_total",
@@ -71,7 +76,7 @@ func New() *Metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.upstreamCalls, m.upstreamLatency, m.limiterWait, m.cache, m.batchSize,
+		m.upstreamCalls, m.upstreamLatency, m.limiterWait, m.listUnavailable, m.cache, m.batchSize,
 		m.operations, m.operationDuration,
 	)
 	return m
@@ -108,28 +113,38 @@ func (m *Metrics) Handler() http.Handler {
 }
 
 // UpstreamCall records one upstream call.
-func (m *Metrics) UpstreamCall(outcome string, d time.Duration) {
+func (m *Metrics) UpstreamCall(endpoint, outcome string, d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.upstreamCalls.WithLabelValues(outcome).Inc()
-	m.upstreamLatency.WithLabelValues(outcome).Observe(d.Seconds())
+	m.upstreamCalls.WithLabelValues(endpoint, outcome).Inc()
+	m.upstreamLatency.WithLabelValues(endpoint, outcome).Observe(d.Seconds())
 }
 
-// LimiterWait records how long a call waited for rate budget.
-func (m *Metrics) LimiterWait(d time.Duration) {
+// LimiterWait records how long a call waited for its endpoint's budget.
+func (m *Metrics) LimiterWait(endpoint string, d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.limiterWait.Observe(d.Seconds())
+	m.limiterWait.WithLabelValues(endpoint).Observe(d.Seconds())
 }
 
-// CacheResult records one cache lookup: "hit", "miss" or "coalesced".
-func (m *Metrics) CacheResult(result string) {
+// ListUnavailable records that list_videos was found unavailable for an
+// account.
+func (m *Metrics) ListUnavailable() {
 	if m == nil {
 		return
 	}
-	m.cache.WithLabelValues(result).Inc()
+	m.listUnavailable.Inc()
+}
+
+// CacheResult records n video lookups answered alike: "hit", "miss" or
+// "coalesced".
+func (m *Metrics) CacheResult(result string, n int) {
+	if m == nil {
+		return
+	}
+	m.cache.WithLabelValues(result).Add(float64(n))
 }
 
 // LoaderBatch records the number of distinct videos of one loader batch.

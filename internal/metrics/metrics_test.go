@@ -21,20 +21,22 @@ func scrape(t *testing.T, m *metrics.Metrics) string {
 
 func TestRecordsEverySeries(t *testing.T) {
 	m := metrics.New()
-	m.UpstreamCall("ok", 20*time.Millisecond)
-	m.UpstreamCall("rate_limited", time.Millisecond)
-	m.LimiterWait(300 * time.Millisecond)
-	m.CacheResult("hit")
-	m.CacheResult("coalesced")
+	m.UpstreamCall("get_metadata", "ok", 20*time.Millisecond)
+	m.UpstreamCall("list_videos", "rate_limited", time.Millisecond)
+	m.LimiterWait("list_videos", 300*time.Millisecond)
+	m.ListUnavailable()
+	m.CacheResult("hit", 3)
+	m.CacheResult("coalesced", 1)
 	m.LoaderBatch(7)
 	m.Operation("Videos", "partial", 40*time.Millisecond)
 	body := scrape(t, m)
 	for _, want := range []string{
-		`memories_upstream_calls_total{outcome="ok"} 1`,
-		`memories_upstream_calls_total{outcome="rate_limited"} 1`,
-		`memories_upstream_call_duration_seconds_count{outcome="ok"} 1`,
-		`memories_ratelimit_wait_seconds_count 1`,
-		`memories_cache_requests_total{result="hit"} 1`,
+		`memories_upstream_calls_total{endpoint="get_metadata",outcome="ok"} 1`,
+		`memories_upstream_calls_total{endpoint="list_videos",outcome="rate_limited"} 1`,
+		`memories_upstream_call_duration_seconds_count{endpoint="get_metadata",outcome="ok"} 1`,
+		`memories_ratelimit_wait_seconds_count{endpoint="list_videos"} 1`,
+		`memories_list_unavailable_total 1`,
+		`memories_cache_requests_total{result="hit"} 3`,
 		`memories_cache_requests_total{result="coalesced"} 1`,
 		`memories_loader_batch_size_sum 7`,
 		`graphql_operations_total{operation="Videos",outcome="partial"} 1`,
@@ -68,9 +70,10 @@ func TestOperationLabelIsBounded(t *testing.T) {
 
 func TestNilMetricsRecordNothing(t *testing.T) {
 	var m *metrics.Metrics
-	m.UpstreamCall("ok", 0)
-	m.LimiterWait(0)
-	m.CacheResult("hit")
+	m.UpstreamCall("get_metadata", "ok", 0)
+	m.LimiterWait("get_metadata", 0)
+	m.ListUnavailable()
+	m.CacheResult("hit", 1)
 	m.LoaderBatch(1)
 	m.Operation("x", "ok", 0)
 }

@@ -141,3 +141,20 @@ func (r *Registry) Pause(accountID string, d time.Duration) {
 	}
 	b.mu.Unlock()
 }
+
+// Headroom returns the rate and burst to enforce for an upstream that allows
+// perSecond calls a second in bursts of burst. The upstream counts arrivals,
+// a limiter counts departures, and the network between them jitters: running
+// at 95% of the rate and holding back a third of the burst (at least one
+// call) keeps arrivals inside the upstream's bucket even when a burst lands
+// late and bunched.
+func Headroom(perSecond float64, burst int) (float64, int) {
+	return perSecond * 0.95, max(1, burst-max(1, (burst+2)/3))
+}
+
+// ReplicaShare returns the rate and burst a replica uses on its own while it
+// cannot reach the budget it shares with replicas-1 others: its share.
+func ReplicaShare(perSecond float64, burst, replicas int) (float64, int) {
+	replicas = max(1, replicas)
+	return perSecond / float64(replicas), max(1, burst/replicas)
+}

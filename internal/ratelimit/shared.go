@@ -35,6 +35,7 @@ type Local interface {
 // later calls until Redis answers again (see redisconn.Conn).
 type Shared struct {
 	conn     *redisconn.Conn
+	budget   string // names the budget in Redis keys: one per upstream endpoint
 	local    Local
 	interval float64 // seconds between calls
 	burst    int
@@ -61,7 +62,7 @@ func (s *Shared) LeaveShareOf(peers Peers, replicas int) *Shared {
 
 // budget returns the seconds between calls and the burst that the replicas
 // still sharing the budget may spend.
-func (s *Shared) budget() (interval float64, burst int) {
+func (s *Shared) share() (interval float64, burst int) {
 	if s.peers == nil {
 		return s.interval, s.burst
 	}
@@ -77,15 +78,20 @@ func (s *Shared) budget() (interval float64, burst int) {
 
 // NewShared returns a limiter that lets each account make perSecond calls a
 // second, in bursts of up to burst, across every replica using conn; local
-// serves while Redis is unavailable.
-func NewShared(conn *redisconn.Conn, perSecond float64, burst int, local Local) (*Shared, error) {
+// serves while Redis is unavailable. budget names the budget, so that one
+// account's budgets for different endpoints live in different keys; "rate"
+// is get_metadata's, as older replicas named it.
+func NewShared(conn *redisconn.Conn, budget string, perSecond float64, burst int, local Local) (*Shared, error) {
 	if perSecond <= 0 {
 		return nil, fmt.Errorf("rate limit must be positive, got %v", perSecond)
 	}
 	if burst < 1 {
 		return nil, fmt.Errorf("rate burst must be at least 1, got %d", burst)
 	}
-	return &Shared{conn: conn, local: local, interval: 1 / perSecond, burst: burst}, nil
+	if budget == "" {
+		return nil, errors.New("rate budget must have a name")
+	}
+	return &Shared{conn: conn, budget: budget, local: local, interval: 1 / perSecond, burst: burst}, nil
 }
 
 // Times in the scripts are seconds since 2017-01-01 (as in redis_rate), so
@@ -154,7 +160,7 @@ return 1
 // Redis Cluster hash slot, as a script's keys must be.
 func (s *Shared) keys(accountID string) (tat, pause string) {
 	tag := "{" + accountID + "}"
-	return s.conn.Key("v1", "rate", tag, "tat"), s.conn.Key("v1", "rate", tag, "pause")
+	return s.conn.Key("v1", s.budget, tag, "tat"), s.conn.Key("v1", s.budget, tag, "pause")
 }
 
 // Wait blocks until accountID may make one upstream call. It returns a
@@ -169,7 +175,7 @@ func (s *Shared) Wait(ctx context.Context, accountID string) error {
 		hasDeadline, maxWait = "1", time.Until(deadline).Seconds()
 	}
 	tatKey, pauseKey := s.keys(accountID)
-	interval, burst := s.budget()
+	interval, burst := s.share()
 	opCtx, cancel := s.conn.Context(ctx)
 	res, err := reserveScript.Run(opCtx, s.conn.Client(), []string{tatKey, pauseKey},
 		interval, burst, hasDeadline, maxWait).Slice()

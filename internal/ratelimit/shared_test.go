@@ -63,7 +63,7 @@ func sharedReplicas(t *testing.T, n int, perSecond float64, burst int) ([]*Share
 	local := &fakeLocal{}
 	out := make([]*Shared, n)
 	for i := range out {
-		s, err := NewShared(openConn(t, url, prefix), perSecond, burst, local)
+		s, err := NewShared(openConn(t, url, prefix), "rate", perSecond, burst, local)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -200,7 +200,7 @@ func TestSharedFallsBackToLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	l, err := NewShared(conn, perHour, 1, local)
+	l, err := NewShared(conn, "rate", perHour, 1, local)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,12 +254,12 @@ func TestSharedLeavesShareOfMissingReplicas(t *testing.T) {
 		{replicas: 4, missing: 1, perSecond: 20, burst: 3, wantPerSecond: 15, wantBurst: 2}, // fallback burst is at least 1
 		{replicas: 3, missing: 2, perSecond: 20, burst: 2, wantPerSecond: 20.0 / 3, wantBurst: 1},
 	} {
-		s, err := NewShared(nil, tt.perSecond, tt.burst, nil)
+		s, err := NewShared(nil, "rate", tt.perSecond, tt.burst, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		s.LeaveShareOf(missingPeers(tt.missing), tt.replicas)
-		interval, burst := s.budget()
+		interval, burst := s.share()
 		if got := 1 / interval; math.Abs(got-tt.wantPerSecond) > 1e-9 || burst != tt.wantBurst {
 			t.Errorf("%d of %d replicas missing, %v/s burst %d: got %v/s burst %d; want %v/s burst %d",
 				tt.missing, tt.replicas, tt.perSecond, tt.burst, got, burst, tt.wantPerSecond, tt.wantBurst)

@@ -1,13 +1,19 @@
-// Package upstream fetches one video for one account: it waits for the
-// account's rate budget, calls the memories.ai client, and retries the answers
-// that are worth retrying (rate limited, the vendor's transient 0001).
+// Package upstream makes the memories.ai calls for the videos an account
+// needs: list_videos in batches where the caller needs no detail fields,
+// get_metadata otherwise. Each endpoint has its own rate budget per account;
+// calls queue for it, the answers worth retrying are retried, and a batch
+// that keeps failing is split until only the videos that fail get an error.
+//
+// It sits below the cross-request cache (videocache) and above the
+// memories.ai client.
 package upstream
 
 import (
 	"context"
 	"errors"
-	"fmt"
+	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -20,41 +26,38 @@ import (
 	"github.com/memories-facade/memories-graphql/internal/ratelimit"
 )
 
-// Client is the upstream call this package needs.
+// Client is the upstream calls this package needs.
 type Client interface {
-	GetMetadata(ctx context.Context, key, uniqueID, videoNo string) (*memories.Video, error)
+	GetMetadata(ctx context.Context, key string, ref memories.VideoRef) (*memories.Video, error)
+	ListVideos(ctx context.Context, key string, req memories.ListRequest) (*memories.ListPage, error)
 }
 
-// Limiter spends an account's rate budget.
+// Limiter spends one rate budget per account.
 type Limiter interface {
-	// Wait blocks until the account may call; it returns a
-	// *ratelimit.DeniedError when the budget will not be there in time.
+	// Wait blocks until the account may call; it returns an error when the
+	// budget will not be there before ctx's deadline (a
+	// *ratelimit.DeniedError) or ctx ends.
 	Wait(ctx context.Context, accountID string) error
 	// Pause holds back all calls of the account for d.
 	Pause(accountID string, d time.Duration)
 }
 
+// The endpoints, as metrics and traces name them.
+const (
+	EndpointMetadata = "get_metadata"
+	EndpointList     = "list_videos"
+)
+
 // Observer records what the Source does, for metrics.
 type Observer interface {
-	UpstreamCall(outcome string, d time.Duration)
-	LimiterWait(d time.Duration)
+	UpstreamCall(endpoint, outcome string, d time.Duration)
+	LimiterWait(endpoint string, d time.Duration)
+	// ListUnavailable counts the times list_videos was found unavailable
+	// for an account, which then falls back on get_metadata.
+	ListUnavailable()
 }
 
-// RateLimitedError reports a video that could not be fetched in time because
-// the account's budget was spent. RetryAfter says when asking again is likely
-// to work.
-type RateLimitedError struct {
-	RetryAfter time.Duration
-	Err        error
-}
-
-func (e *RateLimitedError) Error() string {
-	return fmt.Sprintf("rate limited: retry after %s", e.RetryAfter.Round(time.Millisecond))
-}
-
-func (e *RateLimitedError) Unwrap() error { return e.Err }
-
-// Options tune the retry policy; the zero value takes the defaults.
+// Options tune a Source; the zero value takes the defaults.
 type Options struct {
 	// MaxConcurrency bounds the upstream calls in flight at once (default 16).
 	MaxConcurrency int
@@ -63,106 +66,307 @@ type Options struct {
 	// BackoffBase is the first retry delay when the upstream gives no
 	// Retry-After (default 200ms); it doubles on each attempt up to 5s.
 	BackoffBase time.Duration
-	// Observer, if set, is told about every call and every wait for budget.
-	Observer Observer
-	// Tracer, if set, gets a span per upstream call.
-	Tracer trace.Tracer
 	// CallReserve is the time a call needs after it gets budget (default
 	// 250ms): budget that would come later than CallReserve before the
 	// deadline is refused at once, rather than spent on a call that would
 	// time out.
 	CallReserve time.Duration
+	// NoBatch makes every video cost one get_metadata call, as before
+	// list_videos was used (MEMORIES_BATCH=off).
+	NoBatch bool
+	// BatchSize is the number of videos asked per list_videos call
+	// (default 200).
+	BatchSize int
+	// ProbeAfter is how long an account whose list_videos is unavailable
+	// uses get_metadata before list_videos is tried again (default 1m).
+	ProbeAfter time.Duration
+	// Observer, if set, is told about every call and every wait for budget.
+	Observer Observer
+	// Tracer, if set, gets a span per upstream call.
+	Tracer trace.Tracer
+	// Logger gets a warning when list_videos is unavailable for an account;
+	// nil discards it.
+	Logger *slog.Logger
 }
 
 // Source fetches videos. It is safe for concurrent use and shared by all
 // requests of the process.
 type Source struct {
-	client  Client
-	limiter Limiter
-	slots   chan struct{}
-	retries int
-	backoff time.Duration
-	reserve time.Duration
-	obs     Observer
-	tracer  trace.Tracer
+	client     Client
+	meta, list endpoint
+	slots      chan struct{}
+	retries    int
+	backoff    time.Duration
+	reserve    time.Duration
+	noBatch    bool
+	batchSize  int
+	probeAfter time.Duration
+	obs        Observer
+	tracer     trace.Tracer
+	logger     *slog.Logger
+
+	mu          sync.Mutex
+	unavailable map[string]time.Time // account ID -> when to try list_videos again
 }
 
-const maxBackoff = 5 * time.Second
+// endpoint is one upstream call with its budget.
+type endpoint struct {
+	name    string
+	limiter Limiter
+}
 
-// New returns a Source over client and limiter.
-func New(client Client, limiter Limiter, opts Options) *Source {
-	if opts.MaxConcurrency <= 0 {
-		opts.MaxConcurrency = 16
-	}
-	if opts.TransientRetries <= 0 {
-		opts.TransientRetries = 2
-	}
-	if opts.BackoffBase <= 0 {
-		opts.BackoffBase = 200 * time.Millisecond
-	}
-	if opts.CallReserve <= 0 {
-		opts.CallReserve = 250 * time.Millisecond
-	}
+const (
+	maxBackoff       = 5 * time.Second
+	sweepUnavailable = 1024
+)
+
+// New returns a Source over client, spending meta's budget on get_metadata
+// calls and list's on list_videos calls.
+func New(client Client, meta, list Limiter, opts Options) *Source {
 	s := &Source{
-		client:  client,
-		limiter: limiter,
-		slots:   make(chan struct{}, opts.MaxConcurrency),
-		retries: opts.TransientRetries,
-		backoff: opts.BackoffBase,
-		reserve: opts.CallReserve,
-		obs:     opts.Observer,
-		tracer:  opts.Tracer,
+		client:      client,
+		meta:        endpoint{name: EndpointMetadata, limiter: meta},
+		list:        endpoint{name: EndpointList, limiter: list},
+		slots:       make(chan struct{}, positive(opts.MaxConcurrency, 16)),
+		retries:     positive(opts.TransientRetries, 2),
+		backoff:     positive(opts.BackoffBase, 200*time.Millisecond),
+		reserve:     positive(opts.CallReserve, 250*time.Millisecond),
+		noBatch:     opts.NoBatch,
+		batchSize:   positive(opts.BatchSize, 200),
+		probeAfter:  positive(opts.ProbeAfter, time.Minute),
+		obs:         opts.Observer,
+		tracer:      opts.Tracer,
+		logger:      opts.Logger,
+		unavailable: map[string]time.Time{},
 	}
 	if s.tracer == nil {
 		s.tracer = noop.NewTracerProvider().Tracer("")
 	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
 	return s
 }
 
-// Video fetches one video. It returns (nil, nil) when the upstream does not
-// know the video, a *RateLimitedError when the budget ran out before ctx's
-// deadline, and the client's *memories.Error otherwise.
-func (s *Source) Video(ctx context.Context, acct account.Account, uniqueID, videoNo string) (*memories.Video, error) {
-	transient := 0
-	for attempt := 0; ; attempt++ {
-		if err := s.wait(ctx, acct); err != nil {
+func positive[T int | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+// Videos fetches refs, which must be distinct, and returns the videos in
+// the same order, nil where the upstream does not know the video. errs is
+// nil when every video has an answer, else it holds an error (or nil) per
+// ref. With detail, or with batching off, every video costs a get_metadata
+// call; otherwise the videos of one scope are asked through list_videos,
+// BatchSize at a time, and the videos carry no detail fields.
+//
+// Every error is a *memories.Error, except when ctx is cancelled. Running
+// out of budget before ctx's deadline is memories.KindRateLimited, with the
+// limiter's refusal as its cause.
+func (s *Source) Videos(ctx context.Context, acct account.Account, refs []memories.VideoRef, detail bool) ([]*memories.Video, []error) {
+	r := &results{videos: make([]*memories.Video, len(refs)), errs: make([]error, len(refs))}
+	all := make([]int, len(refs))
+	for i := range all {
+		all[i] = i
+	}
+	if detail || s.noBatch || !s.listAvailable(acct.ID()) {
+		s.each(ctx, acct, refs, all, r)
+	} else {
+		s.batches(ctx, acct, refs, all, r)
+	}
+	for _, err := range r.errs {
+		if err != nil {
+			return r.videos, r.errs
+		}
+	}
+	return r.videos, nil
+}
+
+// results collects answers by index; concurrent writers use distinct
+// indices.
+type results struct {
+	videos []*memories.Video
+	errs   []error
+}
+
+// each fetches the videos at idx with get_metadata, at most MaxConcurrency
+// at once.
+func (s *Source) each(ctx context.Context, acct account.Account, refs []memories.VideoRef, idx []int, r *results) {
+	parallel(len(idx), cap(s.slots), func(j int) {
+		i := idx[j]
+		r.videos[i], r.errs[i] = s.video(ctx, acct, refs[i])
+	})
+}
+
+// batches groups the videos at idx by scope, cuts each group into chunks of
+// BatchSize and fetches the chunks through list_videos.
+func (s *Source) batches(ctx context.Context, acct account.Account, refs []memories.VideoRef, idx []int, r *results) {
+	var chunks [][]int
+	groups := map[string][]int{}
+	var order []string
+	for _, i := range idx {
+		u := refs[i].UniqueID
+		if _, ok := groups[u]; !ok {
+			order = append(order, u)
+		}
+		groups[u] = append(groups[u], i)
+	}
+	for _, u := range order {
+		g := groups[u]
+		for len(g) > 0 {
+			n := min(len(g), s.batchSize)
+			chunks = append(chunks, g[:n:n])
+			g = g[n:]
+		}
+	}
+	parallel(len(chunks), cap(s.slots), func(j int) {
+		s.batch(ctx, acct, refs, chunks[j], r)
+	})
+}
+
+// batch fetches one chunk of videos of one scope through list_videos. When
+// the call keeps failing in a way that may concern only some of its videos
+// (an answer that does not decode, a server error, a call timeout), it
+// splits the chunk and tries the halves, down to get_metadata calls for the
+// last one or two videos, so that only the videos that fail on their own
+// get an error.
+func (s *Source) batch(ctx context.Context, acct account.Account, refs []memories.VideoRef, idx []int, r *results) {
+	got, err := s.listAll(ctx, acct, refs, idx)
+	if err == nil {
+		for _, i := range idx {
+			r.videos[i] = got[refs[i].VideoNo]
+		}
+		return
+	}
+	var me *memories.Error
+	isMe := errors.As(err, &me)
+	switch {
+	case isMe && me.Kind == memories.KindUnsupported:
+		s.markUnavailable(ctx, acct.ID())
+		s.each(ctx, acct, refs, idx, r)
+	case ctx.Err() != nil || !isMe || me.Kind == memories.KindRateLimited || me.AboutAccount():
+		// Out of time or budget, or an answer about the account: no
+		// smaller call would fare better.
+		for _, i := range idx {
+			r.errs[i] = err
+		}
+	case len(idx) <= 2:
+		s.each(ctx, acct, refs, idx, r)
+	default:
+		half := len(idx) / 2
+		parallel(2, 2, func(j int) {
+			if j == 0 {
+				s.batch(ctx, acct, refs, idx[:half:half], r)
+			} else {
+				s.batch(ctx, acct, refs, idx[half:], r)
+			}
+		})
+	}
+}
+
+// listAll asks list_videos for the videos at idx (one scope), page after
+// page until every match has arrived, and returns them by video number.
+// Videos the answer names but the call did not ask for are dropped: the
+// order and the contents of an answer are the upstream's, not a promise.
+func (s *Source) listAll(ctx context.Context, acct account.Account, refs []memories.VideoRef, idx []int) (map[string]*memories.Video, error) {
+	nos := make([]string, len(idx))
+	want := make(map[string]bool, len(idx))
+	for j, i := range idx {
+		nos[j] = refs[i].VideoNo
+		want[nos[j]] = true
+	}
+	uniqueID := refs[idx[0]].UniqueID
+	got := make(map[string]*memories.Video, len(idx))
+	// One page more than videos asked bounds an upstream whose counts
+	// never add up.
+	for page := 1; page <= len(nos)+1; page++ {
+		var p *memories.ListPage
+		err := s.do(ctx, acct, s.list, func(ctx context.Context, span trace.Span) (string, error) {
+			span.SetAttributes(attribute.String("memories.unique_id", uniqueID),
+				attribute.Int("memories.videos", len(nos)), attribute.Int("memories.page", page))
+			var err error
+			p, err = s.client.ListVideos(ctx, acct.Key(), memories.ListRequest{UniqueID: uniqueID, VideoNos: nos, Page: page, Size: len(nos)})
+			return "ok", err
+		})
+		if err != nil {
 			return nil, err
 		}
-		v, err := s.call(ctx, acct, uniqueID, videoNo)
+		for _, v := range p.Videos {
+			if want[v.VideoNo] {
+				got[v.VideoNo] = v
+			}
+		}
+		seen := int64(page) * int64(max(p.PageSize, len(p.Videos)))
+		if len(p.Videos) == 0 || int64(len(got)) >= p.TotalCount || seen >= p.TotalCount {
+			break
+		}
+	}
+	return got, nil
+}
+
+// video fetches one video with get_metadata.
+func (s *Source) video(ctx context.Context, acct account.Account, ref memories.VideoRef) (*memories.Video, error) {
+	var v *memories.Video
+	err := s.do(ctx, acct, s.meta, func(ctx context.Context, span trace.Span) (string, error) {
+		span.SetAttributes(attribute.String("memories.video_no", ref.VideoNo), attribute.String("memories.unique_id", ref.UniqueID))
+		var err error
+		v, err = s.client.GetMetadata(ctx, acct.Key(), ref)
+		if err == nil && v == nil {
+			return "not_found", nil
+		}
+		return "ok", err
+	})
+	return v, err
+}
+
+// do makes one upstream call on ep's budget, retrying the answers worth
+// retrying: rate limited (after the upstream's Retry-After, which pauses
+// the whole account, or a jittered backoff) and the vendor's transient
+// 0001 (up to TransientRetries times). call returns the outcome to record
+// when it succeeds.
+func (s *Source) do(ctx context.Context, acct account.Account, ep endpoint, call func(context.Context, trace.Span) (string, error)) error {
+	transient := 0
+	for attempt := 0; ; attempt++ {
+		if err := s.wait(ctx, acct, ep); err != nil {
+			return err
+		}
+		err := s.call(ctx, ep, call)
 		var me *memories.Error
 		if err == nil || !errors.As(err, &me) || !me.Retryable() {
-			return v, err
+			return err
 		}
-
 		delay := s.backoffFor(attempt)
 		if me.Kind == memories.KindRateLimited {
 			if me.RetryAfter > 0 {
 				// The upstream says when the account's budget is back: hold
 				// every caller of this account, not just this one.
 				delay = me.RetryAfter
-				s.limiter.Pause(acct.ID(), delay)
+				ep.limiter.Pause(acct.ID(), delay)
 			}
-		} else {
-			transient++
-			if transient > s.retries {
-				return nil, err
-			}
+		} else if transient++; transient > s.retries {
+			return err
 		}
 		if deadline, ok := ctx.Deadline(); ok && time.Now().Add(delay).After(deadline) {
-			if me.Kind == memories.KindRateLimited {
-				return nil, &RateLimitedError{RetryAfter: delay, Err: err}
+			if me.Kind == memories.KindRateLimited && me.RetryAfter < delay {
+				me.RetryAfter = delay
 			}
-			return nil, err
+			return err
 		}
-		if err := sleep(ctx, delay); err != nil {
-			return nil, err
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return outOfTime(ctx, delay, ctx.Err())
 		}
 	}
 }
 
-// wait waits for budget, keeping CallReserve before ctx's deadline for the
-// call itself.
-func (s *Source) wait(ctx context.Context, acct account.Account) error {
+// wait waits for ep's budget, keeping CallReserve before ctx's deadline for
+// the call itself.
+func (s *Source) wait(ctx context.Context, acct account.Account, ep endpoint) error {
 	waitCtx := ctx
 	if deadline, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc
@@ -170,82 +374,112 @@ func (s *Source) wait(ctx context.Context, acct account.Account) error {
 		defer cancel()
 	}
 	start := time.Now()
-	err := s.limiter.Wait(waitCtx, acct.ID())
+	err := ep.limiter.Wait(waitCtx, acct.ID())
 	if s.obs != nil {
-		s.obs.LimiterWait(time.Since(start))
+		s.obs.LimiterWait(ep.name, time.Since(start))
 	}
-	if err != nil {
-		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-			// Only the reserve ran out, not the caller's time.
-			return &RateLimitedError{RetryAfter: s.reserve, Err: err}
-		}
-		return budgetError(ctx, err)
+	if err == nil {
+		return nil
 	}
-	return nil
+	var denied *ratelimit.DeniedError
+	if errors.As(err, &denied) {
+		return &memories.Error{Kind: memories.KindRateLimited, RetryAfter: denied.RetryAfter, Err: err}
+	}
+	return outOfTime(ctx, s.reserve, err)
+}
+
+// outOfTime is the error of a call that ran out of ctx's time while it
+// waited: no budget in time (retry after wait), or ctx cancelled.
+func outOfTime(ctx context.Context, wait time.Duration, err error) error {
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return ctx.Err()
+	}
+	return &memories.Error{Kind: memories.KindRateLimited, RetryAfter: max(wait, time.Second), Err: err}
 }
 
 // call makes one upstream call inside the concurrency bound. Waiting for a
 // slot means calls already in flight are slow, so running out of time there
 // is an upstream timeout, not a rate limit.
-func (s *Source) call(ctx context.Context, acct account.Account, uniqueID, videoNo string) (*memories.Video, error) {
+func (s *Source) call(ctx context.Context, ep endpoint, call func(context.Context, trace.Span) (string, error)) error {
 	select {
 	case s.slots <- struct{}{}:
 	case <-ctx.Done():
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return nil, &memories.Error{Kind: memories.KindTimeout, Err: ctx.Err()}
+			return &memories.Error{Kind: memories.KindTimeout, Err: ctx.Err()}
 		}
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
 	defer func() { <-s.slots }()
-	// The span names the video, never the account: its key must not leave
-	// the process, and its hash identifies a customer.
-	ctx, span := s.tracer.Start(ctx, "memories.get_metadata", trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(attribute.String("memories.video_no", videoNo), attribute.String("memories.unique_id", uniqueID)))
+	// Spans name videos, never the account: its key must not leave the
+	// process, and its hash identifies a customer.
+	ctx, span := s.tracer.Start(ctx, "memories."+ep.name, trace.WithSpanKind(trace.SpanKindClient))
 	defer span.End()
 	start := time.Now()
-	v, err := s.client.GetMetadata(ctx, acct.Key(), uniqueID, videoNo)
-	outcome := Outcome(v, err)
-	span.SetAttributes(attribute.String("memories.outcome", outcome))
+	outcome, err := call(ctx, span)
 	if err != nil {
+		outcome = Outcome(err)
 		span.SetStatus(codes.Error, outcome)
 	}
+	span.SetAttributes(attribute.String("memories.outcome", outcome))
 	if s.obs != nil {
-		s.obs.UpstreamCall(outcome, time.Since(start))
+		s.obs.UpstreamCall(ep.name, outcome, time.Since(start))
 	}
-	return v, err
+	return err
 }
 
-// Outcome names the result of one upstream call for metrics and traces:
-// "ok", "not_found", "canceled", or the error kind ("rate_limited",
-// "timeout", "upstream_error", ...).
-func Outcome(v *memories.Video, err error) string {
+// Outcome names a failed call for metrics and traces: the error kind's name
+// ("rate_limited", "timeout", "upstream_error", ...), "canceled", or
+// "error" for anything else.
+func Outcome(err error) string {
 	var me *memories.Error
 	switch {
-	case err == nil && v == nil:
-		return "not_found"
-	case err == nil:
-		return "ok"
 	case errors.As(err, &me):
-		switch me.Kind {
-		case memories.KindRateLimited:
-			return "rate_limited"
-		case memories.KindUnauthenticated:
-			return "unauthenticated"
-		case memories.KindForbidden:
-			return "forbidden"
-		case memories.KindQuotaExceeded:
-			return "quota_exceeded"
-		case memories.KindBadRequest:
-			return "bad_request"
-		case memories.KindTimeout:
-			return "timeout"
-		default:
-			return "upstream_error"
-		}
+		return me.Kind.Name()
 	case errors.Is(err, context.Canceled):
 		return "canceled"
 	default:
 		return "error"
+	}
+}
+
+// listAvailable reports whether list_videos may be used for the account:
+// it has not been found unavailable lately.
+func (s *Source) listAvailable(accountID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	until, ok := s.unavailable[accountID]
+	if !ok {
+		return true
+	}
+	if time.Now().Before(until) {
+		return false
+	}
+	// Probe: the next batch tries list_videos again.
+	delete(s.unavailable, accountID)
+	return true
+}
+
+// markUnavailable makes the account use get_metadata for ProbeAfter.
+func (s *Source) markUnavailable(ctx context.Context, accountID string) {
+	now := time.Now()
+	s.mu.Lock()
+	_, already := s.unavailable[accountID]
+	if len(s.unavailable) >= sweepUnavailable {
+		for id, until := range s.unavailable {
+			if now.After(until) {
+				delete(s.unavailable, id)
+			}
+		}
+	}
+	s.unavailable[accountID] = now.Add(s.probeAfter)
+	s.mu.Unlock()
+	if already {
+		return // another batch of the account found out at the same time
+	}
+	s.logger.WarnContext(ctx, "list_videos is unavailable for this account: using get_metadata, one call per video",
+		"probe_after", s.probeAfter)
+	if s.obs != nil {
+		s.obs.ListUnavailable()
 	}
 }
 
@@ -260,24 +494,33 @@ func (s *Source) backoffFor(attempt int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-func budgetError(ctx context.Context, err error) error {
-	var denied *ratelimit.DeniedError
-	if errors.As(err, &denied) {
-		return &RateLimitedError{RetryAfter: denied.RetryAfter, Err: err}
+// parallel runs fn(0..n-1) on at most workers goroutines and waits for
+// them; with one task it runs on the caller's goroutine.
+func parallel(n, workers int, fn func(int)) {
+	if n == 1 {
+		fn(0)
+		return
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return &RateLimitedError{RetryAfter: time.Second, Err: err}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		next int
+	)
+	for range min(n, workers) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				j := next
+				next++
+				mu.Unlock()
+				if j >= n {
+					return
+				}
+				fn(j)
+			}
+		}()
 	}
-	return err
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return budgetError(ctx, ctx.Err())
-	}
+	wg.Wait()
 }

@@ -10,11 +10,15 @@ import (
 // codecVersion is part of every Redis key: a change to wireVideo that old
 // replicas cannot read takes a new version, so that replicas of two versions
 // running side by side during a rollout never read each other's entries.
-const codecVersion = "v1"
+const codecVersion = "v2"
 
 // wireVideo is memories.Video as kept in Redis. Its own field names keep the
 // format independent of the Go type's.
+//
+// v2 added Detailed: a v1 entry read as v2 would pass a list_videos answer
+// off as complete, so v1 keys are never read.
 type wireVideo struct {
+	Detailed        bool       `json:"full,omitempty"`
 	VideoNo         string     `json:"no"`
 	VideoName       *string    `json:"name,omitempty"`
 	Duration        *int       `json:"dur,omitempty"`
@@ -40,7 +44,7 @@ func encode(v *memories.Video) ([]byte, error) {
 		return []byte("null"), nil
 	}
 	return json.Marshal(wireVideo{
-		VideoNo: v.VideoNo, VideoName: v.VideoName, Duration: v.Duration, Size: v.Size,
+		Detailed: v.Detailed, VideoNo: v.VideoNo, VideoName: v.VideoName, Duration: v.Duration, Size: v.Size,
 		Status: string(v.Status), RawStatus: v.RawStatus, Cause: v.Cause, CreateTime: v.CreateTime,
 		ResolutionLabel: v.ResolutionLabel, FPS: v.FPS, Width: v.Width, Height: v.Height,
 		DatetimeTaken: v.DatetimeTaken, CameraModel: v.CameraModel,
@@ -58,7 +62,7 @@ func decode(b []byte) (*memories.Video, error) {
 		return nil, nil
 	}
 	return &memories.Video{
-		VideoNo: w.VideoNo, VideoName: w.VideoName, Duration: w.Duration, Size: w.Size,
+		Detailed: w.Detailed, VideoNo: w.VideoNo, VideoName: w.VideoName, Duration: w.Duration, Size: w.Size,
 		Status: memories.Status(w.Status), RawStatus: w.RawStatus, Cause: w.Cause, CreateTime: utc(w.CreateTime),
 		ResolutionLabel: w.ResolutionLabel, FPS: w.FPS, Width: w.Width, Height: w.Height,
 		DatetimeTaken: utc(w.DatetimeTaken), CameraModel: w.CameraModel,

@@ -21,6 +21,8 @@ func fullVideo(t *testing.T) *memories.Video {
 		switch p := f.Addr().Interface().(type) {
 		case *string:
 			*p = "s" + rv.Type().Field(i).Name
+		case *bool:
+			*p = true
 		case *memories.Status:
 			*p = memories.StatusFailed
 		case **string:
@@ -50,13 +52,18 @@ func fullVideo(t *testing.T) *memories.Video {
 
 func TestCodecRoundTrip(t *testing.T) {
 	full := fullVideo(t)
+	listed := *full
+	listed.Detailed = false
+	listed.ResolutionLabel, listed.FPS, listed.Width, listed.Height = nil, nil, nil, nil
 	for _, tt := range []struct {
 		name string
 		v    *memories.Video
 	}{
 		{"not found", nil},
 		{"every field", full},
+		{"list answer keeps Detailed false", &listed},
 		{"minimal", &memories.Video{VideoNo: "VI1", Status: memories.StatusUnparse}},
+		{"minimal detailed", &memories.Video{VideoNo: "VI1", Status: memories.StatusUnparse, Detailed: true}},
 		{"no tags differs from empty tags", &memories.Video{VideoNo: "VI2", Status: memories.StatusParse, Tags: []string{}}},
 		{"unicode", &memories.Video{VideoNo: "VI3", VideoName: str("東京の夜 🌃 café"), Status: memories.StatusParse}},
 	} {
@@ -73,6 +80,22 @@ func TestCodecRoundTrip(t *testing.T) {
 				t.Errorf("round trip of %s:\n got %+v\nwant %+v", b, got, tt.v)
 			}
 		})
+	}
+}
+
+// Times come back in UTC whatever zone they were written in.
+func TestCodecTimesInUTC(t *testing.T) {
+	when := time.Date(2025, 8, 1, 10, 0, 0, 0, time.FixedZone("CEST", 2*3600))
+	b, err := encode(&memories.Video{VideoNo: "VI1", Status: memories.StatusParse, CreateTime: &when})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.CreateTime.Location() != time.UTC || !got.CreateTime.Equal(when) {
+		t.Errorf("CreateTime = %v; want %v in UTC", got.CreateTime, when.UTC())
 	}
 }
 

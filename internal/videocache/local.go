@@ -39,18 +39,30 @@ func NewLocal(maxEntries int) (*Local, error) {
 	return &Local{c: c}, nil
 }
 
-// Get returns the answer kept for k.
-func (l *Local) Get(_ context.Context, k Key) (*memories.Video, bool) {
-	e, ok := l.c.GetIfPresent(k)
-	return e.v, ok
+// Get returns the answers kept for keys.
+func (l *Local) Get(_ context.Context, keys []Key) ([]*memories.Video, []bool) {
+	videos, found := make([]*memories.Video, len(keys)), make([]bool, len(keys))
+	for i, k := range keys {
+		e, ok := l.c.GetIfPresent(k)
+		videos[i], found[i] = e.v, ok
+	}
+	return videos, found
 }
 
-// Set keeps v for ttl.
-func (l *Local) Set(_ context.Context, k Key, v *memories.Video, ttl time.Duration) {
-	if ttl <= 0 {
-		return
+// Set keeps entries. A list_videos answer does not replace a complete one
+// kept already: it would only cost a get_metadata call later.
+func (l *Local) Set(_ context.Context, entries []Entry) {
+	for _, e := range entries {
+		if e.TTL <= 0 {
+			continue
+		}
+		if e.Video != nil && !e.Video.Detailed {
+			if old, ok := l.c.GetIfPresent(e.Key); ok && old.v != nil && old.v.Detailed {
+				continue
+			}
+		}
+		l.c.Set(e.Key, localEntry{v: e.Video, ttl: e.TTL})
 	}
-	l.c.Set(k, localEntry{v: v, ttl: ttl})
 }
 
 // Close stops the cache's maintenance goroutine.

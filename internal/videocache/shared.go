@@ -15,16 +15,17 @@ import (
 )
 
 // Shared is a Store in Redis, shared by every replica. Each answer is one
-// key, <prefix>:v1:video:<account id>:<unique id>:<video no> (the last two
-// through redisconn.KeyPart), holding JSON and expiring with the answer's
-// time-to-live.
+// key, <prefix>:v2:video:{<account id>}:<unique id>:<video no> (the last
+// two through redisconn.KeyPart), holding JSON and expiring with the
+// answer's time-to-live. The braces keep an account's keys in one Redis
+// Cluster slot, so that one command or script can take many of them.
 //
 // Answers are also kept in the local store. While Redis is unavailable the
 // local store serves alone, so it is warm when it has to.
 //
-// Shared is also a Leaser: replicas that miss the same video at the same
-// time agree through a lease key (the same name with "lease" for "video")
-// on which one fetches it, and the others read its answer.
+// Shared is also a Leaser: replicas that miss the same videos at the same
+// time agree through lease keys (the same names with "lease" for "video")
+// on which one fetches each, and the others read its answers.
 type Shared struct {
 	conn     *redisconn.Conn
 	local    Store
@@ -36,49 +37,71 @@ func NewShared(conn *redisconn.Conn, local Store) *Shared {
 	return &Shared{conn: conn, local: local}
 }
 
-func (s *Shared) key(k Key) string {
-	return s.conn.Key(codecVersion, "video", k.AccountID, redisconn.KeyPart(k.UniqueID), redisconn.KeyPart(k.VideoNo))
+func (s *Shared) key(kind string, k Key) string {
+	return s.conn.Key(codecVersion, kind, "{"+k.AccountID+"}", redisconn.KeyPart(k.Ref.UniqueID), redisconn.KeyPart(k.Ref.VideoNo))
 }
 
-// Get returns the answer kept in Redis, or in the local store while Redis
-// is unavailable.
-func (s *Shared) Get(ctx context.Context, k Key) (*memories.Video, bool) {
+func (s *Shared) keyList(kind string, keys []Key) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = s.key(kind, k)
+	}
+	return out
+}
+
+// Get returns the answers kept in Redis, in one round trip, or in the local
+// store while Redis is unavailable.
+func (s *Shared) Get(ctx context.Context, keys []Key) ([]*memories.Video, []bool) {
 	if !s.conn.Up() {
-		return s.local.Get(ctx, k)
+		return s.local.Get(ctx, keys)
 	}
 	opCtx, cancel := s.conn.Context(ctx)
-	b, err := s.conn.Client().Get(opCtx, s.key(k)).Bytes()
+	vals, err := s.conn.Client().MGet(opCtx, s.keyList("video", keys)...).Result()
 	cancel()
-	switch {
-	case errors.Is(err, redis.Nil):
-		return nil, false
-	case err != nil:
+	videos, found := make([]*memories.Video, len(keys)), make([]bool, len(keys))
+	if err != nil {
 		if ctx.Err() != nil {
-			return nil, false
+			return videos, found
 		}
 		s.conn.Fail(err)
-		return s.local.Get(ctx, k)
+		return s.local.Get(ctx, keys)
 	}
-	v, err := decode(b)
-	if err != nil {
-		return nil, false // not what this version writes: fetch it again
+	for i, val := range vals {
+		str, ok := val.(string)
+		if !ok {
+			continue
+		}
+		v, err := decode([]byte(str))
+		if err != nil {
+			continue // not what this version writes: fetch it again
+		}
+		videos[i], found[i] = v, true
 	}
-	return v, true
+	return videos, found
 }
 
-// Set keeps v in the local store and in Redis.
-func (s *Shared) Set(ctx context.Context, k Key, v *memories.Video, ttl time.Duration) {
-	s.local.Set(ctx, k, v, ttl)
-	if ttl <= 0 || !s.conn.Up() {
-		return
-	}
-	b, err := encode(v)
-	if err != nil {
+// Set keeps entries in the local store and in Redis, in one round trip.
+func (s *Shared) Set(ctx context.Context, entries []Entry) {
+	s.local.Set(ctx, entries)
+	if !s.conn.Up() {
 		return
 	}
 	opCtx, cancel := s.conn.Context(context.WithoutCancel(ctx))
 	defer cancel()
-	if err := s.conn.Client().Set(opCtx, s.key(k), b, ttl).Err(); err != nil {
+	_, err := s.conn.Client().Pipelined(opCtx, func(p redis.Pipeliner) error {
+		for _, e := range entries {
+			if e.TTL <= 0 {
+				continue
+			}
+			b, err := encode(e.Video)
+			if err != nil {
+				continue
+			}
+			p.Set(opCtx, s.key("video", e.Key), b, e.TTL)
+		}
+		return nil
+	})
+	if err != nil {
 		s.conn.Fail(err)
 	}
 }
@@ -88,81 +111,100 @@ func (s *Shared) Set(ctx context.Context, k Key, v *memories.Video, ttl time.Dur
 // renews it every third of it for as long as the fetch runs.
 const leaseTTL = 5 * time.Second
 
-// Poll intervals while waiting for another replica's answer: short at first,
-// since most fetches take one upstream latency, then backing off.
+// Poll intervals while waiting for another replica's answers: short at
+// first, since most fetches take one upstream latency, then backing off.
 const (
 	firstPoll = 10 * time.Millisecond
 	maxPoll   = 100 * time.Millisecond
 )
 
-func (s *Shared) leaseKey(k Key) string {
-	return s.conn.Key(codecVersion, "lease", k.AccountID, redisconn.KeyPart(k.UniqueID), redisconn.KeyPart(k.VideoNo))
-}
-
-// renewScript extends a lease only for its holder, and releaseScript ends
-// it only for its holder: a lease that expired and went to another replica
-// is not theirs to touch.
+// The lease scripts take many keys in one round trip. leaseScript claims
+// each key that nobody holds; renewScript extends and releaseScript ends
+// only the claims of their holder's token: a lease that expired and went to
+// another replica is not theirs to touch.
 var (
+	leaseScript = redis.NewScript(`
+local held = {}
+for i, k in ipairs(KEYS) do
+  if redis.call("SET", k, ARGV[1], "NX", "PX", ARGV[2]) then held[i] = 1 else held[i] = 0 end
+end
+return held`)
 	renewScript = redis.NewScript(`
-if redis.call("GET", KEYS[1]) == ARGV[1] then
-  return redis.call("PEXPIRE", KEYS[1], ARGV[2])
+for _, k in ipairs(KEYS) do
+  if redis.call("GET", k) == ARGV[1] then redis.call("PEXPIRE", k, ARGV[2]) end
 end
 return 0`)
 	releaseScript = redis.NewScript(`
-if redis.call("GET", KEYS[1]) == ARGV[1] then
-  return redis.call("DEL", KEYS[1])
+for _, k in ipairs(KEYS) do
+  if redis.call("GET", k) == ARGV[1] then redis.call("DEL", k) end
 end
 return 0`)
 )
 
-// Lease claims the fetch of k for this replica, in Redis. While Redis is
-// unavailable every claim is granted: each replica fetches for itself.
-func (s *Shared) Lease(ctx context.Context, k Key) (release func(), held bool) {
-	if !s.conn.Up() {
-		return func() {}, true
+// Lease claims the fetch of keys for this replica, in one round trip.
+// While Redis is unavailable every claim is granted: each replica fetches
+// for itself.
+func (s *Shared) Lease(ctx context.Context, keys []Key) (held []bool, release func()) {
+	held = make([]bool, len(keys))
+	all := func() ([]bool, func()) {
+		for i := range held {
+			held[i] = true
+		}
+		return held, func() {}
+	}
+	if !s.conn.Up() || len(keys) == 0 {
+		return all()
 	}
 	var raw [16]byte
 	if _, err := rand.Read(raw[:]); err != nil {
-		return func() {}, true
+		return all()
 	}
-	token, key := hex.EncodeToString(raw[:]), s.leaseKey(k)
+	token := hex.EncodeToString(raw[:])
 	ttl := s.leaseTTL
 	if ttl <= 0 {
 		ttl = leaseTTL
 	}
+	leaseKeys := s.keyList("lease", keys)
 	opCtx, cancel := s.conn.Context(ctx)
-	ok, err := s.conn.Client().SetNX(opCtx, key, token, ttl).Result()
+	res, err := leaseScript.Run(opCtx, s.conn.Client(), leaseKeys, token, ttl.Milliseconds()).Int64Slice()
 	cancel()
-	if err != nil {
-		if ctx.Err() == nil {
+	if err != nil || len(res) != len(keys) {
+		if err != nil && ctx.Err() == nil {
 			s.conn.Fail(err)
 		}
-		return func() {}, true
+		return all()
 	}
-	if !ok {
-		return nil, false
+	var mine []string
+	for i, r := range res {
+		if held[i] = r == 1; held[i] {
+			mine = append(mine, leaseKeys[i])
+		}
+	}
+	if len(mine) == 0 {
+		return held, func() {}
 	}
 	stop, done := make(chan struct{}), make(chan struct{})
-	go s.renew(key, token, ttl, stop, done)
+	go s.renew(mine, token, ttl, stop, done)
 	var once sync.Once
-	return func() {
+	return held, func() {
 		once.Do(func() {
 			close(stop)
 			<-done
 			if !s.conn.Up() {
-				return // the lease expires on its own
+				return // the leases expire on their own
 			}
 			opCtx, cancel := s.conn.Context(context.Background())
 			defer cancel()
-			if err := releaseScript.Run(opCtx, s.conn.Client(), []string{key}, token).Err(); err != nil {
-				s.conn.Fail(err) // the lease expires on its own
+			if err := releaseScript.Run(opCtx, s.conn.Client(), mine, token).Err(); err != nil {
+				s.conn.Fail(err) // the leases expire on their own
 			}
 		})
-	}, true
+	}
 }
 
-// renew keeps a held lease alive until stop closes.
-func (s *Shared) renew(key, token string, ttl time.Duration, stop <-chan struct{}, done chan<- struct{}) {
+// renew keeps held leases alive until stop closes: one goroutine per
+// claim, however many videos it holds.
+func (s *Shared) renew(keys []string, token string, ttl time.Duration, stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
 	t := time.NewTicker(ttl / 3)
 	defer t.Stop()
@@ -173,59 +215,74 @@ func (s *Shared) renew(key, token string, ttl time.Duration, stop <-chan struct{
 		case <-t.C:
 		}
 		opCtx, cancel := s.conn.Context(context.Background())
-		err := renewScript.Run(opCtx, s.conn.Client(), []string{key}, token, ttl.Milliseconds()).Err()
+		err := renewScript.Run(opCtx, s.conn.Client(), keys, token, ttl.Milliseconds()).Err()
 		cancel()
 		if err != nil {
 			s.conn.Fail(err)
-			return // the lease expires; the others fetch for themselves
+			return // the leases expire; the others fetch for themselves
 		}
 	}
 }
 
-// Await waits for the answer of the replica holding the lease on k. It
-// returns ok false as soon as nobody holds the lease and no answer is kept
-// (the holder failed, had nothing to keep, or died and its lease expired),
-// or when Redis becomes unavailable; err is ctx's error when ctx ends first.
-func (s *Shared) Await(ctx context.Context, k Key) (v *memories.Video, ok bool, err error) {
-	key, leaseKey := s.key(k), s.leaseKey(k)
+// Await waits for the answers of the replicas holding the leases on keys,
+// polling all of them in one round trip. A key is settled when its answer
+// is kept, or when nobody holds its lease and no answer is kept (the holder
+// failed, had nothing to keep, or died and its lease expired: found false).
+// It returns when every key is settled, when Redis becomes unavailable
+// (the rest found false), or with ctx's error when ctx ends first.
+func (s *Shared) Await(ctx context.Context, keys []Key) ([]*memories.Video, []bool, error) {
+	videos, found := make([]*memories.Video, len(keys)), make([]bool, len(keys))
+	pending := make([]int, len(keys))
+	for i := range pending {
+		pending[i] = i
+	}
 	t := time.NewTimer(firstPoll)
 	defer t.Stop()
-	for wait := firstPoll; ; wait = min(wait*3/2, maxPoll) {
+	for wait := firstPoll; len(pending) > 0; wait = min(wait*3/2, maxPoll) {
 		select {
 		case <-ctx.Done():
-			return nil, false, ctx.Err()
+			return videos, found, ctx.Err()
 		case <-t.C:
 		}
 		if !s.conn.Up() {
-			return nil, false, nil
+			return videos, found, nil
 		}
 		// The lease first: a holder keeps its answer before it lets go, so
 		// a lease seen gone means the answer, if any, is there to read.
 		opCtx, cancel := s.conn.Context(ctx)
-		var leased *redis.IntCmd
-		var answer *redis.StringCmd
+		leased := make([]*redis.IntCmd, len(pending))
+		answers := make([]*redis.StringCmd, len(pending))
 		_, err := s.conn.Client().Pipelined(opCtx, func(p redis.Pipeliner) error {
-			leased = p.Exists(opCtx, leaseKey)
-			answer = p.Get(opCtx, key)
+			for j, i := range pending {
+				leased[j] = p.Exists(opCtx, s.key("lease", keys[i]))
+				answers[j] = p.Get(opCtx, s.key("video", keys[i]))
+			}
 			return nil
 		})
 		cancel()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			if ctx.Err() != nil {
-				return nil, false, ctx.Err()
+				return videos, found, ctx.Err()
 			}
 			s.conn.Fail(err)
-			return nil, false, nil
+			return videos, found, nil
 		}
-		if b, err := answer.Bytes(); err == nil {
-			if v, err := decode(b); err == nil {
-				return v, true, nil
+		still := pending[:0]
+		for j, i := range pending {
+			if b, err := answers[j].Bytes(); err == nil {
+				// An entry this version cannot read settles as not found:
+				// the caller fetches it.
+				if v, err := decode(b); err == nil {
+					videos[i], found[i] = v, true
+				}
+				continue
 			}
-			return nil, false, nil // not what this version writes: fetch it
+			if leased[j].Val() != 0 {
+				still = append(still, i)
+			}
 		}
-		if leased.Val() == 0 {
-			return nil, false, nil
-		}
+		pending = still
 		t.Reset(wait)
 	}
+	return videos, found, nil
 }

@@ -28,62 +28,120 @@ func openConn(t *testing.T, rawURL string, opts redisconn.Options) *redisconn.Co
 	return conn
 }
 
-// What one replica keeps, another finds; keys are per account, and a
-// unique id or video number with ':' cannot reach another key.
+// sharedPair returns two Shared stores over one Redis namespace, as two
+// replicas have.
+func sharedPair(t *testing.T) (url, prefix string, one, two *Shared) {
+	t.Helper()
+	url = redistest.URL(t)
+	prefix = redistest.Prefix(t, url)
+	one = NewShared(openConn(t, url, redisconn.Options{Prefix: prefix, Timeout: 2 * time.Second}), newLocal(t))
+	two = NewShared(openConn(t, url, redisconn.Options{Prefix: prefix, Timeout: 2 * time.Second}), newLocal(t))
+	return url, prefix, one, two
+}
+
+// What one replica keeps, another finds, all in one call; keys are per
+// account, and a unique id or video number with ':' cannot reach another
+// key.
 func TestSharedStoreAcrossReplicas(t *testing.T) {
-	url := redistest.URL(t)
-	prefix := redistest.Prefix(t, url)
-	one := NewShared(openConn(t, url, redisconn.Options{Prefix: prefix}), newLocal(t))
-	two := NewShared(openConn(t, url, redisconn.Options{Prefix: prefix}), newLocal(t))
+	url, prefix, one, two := sharedPair(t)
 	ctx := context.Background()
 
 	a, b := mustAccount(t, "sk-secret-alpha"), mustAccount(t, "sk-secret-bravo")
 	video := fullVideo(t)
-	one.Set(ctx, Key{a.ID(), "default", "VI1"}, video, time.Minute)
-	one.Set(ctx, Key{a.ID(), "x", "VI2"}, nil, time.Minute)
-	one.Set(ctx, Key{a.ID(), "a:b", "c"}, &memories.Video{VideoNo: "c", Status: memories.StatusParse}, time.Minute)
+	listed := &memories.Video{VideoNo: "c", Status: memories.StatusParse}
 	long := strings.Repeat("VI", 500)
-	one.Set(ctx, Key{a.ID(), "default", long + "1"}, nil, time.Minute)
+	k := func(acct, uid, no string) Key { return Key{acct, memories.VideoRef{UniqueID: uid, VideoNo: no}} }
+	one.Set(ctx, []Entry{
+		{k(a.ID(), "default", "VI1"), video, time.Minute},
+		{k(a.ID(), "x", "VI2"), nil, time.Minute},
+		{k(a.ID(), "a:b", "c"), listed, time.Minute},
+		{k(a.ID(), "default", long+"1"), nil, time.Minute},
+		{k(a.ID(), "default", "zero"), video, 0}, // not kept
+	})
 
-	for _, tt := range []struct {
-		name   string
-		k      Key
-		want   *memories.Video
-		wantOK bool
+	tests := []struct {
+		name  string
+		k     Key
+		want  *memories.Video
+		found bool
 	}{
-		{"kept video", Key{a.ID(), "default", "VI1"}, video, true},
-		{"kept not found", Key{a.ID(), "x", "VI2"}, nil, true},
-		{"other account", Key{b.ID(), "default", "VI1"}, nil, false},
-		{"other unique id", Key{a.ID(), "other", "VI1"}, nil, false},
-		{"colon cannot alias", Key{a.ID(), "a", "b:c"}, nil, false},
-		{"colon key itself", Key{a.ID(), "a:b", "c"}, &memories.Video{VideoNo: "c", Status: memories.StatusParse}, true},
-		{"long video no", Key{a.ID(), "default", long + "1"}, nil, true},
-		{"other long video no", Key{a.ID(), "default", long + "2"}, nil, false},
-	} {
-		got, ok := two.Get(ctx, tt.k)
-		if ok != tt.wantOK || !reflect.DeepEqual(got, tt.want) {
-			t.Errorf("%s: Get = %+v, %v; want %+v, %v", tt.name, got, ok, tt.want, tt.wantOK)
+		{"kept video", k(a.ID(), "default", "VI1"), video, true},
+		{"kept not found", k(a.ID(), "x", "VI2"), nil, true},
+		{"other account", k(b.ID(), "default", "VI1"), nil, false},
+		{"other unique id", k(a.ID(), "other", "VI1"), nil, false},
+		{"colon cannot alias", k(a.ID(), "a", "b:c"), nil, false},
+		{"colon key itself", k(a.ID(), "a:b", "c"), listed, true},
+		{"long video no", k(a.ID(), "default", long+"1"), nil, true},
+		{"other long video no", k(a.ID(), "default", long+"2"), nil, false},
+		{"TTL 0", k(a.ID(), "default", "zero"), nil, false},
+	}
+	keys := make([]Key, len(tests))
+	for i, tt := range tests {
+		keys[i] = tt.k
+	}
+	got, found := two.Get(ctx, keys)
+	if len(got) != len(tests) || len(found) != len(tests) {
+		t.Fatalf("got %d videos, %d found; want %d", len(got), len(found), len(tests))
+	}
+	for i, tt := range tests {
+		if found[i] != tt.found || !reflect.DeepEqual(got[i], tt.want) {
+			t.Errorf("%s: got %+v, %v; want %+v, %v", tt.name, got[i], found[i], tt.want, tt.found)
 		}
 	}
 
-	keys := redistest.Keys(t, url, prefix)
-	if got, want := len(keys), 4; got != want {
-		t.Errorf("keys = %q; want %d", keys, want)
+	stored := redistest.Keys(t, url, prefix)
+	if got, want := len(stored), 4; got != want {
+		t.Errorf("got keys %q; want %d", stored, want)
 	}
-	for _, k := range keys {
-		if !strings.HasPrefix(k, prefix+":v1:video:"+a.ID()+":") {
-			t.Errorf("key %q; want it under the account's namespace", k)
+	for _, key := range stored {
+		if !strings.HasPrefix(key, prefix+":v2:video:{"+a.ID()+"}:") {
+			t.Errorf("got key %q; want it under the account's v2 namespace", key)
 		}
-		if len(k) > 300 {
-			t.Errorf("key %q is %d bytes; want long parts hashed", k, len(k))
+		if len(key) > 300 {
+			t.Errorf("got key %q of %d bytes; want long parts hashed", key, len(key))
 		}
-		if strings.Contains(k, "sk-secret") {
-			t.Errorf("key %q contains the API key", k)
+		if strings.Contains(key, "sk-secret") {
+			t.Errorf("got key %q; want no API key in it", key)
 		}
 	}
-	ttl := two.conn.Client().PTTL(ctx, one.key(Key{a.ID(), "default", "VI1"})).Val()
+	ttl := two.conn.Client().PTTL(ctx, one.key("video", keys[0])).Val()
 	if ttl <= 0 || ttl > time.Minute {
-		t.Errorf("expiry = %v; want the TTL given (1m) as the key's expiry", ttl)
+		t.Errorf("got expiry %v; want the TTL given (1m) as the key's expiry", ttl)
+	}
+}
+
+// An entry under the v1 key names, which lack Detailed, is never read:
+// it would pass a list answer off as complete.
+func TestSharedIgnoresV1Entries(t *testing.T) {
+	_, _, one, two := sharedPair(t)
+	ctx := context.Background()
+	acct := mustAccount(t, "sk-a")
+	k := Key{acct.ID(), ref("VI1")}
+	v1 := `{"no":"VI1","st":"PARSE","tags":null}`
+	c := one.conn
+	for _, name := range []string{
+		c.Key("v1", "video", acct.ID(), redisconn.KeyPart(k.Ref.UniqueID), redisconn.KeyPart(k.Ref.VideoNo)), // as v1 named it
+		c.Key("v1", "video", "{"+acct.ID()+"}", redisconn.KeyPart(k.Ref.UniqueID), redisconn.KeyPart(k.Ref.VideoNo)),
+	} {
+		if err := c.Client().Set(ctx, name, v1, time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if vs, found := two.Get(ctx, []Key{k}); found[0] {
+		t.Errorf("got %+v from a v1 entry; want a miss", vs[0])
+	}
+	// An unreadable v2 entry is a miss too.
+	if err := c.Client().Set(ctx, one.key("video", k), "{garbage", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if vs, found := two.Get(ctx, []Key{k}); found[0] {
+		t.Errorf("got %+v from garbage; want a miss", vs[0])
+	}
+	// Detailed crosses replicas.
+	full := &memories.Video{VideoNo: "VI1", Status: memories.StatusParse, Detailed: true}
+	one.Set(ctx, []Entry{{Key: k, Video: full, TTL: time.Minute}})
+	if vs, found := two.Get(ctx, []Key{k}); !found[0] || !reflect.DeepEqual(vs[0], full) {
+		t.Errorf("got %+v, %v; want %+v", vs[0], found[0], full)
 	}
 }
 
@@ -94,38 +152,38 @@ func TestSharedStoreFallsBackToLocal(t *testing.T) {
 	s := NewShared(conn, newLocal(t))
 	ctx := context.Background()
 	acct := mustAccount(t, "sk-a")
-	before := Key{acct.ID(), "default", "before"}
-	during := Key{acct.ID(), "default", "during"}
+	before := Key{acct.ID(), ref("before")}
+	during := Key{acct.ID(), ref("during")}
 	v := &memories.Video{VideoNo: "before", Status: memories.StatusParse}
-	s.Set(ctx, before, v, time.Minute)
+	s.Set(ctx, []Entry{{Key: before, Video: v, TTL: time.Minute}})
 
 	srv.Stop()
-	if got, ok := s.Get(ctx, before); !ok || got != v {
-		t.Errorf("Redis down: Get(before) = %+v, %v; want the locally kept video", got, ok)
+	if got, found := s.Get(ctx, []Key{before}); !found[0] || got[0] != v {
+		t.Errorf("Redis down: got %+v, %v; want the locally kept video", got[0], found[0])
 	}
 	if conn.Up() {
-		t.Errorf("conn.Up() = true after a failed command; want false")
+		t.Errorf("got conn.Up() true after a failed command; want false")
 	}
-	s.Set(ctx, during, nil, time.Minute)
-	if _, ok := s.Get(ctx, during); !ok {
-		t.Errorf("Redis down: Get(during) missed; want the locally kept answer")
+	s.Set(ctx, []Entry{{Key: during, TTL: time.Minute}})
+	if _, found := s.Get(ctx, []Key{during, before}); !found[0] || !found[1] {
+		t.Errorf("Redis down: got found %v; want both locally kept answers", found)
 	}
 
 	srv.Start()
 	eventually.True(t, "redis available again", conn.Up)
 	// The restarted Redis is empty, and now serves again.
-	if _, ok := s.Get(ctx, before); ok {
-		t.Errorf("Redis back: Get(before) hit; want Redis's miss")
+	if _, found := s.Get(ctx, []Key{before}); found[0] {
+		t.Errorf("Redis back: got a hit; want Redis's miss")
 	}
-	s.Set(ctx, before, v, time.Minute)
-	if got, ok := s.Get(ctx, before); !ok || got.VideoNo != "before" {
-		t.Errorf("Redis back: Get(before) = %+v, %v; want the video", got, ok)
+	s.Set(ctx, []Entry{{Key: before, Video: v, TTL: time.Minute}})
+	if got, found := s.Get(ctx, []Key{before}); !found[0] || got[0].VideoNo != "before" {
+		t.Errorf("Redis back: got %+v, %v; want the video", got[0], found[0])
 	}
 }
 
 // sharedSources returns n Sources over one upstream, each with its own
 // connection to one Redis namespace, as n replicas have.
-func sharedSources(t *testing.T, n int, up Upstream) ([]*Source, []*Shared) {
+func sharedSources(t *testing.T, n int, up Upstream, opts Options) ([]*Source, []*Shared) {
 	t.Helper()
 	url := redistest.URL(t)
 	prefix := redistest.Prefix(t, url)
@@ -136,40 +194,50 @@ func sharedSources(t *testing.T, n int, up Upstream) ([]*Source, []*Shared) {
 		// would turn Redis "down", and each replica would fetch for itself.
 		store := NewShared(openConn(t, url, redisconn.Options{Prefix: prefix, Timeout: 2 * time.Second}), newLocal(t))
 		stores = append(stores, store)
-		sources = append(sources, New(up, store, TTLs{Parse: time.Minute, NotFound: time.Minute}))
+		o := opts
+		o.Upstream, o.Store, o.TTLs = up, store, TTLs{Parse: time.Minute, NotFound: time.Minute}
+		sources = append(sources, New(o))
 	}
 	return sources, stores
 }
 
-// Replicas missing one video at once make one upstream call between them.
-func TestSharedLeaseOneCallAcrossReplicas(t *testing.T) {
+// holdLease sets the lease on k as a replica would, under another token.
+func holdLease(t *testing.T, s *Shared, k Key, ttl time.Duration) {
+	t.Helper()
+	if err := s.conn.Client().Set(context.Background(), s.key("lease", k), "another", ttl).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Replicas missing the same videos at once fetch each once between them.
+func TestSharedLeaseOneFetchAcrossReplicas(t *testing.T) {
 	acct := mustAccount(t, "sk-a")
-	k := Key{acct.ID(), "default", "VI1"}
-	want := &memories.Video{VideoNo: "VI1", Status: memories.StatusParse}
-	up := &fakeUpstream{videos: map[Key]*memories.Video{k: want}, gate: make(chan struct{})}
-	sources, _ := sharedSources(t, 3, up)
+	up := serving(acct, "a", "b", "c")
+	up.gate = make(chan struct{})
+	sources, _ := sharedSources(t, 3, up, Options{})
 
 	var wg sync.WaitGroup
-	got := make([]*memories.Video, len(sources))
-	errs := make([]error, len(sources))
+	got := make([][]*memories.Video, len(sources))
+	errs := make([][]error, len(sources))
 	for i, s := range sources {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			got[i], errs[i] = s.Video(context.Background(), acct, "default", "VI1")
+			got[i], errs[i] = s.Videos(context.Background(), acct, refs("a", "b", "c", "unknown"), false)
 		}()
 	}
 	eventually.True(t, "one upstream call", func() bool { return up.callCount() == 1 })
-	time.Sleep(100 * time.Millisecond) // the others reach the lease meanwhile
+	time.Sleep(100 * time.Millisecond) // the others reach the leases meanwhile
 	close(up.gate)
 	wg.Wait()
 	for i := range sources {
-		if errs[i] != nil || got[i] == nil || got[i].VideoNo != "VI1" {
-			t.Errorf("replica %d: Video = %+v, %v; want VI1", i, got[i], errs[i])
+		if errs[i] != nil || len(got[i]) != 4 || got[i][0] == nil || got[i][0].VideoNo != "a" || got[i][2] == nil || got[i][3] != nil {
+			t.Errorf("replica %d: got %v, %v; want a, b, c and nil", i, got[i], errs[i])
 		}
 	}
-	if got, want := up.callCount(), 1; got != want {
-		t.Errorf("upstream calls = %d; want %d", got, want)
+	want := map[memories.VideoRef]int{ref("a"): 1, ref("b"): 1, ref("c"): 1, ref("unknown"): 1}
+	if got := up.fetched(); !reflect.DeepEqual(got, want) {
+		t.Errorf("got fetches %v; want each video once %v", got, want)
 	}
 }
 
@@ -177,23 +245,20 @@ func TestSharedLeaseOneCallAcrossReplicas(t *testing.T) {
 // expires, then one of them fetches.
 func TestSharedLeaseOfDeadReplicaExpires(t *testing.T) {
 	acct := mustAccount(t, "sk-a")
-	k := Key{acct.ID(), "default", "VI1"}
-	up := &fakeUpstream{videos: map[Key]*memories.Video{k: {VideoNo: "VI1", Status: memories.StatusParse}}}
-	sources, stores := sharedSources(t, 1, up)
+	up := serving(acct, "VI1")
+	sources, stores := sharedSources(t, 1, up, Options{})
 	const dead = 500 * time.Millisecond
-	if err := stores[0].conn.Client().Set(context.Background(), stores[0].leaseKey(k), "gone", dead).Err(); err != nil {
-		t.Fatal(err)
-	}
+	holdLease(t, stores[0], Key{acct.ID(), ref("VI1")}, dead)
 	start := time.Now()
-	v, err := sources[0].Video(context.Background(), acct, "default", "VI1")
+	v, err := one(context.Background(), sources[0], acct, "VI1", false)
 	if err != nil || v == nil {
-		t.Fatalf("Video = %+v, %v; want VI1", v, err)
+		t.Fatalf("got %+v, %v; want VI1", v, err)
 	}
 	if waited := time.Since(start); waited < dead/2 {
 		t.Errorf("answered after %v; want a wait for the held lease (%v)", waited, dead)
 	}
 	if got := up.callCount(); got != 1 {
-		t.Errorf("upstream calls = %d; want 1", got)
+		t.Errorf("got %d upstream calls; want 1", got)
 	}
 }
 
@@ -202,121 +267,166 @@ func TestSharedLeaseOfDeadReplicaExpires(t *testing.T) {
 func TestSharedLeaseFailureIsNotShared(t *testing.T) {
 	acct := mustAccount(t, "sk-a")
 	boom := &memories.Error{Kind: memories.KindUpstream}
-	up := &fakeUpstream{errs: map[string]error{"VI1": boom}, gate: make(chan struct{})}
-	sources, _ := sharedSources(t, 2, up)
+	up := serving(acct)
+	up.errs = map[string]error{"VI1": boom}
+	up.gate = make(chan struct{})
+	sources, _ := sharedSources(t, 2, up, Options{})
 
 	first := make(chan error, 1)
 	go func() {
-		_, err := sources[0].Video(context.Background(), acct, "default", "VI1")
+		_, err := one(context.Background(), sources[0], acct, "VI1", false)
 		first <- err
 	}()
 	eventually.True(t, "the first call", func() bool { return up.callCount() == 1 })
 	second := make(chan error, 1)
 	go func() {
-		_, err := sources[1].Video(context.Background(), acct, "default", "VI1")
+		_, err := one(context.Background(), sources[1], acct, "VI1", false)
 		second <- err
 	}()
 	time.Sleep(100 * time.Millisecond) // the second waits on the lease
 	if got := up.callCount(); got != 1 {
-		t.Fatalf("upstream calls while the lease is held = %d; want 1", got)
+		t.Fatalf("got %d upstream calls while the lease is held; want 1", got)
 	}
 	close(up.gate)
 	for i, ch := range []chan error{first, second} {
 		if err := <-ch; !errors.Is(err, boom) {
-			t.Errorf("replica %d: err = %v; want the upstream error", i, err)
+			t.Errorf("replica %d: got err %v; want the upstream error", i, err)
 		}
 	}
 	if got := up.callCount(); got != 2 {
-		t.Errorf("upstream calls = %d; want 2 (the waiter tried itself)", got)
+		t.Errorf("got %d upstream calls; want 2 (the waiter tried itself)", got)
 	}
 }
 
-// A lease is held until its holder releases it, however long that takes;
-// a stale holder cannot release its successor's; while Redis is down every
-// claim is granted.
+// Leases are per key, many in one call; held until their holder releases
+// them, however long that takes; a stale holder cannot release its
+// successor's; while Redis is down every claim is granted.
 func TestSharedLease(t *testing.T) {
 	srv := redistest.StartServer(t)
 	conn := openConn(t, srv.URL(), redisconn.Options{ProbeEvery: 20 * time.Millisecond, Timeout: 2 * time.Second})
 	one, two := NewShared(conn, newLocal(t)), NewShared(conn, newLocal(t))
 	ctx := context.Background()
-	k := Key{mustAccount(t, "sk-a").ID(), "default", "VI1"}
+	acct := mustAccount(t, "sk-a")
+	k1, k2, k3 := Key{acct.ID(), ref("VI1")}, Key{acct.ID(), ref("VI2")}, Key{acct.ID(), ref("VI3")}
 
-	release, held := one.Lease(ctx, k)
-	if !held {
-		t.Fatal("first Lease: held = false; want true")
+	held, release := one.Lease(ctx, []Key{k1, k2})
+	if want := []bool{true, true}; !reflect.DeepEqual(held, want) {
+		t.Fatalf("first Lease: got held %v; want %v", held, want)
 	}
-	if _, held := two.Lease(ctx, k); held {
-		t.Error("second Lease while held: held = true; want false")
+	held2, release2 := two.Lease(ctx, []Key{k2, k3, k1})
+	if want := []bool{false, true, false}; !reflect.DeepEqual(held2, want) {
+		t.Errorf("second Lease: got held %v; want %v (only the free key)", held2, want)
 	}
+	release2()
 	release()
 	release() // twice is harmless
-	release2, held := two.Lease(ctx, k)
-	if !held {
-		t.Fatal("Lease after release: held = false; want true")
+	held, release2 = two.Lease(ctx, []Key{k1, k2, k3})
+	if want := []bool{true, true, true}; !reflect.DeepEqual(held, want) {
+		t.Fatalf("Lease after release: got held %v; want %v", held, want)
 	}
-	release() // the old holder's release must not end the new lease
-	if _, held := one.Lease(ctx, k); held {
-		t.Error("Lease after a stale release: held = true; want false")
+	release() // the old holder's release must not end the new leases
+	if held, _ := one.Lease(ctx, []Key{k1}); held[0] {
+		t.Error("Lease after a stale release: got held; want not held")
 	}
 	release2()
 
-	// The holder renews its lease for as long as it fetches.
-	one.leaseTTL = 1500 * time.Millisecond
-	release, held = one.Lease(ctx, k)
-	if !held {
-		t.Fatal("Lease: held = false; want true")
+	// The holder renews its leases for as long as it fetches.
+	one.leaseTTL = 600 * time.Millisecond
+	held, release = one.Lease(ctx, []Key{k1, k2})
+	if !held[0] || !held[1] {
+		t.Fatalf("Lease: got held %v; want both", held)
 	}
 	time.Sleep(3 * one.leaseTTL)
-	if _, held := two.Lease(ctx, k); held {
-		t.Error("Lease past the TTL of a renewed lease: held = true; want false")
+	if held, _ := two.Lease(ctx, []Key{k1, k2}); held[0] || held[1] {
+		t.Errorf("Lease past the TTL of renewed leases: got held %v; want neither", held)
 	}
 	release()
 
 	srv.Stop()
-	one.Get(ctx, k) // notices Redis is down
+	one.Get(ctx, []Key{k1}) // notices Redis is down
 	for i := range 2 {
-		if release, held := one.Lease(ctx, k); !held {
-			t.Errorf("Redis down, Lease %d: held = false; want true (each replica fetches)", i)
-		} else {
-			release()
+		held, release := one.Lease(ctx, []Key{k1, k2})
+		if !held[0] || !held[1] {
+			t.Errorf("Redis down, Lease %d: got held %v; want all (each replica fetches)", i, held)
 		}
+		release()
 	}
 }
 
-// A caller waiting on another replica's lease stops at its own deadline,
+// Await settles many keys in one call: an answer kept, one kept while it
+// waits, and "found false" for a lease ended with nothing kept and for no
+// lease at all. It stops at ctx's end.
+func TestSharedAwait(t *testing.T) {
+	_, _, one, two := sharedPair(t)
+	ctx := context.Background()
+	acct := mustAccount(t, "sk-a")
+	kept, later, failed, free := Key{acct.ID(), ref("kept")}, Key{acct.ID(), ref("later")}, Key{acct.ID(), ref("failed")}, Key{acct.ID(), ref("free")}
+	v := &memories.Video{VideoNo: "kept", Status: memories.StatusParse, Detailed: true}
+	w := &memories.Video{VideoNo: "later", Status: memories.StatusUnparse}
+	one.Set(ctx, []Entry{{Key: kept, Video: v, TTL: time.Minute}})
+	held, release := one.Lease(ctx, []Key{later, failed})
+	if !held[0] || !held[1] {
+		t.Fatalf("got held %v; want both", held)
+	}
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		one.Set(ctx, []Entry{{Key: later, Video: w, TTL: time.Minute}})
+		release()
+	}()
+	vs, found, err := two.Await(ctx, []Key{kept, later, failed, free})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []bool{true, true, false, false}; !reflect.DeepEqual(found, want) {
+		t.Errorf("got found %v; want %v", found, want)
+	}
+	if want := []*memories.Video{v, w, nil, nil}; !reflect.DeepEqual(vs, want) {
+		t.Errorf("got videos %v; want %v", vs, want)
+	}
+
+	holdLease(t, one, free, time.Minute)
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, found, err := two.Await(short, []Key{kept, free}); !errors.Is(err, context.DeadlineExceeded) || found[1] {
+		t.Errorf("held past the deadline: got found %v, err %v; want free unfound and DeadlineExceeded", found, err)
+	}
+}
+
+// A look-up waiting on another replica's lease stops at its own deadline,
 // with a timeout, and makes no call.
 func TestSharedLeaseWaiterDeadline(t *testing.T) {
 	acct := mustAccount(t, "sk-a")
-	k := Key{acct.ID(), "default", "VI1"}
-	up := &fakeUpstream{videos: map[Key]*memories.Video{k: {VideoNo: "VI1", Status: memories.StatusParse}}}
-	sources, stores := sharedSources(t, 1, up)
-	if err := stores[0].conn.Client().Set(context.Background(), stores[0].leaseKey(k), "busy", time.Minute).Err(); err != nil {
-		t.Fatal(err)
-	}
+	up := serving(acct, "VI1", "VI2")
+	obs := &counter{}
+	sources, stores := sharedSources(t, 1, up, Options{Observer: obs})
+	holdLease(t, stores[0], Key{acct.ID(), ref("VI1")}, time.Minute)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	v, err := sources[0].Video(ctx, acct, "default", "VI1")
-	if !errors.Is(err, memories.ErrTimeout) {
-		t.Errorf("Video = %+v, %v; want a timeout", v, err)
+	vs, errs := sources[0].Videos(ctx, acct, refs("VI1", "VI2"), false)
+	if errs == nil || !errors.Is(errs[0], memories.ErrTimeout) {
+		t.Errorf("got %v, %v; want a timeout for VI1", vs, errs)
 	}
-	if got := up.callCount(); got != 0 {
-		t.Errorf("upstream calls = %d; want 0", got)
+	if errs != nil && errs[1] != nil || vs[1] == nil {
+		t.Errorf("VI2: got %+v, %v; want the video", vs[1], errs)
+	}
+	if got, want := up.fetched(), map[memories.VideoRef]int{ref("VI2"): 1}; !reflect.DeepEqual(got, want) {
+		t.Errorf("got fetches %v; want only VI2", got)
+	}
+	if got := obs.counts(); got[""] != 0 || got["miss"] != 1 {
+		t.Errorf("got results %v; want 1 miss and no unnamed result", got)
 	}
 }
 
 // Time spent waiting on another replica's lease shows as a span of its own
-// under the lookup.
+// under the look-up.
 func TestSharedLeaseWaitIsTraced(t *testing.T) {
 	acct := mustAccount(t, "sk-a")
-	k := Key{acct.ID(), "default", "VI1"}
-	up := &fakeUpstream{videos: map[Key]*memories.Video{k: {VideoNo: "VI1", Status: memories.StatusParse}}}
-	sources, stores := sharedSources(t, 1, up)
+	up := serving(acct, "VI1")
 	rec := tracetest.NewSpanRecorder()
-	sources[0].Trace(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)).Tracer("test"))
-	if err := stores[0].conn.Client().Set(context.Background(), stores[0].leaseKey(k), "gone", 200*time.Millisecond).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sources[0].Video(context.Background(), acct, "default", "VI1"); err != nil {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	sources, stores := sharedSources(t, 1, up, Options{Tracer: tp.Tracer("test")})
+	holdLease(t, stores[0], Key{acct.ID(), ref("VI1")}, 200*time.Millisecond)
+	if _, err := one(context.Background(), sources[0], acct, "VI1", false); err != nil {
 		t.Fatal(err)
 	}
 	byName := map[string]sdktrace.ReadOnlySpan{}
@@ -325,12 +435,12 @@ func TestSharedLeaseWaitIsTraced(t *testing.T) {
 	}
 	lookup, wait := byName["videocache.lookup"], byName["videocache.await_replica"]
 	if lookup == nil || wait == nil {
-		t.Fatalf("spans = %v; want a lookup and a wait", byName)
+		t.Fatalf("got spans %v; want a lookup and a wait", byName)
 	}
 	if wait.Parent().SpanID() != lookup.SpanContext().SpanID() {
-		t.Errorf("wait span's parent = %s; want the lookup %s", wait.Parent().SpanID(), lookup.SpanContext().SpanID())
+		t.Errorf("got the wait span's parent %s; want the lookup %s", wait.Parent().SpanID(), lookup.SpanContext().SpanID())
 	}
 	if d := wait.EndTime().Sub(wait.StartTime()); d < 100*time.Millisecond {
-		t.Errorf("wait span lasted %v; want the lease's time (200ms)", d)
+		t.Errorf("got a wait span of %v; want the lease's time (200ms)", d)
 	}
 }

@@ -1,15 +1,16 @@
 // Package videocache answers video look-ups across requests: from a cache
-// keyed by account, and otherwise through one upstream call shared by every
-// request that asks for the same video at the same time.
+// keyed by account, and otherwise through upstream calls that every request
+// missing the same videos at the same time shares, in this process and,
+// with Redis, across replicas.
 //
-// It sits between the per-request loader and the upstream source and has
-// the same method, so the loader does not know it is there.
+// It sits between the per-request loader and the upstream source, and
+// takes many videos per look-up: one store round trip for all of them, one
+// claim round trip for the ones to fetch, one upstream batch for the rest.
 package videocache
 
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -18,52 +19,56 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/memories-facade/memories-graphql/internal/account"
-	"github.com/memories-facade/memories-graphql/internal/coalesce"
 	"github.com/memories-facade/memories-graphql/internal/memories"
-	"github.com/memories-facade/memories-graphql/internal/upstream"
+	"github.com/memories-facade/memories-graphql/internal/ratelimit"
 )
 
-// Upstream fetches one video; (nil, nil) means the upstream does not know it.
+// Upstream fetches distinct videos of one account, in order; errs is nil
+// when all have an answer. detail asks for the fields only get_metadata
+// returns.
 type Upstream interface {
-	Video(ctx context.Context, acct account.Account, uniqueID, videoNo string) (*memories.Video, error)
+	Videos(ctx context.Context, acct account.Account, refs []memories.VideoRef, detail bool) ([]*memories.Video, []error)
 }
 
 // Key names one video of one account. AccountID is account.Account.ID, a
 // hash: the API key itself is never part of a key.
 type Key struct {
 	AccountID string
-	UniqueID  string
-	VideoNo   string
+	Ref       memories.VideoRef
+}
+
+// Entry is an answer to keep: Video nil is "not found".
+type Entry struct {
+	Key   Key
+	Video *memories.Video
+	TTL   time.Duration
 }
 
 // Store keeps answers for a while. Implementations report no errors: a
-// store that cannot answer reports a miss, and one that cannot keep an
-// answer drops it.
+// store that cannot answer reports misses, and one that cannot keep an
+// answer drops it. A kept video carries whether it is complete
+// (memories.Video.Detailed).
 type Store interface {
-	// Get returns the answer kept for k; ok is false on a miss. A nil video
-	// with ok true is a kept "not found".
-	Get(ctx context.Context, k Key) (v *memories.Video, ok bool)
-	// Set keeps v (nil: not found) for ttl, which is positive.
-	Set(ctx context.Context, k Key, v *memories.Video, ttl time.Duration)
+	// Get returns the answers kept for keys; found[i] is false on a miss. A
+	// nil video with found true is a kept "not found".
+	Get(ctx context.Context, keys []Key) (videos []*memories.Video, found []bool)
+	// Set keeps entries, each for its TTL, which is positive.
+	Set(ctx context.Context, entries []Entry)
 }
 
 // Leaser is a Store shared by replicas that also lets them agree on which
-// one fetches a video they all miss: the others wait for its answer instead
-// of calling the upstream too.
+// one fetches the videos they all miss: the others wait for its answers
+// instead of calling the upstream too.
 type Leaser interface {
-	// Lease claims the fetch of k. held is false while someone else holds
-	// the claim; otherwise release must be called once the answer is kept.
-	// A store that cannot tell grants the claim.
-	Lease(ctx context.Context, k Key) (release func(), held bool)
-	// Await waits for the answer of whoever holds the claim on k. ok is
-	// false when the claim ended with no answer kept; err is ctx's error.
-	Await(ctx context.Context, k Key) (v *memories.Video, ok bool, err error)
+	// Lease claims the fetch of keys in one round trip. held[i] is false
+	// while another replica holds keys[i]; release ends the claims held,
+	// once their answers are kept. A store that cannot tell grants all.
+	Lease(ctx context.Context, keys []Key) (held []bool, release func())
+	// Await waits for the answers of whoever holds the claims on keys.
+	// found[i] is false when the claim on keys[i] ended with no answer
+	// kept; err is ctx's error, when it ends first.
+	Await(ctx context.Context, keys []Key) (videos []*memories.Video, found []bool, err error)
 }
-
-// maxClaims bounds how often a caller waits for another replica before it
-// fetches without a claim: each wait that ends with no answer means the
-// holder failed, and the caller's own try is due.
-const maxClaims = 3
 
 // TTLs say how long an answer is kept, by what the upstream said. Zero
 // means "do not keep". Errors are never kept.
@@ -89,8 +94,28 @@ func (t TTLs) For(v *memories.Video) time.Duration {
 	}
 }
 
-// Source fetches videos through a cache and shares concurrent fetches of one
-// video. It is safe for concurrent use and shared by all requests.
+// Observer records how each video of a look-up was answered, for metrics:
+// "hit" (kept answer), "miss" (this look-up's call reached the upstream) or
+// "coalesced" (it shared a call in flight, in this replica or another).
+type Observer interface {
+	CacheResult(result string, n int)
+}
+
+// Options configure a Source; Store and Upstream are required.
+type Options struct {
+	Upstream Upstream
+	Store    Store
+	TTLs     TTLs
+	// Observer, if set, is told how every video was answered.
+	Observer Observer
+	// Tracer, if set, gets a span per look-up ("videocache.lookup") and per
+	// wait for another replica; a look-up that shares calls of others links
+	// to their look-ups, which hold the calls.
+	Tracer trace.Tracer
+}
+
+// Source fetches videos through a cache and shares concurrent fetches. It
+// is safe for concurrent use and shared by all requests.
 //
 // The videos it returns may be shared with other requests: treat them as
 // read-only.
@@ -98,171 +123,286 @@ type Source struct {
 	next    Upstream
 	store   Store
 	ttl     TTLs
-	flights coalesce.Group[Key, fetched]
+	flights flights
 	obs     Observer
 	tracer  trace.Tracer
 }
 
-// fetched is the result of one shared call, with the span of the lookup
-// that made it, so that the lookups sharing it can link to it.
-type fetched struct {
-	video *memories.Video
-	span  trace.SpanContext
-}
-
-// Observer records how each lookup was answered, for metrics: "hit" (kept
-// answer), "miss" (this caller's call reached the upstream) or "coalesced"
-// (it shared a call in flight, in this replica or another).
-type Observer interface {
-	CacheResult(result string)
-}
-
-// Observe makes s report every lookup to o.
-func (s *Source) Observe(o Observer) *Source {
-	s.obs = o
-	return s
-}
-
-func (s *Source) observe(result string) {
-	if s.obs != nil {
-		s.obs.CacheResult(result)
+// New returns a Source configured by opts.
+func New(opts Options) *Source {
+	s := &Source{next: opts.Upstream, store: opts.Store, ttl: opts.TTLs, obs: opts.Observer, tracer: opts.Tracer}
+	if s.tracer == nil {
+		s.tracer = noop.NewTracerProvider().Tracer("")
 	}
-}
-
-// Trace makes s record a span per lookup ("videocache.lookup", with its
-// result) and per wait for another replica's call. A lookup that shares
-// another's call links to that lookup's span, which holds the call.
-func (s *Source) Trace(t trace.Tracer) *Source {
-	s.tracer = t
 	return s
 }
 
-// New returns a Source over next that keeps answers in store for ttl.
-func New(next Upstream, store Store, ttl TTLs) *Source {
-	s := &Source{next: next, store: store, ttl: ttl, tracer: noop.NewTracerProvider().Tracer("")}
-	s.flights.DeadlineError = deadlineError
-	return s
-}
+// maxAttempts bounds how often a look-up fetches a video again after the
+// calls it shared ran out of their owners' time.
+const maxAttempts = 3
 
-// Video returns one video, or nil when the upstream does not know it. A
-// kept answer costs no upstream call; otherwise the callers asking for the
-// same video at the same time share one. A caller whose ctx ends stops
-// waiting at once; the shared call goes on for the others, and is cancelled
-// when nobody waits for it any more.
-func (s *Source) Video(ctx context.Context, acct account.Account, uniqueID, videoNo string) (*memories.Video, error) {
-	k := Key{AccountID: acct.ID(), UniqueID: uniqueID, VideoNo: videoNo}
-	// The span names the video, never the account (see upstream).
-	ctx, span := s.tracer.Start(ctx, "videocache.lookup",
-		trace.WithAttributes(attribute.String("memories.video_no", videoNo), attribute.String("memories.unique_id", uniqueID)))
+// Videos returns the videos of refs, which must be distinct, in order: nil
+// where the upstream does not know a video, and an error per video that
+// failed (errs nil when none did). A kept answer costs no upstream call
+// when it is complete enough: with detail, only answers of get_metadata
+// serve. Videos that other look-ups are fetching already are awaited, not
+// fetched again.
+func (s *Source) Videos(ctx context.Context, acct account.Account, refs []memories.VideoRef, detail bool) ([]*memories.Video, []error) {
+	ctx, span := s.tracer.Start(ctx, "videocache.lookup", trace.WithAttributes(
+		attribute.Int("memories.videos", len(refs)), attribute.Bool("memories.detail", detail)))
 	defer span.End()
-	if v, ok := s.store.Get(ctx, k); ok {
-		s.observe("hit")
-		span.SetAttributes(attribute.String("cache.result", "hit"))
-		return v, nil
+	l := &lookup{
+		Source: s, acct: acct, refs: refs, detail: detail, span: span,
+		keys:   make([]Key, len(refs)),
+		videos: make([]*memories.Video, len(refs)),
+		errs:   make([]error, len(refs)),
 	}
-	// Only the closure of the caller that starts the call runs; the others
-	// share its result. Atomic: a caller that leaves early reads it while
-	// the call may still be running.
-	var ran, stored, peer atomic.Bool
+	for i, ref := range refs {
+		l.keys[i] = Key{AccountID: acct.ID(), Ref: ref}
+	}
+	kept, found := s.store.Get(ctx, l.keys)
+	var miss []int
+	for i := range refs {
+		if found[i] && complete(kept[i], detail) {
+			l.videos[i] = kept[i]
+		} else {
+			miss = append(miss, i)
+		}
+	}
+	l.count("hit", len(refs)-len(miss))
+	for attempt := 1; len(miss) > 0; attempt++ {
+		miss = l.fetch(ctx, miss, attempt)
+	}
+	span.SetAttributes(attribute.Int("cache.hits", l.n["hit"]), attribute.Int("cache.misses", l.n["miss"]),
+		attribute.Int("cache.coalesced", l.n["coalesced"]))
+	for _, err := range l.errs {
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+			return l.videos, l.errs
+		}
+	}
+	return l.videos, nil
+}
+
+// complete reports whether a kept answer serves a look-up: "not found" and
+// get_metadata's answers serve any; list_videos' only look-ups without
+// detail.
+func complete(v *memories.Video, detail bool) bool {
+	return v == nil || v.Detailed || !detail
+}
+
+// lookup is one call of Videos.
+type lookup struct {
+	*Source
+	acct   account.Account
+	refs   []memories.VideoRef
+	keys   []Key
+	detail bool
+	span   trace.Span
+	videos []*memories.Video
+	errs   []error
+	n      map[string]int
+	linked map[trace.SpanID]bool
+}
+
+func (l *lookup) count(result string, n int) {
+	if n == 0 || result == "" {
+		return
+	}
+	if l.n == nil {
+		l.n = map[string]int{}
+	}
+	l.n[result] += n
+	if l.obs != nil {
+		l.obs.CacheResult(result, n)
+	}
+}
+
+// fetch answers the videos at idx: it joins the calls in flight for some
+// and makes one for the rest. It returns the videos to fetch again: those
+// whose shared call ran out of its owner's time while this look-up has
+// more.
+func (l *lookup) fetch(ctx context.Context, idx []int, attempt int) (again []int) {
+	own, joined := l.flights.claim(ctx, l.keys, idx, l.detail, l.span.SpanContext())
+	if len(own) > 0 {
+		l.fetchOwn(ctx, own)
+	}
+	deadline, hasDeadline := ctx.Deadline()
+	for _, j := range joined {
+		i, f := j.i, j.f
+		select {
+		case <-f.done:
+			l.flights.leave(f)
+		case <-ctx.Done():
+			l.flights.leave(f)
+			l.errs[i] = waitError(ctx)
+			continue
+		}
+		if f.span.IsValid() && !l.linked[f.span.SpanID()] {
+			if l.linked == nil {
+				l.linked = map[trace.SpanID]bool{}
+			}
+			l.linked[f.span.SpanID()] = true
+			l.span.AddLink(trace.Link{SpanContext: f.span})
+		}
+		// Ask again only if the call gave up earlier than this caller has to.
+		later := !f.deadline.IsZero() && (!hasDeadline || deadline.After(f.deadline))
+		if f.err != nil && f.outOfTime && later && attempt < maxAttempts && ctx.Err() == nil {
+			again = append(again, i)
+			continue
+		}
+		l.videos[i], l.errs[i] = f.video, f.err
+		l.count("coalesced", 1)
+	}
+	return again
+}
+
+// fetchOwn fetches the videos whose flights this look-up owns: a last look
+// in the store, then the answers of other replicas fetching them already,
+// then one upstream batch for the rest. It completes every flight it owns.
+func (l *lookup) fetchOwn(ctx context.Context, own []owned) {
 	defer func() {
-		result := "coalesced"
-		switch {
-		case stored.Load():
-			result = "hit"
-		case ran.Load() && !peer.Load():
-			result = "miss"
+		// Whatever happened, no flight is left for others to wait on.
+		for _, o := range l.flights.unfinished(own) {
+			l.done(o, nil, errAbandoned, "", true)
 		}
-		s.observe(result)
-		span.SetAttributes(attribute.String("cache.result", result))
 	}()
-	own := span.SpanContext()
-	f, err := s.flights.Do(ctx, k, func(ctx context.Context) (fetched, error) {
-		ran.Store(true)
-		v, err := s.fetch(ctx, acct, k, &stored, &peer)
-		return fetched{video: v, span: own}, err
-	})
-	if !ran.Load() && f.span.IsValid() {
-		span.AddLink(trace.Link{SpanContext: f.span})
+	keys := make([]Key, len(own))
+	for j, o := range own {
+		keys[j] = l.keys[o.i]
 	}
-	if err != nil {
-		span.SetStatus(codes.Error, err.Error())
-		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-			return nil, waitError(ctx)
+	// Look again: a call that ended between this look-up's miss and its
+	// claim has kept its answer and left no flight to join.
+	kept, found := l.store.Get(ctx, keys)
+	var rest []owned
+	for j, o := range own {
+		if found[j] && complete(kept[j], l.detail) {
+			l.done(o, kept[j], nil, "hit", false)
+		} else {
+			rest = append(rest, o)
 		}
-		return nil, err
 	}
-	return f.video, nil
-}
-
-// fetch is the shared call for k: a last look in the store, then the
-// upstream, or the answer of another replica that fetches k already.
-func (s *Source) fetch(ctx context.Context, acct account.Account, k Key, stored, peer *atomic.Bool) (*memories.Video, error) {
-	// Look again: a call that ended between this caller's miss and its
-	// joining has stored its answer and left no call to join.
-	if v, ok := s.store.Get(ctx, k); ok {
-		stored.Store(true)
-		return v, nil
+	if len(rest) == 0 {
+		return
 	}
-	v, found, release, err := s.claim(ctx, k)
-	if err != nil {
-		// Out of time waiting for another replica: a caller with more time
-		// asks again.
-		return nil, &outOfTimeError{waitError(ctx)}
-	}
-	if found {
-		peer.Store(true)
-		return v, nil
-	}
+	rest, release := l.claimReplicas(ctx, rest)
 	defer release()
-	v, err = s.next.Video(ctx, acct, k.UniqueID, k.VideoNo)
-	if err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			err = &outOfTimeError{err}
+	if len(rest) == 0 {
+		return
+	}
+	refs := make([]memories.VideoRef, len(rest))
+	for j, o := range rest {
+		refs[j] = l.refs[o.i]
+	}
+	// Other look-ups may wait for these answers: a caller that leaves (its
+	// client went away) cancels the fetch only once nobody waits for it.
+	owner := ctx
+	ctx, cancel := detach(ctx)
+	defer cancel()
+	l.flights.start(own, cancel)
+	stop := context.AfterFunc(owner, func() { l.flights.ownerLeft(own) })
+	defer stop()
+	vs, errs := l.next.Videos(ctx, l.acct, refs, l.detail)
+	// Keep the answers before the flights end and before the claims go, so
+	// that look-ups arriving afterwards find them rather than call again.
+	var entries []Entry
+	for j, o := range rest {
+		if errs != nil && errs[j] != nil {
+			continue
 		}
-		return nil, err
+		if ttl := l.ttl.For(vs[j]); ttl > 0 {
+			entries = append(entries, Entry{Key: l.keys[o.i], Video: vs[j], TTL: ttl})
+		}
 	}
-	if ttl := s.ttl.For(v); ttl > 0 {
-		// Store before the call ends, so that callers arriving after it find
-		// the answer rather than start another call.
-		s.store.Set(context.WithoutCancel(ctx), k, v, ttl)
+	if len(entries) > 0 {
+		l.store.Set(context.WithoutCancel(ctx), entries)
 	}
-	return v, nil
+	for j, o := range rest {
+		var err error
+		if errs != nil {
+			err = errs[j]
+		}
+		if err != nil && owner.Err() != nil {
+			// Cancelled because the owner left: say why in its terms.
+			err = waitError(owner)
+		}
+		l.done(o, vs[j], err, "miss", err != nil && outOfTime(ctx, err))
+	}
 }
 
-// claim makes the caller the one replica that fetches k, or returns the
-// answer another replica fetched meanwhile (found). Without a shared store
-// every caller fetches. err is ctx's error, when it ends while waiting.
-func (s *Source) claim(ctx context.Context, k Key) (v *memories.Video, found bool, release func(), err error) {
-	l, ok := s.store.(Leaser)
+// claimReplicas claims the fetch of own's videos among replicas, when the
+// store is shared, and returns those this look-up must fetch itself. Videos
+// that another replica fetches are awaited; those it fails to answer are
+// fetched here too.
+func (l *lookup) claimReplicas(ctx context.Context, own []owned) (fetch []owned, release func()) {
+	ls, ok := l.store.(Leaser)
 	if !ok {
-		return nil, false, func() {}, nil
+		return own, func() {}
 	}
-	for range maxClaims {
-		release, held := l.Lease(ctx, k)
-		if held {
-			return nil, false, release, nil
-		}
-		if v, ok, err := s.await(ctx, l, k); err != nil || ok {
-			return v, ok, nil, err
+	keys := make([]Key, len(own))
+	for j, o := range own {
+		keys[j] = l.keys[o.i]
+	}
+	held, release := ls.Lease(ctx, keys)
+	var others []owned
+	var otherKeys []Key
+	for j, o := range own {
+		if held[j] {
+			fetch = append(fetch, o)
+		} else {
+			others = append(others, o)
+			otherKeys = append(otherKeys, keys[j])
 		}
 	}
-	return nil, false, func() {}, nil
+	if len(others) == 0 {
+		return fetch, release
+	}
+	wctx, span := l.tracer.Start(ctx, "videocache.await_replica", trace.WithAttributes(attribute.Int("memories.videos", len(others))))
+	vs, found, err := ls.Await(wctx, otherKeys)
+	span.End()
+	for j, o := range others {
+		switch {
+		case found[j] && complete(vs[j], l.detail):
+			l.done(o, vs[j], nil, "coalesced", false)
+		case err != nil:
+			// Out of time waiting for another replica: a caller with more
+			// time asks again.
+			l.done(o, nil, waitError(ctx), "", true)
+		default:
+			// The holder failed or kept nothing this look-up can use.
+			fetch = append(fetch, o)
+		}
+	}
+	return fetch, release
 }
 
-// await waits for another replica's answer, in a span of its own: the time
-// a lookup spends there is another replica's upstream call.
-func (s *Source) await(ctx context.Context, l Leaser, k Key) (*memories.Video, bool, error) {
-	ctx, span := s.tracer.Start(ctx, "videocache.await_replica")
-	defer span.End()
-	v, ok, err := l.Await(ctx, k)
-	span.SetAttributes(attribute.Bool("videocache.answered", ok))
-	if err != nil {
-		span.SetStatus(codes.Error, err.Error())
-	}
-	return v, ok, err
+// done completes an owned flight and this look-up's answer for it.
+func (l *lookup) done(o owned, v *memories.Video, err error, result string, outOfTime bool) {
+	l.videos[o.i], l.errs[o.i] = v, err
+	l.count(result, 1)
+	l.flights.complete(o, v, err, outOfTime)
 }
 
-// waitError is the error of a caller whose context ended while it waited,
+// detach returns a context with ctx's values and deadline but not its
+// cancellation.
+func detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	base := context.WithoutCancel(ctx)
+	if d, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(base, d)
+	}
+	return context.WithCancel(base)
+}
+
+// outOfTime reports a failure that comes from the time of the look-up that
+// made the call, rather than from the video: its context ended, or the
+// rate budget would not come before its deadline. A look-up with more time
+// tries again.
+func outOfTime(ctx context.Context, err error) bool {
+	var denied *ratelimit.DeniedError
+	return ctx.Err() != nil || errors.As(err, &denied)
+}
+
+// waitError is the error of a look-up whose context ended while it waited,
 // in the terms the upstream source uses for the same event.
 func waitError(ctx context.Context) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
@@ -270,19 +410,3 @@ func waitError(ctx context.Context) error {
 	}
 	return ctx.Err()
 }
-
-// deadlineError reports failures that come from the shared call's deadline
-// rather than from the video: a caller with more time asks again.
-func deadlineError(err error) bool {
-	var rl *upstream.RateLimitedError
-	var ot *outOfTimeError
-	return errors.As(err, &rl) || errors.As(err, &ot)
-}
-
-// outOfTimeError marks a failure of a shared call that ran out of its
-// deadline (the deadline of the caller that started it), as opposed to one
-// that timed out on its own, such as an upstream call past its timeout.
-type outOfTimeError struct{ err error }
-
-func (e *outOfTimeError) Error() string { return e.err.Error() }
-func (e *outOfTimeError) Unwrap() error { return e.err }

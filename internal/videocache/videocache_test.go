@@ -3,58 +3,160 @@ package videocache
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/memories-facade/memories-graphql/internal/account"
 	"github.com/memories-facade/memories-graphql/internal/eventually"
 	"github.com/memories-facade/memories-graphql/internal/memories"
-	"github.com/memories-facade/memories-graphql/internal/upstream"
+	"github.com/memories-facade/memories-graphql/internal/ratelimit"
 )
 
-// fakeUpstream serves videos by (account, unique id, video no) and counts
-// calls. While gate is non-nil, calls wait for it to close.
+// upCall is one call of fakeUpstream.Videos.
+type upCall struct {
+	refs   []memories.VideoRef
+	detail bool
+}
+
+// fakeUpstream serves videos by key, as get_metadata (detail: Detailed
+// true) or list_videos would, and records every call. The first gated
+// calls (all of them when gated is 0) wait for gate to close, when gate is
+// non-nil.
 type fakeUpstream struct {
 	mu     sync.Mutex
 	videos map[Key]*memories.Video
 	errs   map[string]error // by video no
-	calls  int
+	calls  []upCall
 	gate   chan struct{}
-	// needTime: a call with less time than this fails as rate limited.
+	gated  int
+	// needTime: a call with less time than this fails as rate limited,
+	// once past the gate.
 	needTime time.Duration
 }
 
-func (f *fakeUpstream) Video(ctx context.Context, acct account.Account, uniqueID, videoNo string) (*memories.Video, error) {
+func (f *fakeUpstream) Videos(ctx context.Context, acct account.Account, refs []memories.VideoRef, detail bool) ([]*memories.Video, []error) {
 	f.mu.Lock()
-	f.calls++
-	gate, needTime := f.gate, f.needTime
-	v := f.videos[Key{acct.ID(), uniqueID, videoNo}]
-	err := f.errs[videoNo]
+	f.calls = append(f.calls, upCall{refs: slices.Clone(refs), detail: detail})
+	gate := f.gate
+	if f.gated > 0 && len(f.calls) > f.gated {
+		gate = nil
+	}
 	f.mu.Unlock()
-	if d, ok := ctx.Deadline(); ok && needTime > 0 && time.Until(d) < needTime {
-		return nil, &upstream.RateLimitedError{RetryAfter: time.Second}
+	vs, errs := make([]*memories.Video, len(refs)), make([]error, len(refs))
+	fail := func(err error) ([]*memories.Video, []error) {
+		for i := range errs {
+			errs[i] = err
+		}
+		return vs, errs
 	}
 	if gate != nil {
 		select {
 		case <-gate:
 		case <-ctx.Done():
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return nil, &memories.Error{Kind: memories.KindTimeout, Err: ctx.Err()} // as the client does
+				return fail(&memories.Error{Kind: memories.KindTimeout, Err: ctx.Err()}) // as the client does
 			}
-			return nil, ctx.Err()
+			return fail(ctx.Err())
 		}
 	}
-	return v, err
+	if d, ok := ctx.Deadline(); ok && f.needTime > 0 && time.Until(d) < f.needTime {
+		return fail(&ratelimit.DeniedError{RetryAfter: time.Second})
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	failed := false
+	for i, ref := range refs {
+		if err := f.errs[ref.VideoNo]; err != nil {
+			errs[i], failed = err, true
+			continue
+		}
+		if v := f.videos[Key{acct.ID(), ref}]; v != nil {
+			c := *v
+			c.Detailed = detail
+			vs[i] = &c
+		}
+	}
+	if !failed {
+		errs = nil
+	}
+	return vs, errs
 }
 
 func (f *fakeUpstream) callCount() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.calls
+	return len(f.calls)
+}
+
+func (f *fakeUpstream) recorded() []upCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
+}
+
+// fetched returns how often each video was asked of the upstream.
+func (f *fakeUpstream) fetched() map[memories.VideoRef]int {
+	n := map[memories.VideoRef]int{}
+	for _, c := range f.recorded() {
+		for _, r := range c.refs {
+			n[r]++
+		}
+	}
+	return n
+}
+
+// counter is an Observer.
+type counter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *counter) CacheResult(result string, n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[string]int{}
+	}
+	c.n[result] += n
+}
+
+func (c *counter) counts() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.n)
+}
+
+// spyStore counts Get calls of the Store it wraps.
+type spyStore struct {
+	Store
+	gets atomic.Int32
+}
+
+func (s *spyStore) Get(ctx context.Context, keys []Key) ([]*memories.Video, []bool) {
+	defer s.gets.Add(1)
+	return s.Store.Get(ctx, keys)
 }
 
 func str(s string) *string { return &s }
+
+func ref(no string) memories.VideoRef { return memories.VideoRef{UniqueID: "default", VideoNo: no} }
+
+func refs(nos ...string) []memories.VideoRef {
+	out := make([]memories.VideoRef, len(nos))
+	for i, no := range nos {
+		out[i] = ref(no)
+	}
+	return out
+}
 
 func mustAccount(t testing.TB, key string) account.Account {
 	t.Helper()
@@ -75,6 +177,24 @@ func newLocal(t testing.TB) *Local {
 	return l
 }
 
+// serving returns an upstream that knows the videos nos of acct, parsed.
+func serving(acct account.Account, nos ...string) *fakeUpstream {
+	up := &fakeUpstream{videos: map[Key]*memories.Video{}}
+	for _, no := range nos {
+		up.videos[Key{acct.ID(), ref(no)}] = &memories.Video{VideoNo: no, Status: memories.StatusParse}
+	}
+	return up
+}
+
+// one looks up a single video.
+func one(ctx context.Context, s *Source, acct account.Account, no string, detail bool) (*memories.Video, error) {
+	vs, errs := s.Videos(ctx, acct, refs(no), detail)
+	if errs != nil {
+		return vs[0], errs[0]
+	}
+	return vs[0], nil
+}
+
 var allTTLs = TTLs{Parse: time.Hour, Failed: time.Hour, Unparse: time.Hour, NotFound: time.Hour}
 
 func TestTTLsFor(t *testing.T) {
@@ -91,7 +211,7 @@ func TestTTLsFor(t *testing.T) {
 		{"not found", nil, 3 * time.Second},
 	} {
 		if got := ttl.For(tt.v); got != tt.want {
-			t.Errorf("%s: For = %v; want %v", tt.name, got, tt.want)
+			t.Errorf("%s: got For = %v; want %v", tt.name, got, tt.want)
 		}
 	}
 }
@@ -109,17 +229,17 @@ func TestSourceKeepsAnswersByTTL(t *testing.T) {
 		name      string
 		videoNo   string
 		ttl       TTLs
-		wantCalls int // after two look-ups
+		wantCalls int // after three look-ups: detail, detail, list
 	}{
 		{"parse kept", "parse", allTTLs, 1},
 		{"failed kept", "failed", allTTLs, 1},
 		{"unparse kept", "unparse", allTTLs, 1},
 		{"not found kept", "missing", allTTLs, 1},
-		{"parse with TTL 0", "parse", TTLs{Failed: time.Hour, Unparse: time.Hour, NotFound: time.Hour}, 2},
-		{"failed with TTL 0", "failed", TTLs{Parse: time.Hour, Unparse: time.Hour, NotFound: time.Hour}, 2},
-		{"unparse with TTL 0", "unparse", TTLs{Parse: time.Hour, Failed: time.Hour, NotFound: time.Hour}, 2},
-		{"not found with TTL 0", "missing", TTLs{Parse: time.Hour, Failed: time.Hour, Unparse: time.Hour}, 2},
-		{"error never kept", "broken", allTTLs, 2},
+		{"parse with TTL 0", "parse", TTLs{Failed: time.Hour, Unparse: time.Hour, NotFound: time.Hour}, 3},
+		{"failed with TTL 0", "failed", TTLs{Parse: time.Hour, Unparse: time.Hour, NotFound: time.Hour}, 3},
+		{"unparse with TTL 0", "unparse", TTLs{Parse: time.Hour, Failed: time.Hour, NotFound: time.Hour}, 3},
+		{"not found with TTL 0", "missing", TTLs{Parse: time.Hour, Failed: time.Hour, Unparse: time.Hour}, 3},
+		{"error never kept", "broken", allTTLs, 3},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			up := &fakeUpstream{
@@ -127,24 +247,29 @@ func TestSourceKeepsAnswersByTTL(t *testing.T) {
 				errs:   map[string]error{"broken": &memories.Error{Kind: memories.KindUpstream}},
 			}
 			for no, v := range videos {
-				up.videos[Key{acct.ID(), "default", no}] = v
+				up.videos[Key{acct.ID(), ref(no)}] = v
 			}
-			src := New(up, newLocal(t), tt.ttl)
+			src := New(Options{Upstream: up, Store: newLocal(t), TTLs: tt.ttl})
 			for i := range 2 {
-				got, err := src.Video(context.Background(), acct, "default", tt.videoNo)
-				want := videos[tt.videoNo]
-				if tt.videoNo == "broken" {
-					if err == nil {
-						t.Errorf("look-up %d: err = nil; want the upstream's error", i)
+				for _, detail := range []bool{true, false} {
+					if i == 0 && !detail {
+						continue // the first look-up fetches in full; the rest may hit
 					}
-					continue
-				}
-				if err != nil || got != want {
-					t.Errorf("look-up %d = %+v, %v; want %+v, nil", i, got, err, want)
+					got, err := one(context.Background(), src, acct, tt.videoNo, detail)
+					want := videos[tt.videoNo]
+					if tt.videoNo == "broken" {
+						if err == nil {
+							t.Errorf("look-up %d: got err nil; want the upstream's error", i)
+						}
+						continue
+					}
+					if err != nil || (got == nil) != (want == nil) || (got != nil && (got.VideoNo != want.VideoNo || got.Status != want.Status)) {
+						t.Errorf("look-up %d (detail %v): got %+v, %v; want %+v, nil", i, detail, got, err, want)
+					}
 				}
 			}
 			if got := up.callCount(); got != tt.wantCalls {
-				t.Errorf("upstream calls = %d; want %d", got, tt.wantCalls)
+				t.Errorf("got %d upstream calls; want %d", got, tt.wantCalls)
 			}
 		})
 	}
@@ -152,50 +277,193 @@ func TestSourceKeepsAnswersByTTL(t *testing.T) {
 
 func TestSourceEntriesExpire(t *testing.T) {
 	acct := mustAccount(t, "sk-a")
-	up := &fakeUpstream{videos: map[Key]*memories.Video{}}
-	src := New(up, newLocal(t), TTLs{NotFound: time.Millisecond})
+	up := serving(acct)
+	src := New(Options{Upstream: up, Store: newLocal(t), TTLs: TTLs{NotFound: time.Millisecond}})
 	for range 2 {
-		if _, err := src.Video(context.Background(), acct, "default", "VI1"); err != nil {
+		if _, err := one(context.Background(), src, acct, "VI1", false); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	if got, want := up.callCount(), 2; got != want {
-		t.Errorf("upstream calls = %d; want %d (the entry expired)", got, want)
+		t.Errorf("got %d upstream calls; want %d (the entry expired)", got, want)
 	}
 }
 
-// Two accounts asking for the same video numbers each get their own answer.
+// Two accounts asking for the same videos each get their own answer.
 func TestSourceSeparatesAccounts(t *testing.T) {
 	a, b := mustAccount(t, "sk-a"), mustAccount(t, "sk-b")
 	up := &fakeUpstream{videos: map[Key]*memories.Video{
-		{a.ID(), "default", "VI1"}: {VideoNo: "VI1", VideoName: str("a's"), Status: memories.StatusParse},
-		{b.ID(), "default", "VI1"}: {VideoNo: "VI1", VideoName: str("b's"), Status: memories.StatusParse},
+		{a.ID(), ref("VI1")}: {VideoNo: "VI1", VideoName: str("a's"), Status: memories.StatusParse},
+		{b.ID(), ref("VI1")}: {VideoNo: "VI1", VideoName: str("b's"), Status: memories.StatusParse},
 	}}
-	src := New(up, newLocal(t), allTTLs)
+	src := New(Options{Upstream: up, Store: newLocal(t), TTLs: allTTLs})
 	for range 2 {
 		for _, tt := range []struct {
 			acct account.Account
 			want string
 		}{{a, "a's"}, {b, "b's"}} {
-			v, err := src.Video(context.Background(), tt.acct, "default", "VI1")
+			v, err := one(context.Background(), src, tt.acct, "VI1", false)
 			if err != nil || v == nil || *v.VideoName != tt.want {
-				t.Errorf("%v: Video = %+v, %v; want %s", tt.acct, v, err, tt.want)
+				t.Errorf("%v: got %+v, %v; want %s", tt.acct, v, err, tt.want)
 			}
 		}
 	}
 	if got, want := up.callCount(), 2; got != want {
-		t.Errorf("upstream calls = %d; want %d (one per account)", got, want)
+		t.Errorf("got %d upstream calls; want %d (one per account)", got, want)
 	}
 }
 
-// 50 concurrent look-ups of one video make one upstream call; one of them
-// giving up does not fail the others.
+// A batch costs one upstream call, with only the videos not kept, and its
+// answers come back in the order asked; errors are per video.
+func TestSourceBatchFetchesOnlyMisses(t *testing.T) {
+	acct := mustAccount(t, "sk-a")
+	up := serving(acct, "a", "b", "c", "d", "e")
+	boom := &memories.Error{Kind: memories.KindUpstream}
+	up.errs = map[string]error{"bad": boom}
+	obs := &counter{}
+	src := New(Options{Upstream: up, Store: newLocal(t), TTLs: allTTLs, Observer: obs})
+	ctx := context.Background()
+
+	if _, errs := src.Videos(ctx, acct, refs("b", "d"), false); errs != nil {
+		t.Fatalf("got errs %v; want nil", errs)
+	}
+	asked := refs("e", "d", "c", "b", "a", "unknown")
+	vs, errs := src.Videos(ctx, acct, asked, false)
+	if errs != nil {
+		t.Errorf("got errs %v; want nil", errs)
+	}
+	for i, r := range asked {
+		switch {
+		case r.VideoNo == "unknown":
+			if vs[i] != nil {
+				t.Errorf("video %d: got %+v; want nil (not found)", i, vs[i])
+			}
+		case vs[i] == nil || vs[i].VideoNo != r.VideoNo:
+			t.Errorf("video %d: got %+v; want %s", i, vs[i], r.VideoNo)
+		}
+	}
+	calls := up.recorded()
+	if len(calls) != 2 {
+		t.Fatalf("got %d upstream calls; want 2", len(calls))
+	}
+	if got, want := calls[1].refs, refs("e", "c", "a", "unknown"); !reflect.DeepEqual(got, want) {
+		t.Errorf("second call asked %v; want only the misses %v", got, want)
+	}
+	if got, want := obs.counts(), map[string]int{"miss": 6, "hit": 2}; !reflect.DeepEqual(got, want) {
+		t.Errorf("got results %v; want %v", got, want)
+	}
+
+	// One failure fails its own video only, and is not kept.
+	vs, errs = src.Videos(ctx, acct, refs("a", "bad"), false)
+	if errs == nil || errs[0] != nil || !errors.Is(errs[1], boom) || vs[0] == nil {
+		t.Errorf("got %v, %v; want a and the upstream's error for bad", vs, errs)
+	}
+	if _, errs := src.Videos(ctx, acct, refs("bad"), false); errs == nil || !errors.Is(errs[0], boom) {
+		t.Errorf("again: got errs %v; want the upstream's error again", errs)
+	}
+	if got := up.fetched()[ref("bad")]; got != 2 {
+		t.Errorf("bad fetched %d times; want 2 (errors are not kept)", got)
+	}
+}
+
+// A list_videos answer serves look-ups without detail only; a look-up with
+// detail fetches the video in full, which replaces the entry. "Not found"
+// serves both.
+func TestSourceDetailNeedsCompleteEntry(t *testing.T) {
+	acct := mustAccount(t, "sk-a")
+	for _, tt := range []struct {
+		name      string
+		no        string
+		steps     []bool // detail of each look-up in turn
+		wantCalls []bool // detail of each upstream call
+	}{
+		{"list then list", "VI1", []bool{false, false}, []bool{false}},
+		{"list then detail fetches in full", "VI1", []bool{false, true, true, false}, []bool{false, true}},
+		{"detail serves list", "VI1", []bool{true, false, true}, []bool{true}},
+		{"not found from a list serves detail", "unknown", []bool{false, true, false}, []bool{false}},
+		{"not found from detail serves list", "unknown", []bool{true, false}, []bool{true}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			up := serving(acct, "VI1")
+			src := New(Options{Upstream: up, Store: newLocal(t), TTLs: allTTLs})
+			for i, detail := range tt.steps {
+				v, err := one(context.Background(), src, acct, tt.no, detail)
+				if err != nil {
+					t.Fatalf("look-up %d: %v", i, err)
+				}
+				if tt.no == "unknown" {
+					if v != nil {
+						t.Errorf("look-up %d: got %+v; want nil", i, v)
+					}
+					continue
+				}
+				if v == nil || (detail && !v.Detailed) {
+					t.Errorf("look-up %d (detail %v): got %+v; want a video, detailed if asked", i, detail, v)
+				}
+			}
+			var got []bool
+			for _, c := range up.recorded() {
+				got = append(got, c.detail)
+			}
+			if !reflect.DeepEqual(got, tt.wantCalls) {
+				t.Errorf("got upstream calls with detail %v; want %v", got, tt.wantCalls)
+			}
+		})
+	}
+}
+
+// Local keeps the latest answer, except that a list answer never replaces
+// a complete one.
+func TestLocalSetKeepsDetailed(t *testing.T) {
+	acct := mustAccount(t, "sk-a")
+	k := Key{acct.ID(), ref("VI1")}
+	list := &memories.Video{VideoNo: "VI1", Status: memories.StatusParse}
+	full := &memories.Video{VideoNo: "VI1", Status: memories.StatusParse, Detailed: true}
+	full2 := &memories.Video{VideoNo: "VI1", Status: memories.StatusFailed, Detailed: true}
+	for _, tt := range []struct {
+		name  string
+		sets  []*memories.Video
+		want  *memories.Video
+		found bool
+	}{
+		{"list", []*memories.Video{list}, list, true},
+		{"list then detailed", []*memories.Video{list, full}, full, true},
+		{"detailed then list", []*memories.Video{full, list}, full, true},
+		{"detailed then detailed", []*memories.Video{full, full2}, full2, true},
+		{"detailed then not found", []*memories.Video{full, nil}, nil, true},
+		{"not found then list", []*memories.Video{nil, list}, list, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l := newLocal(t)
+			for _, v := range tt.sets {
+				l.Set(context.Background(), []Entry{{Key: k, Video: v, TTL: time.Hour}})
+			}
+			vs, found := l.Get(context.Background(), []Key{k})
+			if vs[0] != tt.want || found[0] != tt.found {
+				t.Errorf("got %+v, %v; want %+v, %v", vs[0], found[0], tt.want, tt.found)
+			}
+		})
+	}
+	l := newLocal(t)
+	l.Set(context.Background(), []Entry{{Key: k, Video: full, TTL: 0}})
+	if _, found := l.Get(context.Background(), []Key{k}); found[0] {
+		t.Errorf("TTL 0: got found; want nothing kept")
+	}
+	if _, err := NewLocal(0); err == nil {
+		t.Errorf("NewLocal(0): got err nil; want an error")
+	}
+}
+
+// 50 concurrent look-ups of one video make one upstream call. A waiter
+// whose ctx ends returns at once; the owner's leaving does not cancel the
+// call, and the others get the answer.
 func TestSourceCoalescesConcurrentLookups(t *testing.T) {
 	acct := mustAccount(t, "sk-a")
-	want := &memories.Video{VideoNo: "VI1", Status: memories.StatusParse}
-	up := &fakeUpstream{videos: map[Key]*memories.Video{{acct.ID(), "default", "VI1"}: want}, gate: make(chan struct{})}
-	src := New(up, newLocal(t), allTTLs)
+	up := serving(acct, "VI1")
+	up.gate = make(chan struct{})
+	obs := &counter{}
+	src := New(Options{Upstream: up, Store: newLocal(t), TTLs: allTTLs, Observer: obs})
 
 	const n = 50
 	type result struct {
@@ -203,71 +471,308 @@ func TestSourceCoalescesConcurrentLookups(t *testing.T) {
 		err error
 	}
 	results := make([]chan result, n)
-	ctx0, cancel0 := context.WithCancel(context.Background())
-	defer cancel0()
+	ctxOwner, cancelOwner := context.WithCancel(context.Background())
+	defer cancelOwner()
+	ctxWaiter, cancelWaiter := context.WithCancel(context.Background())
+	defer cancelWaiter()
 	for i := range n {
 		results[i] = make(chan result, 1)
 		ctx := context.Background()
-		if i == 0 {
-			ctx = ctx0
+		switch i {
+		case 0:
+			ctx = ctxOwner
+		case 1:
+			ctx = ctxWaiter
 		}
 		go func() {
-			v, err := src.Video(ctx, acct, "default", "VI1")
+			v, err := one(ctx, src, acct, "VI1", false)
 			results[i] <- result{v, err}
 		}()
 		if i == 0 {
 			eventually.True(t, "the first call", func() bool { return up.callCount() == 1 })
 		}
 	}
-	eventually.True(t, "every caller to join", func() bool {
-		return src.flights.Waiters(Key{acct.ID(), "default", "VI1"}) == n
-	})
-	cancel0() // the caller that started the call gives up
-	if r := <-results[0]; !errors.Is(r.err, context.Canceled) {
-		t.Errorf("cancelled caller: err = %v; want context.Canceled", r.err)
+	cancelWaiter()
+	select {
+	case r := <-results[1]:
+		if !errors.Is(r.err, context.Canceled) {
+			t.Errorf("cancelled waiter: got err %v; want context.Canceled", r.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("cancelled waiter still waits for the call")
 	}
+	cancelOwner() // the owner's client goes away: the call goes on
+	time.Sleep(20 * time.Millisecond)
 	close(up.gate)
-	for i := 1; i < n; i++ {
-		if r := <-results[i]; r.err != nil || r.v != want {
-			t.Errorf("caller %d = %+v, %v; want the video", i, r.v, r.err)
+	for i := range n {
+		if i == 1 {
+			continue
+		}
+		if r := <-results[i]; r.err != nil || r.v == nil || r.v.VideoNo != "VI1" {
+			t.Errorf("caller %d: got %+v, %v; want the video", i, r.v, r.err)
 		}
 	}
 	if got := up.callCount(); got != 1 {
-		t.Errorf("upstream calls = %d; want 1", got)
+		t.Errorf("got %d upstream calls; want 1", got)
+	}
+	got := obs.counts()
+	if got["miss"] != 1 || got["miss"]+got["hit"]+got["coalesced"] != n-1 {
+		t.Errorf("got results %v; want 1 miss and %d answered in all", got, n-1)
+	}
+	if _, ok := got[""]; ok {
+		t.Errorf("got results %v; want no unnamed result", got)
+	}
+	if got := src.flights.inFlight(); got != 0 {
+		t.Errorf("got %d flights left; want 0", got)
 	}
 }
 
-// A caller with a short deadline that starts the shared call does not fail
-// a caller with more time: that one asks again on its own time.
-func TestSourceShortDeadlineDoesNotFailOthers(t *testing.T) {
+// A look-up that shares a call which ran out of its owner's time (deadline
+// or rate budget) fetches again if it has more time, and shares the
+// failure otherwise.
+func TestSourceOwnerOutOfTime(t *testing.T) {
 	acct := mustAccount(t, "sk-a")
-	want := &memories.Video{VideoNo: "VI1", Status: memories.StatusParse}
-	up := &fakeUpstream{videos: map[Key]*memories.Video{{acct.ID(), "default", "VI1"}: want}, needTime: time.Hour}
-	src := New(up, newLocal(t), allTTLs)
-
-	short, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if _, err := src.Video(short, acct, "default", "VI1"); !errors.As(err, new(*upstream.RateLimitedError)) {
-		t.Fatalf("short deadline: err = %v; want *upstream.RateLimitedError", err)
-	}
-	long, cancel2 := context.WithTimeout(context.Background(), 2*time.Hour)
-	defer cancel2()
-	if v, err := src.Video(long, acct, "default", "VI1"); err != nil || v != want {
-		t.Errorf("long deadline = %+v, %v; want the video", v, err)
+	for _, tt := range []struct {
+		name       string
+		needTime   time.Duration // the rate budget comes after this
+		owner      time.Duration // the owner's deadline
+		waiter     time.Duration // the waiter's; 0: none
+		openGate   bool          // the owner's call proceeds once the waiter joined; else its deadline passes
+		wantCalls  int
+		wantWaiter bool // the waiter gets the video; else the owner's error
+	}{
+		{"budget: waiter with more time fetches", time.Hour, time.Minute, 2 * time.Hour, true, 2, true},
+		{"budget: waiter without deadline fetches", time.Hour, time.Minute, 0, true, 2, true},
+		{"budget: waiter with less time shares the failure", time.Hour, time.Minute, 30 * time.Second, true, 1, false},
+		{"deadline: waiter with more time fetches", 0, 50 * time.Millisecond, time.Minute, false, 2, true},
+		{"deadline: waiter without deadline fetches", 0, 50 * time.Millisecond, 0, false, 2, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			up := serving(acct, "VI1")
+			up.needTime = tt.needTime
+			up.gate, up.gated = make(chan struct{}), 1 // only the owner's call waits
+			src := New(Options{Upstream: up, Store: newLocal(t), TTLs: allTTLs})
+			ownerCtx, cancel := context.WithTimeout(context.Background(), tt.owner)
+			defer cancel()
+			ownerErr := make(chan error, 1)
+			go func() {
+				_, err := one(ownerCtx, src, acct, "VI1", false)
+				ownerErr <- err
+			}()
+			eventually.True(t, "the owner's call", func() bool { return up.callCount() == 1 })
+			waiterCtx, cancel2 := context.Background(), context.CancelFunc(func() {})
+			if tt.waiter > 0 {
+				waiterCtx, cancel2 = context.WithTimeout(context.Background(), tt.waiter)
+			}
+			defer cancel2()
+			type result struct {
+				v   *memories.Video
+				err error
+			}
+			waiter := make(chan result, 1)
+			go func() {
+				v, err := one(waiterCtx, src, acct, "VI1", false)
+				waiter <- result{v, err}
+			}()
+			time.Sleep(20 * time.Millisecond) // the waiter joins
+			if tt.openGate {
+				close(up.gate)
+			} else {
+				defer close(up.gate)
+			}
+			if err := <-ownerErr; err == nil {
+				t.Errorf("owner: got err nil; want it out of time")
+			}
+			r := <-waiter
+			if tt.wantWaiter && (r.err != nil || r.v == nil) {
+				t.Errorf("waiter: got %+v, %v; want the video", r.v, r.err)
+			}
+			if !tt.wantWaiter && !errors.As(r.err, new(*ratelimit.DeniedError)) {
+				t.Errorf("waiter: got %+v, %v; want the owner's *ratelimit.DeniedError", r.v, r.err)
+			}
+			if got := up.callCount(); got != tt.wantCalls {
+				t.Errorf("got %d upstream calls; want %d", got, tt.wantCalls)
+			}
+		})
 	}
 }
 
-// A caller whose deadline passes while it waits gets an upstream timeout.
+// A look-up whose deadline passes while it fetches or waits gets an
+// upstream timeout.
 func TestSourceCallerDeadlineIsTimeout(t *testing.T) {
 	acct := mustAccount(t, "sk-a")
-	up := &fakeUpstream{videos: map[Key]*memories.Video{}, gate: make(chan struct{})}
+	up := serving(acct)
+	up.gate = make(chan struct{})
 	defer close(up.gate)
-	src := New(up, newLocal(t), allTTLs)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
-	defer cancel()
-	_, err := src.Video(ctx, acct, "default", "VI1")
-	var me *memories.Error
-	if !errors.As(err, &me) || me.Kind != memories.KindTimeout {
-		t.Errorf("err = %v; want a memories timeout", err)
+	src := New(Options{Upstream: up, Store: newLocal(t), TTLs: allTTLs})
+	go one(context.Background(), src, acct, "VI2", false) // owns VI2 until the gate opens
+	eventually.True(t, "the first call", func() bool { return up.callCount() == 1 })
+	for _, tt := range []struct{ name, no string }{{"owner", "VI1"}, {"waiter", "VI2"}} {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		_, err := one(ctx, src, acct, tt.no, false)
+		cancel()
+		if !errors.Is(err, memories.ErrTimeout) {
+			t.Errorf("%s: got err %v; want a memories timeout", tt.name, err)
+		}
+	}
+}
+
+// Two concurrent batches that overlap fetch each video once in all: the
+// second asks the upstream only for what the first is not fetching.
+func TestSourceOverlappingBatches(t *testing.T) {
+	acct := mustAccount(t, "sk-a")
+	up := serving(acct, "a", "b", "c", "d")
+	up.gate = make(chan struct{})
+	obs := &counter{}
+	src := New(Options{Upstream: up, Store: newLocal(t), TTLs: allTTLs, Observer: obs})
+
+	batches := [][]memories.VideoRef{refs("a", "b", "c"), refs("d", "c", "b")}
+	var wg sync.WaitGroup
+	got := make([][]*memories.Video, len(batches))
+	errs := make([][]error, len(batches))
+	for i, b := range batches {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i], errs[i] = src.Videos(context.Background(), acct, b, false)
+		}()
+		eventually.True(t, fmt.Sprintf("call %d", i+1), func() bool { return up.callCount() == i+1 })
+	}
+	close(up.gate)
+	wg.Wait()
+	for i, b := range batches {
+		if errs[i] != nil {
+			t.Errorf("batch %d: got errs %v; want nil", i, errs[i])
+		}
+		for j, r := range b {
+			if got[i][j] == nil || got[i][j].VideoNo != r.VideoNo {
+				t.Errorf("batch %d video %d: got %+v; want %s", i, j, got[i][j], r.VideoNo)
+			}
+		}
+	}
+	want := map[memories.VideoRef]int{ref("a"): 1, ref("b"): 1, ref("c"): 1, ref("d"): 1}
+	if got := up.fetched(); !reflect.DeepEqual(got, want) {
+		t.Errorf("got fetches %v; want each video once %v", got, want)
+	}
+	if got, want := obs.counts(), map[string]int{"miss": 4, "coalesced": 2}; !reflect.DeepEqual(got, want) {
+		t.Errorf("got results %v; want %v", got, want)
+	}
+}
+
+// A look-up with detail does not share a list_videos call in flight, which
+// would not answer it; one without detail shares a get_metadata call.
+func TestSourceDetailAndListFlights(t *testing.T) {
+	acct := mustAccount(t, "sk-a")
+	for _, tt := range []struct {
+		name          string
+		first, second bool // detail
+		wantCalls     []bool
+		wantResults   map[string]int
+	}{
+		{"detail does not join list", false, true, []bool{false, true}, map[string]int{"miss": 2}},
+		{"list joins detail", true, false, []bool{true}, map[string]int{"miss": 1, "coalesced": 1}},
+		{"list joins list", false, false, []bool{false}, map[string]int{"miss": 1, "coalesced": 1}},
+		{"detail joins detail", true, true, []bool{true}, map[string]int{"miss": 1, "coalesced": 1}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			up := serving(acct, "VI1")
+			up.gate = make(chan struct{})
+			obs := &counter{}
+			store := &spyStore{Store: newLocal(t)}
+			src := New(Options{Upstream: up, Store: store, TTLs: allTTLs, Observer: obs})
+			var wg sync.WaitGroup
+			got := make([]*memories.Video, 2)
+			for i, detail := range []bool{tt.first, tt.second} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					v, err := one(context.Background(), src, acct, "VI1", detail)
+					if err != nil {
+						t.Errorf("look-up %d: %v", i, err)
+					}
+					got[i] = v
+				}()
+				if i == 0 {
+					eventually.True(t, "the first call", func() bool { return up.callCount() == 1 })
+				}
+			}
+			// The second look-up's first Get (the owner made two), then its claim.
+			eventually.True(t, "the second look-up", func() bool { return store.gets.Load() >= 3 })
+			time.Sleep(50 * time.Millisecond)
+			close(up.gate)
+			wg.Wait()
+			if got[1] == nil || (tt.second && !got[1].Detailed) {
+				t.Errorf("second look-up: got %+v; want the video, detailed if asked", got[1])
+			}
+			var calls []bool
+			for _, c := range up.recorded() {
+				calls = append(calls, c.detail)
+			}
+			if !reflect.DeepEqual(calls, tt.wantCalls) {
+				t.Errorf("got upstream calls with detail %v; want %v", calls, tt.wantCalls)
+			}
+			if got := obs.counts(); !reflect.DeepEqual(got, tt.wantResults) {
+				t.Errorf("got results %v; want %v", got, tt.wantResults)
+			}
+		})
+	}
+}
+
+// A look-up's span counts its results; one that shares another's call
+// links to that look-up's span.
+func TestSourceTracesLookups(t *testing.T) {
+	acct := mustAccount(t, "sk-a")
+	up := serving(acct, "a", "b")
+	up.gate = make(chan struct{})
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	src := New(Options{Upstream: up, Store: newLocal(t), TTLs: allTTLs, Tracer: tp.Tracer("test")})
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		src.Videos(context.Background(), acct, refs("a"), false)
+	}()
+	eventually.True(t, "the first call", func() bool { return up.callCount() == 1 })
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		close(up.gate)
+	}()
+	if _, errs := src.Videos(context.Background(), acct, refs("a", "b"), false); errs != nil {
+		t.Fatal(errs)
+	}
+	<-done
+
+	spans := rec.Ended()
+	if len(spans) != 2 {
+		t.Fatalf("got %d spans; want 2", len(spans))
+	}
+	var owner, joiner sdktrace.ReadOnlySpan
+	for _, s := range spans {
+		if s.Name() != "videocache.lookup" {
+			t.Errorf("got span %q; want videocache.lookup", s.Name())
+		}
+		attrs := map[string]int64{}
+		for _, a := range s.Attributes() {
+			attrs[string(a.Key)] = a.Value.AsInt64()
+		}
+		if attrs["memories.videos"] == 1 {
+			owner = s
+		} else {
+			joiner = s
+			if attrs["cache.coalesced"] != 1 || attrs["cache.misses"] != 1 {
+				t.Errorf("joiner attributes = %v; want 1 coalesced and 1 miss", attrs)
+			}
+		}
+	}
+	if owner == nil || joiner == nil {
+		t.Fatalf("got spans %v; want the owner's and the joiner's", spans)
+	}
+	links := joiner.Links()
+	if len(links) != 1 || links[0].SpanContext.SpanID() != owner.SpanContext().SpanID() {
+		t.Errorf("joiner links = %v; want one to the owner's span %s", links, owner.SpanContext().SpanID())
+	}
+	if len(owner.Links()) != 0 {
+		t.Errorf("owner links = %v; want none", owner.Links())
 	}
 }

@@ -1,0 +1,96 @@
+package graph
+
+import (
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+// maxWalk bounds the fields one walk visits. Fragments spread inside
+// fragments multiply: a few lines of query can name millions of fields,
+// and an operation that big is refused, not walked.
+const maxWalk = 1 << 16
+
+// visitFunc is told each field an operation would execute: root is the
+// root field it is under (itself, at the root), and depth the number of
+// fields from the root down to it, introspection's ofType not counted (its
+// nesting is bounded by the schema's type wrappers, and GraphiQL's docs
+// query nests it eight deep).
+type visitFunc func(f, root *ast.Field, depth int)
+
+// walk visits the fields of set that would execute with vars, through
+// inline fragments and fragment spreads, leaving out what @skip and
+// @include leave out. It is the one walker behind the depth limit, the
+// introspection switch, the video limits and the plan of which videos to
+// fetch and how. It returns false when the operation is too big to walk.
+func walk(set ast.SelectionSet, vars map[string]any, visit visitFunc) bool {
+	w := walker{vars: vars, visit: visit, visiting: map[string]bool{}}
+	w.set(set, nil, 0)
+	return w.n <= maxWalk
+}
+
+type walker struct {
+	vars     map[string]any
+	visit    visitFunc
+	visiting map[string]bool // fragments on the current path, against cycles
+	n        int
+}
+
+func (w *walker) set(set ast.SelectionSet, root *ast.Field, depth int) {
+	for _, sel := range set {
+		if w.n > maxWalk {
+			return
+		}
+		switch sel := sel.(type) {
+		case *ast.Field:
+			if !w.included(sel.Directives) {
+				continue
+			}
+			w.n++
+			r, d := root, depth
+			if r == nil {
+				r = sel
+			}
+			if sel.Name != "ofType" {
+				d++
+			}
+			w.visit(sel, r, d)
+			w.set(sel.SelectionSet, r, d)
+		case *ast.InlineFragment:
+			if w.included(sel.Directives) {
+				w.set(sel.SelectionSet, root, depth)
+			}
+		case *ast.FragmentSpread:
+			if sel.Definition == nil || w.visiting[sel.Name] || !w.included(sel.Directives) {
+				continue
+			}
+			w.visiting[sel.Name] = true
+			w.set(sel.Definition.SelectionSet, root, depth)
+			delete(w.visiting, sel.Name)
+		}
+	}
+}
+
+// included applies @skip and @include.
+func (w *walker) included(ds ast.DirectiveList) bool {
+	for _, d := range ds {
+		if d.Name != "skip" && d.Name != "include" {
+			continue
+		}
+		arg := d.Arguments.ForName("if")
+		if arg == nil || arg.Value == nil {
+			continue
+		}
+		v, err := arg.Value.Value(w.vars)
+		if b, ok := v.(bool); err == nil && ok && b == (d.Name == "skip") {
+			return false
+		}
+	}
+	return true
+}
+
+// detailFields are the Video fields that only get_metadata returns.
+var detailFields = map[string]bool{"resolutionLabel": true, "fps": true, "width": true, "height": true}
+
+// isDetailField reports a selection of a field that list_videos lacks.
+func isDetailField(f *ast.Field) bool {
+	return detailFields[f.Name] && f.ObjectDefinition != nil && f.ObjectDefinition.Name == "Video"
+}

@@ -1,0 +1,162 @@
+package videocache
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/memories-facade/memories-graphql/internal/memories"
+)
+
+// flights are the fetches in flight in this process, one per video and
+// kind of answer: look-ups that miss a video another look-up is fetching
+// wait for that answer instead of fetching it again.
+type flights struct {
+	mu sync.Mutex
+	m  map[flightKey]*flight
+}
+
+type flightKey struct {
+	Key
+	detail bool
+}
+
+// flight is one video being fetched by the look-up that owns it.
+type flight struct {
+	done      chan struct{} // closed once the fields below are set
+	video     *memories.Video
+	err       error
+	outOfTime bool // the owner ran out of time: a look-up with more asks again
+	finished  bool // guarded by flights.mu
+
+	span     trace.SpanContext // the owner's look-up, which holds the call
+	deadline time.Time         // the owner's; zero when it has none
+	group    *fetchGroup
+}
+
+// fetchGroup is the fetch of the flights one look-up owns. It runs on
+// after its owner leaves (its client went away) while others wait for any
+// of its flights, and is cancelled once nobody does.
+type fetchGroup struct {
+	// Guarded by flights.mu.
+	waiters   int
+	ownerGone bool
+	cancel    context.CancelFunc
+}
+
+// owned is a flight a look-up must complete, for its video i.
+type owned struct {
+	i int
+	k flightKey
+	f *flight
+}
+
+// joinedFlight is a flight of another look-up that answers video i.
+type joinedFlight struct {
+	i int
+	f *flight
+}
+
+// errAbandoned completes the flights of a fetch that ended without an
+// answer for them (it panicked): the look-ups waiting fetch them again.
+var errAbandoned = errors.New("videocache: the fetch of this video ended without an answer")
+
+// claim joins, for each video at idx, a flight that answers it (any
+// flight answers a look-up without detail; only a detail flight one with
+// detail), or starts one that the caller owns.
+func (fs *flights) claim(ctx context.Context, keys []Key, idx []int, detail bool, span trace.SpanContext) (own []owned, joined []joinedFlight) {
+	deadline, _ := ctx.Deadline()
+	g := &fetchGroup{}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.m == nil {
+		fs.m = map[flightKey]*flight{}
+	}
+	for _, i := range idx {
+		full := flightKey{Key: keys[i], detail: true}
+		k := flightKey{Key: keys[i], detail: detail}
+		f, ok := fs.m[full]
+		if !ok {
+			f, ok = fs.m[k]
+		}
+		if ok {
+			f.group.waiters++
+			joined = append(joined, joinedFlight{i: i, f: f})
+			continue
+		}
+		f = &flight{done: make(chan struct{}), span: span, deadline: deadline, group: g}
+		fs.m[k] = f
+		own = append(own, owned{i: i, k: k, f: f})
+	}
+	return own, joined
+}
+
+// complete publishes the answer of an owned flight, once, and retires it,
+// so that look-ups arriving afterwards start a new one (or find the answer
+// kept).
+func (fs *flights) complete(o owned, v *memories.Video, err error, outOfTime bool) {
+	fs.mu.Lock()
+	if o.f.finished {
+		fs.mu.Unlock()
+		return
+	}
+	o.f.finished = true
+	o.f.video, o.f.err, o.f.outOfTime = v, err, outOfTime
+	if fs.m[o.k] == o.f {
+		delete(fs.m, o.k)
+	}
+	fs.mu.Unlock()
+	close(o.f.done)
+}
+
+// start records the cancellation of the fetch of own's group.
+func (fs *flights) start(own []owned, cancel context.CancelFunc) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	own[0].f.group.cancel = cancel
+}
+
+// leave is called by a look-up that stops waiting for f, answered or not.
+func (fs *flights) leave(f *flight) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	g := f.group
+	g.waiters--
+	if g.ownerGone && g.waiters == 0 && g.cancel != nil {
+		g.cancel()
+	}
+}
+
+// ownerLeft is called when the owner of own's group has gone.
+func (fs *flights) ownerLeft(own []owned) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	g := own[0].f.group
+	g.ownerGone = true
+	if g.waiters == 0 && g.cancel != nil {
+		g.cancel()
+	}
+}
+
+// unfinished returns the flights of own not completed yet.
+func (fs *flights) unfinished(own []owned) []owned {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	var out []owned
+	for _, o := range own {
+		if !o.f.finished {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// inFlight returns the number of videos being fetched.
+func (fs *flights) inFlight() int {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return len(fs.m)
+}
