@@ -22,7 +22,7 @@ type visitFunc func(f, root *ast.Field, depth int)
 // introspection switch, the video limits and the plan of which videos to
 // fetch and how. It returns false when the operation is too big to walk.
 func walk(set ast.SelectionSet, vars map[string]any, visit visitFunc) bool {
-	w := walker{vars: vars, visit: visit, visiting: map[string]bool{}}
+	w := walker{vars: vars, visit: visit}
 	w.set(set, nil, 0)
 	return w.n <= maxWalk
 }
@@ -61,6 +61,9 @@ func (w *walker) set(set ast.SelectionSet, root *ast.Field, depth int) {
 		case *ast.FragmentSpread:
 			if sel.Definition == nil || w.visiting[sel.Name] || !w.included(sel.Directives) {
 				continue
+			}
+			if w.visiting == nil {
+				w.visiting = map[string]bool{}
 			}
 			w.visiting[sel.Name] = true
 			w.set(sel.Definition.SelectionSet, root, depth)

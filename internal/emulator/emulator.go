@@ -574,22 +574,11 @@ func (s *Server) decide(method, key string, q url.Values) answer {
 		st.ByKeyHash[keyHash]++
 	}
 
-	if method != http.MethodGet {
-		st.Invalid++
-		a := errorAnswer(http.StatusMethodNotAllowed, codeParam, "method "+method+" not allowed, use GET")
-		a.allow = http.MethodGet
-		return a
-	}
-	if key == "" {
-		st.Unauthorized++
-		return errorAnswer(http.StatusUnauthorized, codeUnauthorized, msgUnauthorized)
-	}
-	if len(s.keys) > 0 && !s.keys[keyHash] {
-		st.Unauthorized++
-		return errorAnswer(http.StatusOK, codeInvalidKey, msgInvalidKey)
-	}
-	if a, limited := s.rateLimitLocked(s.limiters, s.rateLimit, s.burst, keyHash, now); limited {
-		st.RateLimited++
+	if a, refused := s.gateLocked(gate{
+		method: method, allowed: http.MethodGet, key: key, keyHash: keyHash, now: now,
+		limiters: s.limiters, limit: s.rateLimit, burst: s.burst,
+		invalid: &st.Invalid, unauthorized: &st.Unauthorized, rateLimited: &st.RateLimited,
+	}); refused {
 		return a
 	}
 
@@ -621,6 +610,43 @@ func (s *Server) decide(method, key string, q url.Values) answer {
 	}
 	st.recordServed(now)
 	return normal
+}
+
+// gate is the checks both endpoints make first, and the counters each
+// refusal adds to.
+type gate struct {
+	method, allowed string
+	key, keyHash    string
+	now             time.Time
+	limiters        map[string]*rate.Limiter
+	limit           rate.Limit
+	burst           int
+	invalid         *int64
+	unauthorized    *int64
+	rateLimited     *int64
+}
+
+// gateLocked applies the first checks in the vendor's order: the method,
+// the key, then the rate limit. refused is true with the answer to send.
+func (s *Server) gateLocked(g gate) (a answer, refused bool) {
+	switch {
+	case g.method != g.allowed:
+		*g.invalid++
+		a = errorAnswer(http.StatusMethodNotAllowed, codeParam, "method "+g.method+" not allowed, use "+g.allowed)
+		a.allow = g.allowed
+		return a, true
+	case g.key == "":
+		*g.unauthorized++
+		return errorAnswer(http.StatusUnauthorized, codeUnauthorized, msgUnauthorized), true
+	case len(s.keys) > 0 && !s.keys[g.keyHash]:
+		*g.unauthorized++
+		return errorAnswer(http.StatusOK, codeInvalidKey, msgInvalidKey), true
+	}
+	if a, limited := s.rateLimitLocked(g.limiters, g.limit, g.burst, g.keyHash, g.now); limited {
+		*g.rateLimited++
+		return a, true
+	}
+	return answer{}, false
 }
 
 // rateLimitLocked takes a token from the key's bucket in limiters (made

@@ -159,22 +159,11 @@ func (s *Server) decideList(method, key string, q listRequest, bodyErr error) an
 		a.outcome = outcomeDisabled
 		return a
 	}
-	if method != http.MethodPost {
-		st.Invalid++
-		a := errorAnswer(http.StatusMethodNotAllowed, codeParam, "method "+method+" not allowed, use POST")
-		a.allow = http.MethodPost
-		return a
-	}
-	if key == "" {
-		st.Unauthorized++
-		return errorAnswer(http.StatusUnauthorized, codeUnauthorized, msgUnauthorized)
-	}
-	if len(s.keys) > 0 && !s.keys[keyHash] {
-		st.Unauthorized++
-		return errorAnswer(http.StatusOK, codeInvalidKey, msgInvalidKey)
-	}
-	if a, limited := s.rateLimitLocked(s.listLimiters, s.listRateLimit, s.listBurst, keyHash, now); limited {
-		st.RateLimited++
+	if a, refused := s.gateLocked(gate{
+		method: method, allowed: http.MethodPost, key: key, keyHash: keyHash, now: now,
+		limiters: s.listLimiters, limit: s.listRateLimit, burst: s.listBurst,
+		invalid: &st.Invalid, unauthorized: &st.Unauthorized, rateLimited: &st.RateLimited,
+	}); refused {
 		return a
 	}
 

@@ -531,18 +531,22 @@ func mapsEqual(a, b map[string]int) bool {
 	return true
 }
 
+// limitedEndpoint is an emulator that limits the endpoint detail calls
+// (get_metadata when true, list_videos otherwise) to perSecond, with
+// Retry-After on its 0429s.
+func limitedEndpoint(detail bool, perSecond float64) emulator.Options {
+	if detail {
+		return emulator.Options{RetryAfterHeader: true, RateLimit: perSecond}
+	}
+	return emulator.Options{RetryAfterHeader: true, ListRateLimit: perSecond}
+}
+
 // The emulator's 0429 with Retry-After pauses the account on the endpoint's
 // own limiter; the call then succeeds after the pause.
 func TestRetryAfterPausesTheAccount(t *testing.T) {
 	for _, detail := range []bool{true, false} {
 		t.Run(fmt.Sprintf("detail=%v", detail), func(t *testing.T) {
-			opts := emulator.Options{RetryAfterHeader: true}
-			if detail {
-				opts.RateLimit = 1
-			} else {
-				opts.ListRateLimit = 1
-			}
-			e := setup(t, config{emu: opts})
+			e := setup(t, config{emu: limitedEndpoint(detail, 1)})
 			ctx := context.Background()
 			rs := refs(scopeA, 0, 1)
 			if _, errs := e.src.Videos(ctx, acct, rs, detail); errs != nil {
@@ -574,13 +578,7 @@ func TestRetryAfterPausesTheAccount(t *testing.T) {
 func TestRateLimitedWhenRetryAfterPassesDeadline(t *testing.T) {
 	for _, detail := range []bool{true, false} {
 		t.Run(fmt.Sprintf("detail=%v", detail), func(t *testing.T) {
-			opts := emulator.Options{RetryAfterHeader: true}
-			if detail {
-				opts.RateLimit = 0.1
-			} else {
-				opts.ListRateLimit = 0.1
-			}
-			e := setup(t, config{emu: opts})
+			e := setup(t, config{emu: limitedEndpoint(detail, 0.1)})
 			rs := refs(scopeA, 0, 3)
 			if _, errs := e.src.Videos(context.Background(), acct, rs[:1], detail); errs != nil {
 				t.Fatalf("first call: %v", errs)
