@@ -38,6 +38,11 @@ type wireVideo struct {
 	Tags            []string   `json:"tags"` // null and [] differ: no tags vs none sent
 }
 
+// completePrefix starts the encoding of every complete answer (Detailed is
+// wireVideo's first field, omitted when false), so that a Redis script can
+// tell one without decoding it.
+const completePrefix = `{"full":true,`
+
 // encode returns the JSON kept for v; "null" is a kept "not found".
 func encode(v *memories.Video) ([]byte, error) {
 	if v == nil {

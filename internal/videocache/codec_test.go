@@ -2,6 +2,7 @@ package videocache
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -103,6 +104,28 @@ func TestDecodeRejectsGarbage(t *testing.T) {
 	for _, in := range []string{"", "{", "[1,2]", `"text"`} {
 		if _, err := decode([]byte(in)); err == nil {
 			t.Errorf("decode(%q): err = nil; want an error", in)
+		}
+	}
+}
+
+// The Redis script that keeps complete answers tells them by their first
+// bytes.
+func TestCompleteAnswersStartWithTheirMark(t *testing.T) {
+	for _, tt := range []struct {
+		v    *memories.Video
+		want bool
+	}{
+		{&memories.Video{VideoNo: "VI1", Detailed: true}, true},
+		{fullVideo(t), fullVideo(t).Detailed},
+		{&memories.Video{VideoNo: "VI1"}, false},
+		{nil, false},
+	} {
+		b, err := encode(tt.v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.HasPrefix(string(b), completePrefix); got != tt.want {
+			t.Errorf("encode(%+v) = %s: marked complete %v; want %v", tt.v, b, got, tt.want)
 		}
 	}
 }

@@ -80,31 +80,52 @@ func (s *Shared) Get(ctx context.Context, keys []Key) ([]*memories.Video, []bool
 	return videos, found
 }
 
-// Set keeps entries in the local store and in Redis, in one round trip.
+// Set keeps entries in the local store and in Redis, in one round trip. As
+// in the local store, a list_videos answer does not replace a complete one
+// that another replica kept meanwhile.
 func (s *Shared) Set(ctx context.Context, entries []Entry) {
 	s.local.Set(ctx, entries)
 	if !s.conn.Up() {
 		return
 	}
+	keys := make([]string, 0, len(entries))
+	args := make([]any, 0, 3*len(entries)+1)
+	for _, e := range entries {
+		b, err := encode(e.Video)
+		if e.TTL <= 0 || err != nil {
+			continue
+		}
+		soft := "0"
+		if e.Video != nil && !e.Video.Detailed {
+			soft = "1"
+		}
+		keys = append(keys, s.key("video", e.Key))
+		args = append(args, b, e.TTL.Milliseconds(), soft)
+	}
+	if len(keys) == 0 {
+		return
+	}
+	args = append(args, completePrefix)
 	opCtx, cancel := s.conn.Context(context.WithoutCancel(ctx))
 	defer cancel()
-	_, err := s.conn.Client().Pipelined(opCtx, func(p redis.Pipeliner) error {
-		for _, e := range entries {
-			if e.TTL <= 0 {
-				continue
-			}
-			b, err := encode(e.Video)
-			if err != nil {
-				continue
-			}
-			p.Set(opCtx, s.key("video", e.Key), b, e.TTL)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := setScript.Run(opCtx, s.conn.Client(), keys, args...).Err(); err != nil && !errors.Is(err, redis.Nil) {
 		s.conn.Fail(err)
 	}
 }
+
+// setScript keeps many answers in one round trip. ARGV holds, per key, its
+// value, its TTL in milliseconds and "1" when it must not replace a
+// complete answer, then the prefix that marks complete answers.
+var setScript = redis.NewScript(`
+local complete = ARGV[#ARGV]
+for i, k in ipairs(KEYS) do
+  local v, ttl, soft = ARGV[3*i-2], ARGV[3*i-1], ARGV[3*i]
+  local cur = soft == "1" and redis.call("GET", k)
+  if not (cur and string.sub(cur, 1, #complete) == complete) then
+    redis.call("SET", k, v, "PX", ttl)
+  end
+end
+return 0`)
 
 // leaseTTL is how long a claim on a fetch outlives its holder: a replica
 // that dies mid-fetch delays the others by at most this much. The holder

@@ -444,3 +444,28 @@ func TestSharedLeaseWaitIsTraced(t *testing.T) {
 		t.Errorf("got a wait span of %v; want the lease's time (200ms)", d)
 	}
 }
+
+// A list_videos answer kept by one replica never replaces a complete one
+// that another replica kept: the complete one still answers detail
+// look-ups, in Redis.
+func TestSharedSetKeepsComplete(t *testing.T) {
+	_, _, one, two := sharedPair(t)
+	ctx := context.Background()
+	k := Key{AccountID: mustAccount(t, "sk-a").ID(), Ref: ref("VI1")}
+	full := &memories.Video{VideoNo: "VI1", Status: memories.StatusParse, Detailed: true, FPS: new(int)}
+	list := &memories.Video{VideoNo: "VI1", Status: memories.StatusParse}
+	one.Set(ctx, []Entry{{Key: k, Video: full, TTL: time.Minute}})
+	two.Set(ctx, []Entry{{Key: k, Video: list, TTL: time.Minute}})
+	// Get reads Redis (two's local copy holds the list answer).
+	vs, found := two.Get(ctx, []Key{k})
+	if !found[0] || vs[0] == nil || !vs[0].Detailed {
+		t.Errorf("after a list answer over a complete one: got %+v, found %v; want the complete answer", vs[0], found[0])
+	}
+	// A complete answer replaces a list one.
+	k2 := Key{AccountID: k.AccountID, Ref: ref("VI2")}
+	two.Set(ctx, []Entry{{Key: k2, Video: &memories.Video{VideoNo: "VI2"}, TTL: time.Minute}})
+	one.Set(ctx, []Entry{{Key: k2, Video: &memories.Video{VideoNo: "VI2", Detailed: true}, TTL: time.Minute}})
+	if vs, found := two.Get(ctx, []Key{k2}); !found[0] || !vs[0].Detailed {
+		t.Errorf("after a complete answer over a list one: got %+v; want the complete answer", vs[0])
+	}
+}

@@ -173,8 +173,8 @@ func (s *Source) Videos(ctx context.Context, acct account.Account, refs []memori
 	for attempt := 1; len(miss) > 0; attempt++ {
 		miss = l.fetch(ctx, miss, attempt)
 	}
-	span.SetAttributes(attribute.Int("cache.hits", l.n["hit"]), attribute.Int("cache.misses", l.n["miss"]),
-		attribute.Int("cache.coalesced", l.n["coalesced"]))
+	span.SetAttributes(attribute.Int("cache.hits", l.n.hit), attribute.Int("cache.misses", l.n.miss),
+		attribute.Int("cache.coalesced", l.n.coalesced))
 	for _, err := range l.errs {
 		if err != nil {
 			span.SetStatus(codes.Error, err.Error())
@@ -201,7 +201,7 @@ type lookup struct {
 	span   trace.Span
 	videos []*memories.Video
 	errs   []error
-	n      map[string]int
+	n      struct{ hit, miss, coalesced int }
 	linked map[trace.SpanID]bool
 }
 
@@ -209,10 +209,14 @@ func (l *lookup) count(result string, n int) {
 	if n == 0 || result == "" {
 		return
 	}
-	if l.n == nil {
-		l.n = map[string]int{}
+	switch result {
+	case "hit":
+		l.n.hit += n
+	case "miss":
+		l.n.miss += n
+	case "coalesced":
+		l.n.coalesced += n
 	}
-	l.n[result] += n
 	if l.obs != nil {
 		l.obs.CacheResult(result, n)
 	}
