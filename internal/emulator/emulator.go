@@ -199,6 +199,7 @@ type Server struct {
 	listBurst            int
 	listPageCap          int
 	listNumbersAsStrings bool
+	listItems            sync.Map // stored data (as a string) -> its rendered list item
 	rateLimitStatus      int
 	retryAfterHeader     bool
 	logger               *slog.Logger

@@ -350,7 +350,19 @@ func objectFields(data json.RawMessage) ([]objectField, error) {
 // the detail-only fields, with bucket, blob and (for PARSE videos)
 // video_url added unless the stored object has them, and every other value
 // byte for byte as stored (or quoted, for ListNumbersAsStrings).
+//
+// Items are rendered once per stored data object and kept: the item depends
+// on nothing else, and rendering re-reads the whole object.
 func (s *Server) listItem(m listMatch) []byte {
+	if b, ok := s.listItems.Load(string(m.data)); ok {
+		return b.([]byte)
+	}
+	b := s.renderListItem(m)
+	s.listItems.Store(string(m.data), b)
+	return b
+}
+
+func (s *Server) renderListItem(m listMatch) []byte {
 	fields, err := objectFields(m.data)
 	if err != nil {
 		// Stored data is validated as an object, so this cannot happen.
