@@ -177,6 +177,38 @@ func TestBatchPlansCallsByField(t *testing.T) {
 	}
 }
 
+// Planning holds for _entities too: a gateway's representations whose
+// selection needs a detail field cost get_metadata calls, the others share
+// a list_videos call with the rest of the operation.
+func TestBatchPlansEntities(t *testing.T) {
+	vs, nos := detailVideos("5", 4)
+	h := setup(t, emulator.Options{Videos: vs}, fastList)
+	resp := h.query(t, `query($full: [_Any!]!, $list: [_Any!]!) {
+		full: _entities(representations: $full) { ... on Video { videoNo fps } }
+		list: _entities(representations: $list) { ... on Video { videoNo videoName } }
+		v: video(videoNo: "`+nos[3]+`") { videoName }
+	}`, map[string]any{
+		"full": []any{map[string]any{"__typename": "Video", "videoNo": nos[0]}},
+		"list": []any{
+			map[string]any{"__typename": "Video", "videoNo": nos[1]},
+			map[string]any{"__typename": "Video", "videoNo": nos[2], "uniqueId": "default"},
+		},
+	})
+	if len(resp.Errors) > 0 {
+		t.Fatalf("errors %+v", resp.Errors)
+	}
+	full := decode[[]map[string]any](t, resp.Data["full"])
+	list := decode[[]map[string]any](t, resp.Data["list"])
+	if full[0]["fps"] != float64(24) || list[0]["videoName"] != "clip-1" || list[1]["videoName"] != "clip-2" {
+		t.Errorf("full %v, list %v; want fps 24, clip-1, clip-2", full, list)
+	}
+	st := h.emu.Stats()
+	if st.Requests != 1 || st.ByVideo[nos[0]] != 1 || st.List.Requests != 1 || st.List.VideosAsked != 3 {
+		t.Errorf("get_metadata calls %d (video 0: %d), list_videos calls %d naming %d videos; want 1 (1), 1 naming 3",
+			st.Requests, st.ByVideo[nos[0]], st.List.Requests, st.List.VideosAsked)
+	}
+}
+
 // A batch in another scope never answers with the default scope's data.
 func TestBatchKeepsScopesApart(t *testing.T) {
 	no := "VI500000000000000001"
