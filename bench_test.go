@@ -9,15 +9,17 @@ import (
 )
 
 // BenchmarkQuery measures a query through the real HTTP handler against the
-// emulator over loopback:
-//   - upstream: each operation fetches one video from the upstream;
-//   - deduplicated: 100 aliases of one video, one upstream call per operation;
-//   - not found: an unknown video (the smallest upstream answer).
+// emulator over loopback, batching on (the default):
+//   - upstream: each operation fetches one video in full (get_metadata);
+//   - deduplicated: 100 aliases of one video, one list_videos call per
+//     operation;
+//   - not found: an unknown video (the smallest list_videos answer).
 //
 // go test -run '^$' -bench BenchmarkQuery -benchmem .
 func BenchmarkQuery(b *testing.B) {
 	h := setup(b, emulator.Options{}, map[string]string{
 		"MEMORIES_API_KEY": testKey, "MEMORIES_RATE_LIMIT": "1000000", "MEMORIES_RATE_BURST": "1000000",
+		"MEMORIES_LIST_RATE_LIMIT": "1000000", "MEMORIES_LIST_RATE_BURST": "1000000",
 		// No cross-request cache: every operation reaches the upstream
 		// (BenchmarkCacheHit measures the cache).
 		"CACHE_TTL_PARSE": "0", "CACHE_TTL_NOT_FOUND": "0",

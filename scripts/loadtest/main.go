@@ -63,6 +63,7 @@ type options struct {
 	serverLog    string
 	logLevel     string
 	redisURL     string
+	perQuery     string
 }
 
 func main() {
@@ -78,6 +79,7 @@ func main() {
 	flag.StringVar(&o.serverLog, "server-log", "", "file for the server's log; empty discards it")
 	flag.StringVar(&o.logLevel, "server-log-level", "info", "the server's LOG_LEVEL (info logs one line per request, as in production)")
 	flag.StringVar(&o.redisURL, "redis-url", "", "a loopback Redis for the server's REDIS_URL (shared limiter, cache and leases), under a key prefix of this run's own; empty keeps everything in process")
+	flag.StringVar(&o.perQuery, "per-query", "", "instead of a load: comma-separated video counts (such as 10,60,500,2000); for each, with MEMORIES_BATCH on and off, one query for that many videos at -upstream-rate calls/s per endpoint (set it to 5, the vendor's), printed as a table of wall times")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fatalf("unexpected arguments %q", flag.Args())
@@ -130,6 +132,13 @@ func run(ctx context.Context, o options) (int, error) {
 			return 1, err
 		}
 	}
+	if o.perQuery != "" {
+		sizes, err := parseSizes(o.perQuery)
+		if err != nil {
+			return 2, err
+		}
+		return 0, perQuery(ctx, o, bin, sizes)
+	}
 	hasCache := serverHasCache(ctx, bin)
 
 	videos := makeVideos(o.videos)
@@ -141,6 +150,10 @@ func run(ctx context.Context, o options) (int, error) {
 		Latency:   o.latency,
 		RateLimit: o.upstreamRate,
 		Burst:     burst,
+		// list_videos at the same rate, with the vendor's page size.
+		ListRateLimit: o.upstreamRate,
+		ListBurst:     burst,
+		ListPageCap:   200,
 	})
 	if err != nil {
 		return 1, err
@@ -152,8 +165,11 @@ func run(ctx context.Context, o options) (int, error) {
 		"MEMORIES_API_KEY":    loadKey,
 		"MEMORIES_RATE_LIMIT": strconv.FormatFloat(o.upstreamRate, 'f', -1, 64),
 		"MEMORIES_RATE_BURST": strconv.Itoa(burst),
-		"LOG_FORMAT":          "text",
-		"LOG_LEVEL":           o.logLevel,
+		// list_videos has a budget of its own: the same, out of the way.
+		"MEMORIES_LIST_RATE_LIMIT": strconv.FormatFloat(o.upstreamRate, 'f', -1, 64),
+		"MEMORIES_LIST_RATE_BURST": strconv.Itoa(burst),
+		"LOG_FORMAT":               "text",
+		"LOG_LEVEL":                o.logLevel,
 	}
 	redisNote := "none (in process)"
 	if o.redisURL != "" {
@@ -167,6 +183,7 @@ func run(ctx context.Context, o options) (int, error) {
 	if o.upstreamRate == 0 {
 		// The emulator is unlimited; keep the server's limiter out of the way.
 		env["MEMORIES_RATE_LIMIT"], env["MEMORIES_RATE_BURST"] = "1000000000", "1000000"
+		env["MEMORIES_LIST_RATE_LIMIT"], env["MEMORIES_LIST_RATE_BURST"] = "1000000000", "1000000"
 	}
 	cacheNote := "absent (no CACHE_* settings in this build)"
 	if hasCache {
