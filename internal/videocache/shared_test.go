@@ -469,3 +469,44 @@ func TestSharedSetKeepsComplete(t *testing.T) {
 		t.Errorf("after a complete answer over a list one: got %+v; want the complete answer", vs[0])
 	}
 }
+
+// Replicas that waited on a holder that kept nothing claim the fetch again
+// among themselves: one fetches, the other waits for it.
+func TestSharedLeaseClaimedAgainAfterHolderFails(t *testing.T) {
+	acct := mustAccount(t, "sk-a")
+	up := serving(acct, "VI1")
+	up.gate = make(chan struct{})
+	sources, stores := sharedSources(t, 2, up, Options{})
+	k := Key{AccountID: acct.ID(), Ref: ref("VI1")}
+	holdLease(t, stores[0], k, time.Minute)
+
+	answers := make(chan error, 2)
+	for _, src := range sources {
+		go func() {
+			v, err := one(context.Background(), src, acct, "VI1", false)
+			if err == nil && v == nil {
+				err = errors.New("no video")
+			}
+			answers <- err
+		}()
+	}
+	time.Sleep(100 * time.Millisecond) // both wait on the holder
+	if got := up.callCount(); got != 0 {
+		t.Fatalf("got %d upstream calls while another replica holds the lease; want 0", got)
+	}
+	// The holder lets go with nothing kept.
+	if err := stores[0].conn.Client().Del(context.Background(), stores[0].key("lease", k)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	eventually.True(t, "one replica's call", func() bool { return up.callCount() == 1 })
+	time.Sleep(200 * time.Millisecond) // the other has claimed again and waits
+	close(up.gate)
+	for range sources {
+		if err := <-answers; err != nil {
+			t.Errorf("got err %v; want the video", err)
+		}
+	}
+	if got := up.callCount(); got != 1 {
+		t.Errorf("got %d upstream calls; want 1 (the second claim went to one replica)", got)
+	}
+}

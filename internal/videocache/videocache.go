@@ -336,48 +336,60 @@ func (l *lookup) fetchOwn(ctx context.Context, own []owned) {
 
 // claimReplicas claims the fetch of own's videos among replicas, when the
 // store is shared, and returns those this look-up must fetch itself. Videos
-// that another replica fetches are awaited; those it fails to answer are
-// fetched here too.
+// that another replica fetches are awaited; those its holder fails to
+// answer are claimed again, up to maxAttempts times, before this look-up
+// fetches them without a claim.
 func (l *lookup) claimReplicas(ctx context.Context, own []owned) (fetch []owned, release func()) {
 	ls, ok := l.store.(Leaser)
 	if !ok {
 		return own, func() {}
 	}
-	keys := make([]Key, len(own))
-	for j, o := range own {
-		keys[j] = l.keys[o.i]
-	}
-	held, release := ls.Lease(ctx, keys)
-	var others []owned
-	var otherKeys []Key
-	for j, o := range own {
-		if held[j] {
-			fetch = append(fetch, o)
-		} else {
-			others = append(others, o)
-			otherKeys = append(otherKeys, keys[j])
+	var releases []func()
+	release = func() {
+		for _, r := range releases {
+			r()
 		}
 	}
-	if len(others) == 0 {
-		return fetch, release
-	}
-	wctx, span := l.tracer.Start(ctx, "videocache.await_replica", trace.WithAttributes(attribute.Int("memories.videos", len(others))))
-	vs, found, err := ls.Await(wctx, otherKeys)
-	span.End()
-	for j, o := range others {
-		switch {
-		case found[j] && complete(vs[j], l.detail):
-			l.done(o, vs[j], nil, "coalesced", false)
-		case err != nil:
-			// Out of time waiting for another replica: a caller with more
-			// time asks again.
-			l.done(o, nil, waitError(ctx), "", true)
-		default:
-			// The holder failed or kept nothing this look-up can use.
-			fetch = append(fetch, o)
+	pending := own
+	for attempt := 0; attempt < maxAttempts && len(pending) > 0; attempt++ {
+		keys := make([]Key, len(pending))
+		for j, o := range pending {
+			keys[j] = l.keys[o.i]
+		}
+		held, r := ls.Lease(ctx, keys)
+		releases = append(releases, r)
+		var others []owned
+		var otherKeys []Key
+		for j, o := range pending {
+			if held[j] {
+				fetch = append(fetch, o)
+			} else {
+				others = append(others, o)
+				otherKeys = append(otherKeys, keys[j])
+			}
+		}
+		pending = nil
+		if len(others) == 0 {
+			break
+		}
+		wctx, span := l.tracer.Start(ctx, "videocache.await_replica", trace.WithAttributes(attribute.Int("memories.videos", len(others))))
+		vs, found, err := ls.Await(wctx, otherKeys)
+		span.End()
+		for j, o := range others {
+			switch {
+			case found[j] && complete(vs[j], l.detail):
+				l.done(o, vs[j], nil, "coalesced", false)
+			case err != nil:
+				// Out of time waiting for another replica: a caller with
+				// more time asks again.
+				l.done(o, nil, waitError(ctx), "", true)
+			default:
+				// The holder failed or kept nothing this look-up can use.
+				pending = append(pending, o)
+			}
 		}
 	}
-	return fetch, release
+	return append(fetch, pending...), release
 }
 
 // done completes an owned flight and this look-up's answer for it.
