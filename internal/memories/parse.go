@@ -95,6 +95,13 @@ type rawList struct {
 	Videos      json.RawMessage `json:"videos"`
 }
 
+// rawListItems is rawList with its items read in the same pass, for the
+// answers whose every item is an object.
+type rawListItems struct {
+	rawList
+	Items []rawVideo `json:"videos"`
+}
+
 // ParseListResponse turns one list_videos HTTP answer into a page or a typed
 // error. Every error it returns is an *Error.
 //
@@ -122,9 +129,16 @@ func ParseListResponse(statusCode int, header http.Header, body []byte) (*ListPa
 	if kindOf(a.env.data) != '{' {
 		return nil, a.fail(KindUpstream, errors.New("malformed field data"))
 	}
-	var r rawList
-	if err := json.Unmarshal(a.env.data, &r); err != nil {
-		return nil, a.fail(KindUpstream, fmt.Errorf("malformed field data: %w", err))
+	// The common case takes one pass over data, items included; anything
+	// unusual (an item that is not an object, videos not an array) takes
+	// the path that reads the page, then each item, and names what failed.
+	var fast rawListItems
+	fastErr := json.Unmarshal(a.env.data, &fast)
+	r := fast.rawList
+	if fastErr != nil {
+		if err := json.Unmarshal(a.env.data, &r); err != nil {
+			return nil, a.fail(KindUpstream, fmt.Errorf("malformed field data: %w", err))
+		}
 	}
 
 	d := decoder{}
@@ -138,9 +152,18 @@ func ParseListResponse(statusCode int, header http.Header, body []byte) (*ListPa
 		return nil, a.fail(KindUpstream, d.err)
 	}
 
-	switch kindOf(r.Videos) {
-	case 0, 'n':
-	case '[':
+	switch {
+	case fastErr == nil:
+		page.Videos = make([]*Video, 0, len(fast.Items))
+		for i := range fast.Items {
+			v, err := videoFrom(&fast.Items[i])
+			if err != nil {
+				return nil, a.fail(KindUpstream, fmt.Errorf("malformed item %d of videos: %w", i, err))
+			}
+			page.Videos = append(page.Videos, v) // Detailed stays false
+		}
+	case kindOf(r.Videos) == 0 || kindOf(r.Videos) == 'n':
+	case kindOf(r.Videos) == '[':
 		var items []json.RawMessage
 		if err := json.Unmarshal(r.Videos, &items); err != nil {
 			return nil, a.fail(KindUpstream, fmt.Errorf("malformed field videos: %w", err))
@@ -421,6 +444,11 @@ func decodeVideo(data json.RawMessage) (*Video, error) {
 	if err := json.Unmarshal(data, &r); err != nil {
 		return nil, fmt.Errorf("malformed field data: %w", err)
 	}
+	return videoFrom(&r)
+}
+
+// videoFrom coerces the fields of one video.
+func videoFrom(r *rawVideo) (*Video, error) {
 	d := decoder{}
 	v := &Video{
 		VideoName:       d.str("video_name", r.VideoName),
