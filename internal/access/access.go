@@ -5,6 +5,7 @@ package access
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"github.com/memories-facade/memories-graphql/internal/authheader"
 	"net/http"
 	"strings"
 )
@@ -41,9 +42,7 @@ func (t *Tokens) Enabled() bool { return t != nil && len(t.sums) > 0 }
 func (t *Tokens) Allowed(r *http.Request) bool {
 	tok := r.Header.Get(Header)
 	if tok == "" && t.bearer {
-		if auth := r.Header.Get("Authorization"); len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
-			tok = strings.TrimSpace(auth[7:])
-		}
+		tok, _ = authheader.Bearer(r.Header.Get("Authorization"))
 	}
 	if tok == "" {
 		return false

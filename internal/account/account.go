@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"github.com/memories-facade/memories-graphql/internal/authheader"
 	"log/slog"
 	"strings"
 )
@@ -18,16 +19,13 @@ type Account struct {
 	id  string
 }
 
-// New returns the account that key opens. A leading "Bearer " is dropped
-// because clients in pass-through mode often send one out of habit, and the
-// upstream wants the raw key. New returns false when no key remains, or when
-// what remains has white space inside.
+// New returns the account that key (an Authorization value) opens. A
+// leading "Bearer" is dropped (authheader.Credential) because clients in
+// pass-through mode often send one out of habit, and the upstream wants the
+// raw key. New returns false when no key remains, or when what remains has
+// white space inside.
 func New(key string) (Account, bool) {
-	key = strings.TrimLeft(key, " \t")
-	if len(key) >= 7 && strings.EqualFold(key[:7], "bearer ") {
-		key = key[7:]
-	}
-	key = strings.TrimSpace(key)
+	key = authheader.Credential(key)
 	// A value with white space inside is not a key (the playground's
 	// placeholder hint, for one): refusing it here spares the upstream a
 	// call that can only be rejected.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/memories-facade/memories-graphql/internal/authheader"
 	"log/slog"
 	"math"
 	"net"
@@ -530,18 +531,7 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, a answer) {
 
 // apiKey extracts the key from an Authorization header value: the vendor
 // takes the raw key, and clients used to OAuth often send "Bearer <key>".
-func apiKey(header string) string {
-	key := strings.TrimSpace(header)
-	const scheme = "Bearer"
-	if len(key) >= len(scheme) && strings.EqualFold(key[:len(scheme)], scheme) {
-		// HTTP trims trailing spaces, so "Bearer " arrives as "Bearer":
-		// a scheme without a key, not a key that happens to read "Bearer".
-		if rest := key[len(scheme):]; rest == "" || rest[0] == ' ' || rest[0] == '\t' {
-			key = strings.TrimSpace(rest)
-		}
-	}
-	return key
-}
+func apiKey(header string) string { return authheader.Credential(header) }
 
 // shortHash identifies a key in logs without revealing it.
 func shortHash(key string) string {

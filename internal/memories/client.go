@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/memories-facade/memories-graphql/internal/authheader"
 	"io"
 	"net"
 	"net/http"
@@ -315,18 +316,8 @@ func do[T any](c *Client, ctx context.Context, key string, r request, parse func
 	return v, nil
 }
 
-// normalizeKey trims the key and strips a "Bearer " prefix in any case.
-func normalizeKey(key string) string {
-	key = strings.TrimSpace(key)
-	const bearer = "bearer"
-	if len(key) >= len(bearer) && strings.EqualFold(key[:len(bearer)], bearer) {
-		// "Bearer" alone (its space trimmed above) is a scheme without a key.
-		if rest := key[len(bearer):]; rest == "" || rest[0] == ' ' || rest[0] == '\t' {
-			key = strings.TrimSpace(rest)
-		}
-	}
-	return key
-}
+// normalizeKey trims the key and strips a "Bearer" scheme in any case.
+func normalizeKey(key string) string { return authheader.Credential(key) }
 
 // contextError reports a context that ended: cancellation passes through
 // (the caller chose it, so it is not an upstream failure), a deadline
