@@ -224,5 +224,3 @@ func sampleVideoNos(t testing.TB, n int) []string {
 	}
 	return nos[:n]
 }
-
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -72,7 +73,7 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 			body["query"] = query
 		}
 		b, _ := json.Marshal(body)
-		resp, err := http.Post(h.url, "application/json", bytesReader(b))
+		resp, err := http.Post(h.url, "application/json", bytes.NewReader(b))
 		if err != nil {
 			t.Fatal(err)
 		}

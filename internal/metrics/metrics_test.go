@@ -67,13 +67,3 @@ func TestOperationLabelIsBounded(t *testing.T) {
 		}
 	}
 }
-
-func TestNilMetricsRecordNothing(t *testing.T) {
-	var m *metrics.Metrics
-	m.UpstreamCall("get_metadata", "ok", 0)
-	m.LimiterWait("get_metadata", 0)
-	m.ListUnavailable()
-	m.CacheResult("hit", 1)
-	m.LoaderBatch(1)
-	m.Operation("x", "ok", 0)
-}

@@ -10,7 +10,6 @@ import (
 	neturl "net/url"
 	"strings"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -72,6 +71,3 @@ func Middleware(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
-
-// Attr is a shorthand for the string attributes the service records.
-func Attr(k, v string) attribute.KeyValue { return attribute.String(k, v) }
