@@ -4,14 +4,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/memories-facade/memories-graphql/internal/envflag"
 	"io"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// config is every setting; each has an environment variable and a flag twin,
-// and the flag wins.
+// config is every setting; each flag has an environment twin named after it
+// (envflag), and the flag wins.
 type config struct {
 	Host           string
 	Port           int
@@ -58,89 +59,82 @@ type config struct {
 // parseConfig reads the settings: defaults, then the environment, then
 // flags. A malformed environment value is an error, not a silent default.
 func parseConfig(args []string, getenv func(string) string, out io.Writer) (config, error) {
-	var c config
+	c := config{Batch: true}
 	fs := flag.NewFlagSet("memories-graphql", flag.ContinueOnError)
 	fs.SetOutput(out)
-	e := envReader{getenv: getenv}
 
-	fs.StringVar(&c.Host, "host", e.str("HOST", ""), "interface to listen on; empty means all (env HOST)")
-	fs.IntVar(&c.Port, "port", e.int("PORT", 8080), "port to listen on; 0 picks a free one (env PORT)")
-	fs.StringVar(&c.APIKey, "memories-api-key", e.str("MEMORIES_API_KEY", ""),
-		"memories.ai API key for every request; prefer the env var, flags show in process lists (env MEMORIES_API_KEY)")
-	fs.StringVar(&c.BaseURL, "memories-base-url", e.str("MEMORIES_BASE_URL", ""),
-		"upstream base URL; default "+defaultBaseURL+", or the sandbox when no key is set either (env MEMORIES_BASE_URL)")
-	fs.Float64Var(&c.RateLimit, "memories-rate-limit", e.float("MEMORIES_RATE_LIMIT", 5),
-		"upstream calls per second per account (env MEMORIES_RATE_LIMIT)")
-	fs.IntVar(&c.RateBurst, "memories-rate-burst", e.int("MEMORIES_RATE_BURST", 5),
-		"upstream calls an account may make at once before the rate applies (env MEMORIES_RATE_BURST)")
-	fs.Float64Var(&c.ListRateLimit, "memories-list-rate-limit", e.float("MEMORIES_LIST_RATE_LIMIT", 5),
-		"list_videos calls per second per account, a budget of its own (env MEMORIES_LIST_RATE_LIMIT)")
-	fs.IntVar(&c.ListRateBurst, "memories-list-rate-burst", e.int("MEMORIES_LIST_RATE_BURST", 5),
-		"list_videos calls an account may make at once before the rate applies (env MEMORIES_LIST_RATE_BURST)")
-	fs.IntVar(&c.ListBatchSize, "memories-list-batch-size", e.int("MEMORIES_LIST_BATCH_SIZE", 200),
-		"videos asked per list_videos call (env MEMORIES_LIST_BATCH_SIZE)")
-	fs.Func("memories-batch", "on: fetch videos whose selection needs no resolutionLabel, fps, width or height through list_videos, many per call; off: one get_metadata call per video (env MEMORIES_BATCH, default on)",
+	fs.StringVar(&c.Host, "host", "", "interface to listen on; empty means all")
+	fs.IntVar(&c.Port, "port", 8080, "port to listen on; 0 picks a free one")
+	fs.StringVar(&c.APIKey, "memories-api-key", "",
+		"memories.ai API key for every request; prefer the env var, flags show in process lists")
+	fs.StringVar(&c.BaseURL, "memories-base-url", "",
+		"upstream base URL; default "+defaultBaseURL+", or the sandbox when no key is set either")
+	fs.Float64Var(&c.RateLimit, "memories-rate-limit", 5,
+		"upstream calls per second per account")
+	fs.IntVar(&c.RateBurst, "memories-rate-burst", 5,
+		"upstream calls an account may make at once before the rate applies")
+	fs.Float64Var(&c.ListRateLimit, "memories-list-rate-limit", 5,
+		"list_videos calls per second per account, a budget of its own")
+	fs.IntVar(&c.ListRateBurst, "memories-list-rate-burst", 5,
+		"list_videos calls an account may make at once before the rate applies")
+	fs.IntVar(&c.ListBatchSize, "memories-list-batch-size", 200,
+		"videos asked per list_videos call")
+	fs.Func("memories-batch", "on: fetch videos whose selection needs no resolutionLabel, fps, width or height through list_videos, many per call; off: one get_metadata call per video (default on)",
 		func(v string) (err error) { c.Batch, err = parseSwitch(v); return err })
-	c.Batch = e.switchValue("MEMORIES_BATCH", true)
-	fs.DurationVar(&c.ListProbe, "memories-list-probe-interval", e.duration("MEMORIES_LIST_PROBE_INTERVAL", time.Minute),
-		"after list_videos is found unavailable for an account, how long it uses get_metadata before list_videos is tried again (env MEMORIES_LIST_PROBE_INTERVAL)")
-	fs.DurationVar(&c.RequestTimeout, "request-timeout", e.duration("REQUEST_TIMEOUT", 30*time.Second),
-		"time budget of one GraphQL request (env REQUEST_TIMEOUT)")
-	fs.DurationVar(&c.CallTimeout, "memories-call-timeout", e.duration("MEMORIES_CALL_TIMEOUT", 10*time.Second),
-		"time budget of one upstream call (env MEMORIES_CALL_TIMEOUT)")
-	fs.IntVar(&c.MaxVideos, "max-videos-per-query", e.int("MAX_VIDEOS_PER_QUERY", 2000),
-		"video references one operation may make; each field, list element or entity counts (env MAX_VIDEOS_PER_QUERY)")
-	fs.IntVar(&c.MaxDetail, "max-detail-videos-per-query", e.int("MAX_DETAIL_VIDEOS_PER_QUERY", 100),
-		"distinct videos one operation may ask resolutionLabel, fps, width or height of, one get_metadata call each (env MAX_DETAIL_VIDEOS_PER_QUERY)")
-	fs.IntVar(&c.MaxConcurrency, "memories-max-concurrency", e.int("MEMORIES_MAX_CONCURRENCY", 16),
-		"upstream calls in flight at once, per process (env MEMORIES_MAX_CONCURRENCY)")
-	fs.IntVar(&c.QueryCacheSize, "query-cache-size", e.int("QUERY_CACHE_SIZE", 1000),
-		"parsed queries and persisted queries kept (env QUERY_CACHE_SIZE)")
-	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", int64(e.int("MAX_BODY_BYTES", 1<<20)),
-		"largest request body accepted (env MAX_BODY_BYTES)")
-	fs.StringVar(&c.LogFormat, "log-format", e.str("LOG_FORMAT", "text"), "text or json (env LOG_FORMAT)")
-	fs.StringVar(&c.LogLevel, "log-level", e.str("LOG_LEVEL", "info"), "debug, info, warn or error (env LOG_LEVEL)")
+	fs.DurationVar(&c.ListProbe, "memories-list-probe-interval", time.Minute,
+		"after list_videos is found unavailable for an account, how long it uses get_metadata before list_videos is tried again")
+	fs.DurationVar(&c.RequestTimeout, "request-timeout", 30*time.Second,
+		"time budget of one GraphQL request")
+	fs.DurationVar(&c.CallTimeout, "memories-call-timeout", 10*time.Second,
+		"time budget of one upstream call")
+	fs.IntVar(&c.MaxVideos, "max-videos-per-query", 2000,
+		"video references one operation may make; each field, list element or entity counts")
+	fs.IntVar(&c.MaxDetail, "max-detail-videos-per-query", 100,
+		"distinct videos one operation may ask resolutionLabel, fps, width or height of, one get_metadata call each")
+	fs.IntVar(&c.MaxConcurrency, "memories-max-concurrency", 16,
+		"upstream calls in flight at once, per process")
+	fs.IntVar(&c.QueryCacheSize, "query-cache-size", 1000,
+		"parsed queries and persisted queries kept")
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 1<<20,
+		"largest request body accepted")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 
-	fs.StringVar(&c.RedisURL, "redis-url", e.str("REDIS_URL", ""),
-		"Redis shared by replicas for the rate limit and cache, such as redis://host:6379/0; empty keeps both in process; prefer the env var when it has a password (env REDIS_URL)")
-	fs.DurationVar(&c.RedisTimeout, "redis-timeout", e.duration("REDIS_TIMEOUT", 500*time.Millisecond),
-		"longest wait for one Redis command; a command that takes longer makes the service use its local limiter and cache until Redis answers again (env REDIS_TIMEOUT)")
-	fs.StringVar(&c.RedisKeyPrefix, "redis-key-prefix", e.str("REDIS_KEY_PREFIX", "mgql"),
-		"start of every Redis key, so that deployments can share a Redis (env REDIS_KEY_PREFIX)")
-	fs.IntVar(&c.ExpectedReplicas, "expected-replicas", e.int("EXPECTED_REPLICAS", 1),
-		"replicas sharing the account; one cut off from Redis uses 1/this of the rate limit and burst, and the others leave that share (env EXPECTED_REPLICAS)")
-	fs.IntVar(&c.CacheMaxEntries, "cache-max-entries", e.int("CACHE_MAX_ENTRIES", 10000),
-		"videos kept in the process's cache (env CACHE_MAX_ENTRIES)")
-	fs.DurationVar(&c.CacheTTLParse, "cache-ttl-parse", e.duration("CACHE_TTL_PARSE", 10*time.Minute),
-		"how long a PARSE video is kept; 0 keeps none (env CACHE_TTL_PARSE)")
-	fs.DurationVar(&c.CacheTTLFailed, "cache-ttl-failed", e.duration("CACHE_TTL_FAILED", time.Minute),
-		"how long a FAILED video is kept; 0 keeps none (env CACHE_TTL_FAILED)")
-	fs.DurationVar(&c.CacheTTLUnparse, "cache-ttl-unparse", e.duration("CACHE_TTL_UNPARSE", 5*time.Second),
-		"how long an UNPARSE video is kept; 0 keeps none (env CACHE_TTL_UNPARSE)")
-	fs.DurationVar(&c.CacheTTLNotFound, "cache-ttl-not-found", e.duration("CACHE_TTL_NOT_FOUND", 5*time.Second),
-		"how long \"no such video\" is kept; 0 keeps none (env CACHE_TTL_NOT_FOUND)")
+	fs.StringVar(&c.RedisURL, "redis-url", "",
+		"Redis shared by replicas for the rate limit and cache, such as redis://host:6379/0; empty keeps both in process; prefer the env var when it has a password")
+	fs.DurationVar(&c.RedisTimeout, "redis-timeout", 500*time.Millisecond,
+		"longest wait for one Redis command; a command that takes longer makes the service use its local limiter and cache until Redis answers again")
+	fs.StringVar(&c.RedisKeyPrefix, "redis-key-prefix", "mgql",
+		"start of every Redis key, so that deployments can share a Redis")
+	fs.IntVar(&c.ExpectedReplicas, "expected-replicas", 1,
+		"replicas sharing the account; one cut off from Redis uses 1/this of the rate limit and burst, and the others leave that share")
+	fs.IntVar(&c.CacheMaxEntries, "cache-max-entries", 10000,
+		"videos kept in the process's cache")
+	fs.DurationVar(&c.CacheTTLParse, "cache-ttl-parse", 10*time.Minute,
+		"how long a PARSE video is kept; 0 keeps none")
+	fs.DurationVar(&c.CacheTTLFailed, "cache-ttl-failed", time.Minute,
+		"how long a FAILED video is kept; 0 keeps none")
+	fs.DurationVar(&c.CacheTTLUnparse, "cache-ttl-unparse", 5*time.Second,
+		"how long an UNPARSE video is kept; 0 keeps none")
+	fs.DurationVar(&c.CacheTTLNotFound, "cache-ttl-not-found", 5*time.Second,
+		"how long \"no such video\" is kept; 0 keeps none")
 
-	fs.IntVar(&c.MaxDepth, "max-query-depth", e.int("MAX_QUERY_DEPTH", 10),
-		"deepest field nesting of an operation; introspection's ofType chains do not count (env MAX_QUERY_DEPTH)")
-	fs.BoolVar(&c.Introspection, "introspection", e.bool("INTROSPECTION", true),
-		"answer introspection queries (GraphiQL's docs, gateways' schema checks) (env INTROSPECTION)")
-	fs.Func("access-tokens", "comma-separated tokens clients must send in X-Access-Token (or as a Bearer token when the server holds the key); prefer the env var (env ACCESS_TOKENS)",
+	fs.IntVar(&c.MaxDepth, "max-query-depth", 10,
+		"deepest field nesting of an operation; introspection's ofType chains do not count")
+	fs.BoolVar(&c.Introspection, "introspection", true,
+		"answer introspection queries (GraphiQL's docs, gateways' schema checks)")
+	fs.Func("access-tokens", "comma-separated tokens clients must send in X-Access-Token (or as a Bearer token when the server holds the key); prefer the env var",
 		func(v string) error { c.AccessTokens = splitList(v); return nil })
-	c.AccessTokens = splitList(e.str("ACCESS_TOKENS", ""))
-	fs.Func("cors-allowed-origins", "comma-separated origins browser apps may call from, or * (env CORS_ALLOWED_ORIGINS)",
+	fs.Func("cors-allowed-origins", "comma-separated origins browser apps may call from, or *",
 		func(v string) error { c.CORSOrigins = splitList(v); return nil })
-	c.CORSOrigins = splitList(e.str("CORS_ALLOWED_ORIGINS", ""))
-	fs.StringVar(&c.OTLPEndpoint, "otel-exporter-otlp-endpoint", e.str("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
-		"OTLP/HTTP collector base URL for traces, e.g. http://localhost:4318; empty: no tracing (env OTEL_EXPORTER_OTLP_ENDPOINT)")
-	fs.StringVar(&c.OTLPTracesEndpoint, "otel-exporter-otlp-traces-endpoint", e.str("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", ""),
-		"full OTLP/HTTP traces URL; wins over the base URL (env OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)")
-	fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", e.duration("SHUTDOWN_DELAY", 0),
-		"on SIGTERM, time /readyz fails before the listener closes (env SHUTDOWN_DELAY)")
+	fs.StringVar(&c.OTLPEndpoint, "otel-exporter-otlp-endpoint", "",
+		"OTLP/HTTP collector base URL for traces, e.g. http://localhost:4318; empty: no tracing")
+	fs.StringVar(&c.OTLPTracesEndpoint, "otel-exporter-otlp-traces-endpoint", "",
+		"full OTLP/HTTP traces URL; wins over the base URL")
+	fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", 0,
+		"on SIGTERM, time /readyz fails before the listener closes")
 
-	if err := errors.Join(e.errs...); err != nil {
-		return c, err
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := envflag.Parse(fs, args, "", getenv); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
@@ -188,53 +182,6 @@ func (c config) validate() error {
 		errs = append(errs, errors.New("REDIS_KEY_PREFIX must not be empty and REDIS_TIMEOUT must be positive"))
 	}
 	return errors.Join(errs...)
-}
-
-// envReader reads typed environment values, collecting parse errors.
-type envReader struct {
-	getenv func(string) string
-	errs   []error
-}
-
-func (e *envReader) str(name, def string) string {
-	if v := e.getenv(name); v != "" {
-		return v
-	}
-	return def
-}
-
-func (e *envReader) bool(name string, def bool) bool {
-	return envParse(e, name, def, strconv.ParseBool)
-}
-
-// switchValue reads on/off (or a boolean).
-func (e *envReader) switchValue(name string, def bool) bool {
-	return envParse(e, name, def, parseSwitch)
-}
-
-func (e *envReader) int(name string, def int) int {
-	return envParse(e, name, def, strconv.Atoi)
-}
-
-func (e *envReader) float(name string, def float64) float64 {
-	return envParse(e, name, def, func(s string) (float64, error) { return strconv.ParseFloat(s, 64) })
-}
-
-func (e *envReader) duration(name string, def time.Duration) time.Duration {
-	return envParse(e, name, def, time.ParseDuration)
-}
-
-func envParse[T any](e *envReader, name string, def T, parse func(string) (T, error)) T {
-	s := e.getenv(name)
-	if s == "" {
-		return def
-	}
-	v, err := parse(s)
-	if err != nil {
-		e.errs = append(e.errs, fmt.Errorf("%s=%q: %w", name, s, err))
-		return def
-	}
-	return v
 }
 
 // parseSwitch reads "on" or "off", or a boolean.

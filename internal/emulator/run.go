@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/memories-facade/memories-graphql/internal/envflag"
 	"io"
 	"log/slog"
 	"os"
@@ -43,9 +44,6 @@ const DefaultRunAddr = "127.0.0.1:9090"
 //
 // With -h it prints the usage to stdout and returns nil.
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	if getenv == nil {
-		getenv = func(string) string { return "" }
-	}
 	fs := flag.NewFlagSet("emulator", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	var (
@@ -54,26 +52,21 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		videosPath string
 		verbose    bool
 	)
-	envOf := map[string]string{}
-	define := func(name, env string) string {
-		envOf[name] = env
-		return " (env " + env + ")"
-	}
-	fs.StringVar(&opts.Addr, "addr", DefaultRunAddr, "listen `address`"+define("addr", "EMULATOR_ADDR"))
-	fs.StringVar(&keys, "keys", "", "comma-separated accepted API `keys`; empty accepts any non-empty key"+define("keys", "EMULATOR_KEYS"))
-	fs.Float64Var(&opts.RateLimit, "rate-limit", 0, "per-key rate limit in `requests/second`; 0 is unlimited"+define("rate-limit", "EMULATOR_RATE_LIMIT"))
-	fs.IntVar(&opts.Burst, "burst", 0, "per-key burst `size`; 0 means 1 with a rate limit"+define("burst", "EMULATOR_BURST"))
-	fs.DurationVar(&opts.Latency, "latency", 0, "`delay` added before every answer"+define("latency", "EMULATOR_LATENCY"))
-	fs.IntVar(&opts.RateLimitStatus, "rate-limit-status", 200, "HTTP `status` of rate-limited (0429) answers"+define("rate-limit-status", "EMULATOR_RATE_LIMIT_STATUS"))
-	fs.BoolVar(&opts.RetryAfterHeader, "retry-after", false, "send a Retry-After header with rate-limited answers"+define("retry-after", "EMULATOR_RETRY_AFTER"))
-	fs.Float64Var(&opts.ListRateLimit, "list-rate-limit", 0, "per-key rate limit of list_videos in `requests/second`; 0 is unlimited"+define("list-rate-limit", "EMULATOR_LIST_RATE_LIMIT"))
-	fs.IntVar(&opts.ListBurst, "list-burst", 0, "per-key burst `size` of list_videos; 0 means 1 with a list rate limit"+define("list-burst", "EMULATOR_LIST_BURST"))
-	fs.IntVar(&opts.ListPageCap, "list-page-cap", DefaultListPageCap, "largest list_videos page `size` served"+define("list-page-cap", "EMULATOR_LIST_PAGE_CAP"))
-	fs.BoolVar(&opts.ListDisabled, "list-disabled", false, "answer list_videos with 404, like an upstream without it"+define("list-disabled", "EMULATOR_LIST_DISABLED"))
-	fs.StringVar(&videosPath, "videos", "", "JSON `file` of videos to serve instead of the embedded samples"+define("videos", "EMULATOR_VIDEOS"))
-	fs.BoolVar(&verbose, "verbose", false, "log every request to stdout"+define("verbose", "EMULATOR_VERBOSE"))
+	fs.StringVar(&opts.Addr, "addr", DefaultRunAddr, "listen `address`")
+	fs.StringVar(&keys, "keys", "", "comma-separated accepted API `keys`; empty accepts any non-empty key")
+	fs.Float64Var(&opts.RateLimit, "rate-limit", 0, "per-key rate limit in `requests/second`; 0 is unlimited")
+	fs.IntVar(&opts.Burst, "burst", 0, "per-key burst `size`; 0 means 1 with a rate limit")
+	fs.DurationVar(&opts.Latency, "latency", 0, "`delay` added before every answer")
+	fs.IntVar(&opts.RateLimitStatus, "rate-limit-status", 200, "HTTP `status` of rate-limited (0429) answers")
+	fs.BoolVar(&opts.RetryAfterHeader, "retry-after", false, "send a Retry-After header with rate-limited answers")
+	fs.Float64Var(&opts.ListRateLimit, "list-rate-limit", 0, "per-key rate limit of list_videos in `requests/second`; 0 is unlimited")
+	fs.IntVar(&opts.ListBurst, "list-burst", 0, "per-key burst `size` of list_videos; 0 means 1 with a list rate limit")
+	fs.IntVar(&opts.ListPageCap, "list-page-cap", DefaultListPageCap, "largest list_videos page `size` served")
+	fs.BoolVar(&opts.ListDisabled, "list-disabled", false, "answer list_videos with 404, like an upstream without it")
+	fs.StringVar(&videosPath, "videos", "", "JSON `file` of videos to serve instead of the embedded samples")
+	fs.BoolVar(&verbose, "verbose", false, "log every request to stdout")
 
-	if err := fs.Parse(args); err != nil {
+	if err := envflag.Parse(fs, args, "EMULATOR_", getenv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
@@ -81,25 +74,6 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("emulator: unexpected arguments %q", fs.Args())
-	}
-	// Environment values go through the same flag parsers, for the same
-	// syntax and errors, but only where the command line was silent.
-	onCommandLine := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { onCommandLine[f.Name] = true })
-	var envErrs []error
-	fs.VisitAll(func(f *flag.Flag) {
-		env := envOf[f.Name]
-		if onCommandLine[f.Name] || env == "" {
-			return
-		}
-		if v := getenv(env); v != "" {
-			if err := fs.Set(f.Name, v); err != nil {
-				envErrs = append(envErrs, fmt.Errorf("%s=%q: %w", env, v, err))
-			}
-		}
-	})
-	if err := errors.Join(envErrs...); err != nil {
-		return fmt.Errorf("emulator: %w", err)
 	}
 
 	for k := range strings.SplitSeq(keys, ",") {
