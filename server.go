@@ -259,22 +259,15 @@ func (a *app) upstreamClient(cfg config, logger *slog.Logger) (*memories.Client,
 // cross-request sharing over the upstream source, with limiters and a cache
 // in process or, with REDIS_URL, shared by all replicas.
 func (a *app) videoSource(cfg config, logger *slog.Logger, client *memories.Client, tracer trace.Tracer) (*videocache.Source, error) {
-	local, err := videocache.NewLocal(cfg.CacheMaxEntries)
-	if err != nil {
-		return nil, err
-	}
+	local := videocache.NewLocal(cfg.CacheMaxEntries)
 	a.closers = append(a.closers, local.Close)
 	var (
 		meta, list upstream.Limiter
 		store      videocache.Store = local
 	)
 	if cfg.RedisURL == "" {
-		if meta, err = ratelimit.New(ratelimit.Headroom(cfg.RateLimit, cfg.RateBurst)); err != nil {
-			return nil, err
-		}
-		if list, err = ratelimit.New(ratelimit.Headroom(cfg.ListRateLimit, cfg.ListRateBurst)); err != nil {
-			return nil, err
-		}
+		meta = ratelimit.New(ratelimit.Headroom(cfg.RateLimit, cfg.RateBurst))
+		list = ratelimit.New(ratelimit.Headroom(cfg.ListRateLimit, cfg.ListRateBurst))
 	} else {
 		// Replicas share the budgets and the cache through Redis. While
 		// Redis is unavailable each falls back on its own limiters, with
@@ -290,24 +283,13 @@ func (a *app) videoSource(cfg config, logger *slog.Logger, client *memories.Clie
 		peers := presence.Start(conn, presence.Options{Expected: n, Logger: logger})
 		a.closers = append(a.closers, peers.Close)
 		a.metrics.WatchRedis(conn.Up, peers.Missing)
-		shared := func(budget string, perSecond float64, burst int) (upstream.Limiter, error) {
+		shared := func(budget string, perSecond float64, burst int) upstream.Limiter {
 			perSecond, burst = ratelimit.Headroom(perSecond, burst)
-			fallback, err := ratelimit.New(ratelimit.ReplicaShare(perSecond, burst, n))
-			if err != nil {
-				return nil, err
-			}
-			s, err := ratelimit.NewShared(conn, budget, perSecond, burst, fallback)
-			if err != nil {
-				return nil, err
-			}
-			return s.LeaveShareOf(peers, n), nil
+			fallback := ratelimit.New(ratelimit.ReplicaShare(perSecond, burst, n))
+			return ratelimit.NewShared(conn, budget, perSecond, burst, fallback).LeaveShareOf(peers, n)
 		}
-		if meta, err = shared("rate", cfg.RateLimit, cfg.RateBurst); err != nil {
-			return nil, err
-		}
-		if list, err = shared("rate-list", cfg.ListRateLimit, cfg.ListRateBurst); err != nil {
-			return nil, err
-		}
+		meta = shared("rate", cfg.RateLimit, cfg.RateBurst)
+		list = shared("rate-list", cfg.ListRateLimit, cfg.ListRateBurst)
 		store = videocache.NewShared(conn, local)
 	}
 	up := upstream.New(client, meta, list, upstream.Options{

@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -108,13 +107,9 @@ const planKey = "graph.plan"
 // ExtensionName implements graphql.HandlerExtension.
 func (VideoPlan) ExtensionName() string { return "VideoPlan" }
 
-// Validate implements graphql.HandlerExtension.
-func (p VideoPlan) Validate(graphql.ExecutableSchema) error {
-	if p.Max < 1 || p.MaxDetail < 1 {
-		return fmt.Errorf("video limits must be at least 1, got %d and %d", p.Max, p.MaxDetail)
-	}
-	return nil
-}
+// Validate implements graphql.HandlerExtension. The limits are checked
+// where the settings are read.
+func (VideoPlan) Validate(graphql.ExecutableSchema) error { return nil }
 
 // MutateOperationContext implements graphql.OperationContextMutator.
 func (p VideoPlan) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
@@ -220,13 +215,9 @@ const CodeDepthLimit = "DEPTH_LIMIT_EXCEEDED"
 // ExtensionName implements graphql.HandlerExtension.
 func (DepthLimit) ExtensionName() string { return "DepthLimit" }
 
-// Validate implements graphql.HandlerExtension.
-func (l DepthLimit) Validate(graphql.ExecutableSchema) error {
-	if l.Max < 1 {
-		return fmt.Errorf("depth limit must be at least 1, got %d", l.Max)
-	}
-	return nil
-}
+// Validate implements graphql.HandlerExtension. The limit is checked where
+// the settings are read.
+func (DepthLimit) Validate(graphql.ExecutableSchema) error { return nil }
 
 // MutateOperationContext implements graphql.OperationContextMutator.
 func (l DepthLimit) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {

@@ -47,15 +47,17 @@ type bucket struct {
 }
 
 // New returns a registry whose accounts may each make perSecond calls a
-// second, with bursts of up to burst calls.
-func New(perSecond float64, burst int) (*Registry, error) {
-	if perSecond <= 0 {
-		return nil, fmt.Errorf("rate limit must be positive, got %v", perSecond)
+// second, with bursts of up to burst calls. It panics unless perSecond is
+// positive and burst at least 1: settings are checked where they are read.
+func New(perSecond float64, burst int) *Registry {
+	mustBudget(perSecond, burst)
+	return &Registry{limit: rate.Limit(perSecond), burst: burst, accounts: make(map[string]*bucket), sweepAt: sweepAbove}
+}
+
+func mustBudget(perSecond float64, burst int) {
+	if !(perSecond > 0) || burst < 1 {
+		panic(fmt.Sprintf("ratelimit: rate %v and burst %d must be positive", perSecond, burst))
 	}
-	if burst < 1 {
-		return nil, fmt.Errorf("rate burst must be at least 1, got %d", burst)
-	}
-	return &Registry{limit: rate.Limit(perSecond), burst: burst, accounts: make(map[string]*bucket), sweepAt: sweepAbove}, nil
 }
 
 func (r *Registry) bucket(accountID string) *bucket {

@@ -13,11 +13,7 @@ import (
 
 func newRegistry(t *testing.T, perSecond float64, burst int) *ratelimit.Registry {
 	t.Helper()
-	r, err := ratelimit.New(perSecond, burst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
+	return ratelimit.New(perSecond, burst)
 }
 
 func TestNewRejectsBadSettings(t *testing.T) {
@@ -25,9 +21,14 @@ func TestNewRejectsBadSettings(t *testing.T) {
 		rate  float64
 		burst int
 	}{{0, 1}, {-1, 1}, {1, 0}} {
-		if _, err := ratelimit.New(tt.rate, tt.burst); err == nil {
-			t.Errorf("New(%v, %d) err = nil; want an error", tt.rate, tt.burst)
-		}
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("New(%v, %d) did not panic; want a panic", tt.rate, tt.burst)
+				}
+			}()
+			ratelimit.New(tt.rate, tt.burst)
+		}()
 	}
 }
 

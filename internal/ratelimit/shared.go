@@ -81,17 +81,10 @@ func (s *Shared) share() (interval float64, burst int) {
 // serves while Redis is unavailable. budget names the budget, so that one
 // account's budgets for different endpoints live in different keys; "rate"
 // is get_metadata's, as older replicas named it.
-func NewShared(conn *redisconn.Conn, budget string, perSecond float64, burst int, local Local) (*Shared, error) {
-	if perSecond <= 0 {
-		return nil, fmt.Errorf("rate limit must be positive, got %v", perSecond)
-	}
-	if burst < 1 {
-		return nil, fmt.Errorf("rate burst must be at least 1, got %d", burst)
-	}
-	if budget == "" {
-		return nil, errors.New("rate budget must have a name")
-	}
-	return &Shared{conn: conn, budget: budget, local: local, interval: 1 / perSecond, burst: burst}, nil
+// It panics on a rate or burst that New refuses.
+func NewShared(conn *redisconn.Conn, budget string, perSecond float64, burst int, local Local) *Shared {
+	mustBudget(perSecond, burst)
+	return &Shared{conn: conn, budget: budget, local: local, interval: 1 / perSecond, burst: burst}
 }
 
 // Times in the scripts are seconds since 2017-01-01 (as in redis_rate), so

@@ -63,10 +63,7 @@ func sharedReplicas(t *testing.T, n int, perSecond float64, burst int) ([]*Share
 	local := &fakeLocal{}
 	out := make([]*Shared, n)
 	for i := range out {
-		s, err := NewShared(openConn(t, url, prefix), "rate", perSecond, burst, local)
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := NewShared(openConn(t, url, prefix), "rate", perSecond, burst, local)
 		out[i] = s
 	}
 	return out, local
@@ -200,10 +197,7 @@ func TestSharedFallsBackToLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	l, err := NewShared(conn, "rate", perHour, 1, local)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := NewShared(conn, "rate", perHour, 1, local)
 	if err := l.Wait(minuteCtx(t), "acct"); err != nil || local.waitCount() != 0 {
 		t.Fatalf("with Redis: err %v, local waits %d; want nil, 0", err, local.waitCount())
 	}
@@ -254,10 +248,7 @@ func TestSharedLeavesShareOfMissingReplicas(t *testing.T) {
 		{replicas: 4, missing: 1, perSecond: 20, burst: 3, wantPerSecond: 15, wantBurst: 2}, // fallback burst is at least 1
 		{replicas: 3, missing: 2, perSecond: 20, burst: 2, wantPerSecond: 20.0 / 3, wantBurst: 1},
 	} {
-		s, err := NewShared(nil, "rate", tt.perSecond, tt.burst, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := NewShared(nil, "rate", tt.perSecond, tt.burst, nil)
 		s.LeaveShareOf(missingPeers(tt.missing), tt.replicas)
 		interval, burst := s.share()
 		if got := 1 / interval; math.Abs(got-tt.wantPerSecond) > 1e-9 || burst != tt.wantBurst {

@@ -181,11 +181,7 @@ func setup(t *testing.T, cfg config) *env {
 		if perSecond == 0 {
 			perSecond, burst = 1000, 100
 		}
-		reg, err := ratelimit.New(perSecond, burst)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &recordingLimiter{Registry: reg}
+		return &recordingLimiter{Registry: ratelimit.New(perSecond, burst)}
 	}
 	e := &env{
 		emu:    emu,

@@ -2,7 +2,6 @@ package videocache
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/maypok86/otter/v2"
@@ -22,21 +21,19 @@ type localEntry struct {
 	ttl time.Duration
 }
 
-// NewLocal returns a Local store of at most maxEntries entries.
-func NewLocal(maxEntries int) (*Local, error) {
+// NewLocal returns a Local store of at most maxEntries entries. It panics
+// unless maxEntries is at least 1: settings are checked where they are read.
+func NewLocal(maxEntries int) *Local {
 	if maxEntries < 1 {
-		return nil, fmt.Errorf("cache size must be at least 1, got %d", maxEntries)
+		// otter reads 0 as "unbounded", which no setting means.
+		panic("videocache: cache size must be at least 1")
 	}
-	c, err := otter.New(&otter.Options[Key, localEntry]{
+	return &Local{c: otter.Must(&otter.Options[Key, localEntry]{
 		MaximumSize: maxEntries,
 		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[Key, localEntry]) time.Duration {
 			return e.Value.ttl
 		}),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("cache: %w", err)
-	}
-	return &Local{c: c}, nil
+	})}
 }
 
 // Get returns the answers kept for keys.

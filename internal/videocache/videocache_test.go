@@ -169,10 +169,7 @@ func mustAccount(t testing.TB, key string) account.Account {
 
 func newLocal(t testing.TB) *Local {
 	t.Helper()
-	l, err := NewLocal(1000)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := NewLocal(1000)
 	t.Cleanup(func() { l.Close() })
 	return l
 }
@@ -450,9 +447,14 @@ func TestLocalSetKeepsDetailed(t *testing.T) {
 	if _, found := l.Get(context.Background(), []Key{k}); found[0] {
 		t.Errorf("TTL 0: got found; want nothing kept")
 	}
-	if _, err := NewLocal(0); err == nil {
-		t.Errorf("NewLocal(0): got err nil; want an error")
-	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Errorf("NewLocal(0) did not panic; want a panic")
+			}
+		}()
+		NewLocal(0)
+	}()
 }
 
 // 50 concurrent look-ups of one video make one upstream call. A waiter
