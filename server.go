@@ -37,6 +37,7 @@ import (
 	"github.com/memories-facade/memories-graphql/internal/access"
 	"github.com/memories-facade/memories-graphql/internal/account"
 	"github.com/memories-facade/memories-graphql/internal/emulator"
+	"github.com/memories-facade/memories-graphql/internal/flushwriter"
 	"github.com/memories-facade/memories-graphql/internal/loader"
 	"github.com/memories-facade/memories-graphql/internal/memories"
 	"github.com/memories-facade/memories-graphql/internal/metrics"
@@ -79,7 +80,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	logger, err := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+	// One write per 100ms rather than one per request; Close (after the
+	// drain) writes what is left.
+	logOut := flushwriter.New(stderr, 100*time.Millisecond)
+	defer logOut.Close()
+	logger, err := newLogger(logOut, cfg.LogFormat, cfg.LogLevel)
 	if err != nil {
 		return err
 	}
