@@ -247,7 +247,9 @@ func run(ctx context.Context, o options) (int, error) {
 	}
 	res.print(peak)
 	st := emu.Stats()
-	fmt.Printf("upstream: %d calls (%.0f/s), %d answered 0429\n", st.Requests, float64(st.Requests)/res.elapsed.Seconds(), st.RateLimited)
+	calls := st.Requests + st.List.Requests
+	fmt.Printf("upstream: %d calls (%.0f/s; %d get_metadata, %d list_videos), %d answered 0429\n",
+		calls, float64(calls)/res.elapsed.Seconds(), st.Requests, st.List.Requests, st.RateLimited+st.List.RateLimited)
 
 	switch {
 	case interrupted:
