@@ -71,6 +71,6 @@ func (t *Tokens) Middleware(next http.Handler) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("WWW-Authenticate", `Bearer realm="memories-graphql"`)
 		w.WriteHeader(http.StatusUnauthorized)
-		_, _ = w.Write([]byte(`{"errors":[{"message":"missing or invalid access token: send it in the ` + Header + ` header","extensions":{"code":"UNAUTHENTICATED"}}],"data":null}` + "\n"))
+		_, _ = w.Write([]byte(`{"errors":[{"message":"missing or invalid access token: send it in the ` + Header + ` header","extensions":{"code":"UNAUTHENTICATED"}}]}` + "\n"))
 	})
 }

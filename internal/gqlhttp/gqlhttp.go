@@ -1,0 +1,332 @@
+// Package gqlhttp is gqlgen's GET and POST transports made to follow the
+// GraphQL-over-HTTP specification
+// (https://graphql.github.io/graphql-over-http/draft/) where gqlgen does not,
+// and where gqlgen has no option for it:
+//
+//   - a request that is not well-formed (a body that is not a JSON object
+//     of the right shape, no query, variables or extensions that are not
+//     maps) is answered 400, whatever the media type;
+//   - a well-formed request that fails before execution (parse, validation,
+//     variable coercion, or one of the server's own operation checks) is a
+//     request error: 200 with application/json, 400 with
+//     application/graphql-response+json, where gqlgen answers 422 and 400 only
+//     to parse and validation failures;
+//   - a request error has no data entry (GraphQL spec, "Response": if an
+//     error was raised before execution begins, the data entry should not be
+//     present), where gqlgen sends "data": null;
+//   - a mutation over GET is 405 with Allow: POST, where gqlgen sends 406;
+//   - POST without Content-Type application/json is 415, and a method other
+//     than GET, POST or OPTIONS is 405 (see Unsupported), where gqlgen's
+//     handler answers 400.
+//
+// The response media type follows the request's Accept header, with
+// q-values: application/graphql-response+json when the client prefers it,
+// application/json otherwise, and when Accept is absent, a wildcard or names
+// neither. Every error still goes through the executor's DispatchError, so
+// the server's error presenter and response interceptors see it as they did.
+package gqlhttp
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/parser"
+)
+
+// The two response media types of the specification.
+const (
+	MediaJSON            = "application/json"
+	MediaGraphQLResponse = "application/graphql-response+json"
+)
+
+// Negotiate returns the response media type for an Accept header: the
+// supported type with the highest q-value, the first listed on a tie;
+// application/json when the header is empty, names neither type or only
+// wildcards (the specification's default for clients that do not say).
+func Negotiate(accept string) string {
+	best, bestQ := MediaJSON, 0.0
+	for part := range strings.SplitSeq(accept, ",") {
+		mediaType, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		q := 1.0
+		if s, ok := params["q"]; ok {
+			if q, err = strconv.ParseFloat(s, 64); err != nil || q < 0 || q > 1 {
+				continue
+			}
+		}
+		var candidate string
+		switch mediaType {
+		case MediaJSON, "application/*", "*/*":
+			candidate = MediaJSON
+		case MediaGraphQLResponse:
+			candidate = MediaGraphQLResponse
+		default:
+			continue
+		}
+		if q > bestQ {
+			best, bestQ = candidate, q
+		}
+	}
+	return best
+}
+
+// requestErrorStatus is the status of a request error (an error before
+// execution, so no data) of a well-formed request: application/json SHOULD
+// use 200, application/graphql-response+json MUST use 4xx and SHOULD use 400
+// for parse, validation and variable coercion failures.
+func requestErrorStatus(media string) int {
+	if media == MediaGraphQLResponse {
+		return http.StatusBadRequest
+	}
+	return http.StatusOK
+}
+
+// errorResponse is a response without a data entry.
+type errorResponse struct {
+	Errors     gqlerror.List  `json:"errors"`
+	Extensions map[string]any `json:"extensions,omitempty"`
+}
+
+// writeError answers errs, as a request error with no data, through the
+// executor (so that the error presenter gives them their codes).
+func writeError(ctx context.Context, w http.ResponseWriter, exec graphql.GraphExecutor, status int, errs ...*gqlerror.Error) {
+	var out errorResponse
+	if resp := exec.DispatchError(ctx, errs); resp != nil {
+		out = errorResponse{Errors: resp.Errors, Extensions: resp.Extensions}
+	}
+	if len(out.Errors) == 0 {
+		out.Errors = errs // an interceptor dropped them; the client still needs one
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		b = []byte(`{"errors":[{"message":"internal error"}]}`)
+		status = http.StatusInternalServerError
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// writeResponse answers an executed operation, which has a data entry.
+func writeResponse(w http.ResponseWriter, resp *graphql.Response) {
+	b, err := json.Marshal(resp)
+	if err != nil {
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte(`{"errors":[{"message":"internal error"}]}`))
+		return
+	}
+	_, _ = w.Write(b)
+}
+
+// execute runs a well-formed request: request errors with the media type's
+// status and no data, an executed operation with 200 and its data.
+// allow, when not nil, refuses operations it returns false for with 405
+// once the operation is known (a persisted query's text is only known then).
+func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, media string, raw *graphql.RawParams, allow func(ast.Operation) bool) {
+	ctx := r.Context()
+	opCtx, errs := exec.CreateOperationContext(ctx, raw)
+	if errs != nil {
+		writeError(graphql.WithOperationContext(ctx, opCtx), w, exec, requestErrorStatus(media), errs...)
+		return
+	}
+	if allow != nil && !allow(opCtx.Operation.Operation) {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(graphql.WithOperationContext(ctx, opCtx), w, exec, http.StatusMethodNotAllowed,
+			gqlerror.Errorf("GET requests may only run query operations; send a %s with POST", opCtx.Operation.Operation))
+		return
+	}
+	responses, ctx := exec.DispatchOperation(ctx, opCtx)
+	writeResponse(w, responses(ctx))
+}
+
+// badRequest answers a request that is not well-formed.
+func badRequest(ctx context.Context, w http.ResponseWriter, exec graphql.GraphExecutor, status int, format string, args ...any) {
+	writeError(ctx, w, exec, status, gqlerror.Errorf(format, args...))
+}
+
+// POST is the application/json POST transport.
+type POST struct{}
+
+var _ graphql.Transport = POST{}
+
+// Supports reports a POST with Content-Type application/json.
+func (POST) Supports(r *http.Request) bool {
+	if r.Header.Get("Upgrade") != "" || r.Method != http.MethodPost {
+		return false
+	}
+	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mediaType == MediaJSON
+}
+
+// postBody is a GraphQL-over-HTTP request body; pointers tell an absent or
+// null parameter from an empty one.
+type postBody struct {
+	Query         *string        `json:"query"`
+	OperationName *string        `json:"operationName"`
+	Variables     map[string]any `json:"variables"`
+	Extensions    map[string]any `json:"extensions"`
+}
+
+// Do answers one POST.
+func (POST) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	ctx := r.Context()
+	media := Negotiate(r.Header.Get("Accept"))
+	w.Header().Set("Content-Type", media)
+	start := graphql.Now()
+
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			badRequest(ctx, w, exec, http.StatusRequestEntityTooLarge, "request body exceeds %d bytes", tooLarge.Limit)
+			return
+		}
+		badRequest(ctx, w, exec, http.StatusBadRequest, "could not read the request body: %v", err)
+		return
+	}
+	var p postBody
+	if err := decodeJSON(body, &p); err != nil {
+		badRequest(ctx, w, exec, http.StatusBadRequest, "json request body could not be decoded: %v", err)
+		return
+	}
+	if p.Query == nil && !persisted(p.Extensions) {
+		badRequest(ctx, w, exec, http.StatusBadRequest, "the request has no query")
+		return
+	}
+	raw := &graphql.RawParams{
+		Variables:  p.Variables,
+		Extensions: p.Extensions,
+		Headers:    r.Header,
+		ReadTime:   graphql.TraceTiming{Start: start, End: graphql.Now()},
+	}
+	if p.Query != nil {
+		raw.Query = *p.Query
+	}
+	if p.OperationName != nil {
+		raw.OperationName = *p.OperationName
+	}
+	execute(w, r, exec, media, raw, nil)
+}
+
+// GET is the GET transport: query, operationName, variables and extensions
+// in the URL's query string; query operations only.
+type GET struct{}
+
+var _ graphql.Transport = GET{}
+
+// Supports reports a GET that is not a protocol upgrade.
+func (GET) Supports(r *http.Request) bool {
+	return r.Header.Get("Upgrade") == "" && r.Method == http.MethodGet
+}
+
+// Do answers one GET.
+func (GET) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	ctx := r.Context()
+	media := Negotiate(r.Header.Get("Accept"))
+	w.Header().Set("Content-Type", media)
+	start := graphql.Now()
+
+	values, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		badRequest(ctx, w, exec, http.StatusBadRequest, "the URL's query string could not be decoded: %v", err)
+		return
+	}
+	raw := &graphql.RawParams{
+		Query:         values.Get("query"),
+		OperationName: values.Get("operationName"),
+		Headers:       r.Header,
+	}
+	if s := values.Get("variables"); s != "" {
+		if err := decodeJSON([]byte(s), &raw.Variables); err != nil {
+			badRequest(ctx, w, exec, http.StatusBadRequest, "variables could not be decoded: %v", err)
+			return
+		}
+	}
+	if s := values.Get("extensions"); s != "" {
+		if err := decodeJSON([]byte(s), &raw.Extensions); err != nil {
+			badRequest(ctx, w, exec, http.StatusBadRequest, "extensions could not be decoded: %v", err)
+			return
+		}
+	}
+	if !values.Has("query") && !persisted(raw.Extensions) {
+		badRequest(ctx, w, exec, http.StatusBadRequest, "the request has no query")
+		return
+	}
+	raw.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
+
+	// A mutation over GET is refused before it is validated: the
+	// specification wants 405 whatever else is wrong with it. Text that
+	// does not parse is left to the executor, which reports it.
+	if doc, err := parser.ParseQuery(&ast.Source{Input: raw.Query}); err == nil {
+		if op := doc.Operations.ForName(raw.OperationName); op != nil && op.Operation != ast.Query {
+			w.Header().Set("Allow", http.MethodPost)
+			badRequest(ctx, w, exec, http.StatusMethodNotAllowed,
+				"GET requests may only run query operations; send a %s with POST", op.Operation)
+			return
+		}
+	}
+	execute(w, r, exec, media, raw, func(op ast.Operation) bool { return op == ast.Query })
+}
+
+// Unsupported answers what no other transport takes, and must be added
+// last: 415 to a POST whose Content-Type is not application/json, 405 to a
+// method other than GET, POST and OPTIONS, and 400 (as gqlgen's handler
+// does) to the rest, such as a protocol upgrade.
+type Unsupported struct{}
+
+var _ graphql.Transport = Unsupported{}
+
+// Supports reports every request.
+func (Unsupported) Supports(*http.Request) bool { return true }
+
+// Do refuses the request.
+func (Unsupported) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	ctx := r.Context()
+	w.Header().Set("Content-Type", Negotiate(r.Header.Get("Accept")))
+	switch {
+	case r.Header.Get("Upgrade") != "":
+		badRequest(ctx, w, exec, http.StatusBadRequest, "transport not supported")
+	case r.Method == http.MethodPost:
+		badRequest(ctx, w, exec, http.StatusUnsupportedMediaType,
+			"POST requests must have Content-Type application/json, not %q", r.Header.Get("Content-Type"))
+	case r.Method != http.MethodGet && r.Method != http.MethodOptions:
+		w.Header().Set("Allow", "GET, POST, OPTIONS")
+		badRequest(ctx, w, exec, http.StatusMethodNotAllowed, "method %s is not allowed; use GET or POST", r.Method)
+	default:
+		badRequest(ctx, w, exec, http.StatusBadRequest, "transport not supported")
+	}
+}
+
+// persisted reports an automatic persisted query, which may come without
+// its text.
+func persisted(extensions map[string]any) bool {
+	_, ok := extensions["persistedQuery"]
+	return ok
+}
+
+// decodeJSON decodes one JSON value, numbers as json.Number (as gqlgen
+// does, so that Int64 variables keep their precision), and refuses
+// anything after it.
+func decodeJSON(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("unexpected data after the JSON value")
+	}
+	return nil
+}

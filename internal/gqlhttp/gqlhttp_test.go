@@ -1,0 +1,241 @@
+package gqlhttp
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/testserver"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+func TestNegotiate(t *testing.T) {
+	for _, tt := range []struct{ accept, want string }{
+		{"", MediaJSON},
+		{"*/*", MediaJSON},
+		{"application/*", MediaJSON},
+		{"text/html", MediaJSON},
+		{"not a media type", MediaJSON},
+		{"application/json", MediaJSON},
+		{"application/graphql-response+json", MediaGraphQLResponse},
+		{"application/graphql-response+json; charset=utf-8", MediaGraphQLResponse},
+		// Apollo Client and graphql-http's client.
+		{"application/graphql-response+json,application/json;q=0.9", MediaGraphQLResponse},
+		{"application/json, application/graphql-response+json", MediaJSON},
+		{"application/json;q=0.5, application/graphql-response+json", MediaGraphQLResponse},
+		{"application/graphql-response+json;q=0, application/json;q=0.1", MediaJSON},
+		{"text/html, */*;q=0.8", MediaJSON},
+		{"application/graphql-response+json;q=nope, application/json;q=0.2", MediaJSON},
+	} {
+		if got := Negotiate(tt.accept); got != tt.want {
+			t.Errorf("Negotiate(%q) = %q; want %q", tt.accept, got, tt.want)
+		}
+	}
+}
+
+// newServer is gqlgen's test schema (Query.name, Query.find(id: Int!),
+// Mutation.name) behind the transports, with APQ and an error presenter
+// that gives every error a code, as the real server's does.
+func newServer(t *testing.T) string {
+	t.Helper()
+	srv := testserver.New()
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(GET{})
+	srv.AddTransport(POST{})
+	srv.AddTransport(Unsupported{})
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
+	srv.SetErrorPresenter(func(ctx context.Context, err error) *gqlerror.Error {
+		e := graphql.DefaultErrorPresenter(ctx, err)
+		if _, ok := e.Extensions["code"]; !ok {
+			e.Extensions = map[string]any{"code": "BAD_REQUEST"}
+		}
+		return e
+	})
+	h := http.Handler(srv)
+	mux := http.NewServeMux()
+	mux.Handle("/query", h)
+	mux.Handle("/small", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, 64)
+		h.ServeHTTP(w, r)
+	}))
+	ts := httptest.NewServer(mux)
+	t.Cleanup(ts.Close)
+	return ts.URL
+}
+
+type answer struct {
+	status int
+	header http.Header
+	body   map[string]json.RawMessage
+	raw    string
+}
+
+func do(t *testing.T, method, u, contentType, accept, body string) answer {
+	t.Helper()
+	req, err := http.NewRequest(method, u, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	if body == "" {
+		req.Body = http.NoBody
+	} else {
+		req.ContentLength = -1 // chunked, so that only MaxBytesReader limits it
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := answer{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
+	if err := json.Unmarshal([]byte(a.raw), &a.body); err != nil {
+		t.Fatalf("%s %s: answer is not a JSON object (HTTP %d): %v\n%s", method, u, resp.StatusCode, err, a.raw)
+	}
+	return a
+}
+
+// check asserts the status and media type of an answer, that it has data
+// exactly when wantData, and that every error has a code.
+func (a answer) check(t *testing.T, name string, status int, media string, wantData bool) {
+	t.Helper()
+	if a.status != status {
+		t.Errorf("%s: HTTP %d; want %d\n%s", name, a.status, status, a.raw)
+	}
+	if got := a.header.Get("Content-Type"); got != media {
+		t.Errorf("%s: Content-Type %q; want %q", name, got, media)
+	}
+	if _, has := a.body["data"]; has != wantData {
+		t.Errorf("%s: has data = %v; want %v\n%s", name, has, wantData, a.raw)
+	}
+	if !wantData {
+		var errs []gqlerror.Error
+		if err := json.Unmarshal(a.body["errors"], &errs); err != nil || len(errs) == 0 {
+			t.Errorf("%s: no errors without data\n%s", name, a.raw)
+		}
+		for _, e := range errs {
+			if e.Extensions["code"] == nil {
+				t.Errorf("%s: error %q has no code", name, e.Message)
+			}
+		}
+	}
+}
+
+func TestPOST(t *testing.T) {
+	base := newServer(t)
+	u := base + "/query"
+	const ct = "application/json"
+	for _, tt := range []struct {
+		name     string
+		body     string
+		status   int // with application/json
+		statusGR int // with application/graphql-response+json
+		data     bool
+	}{
+		{"query", `{"query":"{ name }"}`, 200, 200, true},
+		{"operationName", `{"query":"query A { name } query B { name }","operationName":"B"}`, 200, 200, true},
+		{"null parameters", `{"query":"{ name }","operationName":null,"variables":null,"extensions":null}`, 200, 200, true},
+		{"variables", `{"query":"query($id: Int!) { find(id: $id) }","variables":{"id":1}}`, 200, 200, true},
+
+		// Well-formed requests that fail before execution.
+		{"parse failure", `{"query":"{"}`, 200, 400, false},
+		{"empty query", `{"query":""}`, 200, 400, false},
+		{"validation failure", `{"query":"{ nope }"}`, 200, 400, false},
+		{"unknown operation", `{"query":"query A { name }","operationName":"B"}`, 200, 400, false},
+		{"variable coercion failure", `{"query":"query($id: Int!) { find(id: $id) }","variables":{"id":null}}`, 200, 400, false},
+		{"persisted query not found", `{"extensions":{"persistedQuery":{"version":1,"sha256Hash":"00"}}}`, 200, 400, false},
+
+		// Requests that are not well-formed.
+		{"not JSON", `{"query":`, 400, 400, false},
+		{"JSON then more", `{"query":"{ name }"} {}`, 400, 400, false},
+		{"not an object", `["{ name }"]`, 400, 400, false},
+		{"null body", `null`, 400, 400, false},
+		{"no query", `{"qeury":"{ name }"}`, 400, 400, false},
+		{"null query", `{"query":null}`, 400, 400, false},
+		{"query not a string", `{"query":{"a":1}}`, 400, 400, false},
+		{"operationName not a string", `{"query":"{ name }","operationName":1}`, 400, 400, false},
+		{"variables not a map", `{"query":"{ name }","variables":"{}"}`, 400, 400, false},
+		{"extensions not a map", `{"query":"{ name }","extensions":[]}`, 400, 400, false},
+	} {
+		do(t, http.MethodPost, u, ct, "", tt.body).check(t, tt.name+", no Accept", tt.status, MediaJSON, tt.data)
+		do(t, http.MethodPost, u, ct, MediaJSON, tt.body).check(t, tt.name+", application/json", tt.status, MediaJSON, tt.data)
+		do(t, http.MethodPost, u, ct, MediaGraphQLResponse, tt.body).check(t, tt.name+", application/graphql-response+json", tt.statusGR, MediaGraphQLResponse, tt.data)
+	}
+
+	do(t, http.MethodPost, u, "application/json; charset=utf-8", "", `{"query":"{ name }"}`).check(t, "charset", 200, MediaJSON, true)
+	do(t, http.MethodPost, base+"/small", ct, "", `{"query":"{ name }","variables":{"pad":"`+strings.Repeat("x", 100)+`"}}`).
+		check(t, "body over the limit", http.StatusRequestEntityTooLarge, MediaJSON, false)
+}
+
+func TestGET(t *testing.T) {
+	base := newServer(t)
+	get := func(accept string, params ...string) answer {
+		t.Helper()
+		v := url.Values{}
+		for i := 0; i+1 < len(params); i += 2 {
+			v.Set(params[i], params[i+1])
+		}
+		return do(t, http.MethodGet, base+"/query?"+v.Encode(), "", accept, "")
+	}
+	get("", "query", "{ name }").check(t, "query", 200, MediaJSON, true)
+	get(MediaGraphQLResponse, "query", "query($id: Int!) { find(id: $id) }", "variables", `{"id":1}`).
+		check(t, "variables", 200, MediaGraphQLResponse, true)
+	get("", "query", "{ nope }").check(t, "validation failure", 200, MediaJSON, false)
+	get(MediaGraphQLResponse, "query", "{ nope }").check(t, "validation failure", 400, MediaGraphQLResponse, false)
+	get("").check(t, "no query", 400, MediaJSON, false)
+	get("", "query", "{ name }", "variables", "{").check(t, "variables not JSON", 400, MediaJSON, false)
+	get("", "query", "{ name }", "extensions", "[]").check(t, "extensions not a map", 400, MediaJSON, false)
+
+	for _, accept := range []string{"", MediaGraphQLResponse} {
+		a := get(accept, "query", "mutation { name }")
+		a.check(t, "mutation", http.StatusMethodNotAllowed, Negotiate(accept), false)
+		if got := a.header.Get("Allow"); got != "POST" {
+			t.Errorf("mutation: Allow = %q; want POST", got)
+		}
+		// The operation named is what counts.
+		get(accept, "query", "query A { name } mutation B { name }", "operationName", "B").
+			check(t, "named mutation", http.StatusMethodNotAllowed, Negotiate(accept), false)
+		get(accept, "query", "query A { name } mutation B { name }", "operationName", "A").
+			check(t, "named query", 200, Negotiate(accept), true)
+	}
+}
+
+func TestUnsupported(t *testing.T) {
+	u := newServer(t) + "/query"
+	for _, ct := range []string{"", "text/plain", "application/graphql", "application/x-www-form-urlencoded"} {
+		do(t, http.MethodPost, u, ct, "", `{"query":"{ name }"}`).check(t, "POST "+ct, http.StatusUnsupportedMediaType, MediaJSON, false)
+	}
+	for _, m := range []string{http.MethodPut, http.MethodDelete, http.MethodPatch} {
+		a := do(t, m, u, "application/json", MediaGraphQLResponse, `{"query":"{ name }"}`)
+		a.check(t, m, http.StatusMethodNotAllowed, MediaGraphQLResponse, false)
+		if got := a.header.Get("Allow"); got != "GET, POST, OPTIONS" {
+			t.Errorf("%s: Allow = %q", m, got)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodOptions, u, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("OPTIONS: HTTP %d; want 200 (gqlgen's Options transport)", resp.StatusCode)
+	}
+}
