@@ -22,6 +22,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memories-facade/memories-graphql/internal/app"
+
 	"go.uber.org/goleak"
 
 	"github.com/memories-facade/memories-graphql/internal/emulator"
@@ -222,7 +224,7 @@ func setupCounting(t *testing.T, emuOpts emulator.Options, env map[string]string
 		up.Handler().ServeHTTP(w, r)
 	}))
 	var (
-		a   *app
+		a   *app.App
 		srv *httptest.Server
 	)
 	t.Cleanup(func() {
@@ -240,14 +242,14 @@ func setupCounting(t *testing.T, emuOpts emulator.Options, env map[string]string
 	})
 
 	vars := with(env, "MEMORIES_BASE_URL", emuSrv.URL)
-	cfg, err := parseConfig(nil, func(k string) string { return vars[k] }, io.Discard)
+	cfg, err := app.ParseConfig(nil, func(k string) string { return vars[k] }, io.Discard)
 	if err != nil {
-		t.Fatalf("parseConfig: %v", err)
+		t.Fatalf("ParseConfig: %v", err)
 	}
-	if a, err = newApp(cfg, testLogger(t)); err != nil {
-		t.Fatalf("newApp: %v", err)
+	if a, err = app.New(cfg, testLogger(t)); err != nil {
+		t.Fatalf("app.New: %v", err)
 	}
-	srv = httptest.NewServer(a.handler)
+	srv = httptest.NewServer(a.Handler())
 	return &harness{emu: up.Server, url: srv.URL + "/query"}, up
 }
 

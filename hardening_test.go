@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memories-facade/memories-graphql/internal/app"
+
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonv1 "go.opentelemetry.io/proto/otlp/common/v1"
 	tracev1 "go.opentelemetry.io/proto/otlp/trace/v1"
@@ -309,15 +311,15 @@ func (c *collector) named(name string) []*tracev1.Span {
 func tracedApp(t *testing.T, emu *emulator.Server, c *collector) (url string, stop func()) {
 	t.Helper()
 	env := with(fast, "MEMORIES_BASE_URL", emu.URL(), "OTEL_EXPORTER_OTLP_ENDPOINT", c.url)
-	cfg, err := parseConfig(nil, func(k string) string { return env[k] }, io.Discard)
+	cfg, err := app.ParseConfig(nil, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := newApp(cfg, testLogger(t))
+	a, err := app.New(cfg, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(a.handler)
+	srv := httptest.NewServer(a.Handler())
 	return srv.URL + "/query", func() {
 		srv.Close()
 		if err := a.Close(); err != nil {

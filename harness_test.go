@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/memories-facade/memories-graphql/internal/app"
+
 	"github.com/memories-facade/memories-graphql/internal/emulator"
 )
 
@@ -36,15 +38,15 @@ func setup(t testing.TB, emuOpts emulator.Options, env map[string]string) *harne
 	for k, v := range env {
 		vars[k] = v
 	}
-	cfg, err := parseConfig(nil, func(k string) string { return vars[k] }, io.Discard)
+	cfg, err := app.ParseConfig(nil, func(k string) string { return vars[k] }, io.Discard)
 	if err != nil {
-		t.Fatalf("parseConfig: %v", err)
+		t.Fatalf("ParseConfig: %v", err)
 	}
-	a, err := newApp(cfg, testLogger(t))
+	a, err := app.New(cfg, testLogger(t))
 	if err != nil {
-		t.Fatalf("newApp: %v", err)
+		t.Fatalf("app.New: %v", err)
 	}
-	srv := httptest.NewServer(a.handler)
+	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(func() {
 		srv.Close()
 		a.Close()

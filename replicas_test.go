@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memories-facade/memories-graphql/internal/app"
+
 	"github.com/memories-facade/memories-graphql/internal/account"
 	"github.com/memories-facade/memories-graphql/internal/emulator"
 	"github.com/memories-facade/memories-graphql/internal/eventually"
@@ -56,22 +58,22 @@ func setupEach(t testing.TB, emuOpts emulator.Options, envs []map[string]string)
 	r := &replicas{emu: emu, entered: make([]atomic.Int64, len(envs))}
 	for i, env := range envs {
 		vars := with(env, "MEMORIES_BASE_URL", emu.URL())
-		cfg, err := parseConfig(nil, func(k string) string { return vars[k] }, io.Discard)
+		cfg, err := app.ParseConfig(nil, func(k string) string { return vars[k] }, io.Discard)
 		if err != nil {
-			t.Fatalf("parseConfig: %v", err)
+			t.Fatalf("ParseConfig: %v", err)
 		}
 		logs := &logBuffer{}
 		var w io.Writer = logs
 		if os.Getenv("TEST_LOG") != "" {
 			w = io.MultiWriter(logs, os.Stderr)
 		}
-		a, err := newApp(cfg, slog.New(slog.NewTextHandler(w, nil)))
+		a, err := app.New(cfg, slog.New(slog.NewTextHandler(w, nil)))
 		if err != nil {
-			t.Fatalf("newApp %d: %v", i, err)
+			t.Fatalf("app.New %d: %v", i, err)
 		}
 		counted := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			r.entered[i].Add(1)
-			a.handler.ServeHTTP(w, req)
+			a.Handler().ServeHTTP(w, req)
 		})
 		srv := httptest.NewServer(counted)
 		t.Cleanup(func() {
@@ -79,7 +81,7 @@ func setupEach(t testing.TB, emuOpts emulator.Options, envs []map[string]string)
 			a.Close()
 		})
 		r.urls = append(r.urls, srv.URL+"/query")
-		r.handlers = append(r.handlers, a.handler)
+		r.handlers = append(r.handlers, a.Handler())
 		r.logs = append(r.logs, logs)
 	}
 	return r
@@ -520,7 +522,7 @@ func TestRedisDownAtStart(t *testing.T) {
 
 func TestCacheSettings(t *testing.T) {
 	env := map[string]string{"CACHE_TTL_PARSE": "1h", "CACHE_MAX_ENTRIES": "5", "REDIS_URL": "redis://r:6379/2"}
-	cfg, err := parseConfig([]string{"-cache-ttl-unparse", "0", "-expected-replicas", "3"}, func(k string) string { return env[k] }, io.Discard)
+	cfg, err := app.ParseConfig([]string{"-cache-ttl-unparse", "0", "-expected-replicas", "3"}, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -542,7 +544,7 @@ func TestCacheSettings(t *testing.T) {
 			t.Errorf("%s = %v; want %v", tt.name, tt.got, tt.want)
 		}
 	}
-	defaults, err := parseConfig(nil, func(string) string { return "" }, io.Discard)
+	defaults, err := app.ParseConfig(nil, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -558,7 +560,7 @@ func TestCacheSettings(t *testing.T) {
 		{"REDIS_URL": "redis://r:6379/0", "REDIS_TIMEOUT": "0s"},
 		{"REDIS_URL": "http://user:hunter2@host"},
 	} {
-		err := run(context.Background(), nil, func(k string) string { return bad[k] }, io.Discard, io.Discard)
+		err := run(context.Background(), nil, func(k string) string { return bad[k] }, io.Discard, io.Discard, nil)
 		if err == nil {
 			t.Errorf("run with %v = nil; want an error", bad)
 		} else if strings.Contains(err.Error(), "hunter2") {

@@ -5,17 +5,21 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/memories-facade/memories-graphql/internal/app"
 )
 
-// addrLine finds the port in the server's "listening" log line, text or
-// JSON.
+// addrLine finds the port in the "listening" log line of the server binary,
+// text or JSON: a separate process can report it no other way.
 var addrLine = regexp.MustCompile(`(?:msg=listening addr=|"msg":"listening","addr":")[^\s"]*:(\d+)`)
 
 // waitForPort reads log lines from r until the listening line, then keeps
@@ -98,39 +102,35 @@ type runningServer struct {
 	log     logBuffer
 }
 
-// startRun starts run with args and env, and waits for it to listen.
+// startRun starts run with args and env, and waits for it to listen: run
+// reports its address.
 func startRun(t *testing.T, args []string, env map[string]string) *runningServer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &runningServer{cancel: cancel, done: make(chan error, 1), drained: make(chan struct{})}
 	pr, pw := io.Pipe()
+	addr := make(chan net.Addr, 1)
 	go func() {
-		s.done <- run(ctx, args, func(k string) string { return env[k] }, io.Discard, pw)
+		s.done <- run(ctx, args, func(k string) string { return env[k] }, io.Discard, pw, func(a net.Addr) { addr <- a })
 		pw.Close()
 	}()
 	t.Cleanup(func() { _ = s.stop(t) })
 
-	port := make(chan string, 1)
 	go func() {
 		defer close(s.drained)
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			_, _ = s.log.Write([]byte(sc.Text() + "\n"))
-			if m := addrLine.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case port <- m[1]:
-				default:
-				}
-			}
 		}
 	}()
 	select {
-	case p := <-port:
-		s.base = "http://127.0.0.1:" + p
+	case a := <-addr:
+		// Loopback, whatever interface it listens on.
+		s.base = "http://127.0.0.1:" + strconv.Itoa(a.(*net.TCPAddr).Port)
 	case <-s.drained:
 		t.Fatalf("run ended before listening:\n%s", s.logs())
 	case <-time.After(60 * time.Second):
-		t.Fatal("run did not log its listen address within 60s")
+		t.Fatal("run did not listen within 60s")
 	}
 	return s
 }
@@ -174,7 +174,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := run(context.Background(), tt.args, func(k string) string { return tt.env[k] }, io.Discard, io.Discard)
+			err := run(context.Background(), tt.args, func(k string) string { return tt.env[k] }, io.Discard, io.Discard, nil)
 			if err == nil {
 				t.Errorf("run(%v, %v) = nil; want an error", tt.args, tt.env)
 			}
@@ -184,7 +184,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 
 func TestConfigFlagBeatsEnv(t *testing.T) {
 	env := map[string]string{"PORT": "9000", "MEMORIES_RATE_LIMIT": "7", "REQUEST_TIMEOUT": "3s"}
-	cfg, err := parseConfig([]string{"-port", "9001"}, func(k string) string { return env[k] }, io.Discard)
+	cfg, err := app.ParseConfig([]string{"-port", "9001"}, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

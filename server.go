@@ -18,44 +18,18 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
-	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/handler"
-	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
-	"github.com/go-chi/cors"
-	"github.com/vektah/gqlparser/v2/ast"
-	"go.opentelemetry.io/otel/trace"
-
-	"github.com/memories-facade/memories-graphql/graph"
-	"github.com/memories-facade/memories-graphql/internal/access"
-	"github.com/memories-facade/memories-graphql/internal/account"
+	"github.com/memories-facade/memories-graphql/internal/app"
 	"github.com/memories-facade/memories-graphql/internal/emulator"
 	"github.com/memories-facade/memories-graphql/internal/flushwriter"
-	"github.com/memories-facade/memories-graphql/internal/gqlhttp"
-	"github.com/memories-facade/memories-graphql/internal/loader"
-	"github.com/memories-facade/memories-graphql/internal/memories"
-	"github.com/memories-facade/memories-graphql/internal/metrics"
-	"github.com/memories-facade/memories-graphql/internal/playground"
-	"github.com/memories-facade/memories-graphql/internal/presence"
-	"github.com/memories-facade/memories-graphql/internal/ratelimit"
-	"github.com/memories-facade/memories-graphql/internal/redisconn"
-	"github.com/memories-facade/memories-graphql/internal/reqlog"
-	"github.com/memories-facade/memories-graphql/internal/tracing"
-	"github.com/memories-facade/memories-graphql/internal/upstream"
-	"github.com/memories-facade/memories-graphql/internal/videocache"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, nil); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "error:", err)
 		}
@@ -64,20 +38,14 @@ func main() {
 	}
 }
 
-// defaultBaseURL is the real upstream.
-const defaultBaseURL = "https://api.memories.ai"
-
-// sandboxKey is the key the server uses against its in-process sandbox
-// upstream; it opens nothing anywhere else.
-const sandboxKey = "sandbox"
-
 // run is main without the process: it parses args and the environment,
-// serves until ctx is done, then drains in-flight requests.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// serves until ctx is done, then drains in-flight requests. listening, if
+// not nil, is told the address once the server accepts connections.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, listening func(net.Addr)) error {
 	if len(args) > 0 && args[0] == "emulator" {
 		return emulator.Run(ctx, args[1:], getenv, stdout)
 	}
-	cfg, err := parseConfig(args, getenv, stderr)
+	cfg, err := app.ParseConfig(args, getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -85,12 +53,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// drain) writes what is left.
 	logOut := flushwriter.New(stderr, 100*time.Millisecond)
 	defer logOut.Close()
-	logger, err := newLogger(logOut, cfg.LogFormat, cfg.LogLevel)
+	logger, err := app.NewLogger(logOut, cfg.LogFormat, cfg.LogLevel)
 	if err != nil {
 		return err
 	}
 
-	a, err := newApp(cfg, logger)
+	a, err := app.New(cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -101,7 +69,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           a.handler,
+		Handler:           a.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		// Long enough for a query that queues for rate budget.
 		WriteTimeout: cfg.RequestTimeout + 10*time.Second,
@@ -109,13 +77,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	logger.Info("listening", "addr", ln.Addr().String(), "playground", "http://"+displayAddr(ln.Addr())+"/")
-	if exposed(cfg, ln.Addr()) {
+	if cfg.Exposed(ln.Addr()) {
 		logger.Warn("SECURITY: this server holds MEMORIES_API_KEY and listens beyond loopback without ACCESS_TOKENS: " +
 			"anyone who can reach it spends that memories.ai account. Set ACCESS_TOKENS, or HOST=127.0.0.1.")
 	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	if listening != nil {
+		listening(ln.Addr())
+	}
 	select {
 	case err := <-serveErr:
 		return fmt.Errorf("serve: %w", err)
@@ -124,7 +95,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	// Fail readiness first, so that load balancers stop sending new
 	// requests, then stop accepting and drain what is in flight.
-	a.ready.Store(false)
+	a.Drain()
 	logger.Info("shutting down: draining in-flight requests", "delay", cfg.ShutdownDelay)
 	if cfg.ShutdownDelay > 0 {
 		time.Sleep(cfg.ShutdownDelay)
@@ -137,299 +108,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
-// exposed reports a server that spends its own account for anyone who can
-// reach it: it holds a real key, has no access tokens and listens beyond
-// loopback.
-func exposed(cfg config, addr net.Addr) bool {
-	tcp, ok := addr.(*net.TCPAddr)
-	return cfg.APIKey != "" && len(cfg.AccessTokens) == 0 && ok && !tcp.IP.IsLoopback()
-}
-
 // displayAddr turns a wildcard listen address into one a browser can open.
 func displayAddr(addr net.Addr) string {
 	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
 		return net.JoinHostPort("localhost", strconv.Itoa(tcp.Port))
 	}
 	return addr.String()
-}
-
-// app is the wired service: its HTTP handler and what must be closed.
-type app struct {
-	handler http.Handler
-	closers []func() error
-	metrics *metrics.Metrics
-	// ready is false while the server drains, so that load balancers stop
-	// sending new requests before it closes its listener.
-	ready atomic.Bool
-}
-
-// Close releases what newApp started, in reverse order.
-func (a *app) Close() error {
-	var errs []error
-	for i := len(a.closers) - 1; i >= 0; i-- {
-		errs = append(errs, a.closers[i]())
-	}
-	a.closers = nil
-	return errors.Join(errs...)
-}
-
-// newApp wires the layers: HTTP → gqlgen → per-request loader → cache and
-// cross-request coalescing → upstream source (limiter, retries) → memories
-// client.
-func newApp(cfg config, logger *slog.Logger) (_ *app, err error) {
-	a := &app{metrics: metrics.New()}
-	a.ready.Store(true)
-	defer func() {
-		if err != nil {
-			a.Close()
-		}
-	}()
-
-	tp, err := tracing.New(context.Background(), cfg.OTLPEndpoint, cfg.OTLPTracesEndpoint, "memories-graphql")
-	if err != nil {
-		return nil, err
-	}
-	a.closers = append(a.closers, func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		return tp.Shutdown(ctx)
-	})
-	if cfg.OTLPEndpoint != "" || cfg.OTLPTracesEndpoint != "" {
-		logger.Info("tracing: exporting spans over OTLP/HTTP")
-	}
-
-	client, fixed, err := a.upstreamClient(cfg, logger)
-	if err != nil {
-		return nil, err
-	}
-	src, err := a.videoSource(cfg, logger, client, tp.Tracer())
-	if err != nil {
-		return nil, err
-	}
-	a.handler = a.routes(cfg, logger, src, fixed, tp.Tracer())
-	return a, nil
-}
-
-// upstreamClient returns the memories.ai client and the server's own account
-// (nil in pass-through mode), starting the sandbox upstream when neither a
-// key nor a base URL is configured.
-func (a *app) upstreamClient(cfg config, logger *slog.Logger) (*memories.Client, *account.Account, error) {
-	baseURL, apiKey := cfg.BaseURL, cfg.APIKey
-	if baseURL == "" && apiKey == "" {
-		emu, err := emulator.Start(emulator.Options{
-			Keys: []string{sandboxKey},
-			// The sandbox behaves like an account whose limit matches the
-			// setting, so raising it past the real limit shows what happens.
-			RateLimit:     cfg.RateLimit,
-			Burst:         cfg.RateBurst,
-			ListRateLimit: cfg.ListRateLimit,
-			ListBurst:     cfg.ListRateBurst,
-			// The vendor's default page size: the batches of 200 arrive
-			// whole. (The emulator's own default pages sooner, for tests.)
-			ListPageCap: 200,
-			Latency:     20 * time.Millisecond,
-		})
-		if err != nil {
-			return nil, nil, fmt.Errorf("start sandbox upstream: %w", err)
-		}
-		a.closers = append(a.closers, emu.Close)
-		baseURL, apiKey = emu.URL(), sandboxKey
-		logger.Info("sandbox mode: no MEMORIES_API_KEY or MEMORIES_BASE_URL set, serving built-in sample videos from an in-process emulator", "upstream", baseURL)
-	}
-	if baseURL == "" {
-		baseURL = defaultBaseURL
-	}
-	// Its own transport, keeping as many idle connections as calls may be in
-	// flight (the default keeps two, so every burst would open new ones),
-	// closed with the app.
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = cfg.MaxConcurrency
-	hc := &http.Client{Transport: tr}
-	a.closers = append(a.closers, func() error { hc.CloseIdleConnections(); return nil })
-	client, err := memories.NewClient(baseURL, memories.WithCallTimeout(cfg.CallTimeout), memories.WithHTTPClient(hc))
-	if err != nil {
-		return nil, nil, fmt.Errorf("upstream client: %w", err)
-	}
-	if apiKey == "" {
-		logger.Info("pass-through mode: each request's Authorization header is used as its memories.ai API key")
-		return client, nil, nil
-	}
-	acct, ok := account.New(apiKey)
-	if !ok {
-		return nil, nil, errors.New("MEMORIES_API_KEY is blank")
-	}
-	return client, &acct, nil
-}
-
-// videoSource builds what the loader fetches from: the cache and
-// cross-request sharing over the upstream source, with limiters and a cache
-// in process or, with REDIS_URL, shared by all replicas.
-func (a *app) videoSource(cfg config, logger *slog.Logger, client *memories.Client, tracer trace.Tracer) (*videocache.Source, error) {
-	local := videocache.NewLocal(cfg.CacheMaxEntries)
-	a.closers = append(a.closers, local.Close)
-	var (
-		meta, list upstream.Limiter
-		store      videocache.Store = local
-	)
-	if cfg.RedisURL == "" {
-		meta = ratelimit.New(ratelimit.Headroom(cfg.RateLimit, cfg.RateBurst))
-		list = ratelimit.New(ratelimit.Headroom(cfg.ListRateLimit, cfg.ListRateBurst))
-	} else {
-		// Replicas share the budgets and the cache through Redis. While
-		// Redis is unavailable each falls back on its own limiters, with
-		// its share of each budget, and its own cache.
-		conn, err := redisconn.Open(cfg.RedisURL, redisconn.Options{Prefix: cfg.RedisKeyPrefix, Timeout: cfg.RedisTimeout, Logger: logger})
-		if err != nil {
-			return nil, err
-		}
-		a.closers = append(a.closers, conn.Close)
-		n := cfg.ExpectedReplicas
-		// Replicas cut off from Redis spend their fallback share alone;
-		// the others leave it unspent.
-		peers := presence.Start(conn, presence.Options{Expected: n, Logger: logger})
-		a.closers = append(a.closers, peers.Close)
-		a.metrics.WatchRedis(conn.Up, peers.Missing)
-		shared := func(budget string, perSecond float64, burst int) upstream.Limiter {
-			perSecond, burst = ratelimit.Headroom(perSecond, burst)
-			fallback := ratelimit.New(ratelimit.ReplicaShare(perSecond, burst, n))
-			return ratelimit.NewShared(conn, budget, perSecond, burst, fallback).LeaveShareOf(peers, n)
-		}
-		meta = shared("rate", cfg.RateLimit, cfg.RateBurst)
-		list = shared("rate-list", cfg.ListRateLimit, cfg.ListRateBurst)
-		store = videocache.NewShared(conn, local)
-	}
-	up := upstream.New(client, meta, list, upstream.Options{
-		MaxConcurrency: cfg.MaxConcurrency,
-		NoBatch:        !cfg.Batch,
-		BatchSize:      cfg.ListBatchSize,
-		ProbeAfter:     cfg.ListProbe,
-		Observer:       a.metrics,
-		Tracer:         tracer,
-		Logger:         logger,
-	})
-	return videocache.New(videocache.Options{
-		Upstream: up,
-		Store:    store,
-		TTLs: videocache.TTLs{
-			Parse: cfg.CacheTTLParse, Failed: cfg.CacheTTLFailed, Unparse: cfg.CacheTTLUnparse, NotFound: cfg.CacheTTLNotFound,
-		},
-		Observer: a.metrics,
-		Tracer:   tracer,
-	}), nil
-}
-
-// routes builds the HTTP surface: the GraphQL endpoint with its checks, the
-// playground, health, readiness and metrics.
-func (a *app) routes(cfg config, logger *slog.Logger, src loader.Fetcher, fixed *account.Account, tracer trace.Tracer) http.Handler {
-	gql := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}}))
-	// GraphQL over HTTP as its specification says (status codes, media
-	// types, no data on request errors), which gqlgen's own GET and POST
-	// transports do not quite: see internal/gqlhttp and e2e/graphql-http.
-	gql.AddTransport(transport.Options{})
-	gql.AddTransport(gqlhttp.GET{})
-	gql.AddTransport(gqlhttp.POST{})
-	gql.AddTransport(gqlhttp.Unsupported{}) // last: it takes what no other does
-	gql.SetQueryCache(lru.New[*ast.QueryDocument](cfg.QueryCacheSize))
-	if cfg.Introspection {
-		gql.Use(extension.Introspection{})
-	} else {
-		gql.Use(graph.NoIntrospection{})
-	}
-	gql.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](cfg.QueryCacheSize)})
-	gql.Use(graph.DepthLimit{Max: cfg.MaxDepth})
-	gql.Use(graph.VideoPlan{Max: cfg.MaxVideos, MaxDetail: cfg.MaxDetail})
-	gql.Use(graph.EntityKeys{})
-	gql.Use(graph.OperationMetrics{Recorder: a.metrics})
-	gql.Use(graph.Tracing{Tracer: tracer})
-	gql.SetErrorPresenter(graph.ErrorPresenter(logger))
-	gql.SetRecoverFunc(graph.Recover(logger))
-
-	tokens := access.New(cfg.AccessTokens, fixed != nil)
-	r := chi.NewRouter()
-	r.Use(middleware.RequestID, reqlog.Middleware(logger), middleware.Recoverer)
-	if len(cfg.CORSOrigins) > 0 {
-		r.Use(cors.Handler(cors.Options{
-			AllowedOrigins: cfg.CORSOrigins,
-			AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodOptions},
-			AllowedHeaders: []string{"Authorization", "Content-Type", access.Header, "traceparent", "tracestate"},
-			MaxAge:         600,
-		}))
-	}
-	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = io.WriteString(w, "ok\n")
-	})
-	r.Get("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if !a.ready.Load() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = io.WriteString(w, "draining\n")
-			return
-		}
-		_, _ = io.WriteString(w, "ready\n")
-	})
-	r.Handle("/metrics", a.metrics.Handler())
-	playgroundUI := playground.Handler("memories.ai video GraphQL", "/query")
-	r.Handle("/", playgroundUI)
-	r.Handle(playground.AssetPath+"*", playgroundUI)
-	r.With(
-		// Answers depend on the caller's key (and its access token): no
-		// browser or shared HTTP cache may keep them.
-		middleware.SetHeader("Cache-Control", "no-store"),
-		tokens.Middleware,
-		maxBody(cfg.MaxBodyBytes),
-		tracing.Middleware,
-		withAccount(fixed),
-		loader.Middleware(src, cfg.RequestTimeout, a.metrics.LoaderBatch),
-	).Handle("/query", gql)
-	return r
-}
-
-// withAccount puts the request's upstream account in its context: the
-// server's own key when it has one, else the caller's Authorization header.
-func withAccount(fixed *account.Account) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ctx := r.Context()
-			if fixed != nil {
-				ctx = account.NewContext(ctx, *fixed)
-			} else if acct, ok := account.New(r.Header.Get("Authorization")); ok {
-				ctx = account.NewContext(ctx, acct)
-			}
-			next.ServeHTTP(w, r.WithContext(ctx))
-		})
-	}
-}
-
-// maxBody refuses bodies over n bytes: by their Content-Length at once with
-// 413, and a body without one when reading passes the limit.
-func maxBody(n int64) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.ContentLength > n {
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusRequestEntityTooLarge)
-				fmt.Fprintf(w, `{"errors":[{"message":"request body exceeds %d bytes","extensions":{"code":"BAD_REQUEST"}}]}`+"\n", n)
-				return
-			}
-			r.Body = http.MaxBytesReader(w, r.Body, n)
-			next.ServeHTTP(w, r)
-		})
-	}
-}
-
-func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("LOG_LEVEL: %w", err)
-	}
-	opts := &slog.HandlerOptions{Level: lvl}
-	switch strings.ToLower(format) {
-	case "text":
-		return slog.New(reqlog.Handler{Handler: slog.NewTextHandler(w, opts)}), nil
-	case "json":
-		return slog.New(reqlog.Handler{Handler: slog.NewJSONHandler(w, opts)}), nil
-	default:
-		return nil, fmt.Errorf("LOG_FORMAT must be text or json, got %q", format)
-	}
 }

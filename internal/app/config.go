@@ -1,19 +1,20 @@
-package main
+package app
 
 import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/memories-facade/memories-graphql/internal/envflag"
 	"io"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/memories-facade/memories-graphql/internal/envflag"
 )
 
-// config is every setting; each flag has an environment twin named after it
+// Config is every setting; each flag has an environment twin named after it
 // (envflag), and the flag wins.
-type config struct {
+type Config struct {
 	Host           string
 	Port           int
 	APIKey         string
@@ -56,10 +57,10 @@ type config struct {
 	ShutdownDelay      time.Duration
 }
 
-// parseConfig reads the settings: defaults, then the environment, then
+// ParseConfig reads the settings from args and the environment (getenv): defaults, then the environment, then
 // flags. A malformed environment value is an error, not a silent default.
-func parseConfig(args []string, getenv func(string) string, out io.Writer) (config, error) {
-	c := config{Batch: true}
+func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Config, error) {
+	c := Config{Batch: true}
 	fs := flag.NewFlagSet("memories-graphql", flag.ContinueOnError)
 	fs.SetOutput(out)
 
@@ -68,7 +69,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.StringVar(&c.APIKey, "memories-api-key", "",
 		"memories.ai API key for every request; prefer the env var, flags show in process lists")
 	fs.StringVar(&c.BaseURL, "memories-base-url", "",
-		"upstream base URL; default "+defaultBaseURL+", or the sandbox when no key is set either")
+		"upstream base URL; default "+DefaultBaseURL+", or the sandbox when no key is set either")
 	fs.Float64Var(&c.RateLimit, "memories-rate-limit", 5,
 		"upstream calls per second per account")
 	fs.IntVar(&c.RateBurst, "memories-rate-burst", 5,
@@ -143,7 +144,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	return c, c.validate()
 }
 
-func (c config) validate() error {
+func (c Config) validate() error {
 	var errs []error
 	if c.Port < 0 || c.Port > 65535 {
 		errs = append(errs, fmt.Errorf("PORT %d out of range", c.Port))
