@@ -1,6 +1,9 @@
 // Package graph is the GraphQL layer: resolvers, the generated executor, the
 // error presenter and the operation checks. Resolvers stay thin; every video
 // goes through the per-request loader.
+//
+// It sits between the HTTP transports (internal/gqlhttp, wired in
+// internal/app) and the per-request loader (internal/loader).
 package graph
 
 //go:generate go run github.com/99designs/gqlgen generate

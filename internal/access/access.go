@@ -1,5 +1,8 @@
 // Package access lets in only clients that present one of the server's
 // access tokens. Tokens are compared in constant time and never logged.
+//
+// It sits in the HTTP middleware of /query, before the request's account is
+// read (internal/app).
 package access
 
 import (

@@ -1,6 +1,10 @@
 // Package account identifies an upstream account by a hash of its API key, so
 // that limiters, caches and logs can tell accounts apart without ever holding
 // the key in a printable form.
+//
+// It sits at the edge of a request (internal/app puts the account in its
+// context) and is carried down to the upstream client, which alone reads
+// the key.
 package account
 
 import (

@@ -24,6 +24,8 @@
 // application/json otherwise, and when Accept is absent, a wildcard or names
 // neither. Every error still goes through the executor's DispatchError, so
 // the server's error presenter and response interceptors see it as they did.
+//
+// It sits between the chi router (internal/app) and gqlgen's executor.
 package gqlhttp
 
 import (

@@ -1,6 +1,9 @@
 // Package metrics exposes the service's Prometheus metrics: upstream calls,
 // the rate limiter, the cache, the loader and GraphQL operations. Labels
 // never carry an API key or anything derived from one.
+//
+// It is fed by graph, loader, videocache and upstream, and served at
+// /metrics (internal/app).
 package metrics
 
 import (

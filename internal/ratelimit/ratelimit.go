@@ -2,6 +2,9 @@
 // every request of the process. Callers queue for budget rather than fail;
 // a caller whose deadline comes before its turn is told at once how long it
 // would have had to wait.
+//
+// It sits below the upstream source (internal/upstream), which waits on one
+// limiter per endpoint before each call.
 package ratelimit
 
 import (

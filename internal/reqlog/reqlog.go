@@ -1,6 +1,8 @@
 // Package reqlog logs one line per HTTP request and tags every record logged
 // with a request's context with its request id, so an operator can follow
 // one request through the logs. It never logs headers: they carry keys.
+//
+// It is the first middleware of every route (internal/app).
 package reqlog
 
 import (

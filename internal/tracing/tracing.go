@@ -1,6 +1,9 @@
 // Package tracing sets up OpenTelemetry traces: exported over OTLP/HTTP when
 // an endpoint is configured, and a no-op otherwise, so instrumented code
 // never checks.
+//
+// Its middleware sits on /query (internal/app); spans come from graph,
+// videocache and upstream.
 package tracing
 
 import (
