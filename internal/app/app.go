@@ -80,7 +80,7 @@ func (a *App) Close() error {
 }
 
 // New wires the layers: HTTP → gqlgen → per-request loader → cache and
-// cross-request coalescing → upstream source (limiter, retries) → memories
+// shared fetches → upstream calls (budgets, retries, batches) → memories
 // client.
 func New(cfg Config, logger *slog.Logger) (_ *App, err error) {
 	a := &App{metrics: metrics.New()}
@@ -170,7 +170,7 @@ func (a *App) upstreamClient(cfg Config, logger *slog.Logger) (*memories.Client,
 // videoSource builds what the loader fetches from: the cache and
 // cross-request sharing over the upstream source, with limiters and a cache
 // in process or, with REDIS_URL, shared by all replicas.
-func (a *App) videoSource(cfg Config, logger *slog.Logger, client *memories.Client, tracer trace.Tracer) (*videocache.Source, error) {
+func (a *App) videoSource(cfg Config, logger *slog.Logger, client *memories.Client, tracer trace.Tracer) (*videocache.Cache, error) {
 	local := videocache.NewLocal(cfg.CacheMaxEntries)
 	a.closers = append(a.closers, local.Close)
 	var (
@@ -198,7 +198,9 @@ func (a *App) videoSource(cfg Config, logger *slog.Logger, client *memories.Clie
 		shared := func(budget string, perSecond float64, burst int) upstream.Limiter {
 			perSecond, burst = ratelimit.Headroom(perSecond, burst)
 			fallback := ratelimit.New(ratelimit.ReplicaShare(perSecond, burst, n))
-			return ratelimit.NewShared(conn, budget, perSecond, burst, fallback).LeaveShareOf(peers, n)
+			return ratelimit.NewShared(conn, ratelimit.SharedOptions{
+				Budget: budget, PerSecond: perSecond, Burst: burst, Fallback: fallback, Peers: peers, Replicas: n,
+			})
 		}
 		meta = shared("rate", cfg.RateLimit, cfg.RateBurst)
 		list = shared("rate-list", cfg.ListRateLimit, cfg.ListRateBurst)

@@ -12,9 +12,9 @@ import (
 	"github.com/memories-facade/memories-graphql/internal/redisconn"
 )
 
-// Local is the in-process limiter a Shared limiter falls back on while Redis
+// Fallback is the in-process limiter a Shared limiter falls back on while Redis
 // is unavailable; *Registry is one.
-type Local interface {
+type Fallback interface {
 	Wait(ctx context.Context, accountID string) error
 	Pause(accountID string, d time.Duration)
 }
@@ -36,7 +36,7 @@ type Local interface {
 type Shared struct {
 	conn     *redisconn.Conn
 	budget   string // names the budget in Redis keys: one per upstream endpoint
-	local    Local
+	local    Fallback
 	interval float64 // seconds between calls
 	burst    int
 
@@ -50,17 +50,7 @@ type Peers interface {
 	Missing() int
 }
 
-// LeaveShareOf makes s leave unspent the fallback share of each replica
-// that peers reports missing, out of replicas (each replica's fallback
-// limiter takes 1/replicas of the rate and burst): together, the replicas
-// sharing the budget and those cut off from it stay within the account's
-// limit.
-func (s *Shared) LeaveShareOf(peers Peers, replicas int) *Shared {
-	s.peers, s.replicas = peers, max(1, replicas)
-	return s
-}
-
-// budget returns the seconds between calls and the burst that the replicas
+// share returns the seconds between calls and the burst that the replicas
 // still sharing the budget may spend.
 func (s *Shared) share() (interval float64, burst int) {
 	if s.peers == nil {
@@ -76,15 +66,33 @@ func (s *Shared) share() (interval float64, burst int) {
 	return s.interval / left, max(1, s.burst-missing*max(1, s.burst/s.replicas))
 }
 
-// NewShared returns a limiter that lets each account make perSecond calls a
-// second, in bursts of up to burst, across every replica using conn; local
-// serves while Redis is unavailable. budget names the budget, so that one
-// account's budgets for different endpoints live in different keys; "rate"
-// is get_metadata's, as older replicas named it.
-// It panics on a rate or burst that New refuses.
-func NewShared(conn *redisconn.Conn, budget string, perSecond float64, burst int, local Local) *Shared {
-	mustBudget(perSecond, burst)
-	return &Shared{conn: conn, budget: budget, local: local, interval: 1 / perSecond, burst: burst}
+// SharedOptions configure a Shared limiter.
+type SharedOptions struct {
+	// Budget names the budget, so that one account's budgets for different
+	// endpoints live in different keys; "rate" is get_metadata's, as older
+	// replicas named it.
+	Budget string
+	// PerSecond and Burst are the account's rate, across every replica.
+	PerSecond float64
+	Burst     int
+	// Fallback serves while Redis is unavailable.
+	Fallback Fallback
+	// Peers, if set, counts the replicas cut off from Redis lately; the
+	// budget then leaves unspent the fallback share of each, out of
+	// Replicas (each replica's fallback takes 1/Replicas of the rate and
+	// burst), so that together the replicas sharing the budget and those
+	// cut off from it stay within the account's limit.
+	Peers    Peers
+	Replicas int
+}
+
+// NewShared returns a limiter that lets each account make opts.PerSecond
+// calls a second, in bursts of up to opts.Burst, across every replica using
+// conn. It panics on a rate or burst that New refuses.
+func NewShared(conn *redisconn.Conn, opts SharedOptions) *Shared {
+	mustBudget(opts.PerSecond, opts.Burst)
+	return &Shared{conn: conn, budget: opts.Budget, local: opts.Fallback, interval: 1 / opts.PerSecond, burst: opts.Burst,
+		peers: opts.Peers, replicas: max(1, opts.Replicas)}
 }
 
 // Times in the scripts are seconds since 2017-01-01 (as in redis_rate), so

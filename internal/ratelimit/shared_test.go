@@ -63,7 +63,7 @@ func sharedReplicas(t *testing.T, n int, perSecond float64, burst int) ([]*Share
 	local := &fakeLocal{}
 	out := make([]*Shared, n)
 	for i := range out {
-		s := NewShared(openConn(t, url, prefix), "rate", perSecond, burst, local)
+		s := NewShared(openConn(t, url, prefix), SharedOptions{Budget: "rate", PerSecond: perSecond, Burst: burst, Fallback: local})
 		out[i] = s
 	}
 	return out, local
@@ -197,7 +197,7 @@ func TestSharedFallsBackToLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	l := NewShared(conn, "rate", perHour, 1, local)
+	l := NewShared(conn, SharedOptions{Budget: "rate", PerSecond: perHour, Burst: 1, Fallback: local})
 	if err := l.Wait(minuteCtx(t), "acct"); err != nil || local.waitCount() != 0 {
 		t.Fatalf("with Redis: err %v, local waits %d; want nil, 0", err, local.waitCount())
 	}
@@ -248,8 +248,8 @@ func TestSharedLeavesShareOfMissingReplicas(t *testing.T) {
 		{replicas: 4, missing: 1, perSecond: 20, burst: 3, wantPerSecond: 15, wantBurst: 2}, // fallback burst is at least 1
 		{replicas: 3, missing: 2, perSecond: 20, burst: 2, wantPerSecond: 20.0 / 3, wantBurst: 1},
 	} {
-		s := NewShared(nil, "rate", tt.perSecond, tt.burst, nil)
-		s.LeaveShareOf(missingPeers(tt.missing), tt.replicas)
+		s := NewShared(nil, SharedOptions{Budget: "rate", PerSecond: tt.perSecond, Burst: tt.burst,
+			Peers: missingPeers(tt.missing), Replicas: tt.replicas})
 		interval, burst := s.share()
 		if got := 1 / interval; math.Abs(got-tt.wantPerSecond) > 1e-9 || burst != tt.wantBurst {
 			t.Errorf("%d of %d replicas missing, %v/s burst %d: got %v/s burst %d; want %v/s burst %d",

@@ -48,7 +48,7 @@ const (
 	EndpointList     = "list_videos"
 )
 
-// Observer records what the Source does, for metrics.
+// Observer records what the Caller does, for metrics.
 type Observer interface {
 	UpstreamCall(endpoint, outcome string, d time.Duration)
 	LimiterWait(endpoint string, d time.Duration)
@@ -57,7 +57,7 @@ type Observer interface {
 	ListUnavailable()
 }
 
-// Options tune a Source; the zero value takes the defaults.
+// Options tune a Caller; the zero value takes the defaults.
 type Options struct {
 	// MaxConcurrency bounds the upstream calls in flight at once (default 16).
 	MaxConcurrency int
@@ -89,9 +89,9 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Source fetches videos. It is safe for concurrent use and shared by all
+// Caller fetches videos. It is safe for concurrent use and shared by all
 // requests of the process.
-type Source struct {
+type Caller struct {
 	client     Client
 	meta, list endpoint
 	slots      chan struct{}
@@ -120,10 +120,10 @@ const (
 	sweepUnavailable = 1024
 )
 
-// New returns a Source over client, spending meta's budget on get_metadata
+// New returns a Caller over client, spending meta's budget on get_metadata
 // calls and list's on list_videos calls.
-func New(client Client, meta, list Limiter, opts Options) *Source {
-	s := &Source{
+func New(client Client, meta, list Limiter, opts Options) *Caller {
+	s := &Caller{
 		client:      client,
 		meta:        endpoint{name: EndpointMetadata, limiter: meta},
 		list:        endpoint{name: EndpointList, limiter: list},
@@ -165,7 +165,7 @@ func positive[T int | time.Duration](v, def T) T {
 // Every error is a *memories.Error, except when ctx is cancelled. Running
 // out of budget before ctx's deadline is memories.KindRateLimited, with the
 // limiter's refusal as its cause.
-func (s *Source) Videos(ctx context.Context, acct account.Account, refs []memories.VideoRef, detail bool) ([]*memories.Video, []error) {
+func (s *Caller) Videos(ctx context.Context, acct account.Account, refs []memories.VideoRef, detail bool) ([]*memories.Video, []error) {
 	r := &results{videos: make([]*memories.Video, len(refs)), errs: make([]error, len(refs))}
 	all := make([]int, len(refs))
 	for i := range all {
@@ -193,7 +193,7 @@ type results struct {
 
 // each fetches the videos at idx with get_metadata, at most MaxConcurrency
 // at once.
-func (s *Source) each(ctx context.Context, acct account.Account, refs []memories.VideoRef, idx []int, r *results) {
+func (s *Caller) each(ctx context.Context, acct account.Account, refs []memories.VideoRef, idx []int, r *results) {
 	parallel(len(idx), cap(s.slots), func(j int) {
 		i := idx[j]
 		r.videos[i], r.errs[i] = s.video(ctx, acct, refs[i])
@@ -202,7 +202,7 @@ func (s *Source) each(ctx context.Context, acct account.Account, refs []memories
 
 // batches groups the videos at idx by scope, cuts each group into chunks of
 // BatchSize and fetches the chunks through list_videos.
-func (s *Source) batches(ctx context.Context, acct account.Account, refs []memories.VideoRef, idx []int, r *results) {
+func (s *Caller) batches(ctx context.Context, acct account.Account, refs []memories.VideoRef, idx []int, r *results) {
 	var chunks [][]int
 	groups := map[string][]int{}
 	var order []string
@@ -232,7 +232,7 @@ func (s *Source) batches(ctx context.Context, acct account.Account, refs []memor
 // splits the chunk and tries the halves, down to get_metadata calls for the
 // last one or two videos, so that only the videos that fail on their own
 // get an error.
-func (s *Source) batch(ctx context.Context, acct account.Account, refs []memories.VideoRef, idx []int, r *results) {
+func (s *Caller) batch(ctx context.Context, acct account.Account, refs []memories.VideoRef, idx []int, r *results) {
 	got, err := s.listAll(ctx, acct, refs, idx)
 	if err == nil {
 		for _, i := range idx {
@@ -270,7 +270,7 @@ func (s *Source) batch(ctx context.Context, acct account.Account, refs []memorie
 // page until every match has arrived, and returns them by video number.
 // Videos the answer names but the call did not ask for are dropped: the
 // order and the contents of an answer are the upstream's, not a promise.
-func (s *Source) listAll(ctx context.Context, acct account.Account, refs []memories.VideoRef, idx []int) (map[string]*memories.Video, error) {
+func (s *Caller) listAll(ctx context.Context, acct account.Account, refs []memories.VideoRef, idx []int) (map[string]*memories.Video, error) {
 	nos := make([]string, len(idx))
 	want := make(map[string]bool, len(idx))
 	for j, i := range idx {
@@ -307,7 +307,7 @@ func (s *Source) listAll(ctx context.Context, acct account.Account, refs []memor
 }
 
 // video fetches one video with get_metadata.
-func (s *Source) video(ctx context.Context, acct account.Account, ref memories.VideoRef) (*memories.Video, error) {
+func (s *Caller) video(ctx context.Context, acct account.Account, ref memories.VideoRef) (*memories.Video, error) {
 	var v *memories.Video
 	err := s.do(ctx, acct, s.meta, func(ctx context.Context, span trace.Span) (string, error) {
 		span.SetAttributes(attribute.String("memories.video_no", ref.VideoNo), attribute.String("memories.unique_id", ref.UniqueID))
@@ -326,7 +326,7 @@ func (s *Source) video(ctx context.Context, acct account.Account, ref memories.V
 // the whole account, or a jittered backoff) and the vendor's transient
 // 0001 (up to TransientRetries times). call returns the outcome to record
 // when it succeeds.
-func (s *Source) do(ctx context.Context, acct account.Account, ep endpoint, call func(context.Context, trace.Span) (string, error)) error {
+func (s *Caller) do(ctx context.Context, acct account.Account, ep endpoint, call func(context.Context, trace.Span) (string, error)) error {
 	transient := 0
 	for attempt := 0; ; attempt++ {
 		if err := s.wait(ctx, acct, ep); err != nil {
@@ -366,7 +366,7 @@ func (s *Source) do(ctx context.Context, acct account.Account, ep endpoint, call
 
 // wait waits for ep's budget, keeping CallReserve before ctx's deadline for
 // the call itself.
-func (s *Source) wait(ctx context.Context, acct account.Account, ep endpoint) error {
+func (s *Caller) wait(ctx context.Context, acct account.Account, ep endpoint) error {
 	waitCtx := ctx
 	if deadline, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc
@@ -400,7 +400,7 @@ func outOfTime(ctx context.Context, wait time.Duration, err error) error {
 // call makes one upstream call inside the concurrency bound. Waiting for a
 // slot means calls already in flight are slow, so running out of time there
 // is an upstream timeout, not a rate limit.
-func (s *Source) call(ctx context.Context, ep endpoint, call func(context.Context, trace.Span) (string, error)) error {
+func (s *Caller) call(ctx context.Context, ep endpoint, call func(context.Context, trace.Span) (string, error)) error {
 	select {
 	case s.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -444,7 +444,7 @@ func Outcome(err error) string {
 
 // listAvailable reports whether list_videos may be used for the account:
 // it has not been found unavailable lately.
-func (s *Source) listAvailable(accountID string) bool {
+func (s *Caller) listAvailable(accountID string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	until, ok := s.unavailable[accountID]
@@ -460,7 +460,7 @@ func (s *Source) listAvailable(accountID string) bool {
 }
 
 // markUnavailable makes the account use get_metadata for ProbeAfter.
-func (s *Source) markUnavailable(ctx context.Context, accountID string) {
+func (s *Caller) markUnavailable(ctx context.Context, accountID string) {
 	now := time.Now()
 	s.mu.Lock()
 	_, already := s.unavailable[accountID]
@@ -486,7 +486,7 @@ func (s *Source) markUnavailable(ctx context.Context, accountID string) {
 // backoffFor returns a jittered exponential delay: between half and all of
 // base·2^attempt, capped, so that callers that failed together do not retry
 // together.
-func (s *Source) backoffFor(attempt int) time.Duration {
+func (s *Caller) backoffFor(attempt int) time.Duration {
 	d := s.backoff << min(attempt, 10)
 	if d > maxBackoff || d <= 0 {
 		d = maxBackoff

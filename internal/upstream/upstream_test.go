@@ -137,7 +137,7 @@ func (c *countingClient) ListVideos(ctx context.Context, key string, req memorie
 	return c.Client.ListVideos(ctx, key, req)
 }
 
-// config describes a test's emulator and Source. Zero rates mean a budget
+// config describes a test's emulator and Caller. Zero rates mean a budget
 // that never holds a call back.
 type config struct {
 	emu                emulator.Options
@@ -145,10 +145,10 @@ type config struct {
 	metaRate, listRate float64
 }
 
-// env is a Source over the real client and real limiters, against an
+// env is a Caller over the real client and real limiters, against an
 // emulator over HTTP.
 type env struct {
-	src        *upstream.Source
+	src        *upstream.Caller
 	emu        *emulator.Server
 	meta, list *recordingLimiter
 	obs        *recorder

@@ -183,11 +183,11 @@ func TestSharedStoreFallsBackToLocal(t *testing.T) {
 
 // sharedSources returns n Sources over one upstream, each with its own
 // connection to one Redis namespace, as n replicas have.
-func sharedSources(t *testing.T, n int, up Upstream, opts Options) ([]*Source, []*Shared) {
+func sharedSources(t *testing.T, n int, up Upstream, opts Options) ([]*Cache, []*Shared) {
 	t.Helper()
 	url := redistest.URL(t)
 	prefix := redistest.Prefix(t, url)
-	var sources []*Source
+	var sources []*Cache
 	var stores []*Shared
 	for range n {
 		// A generous command timeout: on a loaded machine a slow reply

@@ -101,7 +101,7 @@ type Observer interface {
 	CacheResult(result string, n int)
 }
 
-// Options configure a Source; Store and Upstream are required.
+// Options configure a Cache; Store and Upstream are required.
 type Options struct {
 	Upstream Upstream
 	Store    Store
@@ -114,12 +114,12 @@ type Options struct {
 	Tracer trace.Tracer
 }
 
-// Source fetches videos through a cache and shares concurrent fetches. It
+// Cache fetches videos through a store and shares concurrent fetches. It
 // is safe for concurrent use and shared by all requests.
 //
 // The videos it returns may be shared with other requests: treat them as
 // read-only.
-type Source struct {
+type Cache struct {
 	next    Upstream
 	store   Store
 	ttl     TTLs
@@ -128,9 +128,9 @@ type Source struct {
 	tracer  trace.Tracer
 }
 
-// New returns a Source configured by opts.
-func New(opts Options) *Source {
-	s := &Source{next: opts.Upstream, store: opts.Store, ttl: opts.TTLs, obs: opts.Observer, tracer: opts.Tracer}
+// New returns a Cache configured by opts.
+func New(opts Options) *Cache {
+	s := &Cache{next: opts.Upstream, store: opts.Store, ttl: opts.TTLs, obs: opts.Observer, tracer: opts.Tracer}
 	if s.tracer == nil {
 		s.tracer = noop.NewTracerProvider().Tracer("")
 	}
@@ -147,12 +147,12 @@ const maxAttempts = 3
 // when it is complete enough: with detail, only answers of get_metadata
 // serve. Videos that other look-ups are fetching already are awaited, not
 // fetched again.
-func (s *Source) Videos(ctx context.Context, acct account.Account, refs []memories.VideoRef, detail bool) ([]*memories.Video, []error) {
+func (s *Cache) Videos(ctx context.Context, acct account.Account, refs []memories.VideoRef, detail bool) ([]*memories.Video, []error) {
 	ctx, span := s.tracer.Start(ctx, "videocache.lookup", trace.WithAttributes(
 		attribute.Int("memories.videos", len(refs)), attribute.Bool("memories.detail", detail)))
 	defer span.End()
 	l := &lookup{
-		Source: s, acct: acct, refs: refs, detail: detail, span: span,
+		Cache: s, acct: acct, refs: refs, detail: detail, span: span,
 		keys:   make([]Key, len(refs)),
 		videos: make([]*memories.Video, len(refs)),
 		errs:   make([]error, len(refs)),
@@ -193,7 +193,7 @@ func complete(v *memories.Video, detail bool) bool {
 
 // lookup is one call of Videos.
 type lookup struct {
-	*Source
+	*Cache
 	acct   account.Account
 	refs   []memories.VideoRef
 	keys   []Key

@@ -184,7 +184,7 @@ func serving(acct account.Account, nos ...string) *fakeUpstream {
 }
 
 // one looks up a single video.
-func one(ctx context.Context, s *Source, acct account.Account, no string, detail bool) (*memories.Video, error) {
+func one(ctx context.Context, s *Cache, acct account.Account, no string, detail bool) (*memories.Video, error) {
 	vs, errs := s.Videos(ctx, acct, refs(no), detail)
 	if errs != nil {
 		return vs[0], errs[0]
