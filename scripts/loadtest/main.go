@@ -64,6 +64,7 @@ type options struct {
 	logLevel     string
 	redisURL     string
 	perQuery     string
+	vsFloor      string
 }
 
 func main() {
@@ -80,6 +81,7 @@ func main() {
 	flag.StringVar(&o.logLevel, "server-log-level", "info", "the server's LOG_LEVEL (info logs one line per request, as in production)")
 	flag.StringVar(&o.redisURL, "redis-url", "", "a loopback Redis for the server's REDIS_URL (shared limiter, cache and leases), under a key prefix of this run's own; empty keeps everything in process")
 	flag.StringVar(&o.perQuery, "per-query", "", "instead of a load: comma-separated video counts (such as 10,60,500,2000); for each, with MEMORIES_BATCH on and off, one query for that many videos at -upstream-rate calls/s per endpoint (set it to 5, the vendor's), printed as a table of wall times")
+	flag.StringVar(&o.vsFloor, "vs-floor", "", "instead of a load: the directory of the bare gqlgen server (../shared/bench/gqlgen-floor); it and our server (sandbox, cache warm) answer the same one-video query in turn, driven by -concurrency clients for -duration each, and the ratio is printed")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fatalf("unexpected arguments %q", flag.Args())
@@ -131,6 +133,9 @@ func run(ctx context.Context, o options) (int, error) {
 		if bin, err = buildServer(ctx, tmp); err != nil {
 			return 1, err
 		}
+	}
+	if o.vsFloor != "" {
+		return 0, vsFloor(ctx, o, bin, o.vsFloor, tmp)
 	}
 	if o.perQuery != "" {
 		sizes, err := parseSizes(o.perQuery)
