@@ -15,7 +15,7 @@ import (
 // operation, from one walk of it.
 type summary struct {
 	depth       int
-	introspects bool // a root __schema or __type field
+	introspects bool // a root __schema, __type or _service field
 	tooBig      bool // too many fields to walk: refused
 	videos      []videoField
 }
@@ -46,7 +46,9 @@ func summarize(oc *graphql.OperationContext) *summary {
 			}
 			return
 		}
-		if f.Name == "__schema" || f.Name == "__type" {
+		// _service is federation's introspection: gqlgen refuses it with an
+		// uncoded error when introspection is off.
+		if f.Name == "__schema" || f.Name == "__type" || f.Name == "_service" {
 			s.introspects = true
 		}
 		if loadsVideos(f) {
@@ -178,7 +180,10 @@ func fieldRefs(f *ast.Field, vars map[string]any) ([]memories.VideoRef, *gqlerro
 		return nil, inputError([]any{f.Alias}, "uniqueId must not be empty")
 	}
 	if f.Name == "video" {
-		no, _ := idValue(args["videoNo"])
+		no, ok := idValue(args["videoNo"])
+		if !ok {
+			return nil, inputError([]any{f.Alias}, "videoNo must be a string or an integer")
+		}
 		if blank(no) {
 			return nil, inputError([]any{f.Alias}, "videoNo must not be empty")
 		}
@@ -187,7 +192,10 @@ func fieldRefs(f *ast.Field, vars map[string]any) ([]memories.VideoRef, *gqlerro
 	nos, _ := args["videoNos"].([]any)
 	refs := make([]memories.VideoRef, len(nos))
 	for i, no := range nos {
-		s, _ := idValue(no)
+		s, ok := idValue(no)
+		if !ok {
+			return nil, inputError([]any{f.Alias}, "videoNos[%d] must be a string or an integer", i)
+		}
 		if blank(s) {
 			return nil, inputError([]any{f.Alias}, "videoNos[%d] must not be empty", i)
 		}
@@ -236,7 +244,8 @@ func (l DepthLimit) MutateOperationContext(_ context.Context, oc *graphql.Operat
 	return nil
 }
 
-// NoIntrospection refuses operations that ask for __schema or __type, for
+// NoIntrospection refuses operations that ask for __schema, __type or
+// federation's _service, for
 // servers with INTROSPECTION=false. (__typename stays allowed: clients and
 // gateways use it to tell types apart.) gqlgen alone would answer such a
 // field with an uncoded error.
