@@ -11,8 +11,10 @@ package loader
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -55,8 +57,8 @@ type Loader struct {
 	hasAcct bool
 	onBatch func(size int)
 
-	// planned holds the plan's batch; dl batches loads outside the plan.
-	planned *dataloader.Loader[Key, *memories.Video]
+	// planned is the plan's batch; dl batches loads outside the plan.
+	planned *plannedBatch
 	once    sync.Once
 	dl      *dataloader.Loader[Key, *memories.Video]
 
@@ -81,6 +83,23 @@ func (l *Loader) unplanned() *dataloader.Loader[Key, *memories.Video] {
 	return l.dl
 }
 
+// plannedBatch is the fetch of the plan, one for the request: the plan is
+// known whole before any field resolves, so it needs no batching window and
+// no per-key bookkeeping, only one goroutine and the answers by video.
+type plannedBatch struct {
+	done   chan struct{} // closed once videos and errs are set
+	index  map[memories.VideoRef]int
+	videos []*memories.Video
+	errs   []error
+}
+
+// answer waits for the batch and returns ref's answer.
+func (b *plannedBatch) answer(ref memories.VideoRef) (*memories.Video, error) {
+	<-b.done
+	i := b.index[ref]
+	return b.videos[i], b.errs[i]
+}
+
 // Prefetch starts fetching, in one batch, every video the operation names.
 // A video that some reference needs in full is fetched in full once and
 // serves every reference to it. Call it once, before any Load.
@@ -97,20 +116,31 @@ func (l *Loader) Prefetch(keys []Key) {
 	if len(order) == 0 {
 		return
 	}
-	// The batch is exactly the plan: it is fetched as its last key arrives,
-	// whatever the time the keys take to queue (the hour never passes).
-	dl := dataloader.NewBatchedLoader(l.batch,
-		dataloader.WithWait[Key, *memories.Video](time.Hour),
-		dataloader.WithBatchCapacity[Key, *memories.Video](len(order)),
-		dataloader.WithInputCapacity[Key, *memories.Video](len(order)),
-	)
+	b := &plannedBatch{done: make(chan struct{}), index: make(map[memories.VideoRef]int, len(order))}
+	batch := make([]Key, len(order))
+	for i, ref := range order {
+		b.index[ref] = i
+		batch[i] = Key{Ref: ref, Detail: plan[ref]}
+	}
 	l.mu.Lock()
-	l.plan, l.planned = plan, dl
+	l.plan, l.planned = plan, b
 	l.detail = maps.Clone(plan)
 	l.mu.Unlock()
-	for _, ref := range order {
-		dl.Load(l.ctx, Key{Ref: ref, Detail: plan[ref]})
-	}
+	go func() {
+		defer close(b.done)
+		defer func() {
+			// The batch runs on its own goroutine, out of reach of the HTTP
+			// server's recoverer: a panic fails the batch, not the process.
+			if p := recover(); p != nil {
+				err := fmt.Errorf("loader: batch panicked: %v\n%s", p, debug.Stack())
+				b.videos, b.errs = make([]*memories.Video, len(batch)), make([]error, len(batch))
+				for i := range b.errs {
+					b.errs[i] = err
+				}
+			}
+		}()
+		b.videos, b.errs = l.fetch(batch)
+	}()
 }
 
 // load queues the key that answers a reference to ref: in full when any
@@ -126,10 +156,10 @@ func (l *Loader) load(ctx context.Context, ref memories.VideoRef, detail bool) d
 	}
 	k := Key{Ref: ref, Detail: detail || l.detail[ref]}
 	full, planned := l.plan[ref]
-	dl := l.planned
+	b := l.planned
 	l.mu.Unlock()
 	if planned && full == k.Detail {
-		return dl.Load(ctx, k)
+		return func() (*memories.Video, error) { return b.answer(ref) }
 	}
 	return l.unplanned().Load(ctx, k)
 }
@@ -161,19 +191,31 @@ func (l *Loader) LoadMany(ctx context.Context, refs []memories.VideoRef, detail 
 	return videos, errs
 }
 
-// batch fetches the distinct keys of one batch: the videos needed in full
-// and the others, each kind in one call of the Fetcher, on the request's
-// context (dataloader passes the context of the batch's first Load).
+// batch is the dataloader's batch function, for loads outside the plan.
+// dataloader passes the context of the batch's first Load; the fetch runs
+// on the request's instead.
 func (l *Loader) batch(_ context.Context, keys []Key) []*dataloader.Result[*memories.Video] {
+	videos, errs := l.fetch(keys)
 	results := make([]*dataloader.Result[*memories.Video], len(keys))
+	for i := range keys {
+		results[i] = &dataloader.Result[*memories.Video]{Data: videos[i], Error: errs[i]}
+	}
+	return results
+}
+
+// fetch fetches distinct keys: the videos needed in full and the others,
+// each kind in one call of the Fetcher, on the request's context. errs has
+// an entry per key.
+func (l *Loader) fetch(keys []Key) (videos []*memories.Video, errs []error) {
+	videos, errs = make([]*memories.Video, len(keys)), make([]error, len(keys))
 	if l.onBatch != nil {
 		l.onBatch(len(keys))
 	}
 	if !l.hasAcct {
-		for i := range results {
-			results[i] = &dataloader.Result[*memories.Video]{Error: ErrNoAccount}
+		for i := range errs {
+			errs[i] = ErrNoAccount
 		}
-		return results
+		return videos, errs
 	}
 	var full, list []int
 	for i, k := range keys {
@@ -183,32 +225,31 @@ func (l *Loader) batch(_ context.Context, keys []Key) []*dataloader.Result[*memo
 			list = append(list, i)
 		}
 	}
-	fetch := func(idx []int, detail bool) {
+	kind := func(idx []int, detail bool) {
 		refs := make([]memories.VideoRef, len(idx))
 		for j, i := range idx {
 			refs[j] = keys[i].Ref
 		}
-		vs, errs := l.src.Videos(l.ctx, l.acct, refs, detail)
+		vs, es := l.src.Videos(l.ctx, l.acct, refs, detail)
 		for j, i := range idx {
-			r := &dataloader.Result[*memories.Video]{Data: vs[j]}
-			if errs != nil {
-				r.Error = errs[j]
+			videos[i] = vs[j]
+			if es != nil {
+				errs[i] = es[j]
 			}
-			results[i] = r
 		}
 	}
 	switch {
 	case len(full) == 0:
-		fetch(list, false)
+		kind(list, false)
 	case len(list) == 0:
-		fetch(full, true)
+		kind(full, true)
 	default:
 		var wg sync.WaitGroup
-		wg.Go(func() { fetch(full, true) })
-		fetch(list, false)
+		wg.Go(func() { kind(full, true) })
+		kind(list, false)
 		wg.Wait()
 	}
-	return results
+	return videos, errs
 }
 
 type ctxKey struct{}
