@@ -162,8 +162,8 @@ var defaults = options{max: 5, maxDetail: 2, maxDepth: 10}
 
 // testServer is the GraphQL handler as internal/app's routes builds it, with
 // the transport the gqlgen client speaks, behind a middleware that installs
-// what loader.Middleware and withAccount install: an account and a
-// per-request loader, over the fake.
+// what loader.Middleware installs: a per-request loader for the account,
+// over the fake.
 type testServer struct {
 	fake    *fakeFetcher
 	handler http.Handler
@@ -210,9 +210,7 @@ func newServer(t testing.TB, o options, fake *fakeFetcher) *testServer {
 		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 		defer cancel()
 		a, has := acct, !o.noAccount
-		if has {
-			ctx = account.NewContext(ctx, a)
-		} else {
+		if !has {
 			a = account.Account{}
 		}
 		if !s.noLoader {

@@ -2,13 +2,12 @@
 // that limiters, caches and logs can tell accounts apart without ever holding
 // the key in a printable form.
 //
-// It sits at the edge of a request (internal/app puts the account in its
-// context) and is carried down to the upstream client, which alone reads
-// the key.
+// It sits at the edge of a request (internal/app reads it off the request
+// for the request's loader) and is carried down to the upstream client,
+// which alone reads the key.
 package account
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"github.com/memories-facade/memories-graphql/internal/authheader"
@@ -63,16 +62,3 @@ func (a Account) GoString() string { return a.String() }
 
 // LogValue keeps log/slog from printing the key.
 func (a Account) LogValue() slog.Value { return slog.StringValue(a.String()) }
-
-type ctxKey struct{}
-
-// NewContext returns ctx carrying the account of the current request.
-func NewContext(ctx context.Context, a Account) context.Context {
-	return context.WithValue(ctx, ctxKey{}, a)
-}
-
-// FromContext returns the account of the current request, if it has one.
-func FromContext(ctx context.Context) (Account, bool) {
-	a, ok := ctx.Value(ctxKey{}).(Account)
-	return a, ok
-}

@@ -1,7 +1,6 @@
 package account_test
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -63,16 +62,5 @@ func TestNeverPrintsKey(t *testing.T) {
 		if strings.Contains(got, key) {
 			t.Errorf("printed form %q contains the key", got)
 		}
-	}
-}
-
-func TestContext(t *testing.T) {
-	if _, ok := account.FromContext(context.Background()); ok {
-		t.Fatal("FromContext(empty) ok; want not ok")
-	}
-	a, _ := account.New("k")
-	got, ok := account.FromContext(account.NewContext(context.Background(), a))
-	if !ok || got.ID() != a.ID() {
-		t.Errorf("FromContext = %v, %v; want %v, true", got, ok, a)
 	}
 }

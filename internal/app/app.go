@@ -248,7 +248,11 @@ func (a *App) routes(cfg Config, logger *slog.Logger, src loader.Fetcher, fixed 
 	gql.Use(graph.VideoPlan{Max: cfg.MaxVideos, MaxDetail: cfg.MaxDetail})
 	gql.Use(graph.EntityKeys{})
 	gql.Use(graph.OperationMetrics{Recorder: a.metrics})
-	gql.Use(graph.Tracing{Tracer: tracer})
+	if cfg.OTLPEndpoint != "" || cfg.OTLPTracesEndpoint != "" {
+		// Without an exporter a span per operation would only cost: the
+		// incoming trace context reaches the upstream calls either way.
+		gql.Use(graph.Tracing{Tracer: tracer})
+	}
 	gql.SetErrorPresenter(graph.ErrorPresenter(logger))
 	gql.SetRecoverFunc(graph.Recover(logger))
 
@@ -287,25 +291,19 @@ func (a *App) routes(cfg Config, logger *slog.Logger, src loader.Fetcher, fixed 
 		tokens.Middleware,
 		maxBody(cfg.MaxBodyBytes),
 		tracing.Middleware,
-		withAccount(fixed),
-		loader.Middleware(src, cfg.RequestTimeout, a.metrics.LoaderBatch),
+		loader.Middleware(src, accountOf(fixed), cfg.RequestTimeout, a.metrics.LoaderBatch),
 	).Handle("/query", gql)
 	return r
 }
 
-// withAccount puts the request's upstream account in its context: the
-// server's own key when it has one, else the caller's Authorization header.
-func withAccount(fixed *account.Account) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ctx := r.Context()
-			if fixed != nil {
-				ctx = account.NewContext(ctx, *fixed)
-			} else if acct, ok := account.New(r.Header.Get("Authorization")); ok {
-				ctx = account.NewContext(ctx, acct)
-			}
-			next.ServeHTTP(w, r.WithContext(ctx))
-		})
+// accountOf returns how a request's upstream account is read: the server's
+// own key when it has one, else the caller's Authorization header.
+func accountOf(fixed *account.Account) func(*http.Request) (account.Account, bool) {
+	if fixed != nil {
+		return func(*http.Request) (account.Account, bool) { return *fixed, true }
+	}
+	return func(r *http.Request) (account.Account, bool) {
+		return account.New(r.Header.Get("Authorization"))
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
 	"runtime/debug"
 	"sync"
@@ -57,14 +56,21 @@ type Loader struct {
 	hasAcct bool
 	onBatch func(size int)
 
-	// planned is the plan's batch; dl batches loads outside the plan.
-	planned *plannedBatch
-	once    sync.Once
-	dl      *dataloader.Loader[Key, *memories.Video]
+	// The plan's answers, fetched by Prefetch before any field resolves
+	// and read-only afterwards: planned indexes plan, videos and errs.
+	planned map[memories.VideoRef]int
+	plan    []Key
+	videos  []*memories.Video
+	errs    []error
 
-	mu     sync.Mutex
-	detail map[memories.VideoRef]bool // videos some reference needs in full
-	plan   map[memories.VideoRef]bool // the planned videos, and whether in full
+	// dl batches loads outside the plan.
+	once sync.Once
+	dl   *dataloader.Loader[Key, *memories.Video]
+
+	mu sync.Mutex
+	// detail holds the videos that some reference needs in full and the
+	// plan does not fetch in full.
+	detail map[memories.VideoRef]bool
 }
 
 // New returns a loader for one request of acct (hasAcct false: the request
@@ -83,64 +89,44 @@ func (l *Loader) unplanned() *dataloader.Loader[Key, *memories.Video] {
 	return l.dl
 }
 
-// plannedBatch is the fetch of the plan, one for the request: the plan is
-// known whole before any field resolves, so it needs no batching window and
-// no per-key bookkeeping, only one goroutine and the answers by video.
-type plannedBatch struct {
-	done   chan struct{} // closed once videos and errs are set
-	index  map[memories.VideoRef]int
-	videos []*memories.Video
-	errs   []error
-}
-
-// answer waits for the batch and returns ref's answer.
-func (b *plannedBatch) answer(ref memories.VideoRef) (*memories.Video, error) {
-	<-b.done
-	i := b.index[ref]
-	return b.videos[i], b.errs[i]
-}
-
-// Prefetch starts fetching, in one batch, every video the operation names.
-// A video that some reference needs in full is fetched in full once and
-// serves every reference to it. Call it once, before any Load.
+// Prefetch fetches, in one batch, every video the operation names, before
+// any field resolves: the plan is known whole, so it needs no batching
+// window, and a cache hit costs no goroutine. A video that some reference
+// needs in full is fetched in full once and serves every reference to it.
+// Call it once, before any Load.
 func (l *Loader) Prefetch(keys []Key) {
-	plan := make(map[memories.VideoRef]bool, len(keys))
-	var order []memories.VideoRef
+	index := make(map[memories.VideoRef]int, len(keys))
+	plan := make([]Key, 0, len(keys))
 	for _, k := range keys {
-		full, seen := plan[k.Ref]
-		if !seen {
-			order = append(order, k.Ref)
+		if i, ok := index[k.Ref]; ok {
+			plan[i].Detail = plan[i].Detail || k.Detail
+			continue
 		}
-		plan[k.Ref] = full || k.Detail
+		index[k.Ref] = len(plan)
+		plan = append(plan, k)
 	}
-	if len(order) == 0 {
+	if len(plan) == 0 {
 		return
 	}
-	b := &plannedBatch{done: make(chan struct{}), index: make(map[memories.VideoRef]int, len(order))}
-	batch := make([]Key, len(order))
-	for i, ref := range order {
-		b.index[ref] = i
-		batch[i] = Key{Ref: ref, Detail: plan[ref]}
-	}
+	videos, errs := l.fetchPlan(plan)
 	l.mu.Lock()
-	l.plan, l.planned = plan, b
-	l.detail = maps.Clone(plan)
+	l.planned, l.plan, l.videos, l.errs = index, plan, videos, errs
 	l.mu.Unlock()
-	go func() {
-		defer close(b.done)
-		defer func() {
-			// The batch runs on its own goroutine, out of reach of the HTTP
-			// server's recoverer: a panic fails the batch, not the process.
-			if p := recover(); p != nil {
-				err := fmt.Errorf("loader: batch panicked: %v\n%s", p, debug.Stack())
-				b.videos, b.errs = make([]*memories.Video, len(batch)), make([]error, len(batch))
-				for i := range b.errs {
-					b.errs[i] = err
-				}
+}
+
+// fetchPlan fetches the plan; a panic fails its videos rather than the
+// request, as a panic in a dataloader batch would.
+func (l *Loader) fetchPlan(plan []Key) (videos []*memories.Video, errs []error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err := fmt.Errorf("loader: batch panicked: %v\n%s", p, debug.Stack())
+			videos, errs = make([]*memories.Video, len(plan)), make([]error, len(plan))
+			for i := range errs {
+				errs[i] = err
 			}
-		}()
-		b.videos, b.errs = l.fetch(batch)
+		}
 	}()
+	return l.fetch(plan)
 }
 
 // load queues the key that answers a reference to ref: in full when any
@@ -148,20 +134,21 @@ func (l *Loader) Prefetch(keys []Key) {
 // plan has that key.
 func (l *Loader) load(ctx context.Context, ref memories.VideoRef, detail bool) dataloader.Thunk[*memories.Video] {
 	l.mu.Lock()
-	if detail {
+	i, planned := l.planned[ref]
+	full := planned && l.plan[i].Detail
+	if detail && !full {
 		if l.detail == nil {
 			l.detail = map[memories.VideoRef]bool{}
 		}
 		l.detail[ref] = true
 	}
-	k := Key{Ref: ref, Detail: detail || l.detail[ref]}
-	full, planned := l.plan[ref]
-	b := l.planned
+	want := detail || full || l.detail[ref]
 	l.mu.Unlock()
-	if planned && full == k.Detail {
-		return func() (*memories.Video, error) { return b.answer(ref) }
+	if planned && full == want {
+		v, err := l.videos[i], l.errs[i]
+		return func() (*memories.Video, error) { return v, err }
 	}
-	return l.unplanned().Load(ctx, k)
+	return l.unplanned().Load(ctx, Key{Ref: ref, Detail: want})
 }
 
 // Load returns one video, or nil when the upstream does not know it.
@@ -269,16 +256,16 @@ func NewContext(ctx context.Context, l *Loader) context.Context {
 	return context.WithValue(ctx, ctxKey{}, l)
 }
 
-// Middleware installs a fresh loader on every request. The request's account
-// comes from account.FromContext, so an account middleware must run first.
+// Middleware installs a fresh loader on every request, spending the account
+// that accountOf reads off the request (ok false: the request has none).
 // timeout bounds the request; the loader's fetches end with it. onBatch, if
 // not nil, is told the size of every batch.
-func Middleware(src Fetcher, timeout time.Duration, onBatch func(size int)) func(http.Handler) http.Handler {
+func Middleware(src Fetcher, accountOf func(*http.Request) (account.Account, bool), timeout time.Duration, onBatch func(size int)) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ctx, cancel := context.WithTimeout(r.Context(), timeout)
 			defer cancel()
-			acct, ok := account.FromContext(ctx)
+			acct, ok := accountOf(r)
 			l := New(ctx, src, acct, ok, onBatch)
 			next.ServeHTTP(w, r.WithContext(NewContext(ctx, l)))
 		})

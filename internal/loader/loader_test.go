@@ -501,10 +501,10 @@ func TestRequestEndCancelsFetches(t *testing.T) {
 			req, cancel := context.WithCancel(t.Context())
 			defer cancel()
 			l := loader.New(req, f, testAccount(t), true, nil)
+			go func() { <-f.started; cancel() }()
 			if plan {
 				l.Prefetch([]loader.Key{{ref("slow"), false}})
 			}
-			go func() { <-f.started; cancel() }()
 			_, err := l.Load(t.Context(), ref("slow"), false)
 			if !errors.Is(err, context.Canceled) {
 				t.Errorf("Load after the request ended = %v; want context.Canceled", err)
@@ -543,7 +543,7 @@ func TestCancelledFieldContextDoesNotFailBatch(t *testing.T) {
 func TestMiddlewareLoaderPerRequest(t *testing.T) {
 	f := &fakeFetcher{}
 	var s sizes
-	h := loader.Middleware(f, 5*time.Second, s.add)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := loader.Middleware(f, headerAccount, 5*time.Second, s.add)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		l := loader.For(r.Context())
 		if l2, ok := loader.FromContext(r.Context()); !ok || l2 != l {
 			t.Errorf("FromContext = %p, %v; want %p, true", l2, ok, l)
@@ -553,9 +553,9 @@ func TestMiddlewareLoaderPerRequest(t *testing.T) {
 		}
 	}))
 	for i := range 3 {
-		acct, _ := account.New(fmt.Sprintf("key-%d", i))
 		req := httptest.NewRequest(http.MethodPost, "/query", nil)
-		h.ServeHTTP(httptest.NewRecorder(), req.WithContext(account.NewContext(req.Context(), acct)))
+		req.Header.Set("Authorization", fmt.Sprintf("key-%d", i))
+		h.ServeHTTP(httptest.NewRecorder(), req)
 	}
 	calls := f.recorded()
 	if got, want := len(calls), 3; got != want {
@@ -577,7 +577,7 @@ func TestMiddlewareLoaderPerRequest(t *testing.T) {
 func TestMiddlewareNoAccount(t *testing.T) {
 	f := &fakeFetcher{}
 	var err error
-	h := loader.Middleware(f, 5*time.Second, nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := loader.Middleware(f, headerAccount, 5*time.Second, nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, err = loader.For(r.Context()).Load(r.Context(), ref("a"), false)
 	}))
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/query", nil))
@@ -596,17 +596,17 @@ func TestMiddlewareTimeoutEndsFetches(t *testing.T) {
 	f := &fakeFetcher{block: true}
 	var err error
 	var elapsed time.Duration
-	h := loader.Middleware(f, timeout, nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := loader.Middleware(f, headerAccount, timeout, nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		// A field context without the request's deadline: the loader's own
 		// context must still end.
 		_, err = loader.For(r.Context()).Load(context.WithoutCancel(r.Context()), ref("slow"), false)
 		elapsed = time.Since(start)
 	}))
-	acct, _ := account.New("k")
 	req := httptest.NewRequest(http.MethodPost, "/query", nil)
+	req.Header.Set("Authorization", "k")
 	start := time.Now()
-	h.ServeHTTP(httptest.NewRecorder(), req.WithContext(account.NewContext(req.Context(), acct)))
+	h.ServeHTTP(httptest.NewRecorder(), req)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Load = %v; want context.DeadlineExceeded", err)
 	}
@@ -635,4 +635,36 @@ func TestForWithoutMiddlewarePanics(t *testing.T) {
 		}
 	}()
 	loader.For(t.Context())
+}
+
+// panicking is a Fetcher whose every call panics.
+type panicking struct{}
+
+func (panicking) Videos(context.Context, account.Account, []memories.VideoRef, bool) ([]*memories.Video, []error) {
+	panic("boom")
+}
+
+// A panic while fetching fails the videos of its batch, planned or not,
+// and not the request.
+func TestPanickingFetchFailsItsVideos(t *testing.T) {
+	for _, plan := range []bool{false, true} {
+		t.Run(fmt.Sprintf("plan=%v", plan), func(t *testing.T) {
+			l := loader.New(t.Context(), panicking{}, testAccount(t), true, nil)
+			if plan {
+				l.Prefetch([]loader.Key{{ref("a"), false}, {ref("b"), false}})
+			}
+			vs, errs := l.LoadMany(t.Context(), refs("a", "b"), false)
+			for i := range vs {
+				if vs[i] != nil || errs == nil || errs[i] == nil || !strings.Contains(errs[i].Error(), "boom") {
+					t.Errorf("video %d = %v, %v; want nil and an error naming the panic", i, vs[i], errs)
+				}
+			}
+		})
+	}
+}
+
+// headerAccount reads the request's account off its Authorization header,
+// as the server does in pass-through mode.
+func headerAccount(r *http.Request) (account.Account, bool) {
+	return account.New(r.Header.Get("Authorization"))
 }

@@ -148,9 +148,14 @@ const maxAttempts = 3
 // serve. Videos that other look-ups are fetching already are awaited, not
 // fetched again.
 func (s *Cache) Videos(ctx context.Context, acct account.Account, refs []memories.VideoRef, detail bool) ([]*memories.Video, []error) {
-	ctx, span := s.tracer.Start(ctx, "videocache.lookup", trace.WithAttributes(
-		attribute.Int("memories.videos", len(refs)), attribute.Bool("memories.detail", detail)))
+	ctx, span := s.tracer.Start(ctx, "videocache.lookup")
 	defer span.End()
+	// Attributes only for a span that records them: building them is most
+	// of what a cache hit costs here otherwise.
+	recording := span.IsRecording()
+	if recording {
+		span.SetAttributes(attribute.Int("memories.videos", len(refs)), attribute.Bool("memories.detail", detail))
+	}
 	l := &lookup{
 		Cache: s, acct: acct, refs: refs, detail: detail, span: span,
 		keys:   make([]Key, len(refs)),
@@ -173,8 +178,10 @@ func (s *Cache) Videos(ctx context.Context, acct account.Account, refs []memorie
 	for attempt := 1; len(miss) > 0; attempt++ {
 		miss = l.fetch(ctx, miss, attempt)
 	}
-	span.SetAttributes(attribute.Int("cache.hits", l.n.hit), attribute.Int("cache.misses", l.n.miss),
-		attribute.Int("cache.coalesced", l.n.coalesced))
+	if recording {
+		span.SetAttributes(attribute.Int("cache.hits", l.n.hit), attribute.Int("cache.misses", l.n.miss),
+			attribute.Int("cache.coalesced", l.n.coalesced))
+	}
 	for _, err := range l.errs {
 		if err != nil {
 			span.SetStatus(codes.Error, err.Error())
