@@ -206,17 +206,20 @@ func newServer(t testing.TB, o options, fake *fakeFetcher) *testServer {
 	if !ok {
 		t.Fatal("account.New refused the test key")
 	}
+	accountOf := func(*http.Request) (account.Account, bool) {
+		if o.noAccount {
+			return account.Account{}, false
+		}
+		return acct, true
+	}
+	withLoader := loader.Middleware(s.fake, accountOf, 10*time.Second, nil)(gql)
 	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
-		defer cancel()
-		a, has := acct, !o.noAccount
-		if !has {
-			a = account.Account{}
+		w = &statusWriter{ResponseWriter: w, s: s}
+		if s.noLoader {
+			gql.ServeHTTP(w, r)
+			return
 		}
-		if !s.noLoader {
-			ctx = loader.NewContext(ctx, loader.New(ctx, s.fake, a, has, nil))
-		}
-		gql.ServeHTTP(&statusWriter{ResponseWriter: w, s: s}, r.WithContext(ctx))
+		withLoader.ServeHTTP(w, r)
 	})
 	s.client = client.New(s.handler)
 	return s

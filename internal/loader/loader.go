@@ -251,8 +251,8 @@ func For(ctx context.Context) *Loader {
 	return l
 }
 
-// NewContext returns ctx carrying l.
-func NewContext(ctx context.Context, l *Loader) context.Context {
+// newContext returns ctx carrying l.
+func newContext(ctx context.Context, l *Loader) context.Context {
 	return context.WithValue(ctx, ctxKey{}, l)
 }
 
@@ -267,7 +267,7 @@ func Middleware(src Fetcher, accountOf func(*http.Request) (account.Account, boo
 			defer cancel()
 			acct, ok := accountOf(r)
 			l := New(ctx, src, acct, ok, onBatch)
-			next.ServeHTTP(w, r.WithContext(NewContext(ctx, l)))
+			next.ServeHTTP(w, r.WithContext(newContext(ctx, l)))
 		})
 	}
 }
