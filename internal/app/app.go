@@ -100,19 +100,23 @@ func New(cfg Config, logger *slog.Logger) (_ *App, err error) {
 		defer cancel()
 		return tp.Shutdown(ctx)
 	})
+	// Without an exporter no layer makes spans, which would only cost: the
+	// incoming trace context reaches the upstream calls either way.
+	var tracer trace.Tracer
 	if cfg.OTLPEndpoint != "" || cfg.OTLPTracesEndpoint != "" {
 		logger.Info("tracing: exporting spans over OTLP/HTTP")
+		tracer = tp.Tracer()
 	}
 
 	client, fixed, err := a.upstreamClient(cfg, logger)
 	if err != nil {
 		return nil, err
 	}
-	src, err := a.videoSource(cfg, logger, client, tp.Tracer())
+	src, err := a.videoSource(cfg, logger, client, tracer)
 	if err != nil {
 		return nil, err
 	}
-	a.handler = a.routes(cfg, logger, src, fixed, tp.Tracer())
+	a.handler = a.routes(cfg, logger, src, fixed, tracer)
 	return a, nil
 }
 
@@ -248,9 +252,7 @@ func (a *App) routes(cfg Config, logger *slog.Logger, src loader.Fetcher, fixed 
 	gql.Use(graph.VideoPlan{Max: cfg.MaxVideos, MaxDetail: cfg.MaxDetail})
 	gql.Use(graph.EntityKeys{})
 	gql.Use(graph.OperationMetrics{Recorder: a.metrics})
-	if cfg.OTLPEndpoint != "" || cfg.OTLPTracesEndpoint != "" {
-		// Without an exporter a span per operation would only cost: the
-		// incoming trace context reaches the upstream calls either way.
+	if tracer != nil {
 		gql.Use(graph.Tracing{Tracer: tracer})
 	}
 	gql.SetErrorPresenter(graph.ErrorPresenter(logger))

@@ -145,7 +145,10 @@ func (l *Loader) load(ctx context.Context, ref memories.VideoRef, detail bool) d
 	want := detail || full || l.detail[ref]
 	l.mu.Unlock()
 	if planned && full == want {
-		v, err := l.videos[i], l.errs[i]
+		v, err := l.videos[i], error(nil)
+		if l.errs != nil {
+			err = l.errs[i]
+		}
 		return func() (*memories.Video, error) { return v, err }
 	}
 	return l.unplanned().Load(ctx, Key{Ref: ref, Detail: want})
@@ -185,37 +188,51 @@ func (l *Loader) batch(_ context.Context, keys []Key) []*dataloader.Result[*memo
 	videos, errs := l.fetch(keys)
 	results := make([]*dataloader.Result[*memories.Video], len(keys))
 	for i := range keys {
-		results[i] = &dataloader.Result[*memories.Video]{Data: videos[i], Error: errs[i]}
+		results[i] = &dataloader.Result[*memories.Video]{Data: videos[i]}
+		if errs != nil {
+			results[i].Error = errs[i]
+		}
 	}
 	return results
 }
 
 // fetch fetches distinct keys: the videos needed in full and the others,
-// each kind in one call of the Fetcher, on the request's context. errs has
-// an entry per key.
+// each kind in one call of the Fetcher, on the request's context. errs, if
+// not nil, has an entry per key; it may be nil when no video failed.
 func (l *Loader) fetch(keys []Key) (videos []*memories.Video, errs []error) {
-	videos, errs = make([]*memories.Video, len(keys)), make([]error, len(keys))
 	if l.onBatch != nil {
 		l.onBatch(len(keys))
 	}
 	if !l.hasAcct {
+		videos, errs = make([]*memories.Video, len(keys)), make([]error, len(keys))
 		for i := range errs {
 			errs[i] = ErrNoAccount
 		}
 		return videos, errs
 	}
-	var full, list []int
-	for i, k := range keys {
+	full := 0
+	for _, k := range keys {
 		if k.Detail {
-			full = append(full, i)
-		} else {
-			list = append(list, i)
+			full++
 		}
 	}
-	kind := func(idx []int, detail bool) {
-		refs := make([]memories.VideoRef, len(idx))
-		for j, i := range idx {
-			refs[j] = keys[i].Ref
+	if full == 0 || full == len(keys) {
+		// One kind, the usual case: one call, and its answers as they are.
+		refs := make([]memories.VideoRef, len(keys))
+		for i, k := range keys {
+			refs[i] = k.Ref
+		}
+		return l.src.Videos(l.ctx, l.acct, refs, full > 0)
+	}
+	videos, errs = make([]*memories.Video, len(keys)), make([]error, len(keys))
+	kind := func(detail bool) {
+		var idx []int
+		var refs []memories.VideoRef
+		for i, k := range keys {
+			if k.Detail == detail {
+				idx = append(idx, i)
+				refs = append(refs, k.Ref)
+			}
 		}
 		vs, es := l.src.Videos(l.ctx, l.acct, refs, detail)
 		for j, i := range idx {
@@ -225,17 +242,10 @@ func (l *Loader) fetch(keys []Key) (videos []*memories.Video, errs []error) {
 			}
 		}
 	}
-	switch {
-	case len(full) == 0:
-		kind(list, false)
-	case len(list) == 0:
-		kind(full, true)
-	default:
-		var wg sync.WaitGroup
-		wg.Go(func() { kind(full, true) })
-		kind(list, false)
-		wg.Wait()
-	}
+	var wg sync.WaitGroup
+	wg.Go(func() { kind(true) })
+	kind(false)
+	wg.Wait()
 	return videos, errs
 }
 

@@ -16,7 +16,6 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/memories-facade/memories-graphql/internal/account"
 	"github.com/memories-facade/memories-graphql/internal/memories"
@@ -130,11 +129,16 @@ type Cache struct {
 
 // New returns a Cache configured by opts.
 func New(opts Options) *Cache {
-	s := &Cache{next: opts.Upstream, store: opts.Store, ttl: opts.TTLs, obs: opts.Observer, tracer: opts.Tracer}
+	return &Cache{next: opts.Upstream, store: opts.Store, ttl: opts.TTLs, obs: opts.Observer, tracer: opts.Tracer}
+}
+
+// start starts a span when the Cache has a tracer. Without one it returns
+// ctx and its span as they are, allocating nothing.
+func (s *Cache) start(ctx context.Context, name string) (context.Context, trace.Span) {
 	if s.tracer == nil {
-		s.tracer = noop.NewTracerProvider().Tracer("")
+		return ctx, trace.SpanFromContext(ctx)
 	}
-	return s
+	return s.tracer.Start(ctx, name)
 }
 
 // maxAttempts bounds how often a look-up fetches a video again after the
@@ -148,7 +152,7 @@ const maxAttempts = 3
 // serve. Videos that other look-ups are fetching already are awaited, not
 // fetched again.
 func (s *Cache) Videos(ctx context.Context, acct account.Account, refs []memories.VideoRef, detail bool) ([]*memories.Video, []error) {
-	ctx, span := s.tracer.Start(ctx, "videocache.lookup")
+	ctx, span := s.start(ctx, "videocache.lookup")
 	defer span.End()
 	// Attributes only for a span that records them: building them is most
 	// of what a cache hit costs here otherwise.
@@ -156,25 +160,35 @@ func (s *Cache) Videos(ctx context.Context, acct account.Account, refs []memorie
 	if recording {
 		span.SetAttributes(attribute.Int("memories.videos", len(refs)), attribute.Bool("memories.detail", detail))
 	}
-	l := &lookup{
-		Cache: s, acct: acct, refs: refs, detail: detail, span: span,
-		keys:   make([]Key, len(refs)),
-		videos: make([]*memories.Video, len(refs)),
-		errs:   make([]error, len(refs)),
-	}
+	keys := make([]Key, len(refs))
 	for i, ref := range refs {
-		l.keys[i] = Key{AccountID: acct.ID(), Ref: ref}
+		keys[i] = Key{AccountID: acct.ID(), Ref: ref}
 	}
-	kept, found := s.store.Get(ctx, l.keys)
+	kept, found := s.store.Get(ctx, keys)
 	var miss []int
 	for i := range refs {
-		if found[i] && complete(kept[i], detail) {
-			l.videos[i] = kept[i]
-		} else {
+		if !found[i] || !complete(kept[i], detail) {
 			miss = append(miss, i)
 		}
 	}
-	l.count("hit", len(refs)-len(miss))
+	if s.obs != nil && len(miss) < len(refs) {
+		s.obs.CacheResult("hit", len(refs)-len(miss))
+	}
+	if len(miss) == 0 {
+		if recording {
+			span.SetAttributes(attribute.Int("cache.hits", len(refs)))
+		}
+		return kept, nil
+	}
+	l := &lookup{
+		Cache: s, acct: acct, refs: refs, keys: keys, detail: detail, span: span,
+		videos: kept,
+		errs:   make([]error, len(refs)),
+	}
+	l.n.hit = len(refs) - len(miss)
+	for _, i := range miss {
+		kept[i] = nil
+	}
 	for attempt := 1; len(miss) > 0; attempt++ {
 		miss = l.fetch(ctx, miss, attempt)
 	}
@@ -379,7 +393,8 @@ func (l *lookup) claimReplicas(ctx context.Context, own []owned) (fetch []owned,
 		if len(others) == 0 {
 			break
 		}
-		wctx, span := l.tracer.Start(ctx, "videocache.await_replica", trace.WithAttributes(attribute.Int("memories.videos", len(others))))
+		wctx, span := l.start(ctx, "videocache.await_replica")
+		span.SetAttributes(attribute.Int("memories.videos", len(others)))
 		vs, found, err := ls.Await(wctx, otherKeys)
 		span.End()
 		for j, o := range others {
