@@ -57,7 +57,8 @@ type Loader struct {
 	onBatch func(size int)
 
 	// The plan's answers, fetched by Prefetch before any field resolves
-	// and read-only afterwards: planned indexes plan, videos and errs.
+	// and read-only afterwards: planned, nil for a small plan, indexes
+	// plan, videos and errs.
 	planned map[memories.VideoRef]int
 	plan    []Key
 	videos  []*memories.Video
@@ -95,14 +96,19 @@ func (l *Loader) unplanned() *dataloader.Loader[Key, *memories.Video] {
 // needs in full is fetched in full once and serves every reference to it.
 // Call it once, before any Load.
 func (l *Loader) Prefetch(keys []Key) {
-	index := make(map[memories.VideoRef]int, len(keys))
 	plan := make([]Key, 0, len(keys))
+	var index map[memories.VideoRef]int
+	if len(keys) > smallPlan {
+		index = make(map[memories.VideoRef]int, len(keys))
+	}
 	for _, k := range keys {
-		if i, ok := index[k.Ref]; ok {
+		if i, ok := find(plan, index, k.Ref); ok {
 			plan[i].Detail = plan[i].Detail || k.Detail
 			continue
 		}
-		index[k.Ref] = len(plan)
+		if index != nil {
+			index[k.Ref] = len(plan)
+		}
 		plan = append(plan, k)
 	}
 	if len(plan) == 0 {
@@ -112,6 +118,25 @@ func (l *Loader) Prefetch(keys []Key) {
 	l.mu.Lock()
 	l.planned, l.plan, l.videos, l.errs = index, plan, videos, errs
 	l.mu.Unlock()
+}
+
+// smallPlan is the size up to which a plan is searched rather than
+// indexed: most operations name a video or a few, and a map would cost
+// more than it saves.
+const smallPlan = 8
+
+// find returns where ref is in plan, through index when there is one.
+func find(plan []Key, index map[memories.VideoRef]int, ref memories.VideoRef) (int, bool) {
+	if index != nil {
+		i, ok := index[ref]
+		return i, ok
+	}
+	for i, k := range plan {
+		if k.Ref == ref {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 // fetchPlan fetches the plan; a panic fails its videos rather than the
@@ -134,7 +159,7 @@ func (l *Loader) fetchPlan(plan []Key) (videos []*memories.Video, errs []error) 
 // plan has that key.
 func (l *Loader) load(ctx context.Context, ref memories.VideoRef, detail bool) dataloader.Thunk[*memories.Video] {
 	l.mu.Lock()
-	i, planned := l.planned[ref]
+	i, planned := find(l.plan, l.planned, ref)
 	full := planned && l.plan[i].Detail
 	if detail && !full {
 		if l.detail == nil {

@@ -210,6 +210,17 @@ func TestPrefetchIsOneBatch(t *testing.T) {
 			wantList: names("b"),
 		},
 		{
+			// Past the size a plan is searched at, it is indexed.
+			name: "large plan with repeats and detail",
+			keys: []loader.Key{
+				{ref("a"), false}, {ref("b"), false}, {ref("c"), false}, {ref("d"), false}, {ref("e"), false},
+				{ref("f"), false}, {ref("g"), false}, {ref("h"), false}, {ref("i"), false}, {ref("j"), false},
+				{ref("a"), true}, {ref("j"), false}, {ref("k"), true}, {ref("k"), false},
+			},
+			wantFull: names("a", "k"),
+			wantList: names("b", "c", "d", "e", "f", "g", "h", "i", "j"),
+		},
+		{
 			name: "other scope is another video",
 			keys: []loader.Key{
 				{ref("a"), false}, {memories.VideoRef{UniqueID: "other", VideoNo: "a"}, false},
