@@ -38,11 +38,11 @@ func New(tokens []string, bearer bool) *Tokens {
 	return t
 }
 
-// Enabled reports whether any token is configured.
-func (t *Tokens) Enabled() bool { return t != nil && len(t.sums) > 0 }
+// enabled reports whether any token is configured.
+func (t *Tokens) enabled() bool { return t != nil && len(t.sums) > 0 }
 
-// Allowed reports whether r presents an accepted token.
-func (t *Tokens) Allowed(r *http.Request) bool {
+// allowed reports whether r presents an accepted token.
+func (t *Tokens) allowed(r *http.Request) bool {
 	tok := r.Header.Get(Header)
 	if tok == "" && t.bearer {
 		tok, _ = authheader.Bearer(r.Header.Get("Authorization"))
@@ -63,11 +63,11 @@ func (t *Tokens) Allowed(r *http.Request) bool {
 // Middleware refuses requests without an accepted token with 401 and a
 // GraphQL-shaped error. With no tokens configured it lets everything through.
 func (t *Tokens) Middleware(next http.Handler) http.Handler {
-	if !t.Enabled() {
+	if !t.enabled() {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodOptions || t.Allowed(r) {
+		if r.Method == http.MethodOptions || t.allowed(r) {
 			next.ServeHTTP(w, r)
 			return
 		}

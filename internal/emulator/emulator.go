@@ -22,12 +22,12 @@ import (
 // MetadataPath is the path of the emulated endpoint, relative to the base URL.
 const MetadataPath = "/serve/api/v1/get_metadata"
 
-// DefaultUniqueID is the unique_id assumed when a request does not give one.
-const DefaultUniqueID = "default"
+// defaultUniqueID is the unique_id assumed when a request does not give one.
+const defaultUniqueID = "default"
 
-// DefaultAddr is where Start listens when Options.Addr is empty: a free
+// defaultAddr is where Start listens when Options.Addr is empty: a free
 // loopback port, so parallel tests never collide.
-const DefaultAddr = "127.0.0.1:0"
+const defaultAddr = "127.0.0.1:0"
 
 // shutdownTimeout bounds the graceful part of Close; requests still running
 // after it are cut off.
@@ -69,7 +69,8 @@ func (v Video) VideoNo() (string, error) {
 // Options configures a Server. The zero value is a permissive emulator that
 // serves Samples to any non-empty key, without limits, latency or faults.
 type Options struct {
-	// Addr is the TCP address Start listens on; default DefaultAddr.
+	// Addr is the TCP address Start listens on; default a free loopback
+	// port (127.0.0.1:0).
 	Addr string
 	// Keys are the accepted API keys. Empty means any non-empty key is
 	// accepted. Other keys get code 9009.
@@ -314,14 +315,15 @@ func newServer(opts Options) *Server {
 }
 
 // Start returns a Server configured by opts and listening on opts.Addr
-// (default DefaultAddr), serving in a background goroutine until Close.
+// (default a free loopback port), serving in a background goroutine until
+// Close.
 func Start(opts Options) (*Server, error) {
 	if err := opts.validate(); err != nil {
 		return nil, fmt.Errorf("emulator: invalid options: %w", err)
 	}
 	addr := opts.Addr
 	if addr == "" {
-		addr = DefaultAddr
+		addr = defaultAddr
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -460,7 +462,7 @@ func (s *Server) storeLocked(key string, v Video) {
 	no, _ := v.VideoNo()
 	ref := videoRef{uniqueID: v.UniqueID, videoNo: no}
 	if ref.uniqueID == "" {
-		ref.uniqueID = DefaultUniqueID
+		ref.uniqueID = defaultUniqueID
 	}
 	data := append(json.RawMessage(nil), v.Data...)
 	if key == "" {
@@ -573,7 +575,7 @@ func (s *Server) decide(method, key string, q url.Values) answer {
 		return a
 	}
 
-	uniqueID := DefaultUniqueID
+	uniqueID := defaultUniqueID
 	if q.Has("unique_id") {
 		uniqueID = q.Get("unique_id")
 	}

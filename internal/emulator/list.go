@@ -167,7 +167,7 @@ func (s *Server) decideList(method, key string, q listRequest, bodyErr error) an
 		return a
 	}
 
-	page, size, uniqueID := defaultListPage, defaultListSize, DefaultUniqueID
+	page, size, uniqueID := defaultListPage, defaultListSize, defaultUniqueID
 	if q.Page != nil {
 		page = *q.Page
 	}

@@ -12,10 +12,10 @@ import (
 	"strings"
 )
 
-// DefaultRunAddr is the address Run listens on unless -addr or
+// defaultRunAddr is the address Run listens on unless -addr or
 // EMULATOR_ADDR says otherwise: a fixed port, so that people can configure
 // their clients once.
-const DefaultRunAddr = "127.0.0.1:9090"
+const defaultRunAddr = "127.0.0.1:9090"
 
 // Run is the standalone emulator: it parses args (without the program or
 // subcommand name), starts a server, prints
@@ -52,7 +52,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		videosPath string
 		verbose    bool
 	)
-	fs.StringVar(&opts.Addr, "addr", DefaultRunAddr, "listen `address`")
+	fs.StringVar(&opts.Addr, "addr", defaultRunAddr, "listen `address`")
 	fs.StringVar(&keys, "keys", "", "comma-separated accepted API `keys`; empty accepts any non-empty key")
 	fs.Float64Var(&opts.RateLimit, "rate-limit", 0, "per-key rate limit in `requests/second`; 0 is unlimited")
 	fs.IntVar(&opts.Burst, "burst", 0, "per-key burst `size`; 0 means 1 with a rate limit")

@@ -12,9 +12,9 @@ import (
 	"strings"
 )
 
-// Name returns the environment variable of the flag named name.
-func Name(prefix, name string) string {
-	return prefix + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+// envName returns the environment variable of the flag named flagName.
+func envName(prefix, flagName string) string {
+	return prefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
 // Parse adds each flag's variable to its usage, parses args into fs, then
@@ -24,7 +24,7 @@ func Name(prefix, name string) string {
 // counts as unset. It returns flag.ErrHelp for -h, as fs.Parse does.
 func Parse(fs *flag.FlagSet, args []string, prefix string, getenv func(string) string) error {
 	fs.VisitAll(func(f *flag.Flag) {
-		f.Usage += " (env " + Name(prefix, f.Name) + ")"
+		f.Usage += " (env " + envName(prefix, f.Name) + ")"
 	})
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -36,7 +36,7 @@ func Parse(fs *flag.FlagSet, args []string, prefix string, getenv func(string) s
 	fs.Visit(func(f *flag.Flag) { onCommandLine[f.Name] = true })
 	var errs []error
 	fs.VisitAll(func(f *flag.Flag) {
-		env := Name(prefix, f.Name)
+		env := envName(prefix, f.Name)
 		if v := getenv(env); v != "" && !onCommandLine[f.Name] {
 			if err := fs.Set(f.Name, v); err != nil {
 				errs = append(errs, fmt.Errorf("%s=%q: %w", env, v, err))

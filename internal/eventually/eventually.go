@@ -7,15 +7,15 @@ import (
 	"time"
 )
 
-// Timeout is how long True waits. It only bounds a failing test, so it is
+// timeout is how long True waits. It only bounds a failing test, so it is
 // generous: a loaded CI machine must never turn a slow pass into a failure.
-const Timeout = 30 * time.Second
+const timeout = 30 * time.Second
 
 // True polls cond until it holds, and fails the test if it does not within
-// Timeout; what names the awaited event in the failure.
+// 30 seconds; what names the awaited event in the failure.
 func True(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(Timeout)
+	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -33,7 +33,7 @@ func (w *Writer) loop(interval time.Duration) {
 	for {
 		select {
 		case <-t.C:
-			_ = w.Flush()
+			_ = w.flush()
 		case <-w.stop:
 			return
 		}
@@ -47,15 +47,15 @@ func (w *Writer) Write(p []byte) (int, error) {
 	return w.buf.Write(p)
 }
 
-// Flush writes what is buffered.
-func (w *Writer) Flush() error {
+// flush writes what is buffered.
+func (w *Writer) flush() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.buf.Flush()
 }
 
 // Close stops the interval and flushes what is left. Writes after Close
-// are buffered until the next Flush.
+// are buffered until the next Close.
 func (w *Writer) Close() error {
 	select {
 	case <-w.stop:
@@ -63,5 +63,5 @@ func (w *Writer) Close() error {
 		close(w.stop)
 	}
 	<-w.done
-	return w.Flush()
+	return w.flush()
 }

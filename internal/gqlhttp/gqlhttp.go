@@ -48,16 +48,16 @@ import (
 
 // The two response media types of the specification.
 const (
-	MediaJSON            = "application/json"
-	MediaGraphQLResponse = "application/graphql-response+json"
+	mediaJSON            = "application/json"
+	mediaGraphQLResponse = "application/graphql-response+json"
 )
 
-// Negotiate returns the response media type for an Accept header: the
+// negotiate returns the response media type for an Accept header: the
 // supported type with the highest q-value, the first listed on a tie;
 // application/json when the header is empty, names neither type or only
 // wildcards (the specification's default for clients that do not say).
-func Negotiate(accept string) string {
-	best, bestQ := MediaJSON, 0.0
+func negotiate(accept string) string {
+	best, bestQ := mediaJSON, 0.0
 	for part := range strings.SplitSeq(accept, ",") {
 		mediaType, params, err := mime.ParseMediaType(strings.TrimSpace(part))
 		if err != nil {
@@ -71,10 +71,10 @@ func Negotiate(accept string) string {
 		}
 		var candidate string
 		switch mediaType {
-		case MediaJSON, "application/*", "*/*":
-			candidate = MediaJSON
-		case MediaGraphQLResponse:
-			candidate = MediaGraphQLResponse
+		case mediaJSON, "application/*", "*/*":
+			candidate = mediaJSON
+		case mediaGraphQLResponse:
+			candidate = mediaGraphQLResponse
 		default:
 			continue
 		}
@@ -90,7 +90,7 @@ func Negotiate(accept string) string {
 // use 200, application/graphql-response+json MUST use 4xx and SHOULD use 400
 // for parse, validation and variable coercion failures.
 func requestErrorStatus(media string) int {
-	if media == MediaGraphQLResponse {
+	if media == mediaGraphQLResponse {
 		return http.StatusBadRequest
 	}
 	return http.StatusOK
@@ -169,7 +169,7 @@ func (POST) Supports(r *http.Request) bool {
 		return false
 	}
 	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	return err == nil && mediaType == MediaJSON
+	return err == nil && mediaType == mediaJSON
 }
 
 // postBody is a GraphQL-over-HTTP request body; pointers tell an absent or
@@ -184,7 +184,7 @@ type postBody struct {
 // Do answers one POST.
 func (POST) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	ctx := r.Context()
-	media := Negotiate(r.Header.Get("Accept"))
+	media := negotiate(r.Header.Get("Accept"))
 	w.Header().Set("Content-Type", media)
 	start := graphql.Now()
 
@@ -236,7 +236,7 @@ func (GET) Supports(r *http.Request) bool {
 // Do answers one GET.
 func (GET) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	ctx := r.Context()
-	media := Negotiate(r.Header.Get("Accept"))
+	media := negotiate(r.Header.Get("Accept"))
 	w.Header().Set("Content-Type", media)
 	start := graphql.Now()
 
@@ -296,7 +296,7 @@ func (Unsupported) Supports(*http.Request) bool { return true }
 // Do refuses the request.
 func (Unsupported) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	ctx := r.Context()
-	w.Header().Set("Content-Type", Negotiate(r.Header.Get("Accept")))
+	w.Header().Set("Content-Type", negotiate(r.Header.Get("Accept")))
 	switch {
 	case r.Header.Get("Upgrade") != "":
 		badRequest(ctx, w, exec, http.StatusBadRequest, "transport not supported")

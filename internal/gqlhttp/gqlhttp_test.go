@@ -20,24 +20,24 @@ import (
 
 func TestNegotiate(t *testing.T) {
 	for _, tt := range []struct{ accept, want string }{
-		{"", MediaJSON},
-		{"*/*", MediaJSON},
-		{"application/*", MediaJSON},
-		{"text/html", MediaJSON},
-		{"not a media type", MediaJSON},
-		{"application/json", MediaJSON},
-		{"application/graphql-response+json", MediaGraphQLResponse},
-		{"application/graphql-response+json; charset=utf-8", MediaGraphQLResponse},
+		{"", mediaJSON},
+		{"*/*", mediaJSON},
+		{"application/*", mediaJSON},
+		{"text/html", mediaJSON},
+		{"not a media type", mediaJSON},
+		{"application/json", mediaJSON},
+		{"application/graphql-response+json", mediaGraphQLResponse},
+		{"application/graphql-response+json; charset=utf-8", mediaGraphQLResponse},
 		// Apollo Client and graphql-http's client.
-		{"application/graphql-response+json,application/json;q=0.9", MediaGraphQLResponse},
-		{"application/json, application/graphql-response+json", MediaJSON},
-		{"application/json;q=0.5, application/graphql-response+json", MediaGraphQLResponse},
-		{"application/graphql-response+json;q=0, application/json;q=0.1", MediaJSON},
-		{"text/html, */*;q=0.8", MediaJSON},
-		{"application/graphql-response+json;q=nope, application/json;q=0.2", MediaJSON},
+		{"application/graphql-response+json,application/json;q=0.9", mediaGraphQLResponse},
+		{"application/json, application/graphql-response+json", mediaJSON},
+		{"application/json;q=0.5, application/graphql-response+json", mediaGraphQLResponse},
+		{"application/graphql-response+json;q=0, application/json;q=0.1", mediaJSON},
+		{"text/html, */*;q=0.8", mediaJSON},
+		{"application/graphql-response+json;q=nope, application/json;q=0.2", mediaJSON},
 	} {
-		if got := Negotiate(tt.accept); got != tt.want {
-			t.Errorf("Negotiate(%q) = %q; want %q", tt.accept, got, tt.want)
+		if got := negotiate(tt.accept); got != tt.want {
+			t.Errorf("negotiate(%q) = %q; want %q", tt.accept, got, tt.want)
 		}
 	}
 }
@@ -174,14 +174,14 @@ func TestPOST(t *testing.T) {
 		{"variables not a map", `{"query":"{ name }","variables":"{}"}`, 400, 400, false},
 		{"extensions not a map", `{"query":"{ name }","extensions":[]}`, 400, 400, false},
 	} {
-		do(t, http.MethodPost, u, ct, "", tt.body).check(t, tt.name+", no Accept", tt.status, MediaJSON, tt.data)
-		do(t, http.MethodPost, u, ct, MediaJSON, tt.body).check(t, tt.name+", application/json", tt.status, MediaJSON, tt.data)
-		do(t, http.MethodPost, u, ct, MediaGraphQLResponse, tt.body).check(t, tt.name+", application/graphql-response+json", tt.statusGR, MediaGraphQLResponse, tt.data)
+		do(t, http.MethodPost, u, ct, "", tt.body).check(t, tt.name+", no Accept", tt.status, mediaJSON, tt.data)
+		do(t, http.MethodPost, u, ct, mediaJSON, tt.body).check(t, tt.name+", application/json", tt.status, mediaJSON, tt.data)
+		do(t, http.MethodPost, u, ct, mediaGraphQLResponse, tt.body).check(t, tt.name+", application/graphql-response+json", tt.statusGR, mediaGraphQLResponse, tt.data)
 	}
 
-	do(t, http.MethodPost, u, "application/json; charset=utf-8", "", `{"query":"{ name }"}`).check(t, "charset", 200, MediaJSON, true)
+	do(t, http.MethodPost, u, "application/json; charset=utf-8", "", `{"query":"{ name }"}`).check(t, "charset", 200, mediaJSON, true)
 	do(t, http.MethodPost, base+"/small", ct, "", `{"query":"{ name }","variables":{"pad":"`+strings.Repeat("x", 100)+`"}}`).
-		check(t, "body over the limit", http.StatusRequestEntityTooLarge, MediaJSON, false)
+		check(t, "body over the limit", http.StatusRequestEntityTooLarge, mediaJSON, false)
 }
 
 func TestGET(t *testing.T) {
@@ -194,37 +194,37 @@ func TestGET(t *testing.T) {
 		}
 		return do(t, http.MethodGet, base+"/query?"+v.Encode(), "", accept, "")
 	}
-	get("", "query", "{ name }").check(t, "query", 200, MediaJSON, true)
-	get(MediaGraphQLResponse, "query", "query($id: Int!) { find(id: $id) }", "variables", `{"id":1}`).
-		check(t, "variables", 200, MediaGraphQLResponse, true)
-	get("", "query", "{ nope }").check(t, "validation failure", 200, MediaJSON, false)
-	get(MediaGraphQLResponse, "query", "{ nope }").check(t, "validation failure", 400, MediaGraphQLResponse, false)
-	get("").check(t, "no query", 400, MediaJSON, false)
-	get("", "query", "{ name }", "variables", "{").check(t, "variables not JSON", 400, MediaJSON, false)
-	get("", "query", "{ name }", "extensions", "[]").check(t, "extensions not a map", 400, MediaJSON, false)
+	get("", "query", "{ name }").check(t, "query", 200, mediaJSON, true)
+	get(mediaGraphQLResponse, "query", "query($id: Int!) { find(id: $id) }", "variables", `{"id":1}`).
+		check(t, "variables", 200, mediaGraphQLResponse, true)
+	get("", "query", "{ nope }").check(t, "validation failure", 200, mediaJSON, false)
+	get(mediaGraphQLResponse, "query", "{ nope }").check(t, "validation failure", 400, mediaGraphQLResponse, false)
+	get("").check(t, "no query", 400, mediaJSON, false)
+	get("", "query", "{ name }", "variables", "{").check(t, "variables not JSON", 400, mediaJSON, false)
+	get("", "query", "{ name }", "extensions", "[]").check(t, "extensions not a map", 400, mediaJSON, false)
 
-	for _, accept := range []string{"", MediaGraphQLResponse} {
+	for _, accept := range []string{"", mediaGraphQLResponse} {
 		a := get(accept, "query", "mutation { name }")
-		a.check(t, "mutation", http.StatusMethodNotAllowed, Negotiate(accept), false)
+		a.check(t, "mutation", http.StatusMethodNotAllowed, negotiate(accept), false)
 		if got := a.header.Get("Allow"); got != "POST" {
 			t.Errorf("mutation: Allow = %q; want POST", got)
 		}
 		// The operation named is what counts.
 		get(accept, "query", "query A { name } mutation B { name }", "operationName", "B").
-			check(t, "named mutation", http.StatusMethodNotAllowed, Negotiate(accept), false)
+			check(t, "named mutation", http.StatusMethodNotAllowed, negotiate(accept), false)
 		get(accept, "query", "query A { name } mutation B { name }", "operationName", "A").
-			check(t, "named query", 200, Negotiate(accept), true)
+			check(t, "named query", 200, negotiate(accept), true)
 	}
 }
 
 func TestUnsupported(t *testing.T) {
 	u := newServer(t) + "/query"
 	for _, ct := range []string{"", "text/plain", "application/graphql", "application/x-www-form-urlencoded"} {
-		do(t, http.MethodPost, u, ct, "", `{"query":"{ name }"}`).check(t, "POST "+ct, http.StatusUnsupportedMediaType, MediaJSON, false)
+		do(t, http.MethodPost, u, ct, "", `{"query":"{ name }"}`).check(t, "POST "+ct, http.StatusUnsupportedMediaType, mediaJSON, false)
 	}
 	for _, m := range []string{http.MethodPut, http.MethodDelete, http.MethodPatch} {
-		a := do(t, m, u, "application/json", MediaGraphQLResponse, `{"query":"{ name }"}`)
-		a.check(t, m, http.StatusMethodNotAllowed, MediaGraphQLResponse, false)
+		a := do(t, m, u, "application/json", mediaGraphQLResponse, `{"query":"{ name }"}`)
+		a.check(t, m, http.StatusMethodNotAllowed, mediaGraphQLResponse, false)
 		if got := a.header.Get("Allow"); got != "GET, POST, OPTIONS" {
 			t.Errorf("%s: Allow = %q", m, got)
 		}

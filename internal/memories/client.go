@@ -21,7 +21,7 @@ const (
 	defaultCallTimeout      = 10 * time.Second
 	defaultMaxBodyBytes     = 1 << 20
 	defaultMaxListBodyBytes = 16 << 20
-	defaultUserAgent        = "memories-graphql/1"
+	userAgent               = "memories-graphql/1" // sent on every call
 
 	metadataPath = "/serve/api/v1/get_metadata"
 	listPath     = "/serve/api/v1/list_videos"
@@ -41,7 +41,6 @@ type Client struct {
 	timeout      time.Duration
 	maxBody      int64 // get_metadata
 	maxListBody  int64 // list_videos
-	ua           string
 }
 
 // Option configures a Client.
@@ -63,37 +62,6 @@ func WithCallTimeout(d time.Duration) Option {
 	return func(c *Client) {
 		if d > 0 {
 			c.timeout = d
-		}
-	}
-}
-
-// WithMaxBodyBytes caps the get_metadata response body (default 1 MiB); a
-// larger body is a KindUpstream error. Non-positive values keep the default.
-func WithMaxBodyBytes(n int64) Option {
-	return func(c *Client) {
-		if n > 0 {
-			c.maxBody = n
-		}
-	}
-}
-
-// WithMaxListBodyBytes caps the list_videos response body (default 16 MiB:
-// one page may hold many videos); a larger body is a KindUpstream error.
-// Non-positive values keep the default.
-func WithMaxListBodyBytes(n int64) Option {
-	return func(c *Client) {
-		if n > 0 {
-			c.maxListBody = n
-		}
-	}
-}
-
-// WithUserAgent sets the User-Agent header (default "memories-graphql/1");
-// an empty string keeps the default.
-func WithUserAgent(ua string) Option {
-	return func(c *Client) {
-		if ua != "" {
-			c.ua = ua
 		}
 	}
 }
@@ -133,7 +101,6 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 		timeout:      defaultCallTimeout,
 		maxBody:      defaultMaxBodyBytes,
 		maxListBody:  defaultMaxListBodyBytes,
-		ua:           defaultUserAgent,
 	}
 	for _, opt := range opts {
 		opt(c)
@@ -168,7 +135,7 @@ func (c *Client) GetMetadata(ctx context.Context, key string, ref VideoRef) (*Vi
 		method:  http.MethodGet,
 		url:     c.endpoint + "?" + q.Encode(),
 		maxBody: c.maxBody,
-	}, ParseResponse)
+	}, parseResponse)
 }
 
 // listBody is list_videos' JSON request body; the field order is the
@@ -188,7 +155,8 @@ type listBody struct {
 // Videos the upstream does not know are absent from the page, not errors.
 // The page's videos have Detailed false. key is handled as by GetMetadata.
 // Errors are as GetMetadata's, plus KindUnsupported when the upstream does
-// not offer the call to this account (see ParseListResponse); a negative
+// not offer the call to this account (HTTP 404 or 405, or code 0001/0003
+// whose msg says a parameter or the call is unknown); a negative
 // Page or Size, or an empty or blank video number, is KindBadRequest and
 // makes no call.
 func (c *Client) ListVideos(ctx context.Context, key string, req ListRequest) (*ListPage, error) {
@@ -226,7 +194,7 @@ func (c *Client) ListVideos(ctx context.Context, key string, req ListRequest) (*
 		url:     c.listEndpoint,
 		body:    body,
 		maxBody: c.maxListBody,
-	}, ParseListResponse)
+	}, parseListResponse)
 	if err != nil {
 		return nil, err
 	}
@@ -282,7 +250,7 @@ func do[T any](c *Client, ctx context.Context, key string, r request, parse func
 	}
 	req.Header.Set("Authorization", key)
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", c.ua)
+	req.Header.Set("User-Agent", userAgent)
 	if r.body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

@@ -133,18 +133,6 @@ func (e *Error) Error() string {
 // context.DeadlineExceeded) holds for KindTimeout.
 func (e *Error) Unwrap() error { return e.Err }
 
-// Is reports whether target is a sentinel (an *Error carrying only a Kind,
-// such as ErrRateLimited) of the same Kind, so errors.Is(err, ErrRateLimited)
-// works however much detail err carries.
-func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	if !ok || t == nil {
-		return false
-	}
-	return t.Kind == e.Kind && t.HTTPStatus == 0 && t.Code == "" &&
-		t.Message == "" && t.RetryAfter == 0 && t.Err == nil
-}
-
 // Retryable reports whether repeating the same call later may succeed: rate
 // limits, and code 0001, which the vendor also uses for transient faults.
 // KindUnsupported is never retryable, whatever its code: the call is not
@@ -172,15 +160,3 @@ func (e *Error) AboutAccount() bool {
 		return false
 	}
 }
-
-// Sentinels for errors.Is; compare by Kind, never modify them.
-var (
-	ErrUpstream        = &Error{Kind: KindUpstream}
-	ErrRateLimited     = &Error{Kind: KindRateLimited}
-	ErrUnauthenticated = &Error{Kind: KindUnauthenticated}
-	ErrForbidden       = &Error{Kind: KindForbidden}
-	ErrQuotaExceeded   = &Error{Kind: KindQuotaExceeded}
-	ErrBadRequest      = &Error{Kind: KindBadRequest}
-	ErrTimeout         = &Error{Kind: KindTimeout}
-	ErrUnsupported     = &Error{Kind: KindUnsupported}
-)

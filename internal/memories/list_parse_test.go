@@ -284,9 +284,6 @@ func TestUnsupportedRule(t *testing.T) {
 				t.Errorf("ParseListResponse: got kind %v; want %v (err %v)", got, tt.want, err)
 			}
 			if tt.want == memories.KindUnsupported {
-				if !errors.Is(err, memories.ErrUnsupported) {
-					t.Errorf("errors.Is(err, ErrUnsupported): got false; want true")
-				}
 				var e *memories.Error
 				if errors.As(err, &e) && e.Retryable() {
 					t.Errorf("Retryable: got true; want false for KindUnsupported")

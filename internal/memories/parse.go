@@ -60,7 +60,7 @@ type rawVideo struct {
 	Tags            json.RawMessage `json:"tags"`
 }
 
-// ParseResponse turns one get_metadata HTTP answer into a video or a typed
+// parseResponse turns one get_metadata HTTP answer into a video or a typed
 // error. It returns (nil, nil) when the upstream says the video does not
 // exist (code 0000 with null data); a video it returns has Detailed set.
 // Every error it returns is an *Error.
@@ -70,7 +70,7 @@ type rawVideo struct {
 // non-2xx is classified by its envelope's code when one parses (KindUpstream
 // otherwise, and for a contradictory 0000); a 2xx is classified by code.
 // Content-Type is not consulted: only the body counts.
-func ParseResponse(statusCode int, header http.Header, body []byte) (*Video, error) {
+func parseResponse(statusCode int, header http.Header, body []byte) (*Video, error) {
 	a, err := checkAnswer(statusCode, header, body, endpointMetadata)
 	if err != nil {
 		return nil, err
@@ -102,10 +102,10 @@ type rawListItems struct {
 	Items []rawVideo `json:"videos"`
 }
 
-// ParseListResponse turns one list_videos HTTP answer into a page or a typed
+// parseListResponse turns one list_videos HTTP answer into a page or a typed
 // error. Every error it returns is an *Error.
 //
-// The envelope is classified as by ParseResponse, with one addition that
+// The envelope is classified as by parseResponse, with one addition that
 // comes first after HTTP 5xx: the answers listed at isUnsupportedAnswer
 // (HTTP 404 or 405 whatever the body, or code 0001/0003 whose msg says a
 // parameter or the call is unknown) are KindUnsupported.
@@ -117,7 +117,7 @@ type rawListItems struct {
 // not decode) fails the whole page as KindUpstream: the caller isolates it
 // by splitting its batch. Page is 0 when the upstream omits current_page
 // (ListVideos then reports the page asked).
-func ParseListResponse(statusCode int, header http.Header, body []byte) (*ListPage, error) {
+func parseListResponse(statusCode int, header http.Header, body []byte) (*ListPage, error) {
 	a, err := checkAnswer(statusCode, header, body, endpointList)
 	if err != nil {
 		return nil, err
@@ -221,7 +221,7 @@ func (a *answer) fail(k Kind, err error) error {
 }
 
 // checkAnswer applies the envelope precedence both endpoints share (see
-// ParseResponse and ParseListResponse). It returns an *Error for every
+// parseResponse and parseListResponse). It returns an *Error for every
 // answer that is not a success, and otherwise the answer, whose data the
 // caller decodes.
 func checkAnswer(statusCode int, header http.Header, body []byte, ep endpoint) (*answer, error) {

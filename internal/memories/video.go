@@ -7,7 +7,7 @@ import (
 
 // Status is the normalized processing status of a video.
 //
-// The upstream documents PARSE, UNPARSE and FAILED; ParseResponse trims and
+// The upstream documents PARSE, UNPARSE and FAILED; the client trims and
 // upper-cases what it receives and also maps FAIL, PARSE_ERROR and ERROR to
 // StatusFailed. Any other value, including an empty or missing status, is
 // read as StatusUnparse: that is the conservative "not ready yet" reading,

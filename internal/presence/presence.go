@@ -4,9 +4,9 @@
 // sharing the budget must leave that share unspent.
 //
 // Each replica records itself in a sorted set every second, scored with
-// Redis's clock. A replica seen within the last Forget but not within the
-// last Alive counts as missing: cut off from Redis, or crashed. One that
-// shuts down cleanly removes itself and is not missed.
+// Redis's clock. A replica seen within the last two minutes but not within
+// the last three seconds counts as missing: cut off from Redis, or crashed.
+// One that shuts down cleanly removes itself and is not missed.
 package presence
 
 import (
@@ -26,21 +26,24 @@ import (
 
 // Options tune a Tracker; the zero value takes the defaults.
 type Options struct {
-	// Every is how often the replica records itself (default 1s).
-	Every time.Duration
-	// Alive is how recently a replica must have recorded itself to count as
-	// sharing the budget (default 3 × Every).
-	Alive time.Duration
-	// Forget is how long a replica that stopped recording counts as
-	// missing (default 2m): long enough to cover a Redis outage of one
-	// replica, short enough that a crashed one stops costing budget.
-	Forget time.Duration
 	// Expected is the number of replicas the rate limit is split by when
 	// one is cut off (EXPECTED_REPLICAS); more replicas seen than that logs
 	// a warning, since their fallback shares would overshoot. 0: no check.
 	Expected int
 	// Logger receives changes in the number of missing replicas.
 	Logger *slog.Logger
+
+	// The timings; only the tests change them.
+
+	// every is how often the replica records itself (default 1s).
+	every time.Duration
+	// alive is how recently a replica must have recorded itself to count as
+	// sharing the budget (default 3 × every).
+	alive time.Duration
+	// forget is how long a replica that stopped recording counts as
+	// missing (default 2m): long enough to cover a Redis outage of one
+	// replica, short enough that a crashed one stops costing budget.
+	forget time.Duration
 }
 
 // Tracker records this replica's presence and counts the missing ones.
@@ -69,16 +72,16 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2]) * 1000))
 return {redis.call('ZCOUNT', KEYS[1], '-inf', now - tonumber(ARGV[3])), redis.call('ZCARD', KEYS[1])}
 `)
 
-// Start records this replica at once and then every opts.Every, until Close.
+// Start records this replica at once and then every second, until Close.
 func Start(conn *redisconn.Conn, opts Options) *Tracker {
-	if opts.Every <= 0 {
-		opts.Every = time.Second
+	if opts.every <= 0 {
+		opts.every = time.Second
 	}
-	if opts.Alive <= 0 {
-		opts.Alive = 3 * opts.Every
+	if opts.alive <= 0 {
+		opts.alive = 3 * opts.every
 	}
-	if opts.Forget <= 0 {
-		opts.Forget = 2 * time.Minute
+	if opts.forget <= 0 {
+		opts.forget = 2 * time.Minute
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -99,7 +102,7 @@ func (t *Tracker) Missing() int { return int(t.missing.Load()) }
 
 func (t *Tracker) run() {
 	defer close(t.done)
-	tick := time.NewTicker(t.opts.Every)
+	tick := time.NewTicker(t.opts.every)
 	defer tick.Stop()
 	for {
 		select {
@@ -121,7 +124,7 @@ func (t *Tracker) beat() {
 	ctx, cancel := t.conn.Context(context.Background())
 	defer cancel()
 	counts, err := heartbeatScript.Run(ctx, t.conn.Client(), []string{t.key}, t.id,
-		t.opts.Forget.Seconds(), t.opts.Alive.Seconds()).Int64Slice()
+		t.opts.forget.Seconds(), t.opts.alive.Seconds()).Int64Slice()
 	if err == nil && len(counts) != 2 {
 		err = fmt.Errorf("presence heartbeat: unexpected reply %v", counts)
 	}

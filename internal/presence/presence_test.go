@@ -41,7 +41,7 @@ func redisNow(t *testing.T, c *redis.Client) float64 {
 func TestMissing(t *testing.T) {
 	url := redistest.URL(t)
 	prefix := redistest.Prefix(t, url)
-	opts := Options{Every: 50 * time.Millisecond, Alive: 500 * time.Millisecond, Forget: 3 * time.Second}
+	opts := Options{every: 50 * time.Millisecond, alive: 500 * time.Millisecond, forget: 3 * time.Second}
 	one := Start(open(t, url, prefix), opts)
 	defer one.Close()
 	two := Start(open(t, url, prefix), opts)
@@ -51,7 +51,7 @@ func TestMissing(t *testing.T) {
 
 	// A clean stop: the other never counts it.
 	two.Close()
-	time.Sleep(2 * opts.Alive)
+	time.Sleep(2 * opts.alive)
 	if got := one.Missing(); got != 0 {
 		t.Errorf("Missing after a clean stop = %d; want 0", got)
 	}
@@ -86,7 +86,7 @@ func TestWarnsAboveExpected(t *testing.T) {
 		defer mu.Unlock()
 		return logs.Write(p)
 	}), nil))
-	opts := Options{Every: 50 * time.Millisecond, Expected: 1, Logger: logger}
+	opts := Options{every: 50 * time.Millisecond, Expected: 1, Logger: logger}
 	one := Start(open(t, url, prefix), opts)
 	defer one.Close()
 	logged := func() string {
@@ -94,11 +94,11 @@ func TestWarnsAboveExpected(t *testing.T) {
 		defer mu.Unlock()
 		return logs.String()
 	}
-	time.Sleep(3 * opts.Every)
+	time.Sleep(3 * opts.every)
 	if strings.Contains(logged(), "EXPECTED_REPLICAS") {
 		t.Fatalf("one replica, one expected: logged %q; want no warning", logged())
 	}
-	two := Start(open(t, url, prefix), Options{Every: 50 * time.Millisecond})
+	two := Start(open(t, url, prefix), Options{every: 50 * time.Millisecond})
 	defer two.Close()
 	eventually.True(t, "the warning", func() bool {
 		return strings.Contains(logged(), "more replicas share Redis than EXPECTED_REPLICAS") &&

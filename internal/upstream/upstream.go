@@ -44,11 +44,12 @@ type Limiter interface {
 
 // The endpoints, as metrics and traces name them.
 const (
-	EndpointMetadata = "get_metadata"
-	EndpointList     = "list_videos"
+	endpointMetadata = "get_metadata"
+	endpointList     = "list_videos"
 )
 
-// Observer records what the Caller does, for metrics.
+// Observer records what the Caller does, for metrics. endpoint is
+// "get_metadata" or "list_videos".
 type Observer interface {
 	UpstreamCall(endpoint, outcome string, d time.Duration)
 	LimiterWait(endpoint string, d time.Duration)
@@ -61,16 +62,6 @@ type Observer interface {
 type Options struct {
 	// MaxConcurrency bounds the upstream calls in flight at once (default 16).
 	MaxConcurrency int
-	// TransientRetries is how many times a vendor "0001" is retried (default 2).
-	TransientRetries int
-	// BackoffBase is the first retry delay when the upstream gives no
-	// Retry-After (default 200ms); it doubles on each attempt up to 5s.
-	BackoffBase time.Duration
-	// CallReserve is the time a call needs after it gets budget (default
-	// 250ms): budget that would come later than CallReserve before the
-	// deadline is refused at once, rather than spent on a call that would
-	// time out.
-	CallReserve time.Duration
 	// NoBatch makes every video cost one get_metadata call, as before
 	// list_videos was used (MEMORIES_BATCH=off).
 	NoBatch bool
@@ -87,6 +78,20 @@ type Options struct {
 	// Logger gets a warning when list_videos is unavailable for an account;
 	// nil discards it.
 	Logger *slog.Logger
+
+	// The retry and deadline timings; only the tests change them.
+
+	// transientRetries is how many times a vendor "0001" is retried
+	// (default 2).
+	transientRetries int
+	// backoffBase is the first retry delay when the upstream gives no
+	// Retry-After (default 200ms); it doubles on each attempt up to 5s.
+	backoffBase time.Duration
+	// callReserve is the time a call needs after it gets budget (default
+	// 250ms): budget that would come later than callReserve before the
+	// deadline is refused at once, rather than spent on a call that would
+	// time out.
+	callReserve time.Duration
 }
 
 // Caller fetches videos. It is safe for concurrent use and shared by all
@@ -125,12 +130,12 @@ const (
 func New(client Client, meta, list Limiter, opts Options) *Caller {
 	s := &Caller{
 		client:      client,
-		meta:        endpoint{name: EndpointMetadata, limiter: meta},
-		list:        endpoint{name: EndpointList, limiter: list},
+		meta:        endpoint{name: endpointMetadata, limiter: meta},
+		list:        endpoint{name: endpointList, limiter: list},
 		slots:       make(chan struct{}, positive(opts.MaxConcurrency, 16)),
-		retries:     positive(opts.TransientRetries, 2),
-		backoff:     positive(opts.BackoffBase, 200*time.Millisecond),
-		reserve:     positive(opts.CallReserve, 250*time.Millisecond),
+		retries:     positive(opts.transientRetries, 2),
+		backoff:     positive(opts.backoffBase, 200*time.Millisecond),
+		reserve:     positive(opts.callReserve, 250*time.Millisecond),
 		noBatch:     opts.NoBatch,
 		batchSize:   positive(opts.BatchSize, 200),
 		probeAfter:  positive(opts.ProbeAfter, time.Minute),
@@ -324,7 +329,7 @@ func (s *Caller) video(ctx context.Context, acct account.Account, ref memories.V
 // do makes one upstream call on ep's budget, retrying the answers worth
 // retrying: rate limited (after the upstream's Retry-After, which pauses
 // the whole account, or a jittered backoff) and the vendor's transient
-// 0001 (up to TransientRetries times). call returns the outcome to record
+// 0001 (up to transientRetries times). call returns the outcome to record
 // when it succeeds.
 func (s *Caller) do(ctx context.Context, acct account.Account, ep endpoint, call func(context.Context, trace.Span) (string, error)) error {
 	transient := 0
@@ -364,7 +369,7 @@ func (s *Caller) do(ctx context.Context, acct account.Account, ep endpoint, call
 	}
 }
 
-// wait waits for ep's budget, keeping CallReserve before ctx's deadline for
+// wait waits for ep's budget, keeping callReserve before ctx's deadline for
 // the call itself.
 func (s *Caller) wait(ctx context.Context, acct account.Account, ep endpoint) error {
 	waitCtx := ctx
@@ -417,7 +422,7 @@ func (s *Caller) call(ctx context.Context, ep endpoint, call func(context.Contex
 	start := time.Now()
 	outcome, err := call(ctx, span)
 	if err != nil {
-		outcome = Outcome(err)
+		outcome = outcomeOf(err)
 		span.SetStatus(codes.Error, outcome)
 	}
 	span.SetAttributes(attribute.String("memories.outcome", outcome))
@@ -427,10 +432,10 @@ func (s *Caller) call(ctx context.Context, ep endpoint, call func(context.Contex
 	return err
 }
 
-// Outcome names a failed call for metrics and traces: the error kind's name
-// ("rate_limited", "timeout", "upstream_error", ...), "canceled", or
+// outcomeOf names a failed call for metrics and traces: the error kind's
+// name ("rate_limited", "timeout", "upstream_error", ...), "canceled", or
 // "error" for anything else.
-func Outcome(err error) string {
+func outcomeOf(err error) string {
 	var me *memories.Error
 	switch {
 	case errors.As(err, &me):

@@ -190,10 +190,7 @@ func setup(t *testing.T, cfg config) *env {
 		obs:    newRecorder(),
 		client: &countingClient{Client: client},
 	}
-	o := cfg.opts
-	if o.BackoffBase == 0 {
-		o.BackoffBase = 10 * time.Millisecond
-	}
+	o := cfg.opts.WithBackoffBase(10 * time.Millisecond)
 	if o.Observer == nil {
 		o.Observer = e.obs
 	}
@@ -507,10 +504,10 @@ func TestListRateLimitRetriesTheWholeChunk(t *testing.T) {
 	if p := e.list.Pauses(); len(p) != 0 {
 		t.Errorf("pauses = %v; want none without Retry-After", p)
 	}
-	if got, want := e.obs.outcomes(upstream.EndpointList), map[string]int{"rate_limited": 2, "ok": 1}; !mapsEqual(got, want) {
+	if got, want := e.obs.outcomes("list_videos"), map[string]int{"rate_limited": 2, "ok": 1}; !mapsEqual(got, want) {
 		t.Errorf("list_videos outcomes: got %v; want %v", got, want)
 	}
-	if got := e.obs.waitsFor(upstream.EndpointList); got != 3 {
+	if got := e.obs.waitsFor("list_videos"); got != 3 {
 		t.Errorf("list_videos limiter waits: got %d; want 3", got)
 	}
 }
@@ -615,7 +612,7 @@ func TestRateLimitedWhenRetryAfterPassesDeadline(t *testing.T) {
 func TestTransientCodeRetriedAFewTimes(t *testing.T) {
 	tests := []struct {
 		name      string
-		retries   int  // Options.TransientRetries
+		retries   int  // Options.WithTransientRetries
 		detail    bool // fault on get_metadata, else on list_videos
 		times     int  // Fault.Times; 0 = always
 		wantMeta  int64
@@ -640,7 +637,7 @@ func TestTransientCodeRetriedAFewTimes(t *testing.T) {
 			if tt.detail {
 				opts = emulator.Options{Faults: faults}
 			}
-			e := setup(t, config{emu: opts, opts: upstream.Options{TransientRetries: tt.retries}})
+			e := setup(t, config{emu: opts, opts: upstream.Options{}.WithTransientRetries(tt.retries)})
 			got, errs := e.src.Videos(context.Background(), acct, rs, tt.detail)
 			if tt.wantError {
 				if len(errs) != 1 {
@@ -695,7 +692,7 @@ func TestDefiniteFailuresAreNotRetried(t *testing.T) {
 func TestBudgetInsideCallReserveIsRefused(t *testing.T) {
 	for _, detail := range []bool{true, false} {
 		t.Run(fmt.Sprintf("detail=%v", detail), func(t *testing.T) {
-			cfg := config{opts: upstream.Options{CallReserve: 5 * time.Second}}
+			cfg := config{opts: upstream.Options{}.WithCallReserve(5 * time.Second)}
 			if detail {
 				cfg.metaRate = 0.5
 			} else {
@@ -787,17 +784,17 @@ func TestObserverOutcomes(t *testing.T) {
 	}}})
 	ctx := context.Background()
 	e.src.Videos(ctx, acct, rs, true)
-	if got, want := e.obs.outcomes(upstream.EndpointMetadata), map[string]int{"ok": 1, "not_found": 1, "forbidden": 1}; !mapsEqual(got, want) {
+	if got, want := e.obs.outcomes("get_metadata"), map[string]int{"ok": 1, "not_found": 1, "forbidden": 1}; !mapsEqual(got, want) {
 		t.Errorf("get_metadata outcomes: got %v; want %v", got, want)
 	}
-	if got := e.obs.waitsFor(upstream.EndpointMetadata); got != 3 {
+	if got := e.obs.waitsFor("get_metadata"); got != 3 {
 		t.Errorf("get_metadata limiter waits: got %d; want 3", got)
 	}
 	e.src.Videos(ctx, acct, rs[:2], false)
-	if got, want := e.obs.outcomes(upstream.EndpointList), map[string]int{"ok": 1}; !mapsEqual(got, want) {
+	if got, want := e.obs.outcomes("list_videos"), map[string]int{"ok": 1}; !mapsEqual(got, want) {
 		t.Errorf("list_videos outcomes: got %v; want %v", got, want)
 	}
-	if got := e.obs.waitsFor(upstream.EndpointList); got != 1 {
+	if got := e.obs.waitsFor("list_videos"); got != 1 {
 		t.Errorf("list_videos limiter waits: got %d; want 1", got)
 	}
 	if got := e.obs.unavailableCount(); got != 0 {

@@ -403,7 +403,7 @@ func TestSharedLeaseWaiterDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	vs, errs := sources[0].Videos(ctx, acct, refs("VI1", "VI2"), false)
-	if errs == nil || !errors.Is(errs[0], memories.ErrTimeout) {
+	if errs == nil || !isTimeout(errs[0]) {
 		t.Errorf("got %v, %v; want a timeout for VI1", vs, errs)
 	}
 	if errs != nil && errs[1] != nil || vs[1] == nil {
