@@ -30,7 +30,7 @@
 //
 // Logs go to stderr. The exit code is 0 whenever the JSON was printed, even
 // when audits failed (the caller decides which failures matter; see
-// graphqlhttp_test.go); it is 1, with a message on stderr, only when the audit
+// e2e/graphqlhttp_test.go); it is 1, with a message on stderr, only when the audit
 // could not run: no URL, the server unreachable, or the global timeout.
 //
 // Usage:

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -13,8 +13,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/memories-facade/memories-graphql/internal/app"
 
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonv1 "go.opentelemetry.io/proto/otlp/common/v1"
@@ -133,35 +131,6 @@ func TestAccessTokens(t *testing.T) {
 	})
 }
 
-// The server warns loudly when it holds a real key, has no access tokens and
-// listens beyond loopback.
-func TestExposedKeyWarning(t *testing.T) {
-	tests := []struct {
-		name string
-		host string
-		env  map[string]string
-		want bool
-	}{
-		{"key on all interfaces", "0.0.0.0", map[string]string{"MEMORIES_API_KEY": "sk-x", "MEMORIES_BASE_URL": "http://127.0.0.1:1"}, true},
-		{"key on loopback", "127.0.0.1", map[string]string{"MEMORIES_API_KEY": "sk-x", "MEMORIES_BASE_URL": "http://127.0.0.1:1"}, false},
-		{"key with tokens", "0.0.0.0", map[string]string{"MEMORIES_API_KEY": "sk-x", "MEMORIES_BASE_URL": "http://127.0.0.1:1", "ACCESS_TOKENS": "t"}, false},
-		{"sandbox", "0.0.0.0", map[string]string{}, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srv := startRun(t, []string{"-host", tt.host, "-port", "0"}, tt.env)
-			_ = srv.stop(t) // the warning, if any, is logged before serving
-			got := strings.Contains(srv.logs(), "SECURITY")
-			if got != tt.want {
-				t.Errorf("warned = %v; want %v\n%s", got, tt.want, srv.logs())
-			}
-			if strings.Contains(srv.logs(), "sk-x") {
-				t.Error("logs contain the API key")
-			}
-		})
-	}
-}
-
 func TestCORS(t *testing.T) {
 	h := setup(t, emulator.Options{}, with(fast, "CORS_ALLOWED_ORIGINS", "https://app.example.com"))
 	for _, tt := range []struct {
@@ -195,13 +164,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	h.query(t, q, map[string]any{"nos": nos, "good": nos})
 	h.query(t, q, map[string]any{"nos": nos[:2], "good": nos[:2]}) // cache hits
 
-	resp, err := http.Get(strings.TrimSuffix(h.url, "/query") + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	text := string(body)
+	text := h.metrics(t)
 	for _, want := range []string{
 		`memories_upstream_calls_total{endpoint="get_metadata",outcome="ok"} 2`,
 		`memories_upstream_calls_total{endpoint="get_metadata",outcome="upstream_error"} 1`,
@@ -220,34 +183,6 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 	if strings.Contains(text, testKey) || strings.Contains(text, emulator.KeyHash(testKey)[:12]) {
 		t.Error("/metrics names the account")
-	}
-}
-
-// /readyz fails as soon as shutdown begins, while in-flight work drains.
-func TestReadinessDuringShutdown(t *testing.T) {
-	srv := startRun(t, []string{"-host", "127.0.0.1", "-port", "0"}, map[string]string{"SHUTDOWN_DELAY": "2s"})
-	status := func() int {
-		resp, err := http.Get(srv.base + "/readyz")
-		if err != nil {
-			return 0
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	if got := status(); got != 200 {
-		t.Fatalf("/readyz = %d; want 200", got)
-	}
-	stopped := make(chan error, 1)
-	go func() { stopped <- srv.stop(t) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for status() != http.StatusServiceUnavailable {
-		if time.Now().After(deadline) {
-			t.Fatal("/readyz never answered 503 during the shutdown delay")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err := <-stopped; err != nil {
-		t.Errorf("run = %v; want nil", err)
 	}
 }
 
@@ -310,19 +245,9 @@ func (c *collector) named(name string) []*tracev1.Span {
 // stop function closes the app, which flushes the spans.
 func tracedApp(t *testing.T, emu *emulator.Server, c *collector) (url string, stop func()) {
 	t.Helper()
-	env := with(fast, "MEMORIES_BASE_URL", emu.URL(), "OTEL_EXPORTER_OTLP_ENDPOINT", c.url)
-	cfg, err := app.ParseConfig(nil, func(k string) string { return env[k] }, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(cfg, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(a.Handler())
-	return srv.URL + "/query", func() {
-		srv.Close()
-		if err := a.Close(); err != nil {
+	in := startInstance(t, with(fast, "MEMORIES_BASE_URL", emu.URL(), "OTEL_EXPORTER_OTLP_ENDPOINT", c.url), nil)
+	return in.url, func() {
+		if err := in.close(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -344,11 +269,7 @@ func attr(s *tracev1.Span, key string) string {
 // and no span carries the key.
 func TestTracesExported(t *testing.T) {
 	c := startCollector(t)
-	emu, err := emulator.Start(emulator.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Close()
+	emu := startEmulator(t, emulator.Options{})
 	url, stop := tracedApp(t, emu, c)
 	postQuery(t, url, `query Traced { video(videoNo: "`+vendorExample+`") { videoNo } }`, nil)
 	stop()
@@ -372,11 +293,7 @@ func TestTracesLinkSharedCalls(t *testing.T) {
 	c := startCollector(t)
 	// A slow upstream, so that the second request joins the first's call
 	// even on a loaded machine.
-	emu, err := emulator.Start(emulator.Options{Latency: 3 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Close()
+	emu := startEmulator(t, emulator.Options{Latency: 3 * time.Second})
 	url, stop := tracedApp(t, emu, c)
 	q := `query Shared { video(videoNo: "` + vendorExample + `") { videoNo } }`
 	done := make(chan struct{})
@@ -411,24 +328,5 @@ func TestTracesLinkSharedCalls(t *testing.T) {
 	calls := c.named("memories.get_metadata")
 	if len(calls) != 1 || !bytes.Equal(calls[0].TraceId, miss.TraceId) {
 		t.Errorf("upstream call spans = %d; want 1, in the trace of the lookup that made it", len(calls))
-	}
-}
-
-// JSON logs carry the request id on every record of a request.
-func TestJSONLogsCarryRequestID(t *testing.T) {
-	srv := startRun(t, []string{"-host", "127.0.0.1", "-port", "0"}, map[string]string{"LOG_FORMAT": "json"})
-	postQuery(t, srv.base+"/query", `{ video(videoNo: "`+vendorExample+`") { videoNo } }`, nil)
-	_ = srv.stop(t) // flushes the request's log record
-	var found bool
-	for _, line := range strings.Split(srv.logs(), "\n") {
-		if strings.Contains(line, `"msg":"request"`) && strings.Contains(line, `"path":"/query"`) {
-			found = true
-			if !strings.Contains(line, `"request_id":"`) {
-				t.Errorf("request record without request_id: %s", line)
-			}
-		}
-	}
-	if !found {
-		t.Errorf("no JSON request record in:\n%s", srv.logs())
 	}
 }

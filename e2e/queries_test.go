@@ -1,9 +1,8 @@
-package main
+package e2e
 
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -11,8 +10,6 @@ import (
 	"github.com/memories-facade/memories-graphql/internal/emulator"
 	"github.com/memories-facade/memories-graphql/internal/playground"
 )
-
-const vendorExample = "VI606404158946574336"
 
 // 100 aliases over 10 distinct videos, plus a videos list repeating them, make
 // exactly 10 upstream calls.
@@ -86,33 +83,6 @@ func TestVideosKeepsOrderWithNullForUnknown(t *testing.T) {
 }
 
 // The vendor page's example, through the whole stack.
-const allFields = `videoNo uniqueId videoName duration size status rawStatus cause createTime
-	resolutionLabel fps width height
-	captureMetadata { datetimeTaken cameraModel location { latitude longitude } tags }`
-
-const vendorExampleJSON = `{
-	"videoNo": "VI606404158946574336", "uniqueId": "default", "videoName": "182082-867762198_tiny",
-	"duration": 12, "size": 3284512, "status": "PARSE", "rawStatus": "PARSE", "cause": null,
-	"createTime": "2025-08-01T08:33:37.992Z", "resolutionLabel": "720P", "fps": 30, "width": 1280, "height": 720,
-	"captureMetadata": {"datetimeTaken": "2024-10-20T01:40:00.000Z", "cameraModel": "Canon EOS 5D",
-		"location": {"latitude": 39.9042, "longitude": 116.4074}, "tags": ["holiday", "beijing", "api"]}}`
-
-func assertJSONEqual(t testing.TB, name string, got json.RawMessage, want string) {
-	t.Helper()
-	var g, w any
-	if err := json.Unmarshal(got, &g); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	if err := json.Unmarshal([]byte(want), &w); err != nil {
-		t.Fatalf("%s: bad want: %v", name, err)
-	}
-	gb, _ := json.Marshal(g)
-	wb, _ := json.Marshal(w)
-	if string(gb) != string(wb) {
-		t.Errorf("%s:\n got %s\nwant %s", name, gb, wb)
-	}
-}
-
 func TestVendorExample(t *testing.T) {
 	h := setup(t, emulator.Options{}, fast)
 	resp := h.query(t, `query($no: ID!) { video(videoNo: $no) { `+allFields+` } }`, map[string]any{"no": vendorExample})
@@ -408,21 +378,12 @@ func TestPassThroughKeysAreIsolated(t *testing.T) {
 func TestMalformedBodyIsBadRequest(t *testing.T) {
 	h := setup(t, emulator.Options{}, fast)
 	for _, body := range []string{"{\"query\": \"{\n}\"}", "not json", strings.Repeat("x", 2<<20)} {
-		resp, err := http.Post(h.url, "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
+		resp := postBody(t, h.url, []byte(body))
+		if len(resp.Errors) != 1 || resp.Errors[0].code() != "BAD_REQUEST" {
+			t.Errorf("body %.20q: errors = %+v; want one BAD_REQUEST", body, resp.Errors)
 		}
-		var out struct{ Errors []gqlError }
-		err = json.NewDecoder(resp.Body).Decode(&out)
-		resp.Body.Close()
-		if err != nil {
-			t.Fatalf("body %.20q: response is not JSON: %v", body, err)
-		}
-		if len(out.Errors) != 1 || out.Errors[0].code() != "BAD_REQUEST" {
-			t.Errorf("body %.20q: errors = %+v; want one BAD_REQUEST", body, out.Errors)
-		}
-		if resp.StatusCode < 400 || resp.StatusCode >= 500 {
-			t.Errorf("body %.20q: HTTP %d; want 4xx", body, resp.StatusCode)
+		if resp.Status < 400 || resp.Status >= 500 {
+			t.Errorf("body %.20q: HTTP %d; want 4xx", body, resp.Status)
 		}
 	}
 }

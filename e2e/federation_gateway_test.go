@@ -1,46 +1,12 @@
-package main
+package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/memories-facade/memories-graphql/internal/emulator"
 )
-
-// requireTool finds a program the test needs: missing, the test skips on a
-// developer's machine and fails under CI=true.
-func requireTool(t *testing.T, name, hint string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not found; CI must install it (%s)", name, hint)
-		}
-		t.Skipf("%s not found (%s)", name, hint)
-	}
-	return path
-}
-
-// federationHarness installs the Node harness's packages when they are
-// missing, so that `go test ./...` runs the whole suite on a fresh machine.
-func federationHarness(t *testing.T) (node, dir string) {
-	t.Helper()
-	node = requireTool(t, "node", "Node.js 20 runs the federation gateway")
-	dir = filepath.Join("e2e", "federation")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@apollo", "gateway")); err != nil {
-		npm := requireTool(t, "npm", "npm installs the gateway's packages")
-		cmd := exec.Command(npm, "ci", "--no-audit", "--no-fund", "--prefix", dir)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("npm ci --prefix %s: %v\n%s", dir, err, out)
-		}
-	}
-	return node, filepath.Join(dir, "run.mjs")
-}
 
 // gatewayResult is what e2e/federation/run.mjs prints.
 type gatewayResult struct {
@@ -53,20 +19,13 @@ type gatewayResult struct {
 	}
 }
 
+// runGateway runs e2e/federation/run.mjs with env added to the test's own,
+// and checks that composition went cleanly.
 func runGateway(t *testing.T, env ...string) gatewayResult {
 	t.Helper()
-	node, script := federationHarness(t)
-	cmd := exec.Command(node, script)
-	cmd.Env = append(os.Environ(), env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("node %s: %v\nstderr:\n%s", script, err, stderr.String())
-	}
+	node, script := nodeHarness(t, "federation", "@apollo/gateway", "runs the federation gateway")
 	var res gatewayResult
-	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
-		t.Fatalf("harness output is not JSON: %v\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
-	}
+	runNode(t, node, script, nil, env, &res)
 	if len(res.CompositionErrors) > 0 {
 		t.Fatalf("composition errors: %+v", res.CompositionErrors)
 	}
@@ -74,14 +33,6 @@ func runGateway(t *testing.T, env ...string) gatewayResult {
 		t.Errorf("composition hints: %+v; want none", res.CompositionHints)
 	}
 	return res
-}
-
-func mustJSON(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return string(b)
 }
 
 type collectionJSON struct {
@@ -118,8 +69,8 @@ func TestFederationGateway(t *testing.T) {
 	h := setup(t, emulator.Options{Videos: vs, Faults: map[string]emulator.Fault{failing: {Kind: emulator.FaultHTTPError}}},
 		with(fast, "CACHE_TTL_PARSE", "0")) // no cross-request cache: every call below is counted
 
-	res := runGateway(t, "SUBGRAPH_URL="+h.url, "VIDEO_NOS="+mustJSON(nos), "REPEAT=200",
-		"FAILING_VIDEO_NOS="+mustJSON([]string{failing}))
+	res := runGateway(t, "SUBGRAPH_URL="+h.url, "VIDEO_NOS="+string(mustJSON(nos)), "REPEAT=200",
+		"FAILING_VIDEO_NOS="+string(mustJSON([]string{failing})))
 
 	if res.All == nil || len(res.All.Errors) > 0 {
 		t.Fatalf("collection all: %+v", res.All)
@@ -183,7 +134,7 @@ func TestFederationGatewayPassThrough(t *testing.T) {
 	vs, nos := testVideos(5)
 	h := setup(t, emulator.Options{Keys: []string{key}, Videos: vs}, passThrough)
 
-	res := runGateway(t, "SUBGRAPH_URL="+h.url, "VIDEO_NOS="+mustJSON(nos), "REPEAT=10", "CLIENT_AUTHORIZATION="+key)
+	res := runGateway(t, "SUBGRAPH_URL="+h.url, "VIDEO_NOS="+string(mustJSON(nos)), "REPEAT=10", "CLIENT_AUTHORIZATION="+key)
 	if res.All == nil || len(res.All.Errors) > 0 {
 		t.Fatalf("collection all: %+v", res.All)
 	}
@@ -200,7 +151,7 @@ func TestFederationGatewayPassThrough(t *testing.T) {
 		t.Errorf("upstream calls with the client's key = %d; want at least 5", got)
 	}
 
-	res = runGateway(t, "SUBGRAPH_URL="+h.url, "VIDEO_NOS="+mustJSON(nos), "REPEAT=3")
+	res = runGateway(t, "SUBGRAPH_URL="+h.url, "VIDEO_NOS="+string(mustJSON(nos)), "REPEAT=3")
 	if res.All == nil || len(res.All.Errors) != 3 {
 		t.Fatalf("without a key: %+v; want 3 errors", res.All)
 	}

@@ -1,11 +1,9 @@
-package main
+package e2e
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -17,13 +15,8 @@ import (
 func TestGETQuery(t *testing.T) {
 	h := setup(t, emulator.Options{}, fast)
 	q := url.Values{"query": {`{ video(videoNo: "` + vendorExample + `") { videoName } }`}}
-	resp, err := http.Get(h.url + "?" + q.Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if got, want := string(body), `{"data":{"video":{"videoName":"182082-867762198_tiny"}}}`; got != want {
+	res := httpGet(t, h.url+"?"+q.Encode())
+	if got, want := res.body, `{"data":{"video":{"videoName":"182082-867762198_tiny"}}}`; got != want {
 		t.Errorf("GET /query = %s; want %s", got, want)
 	}
 }
@@ -34,28 +27,16 @@ func TestQueryAnswersAreNotStored(t *testing.T) {
 	h := setup(t, emulator.Options{}, fast)
 	pass := setup(t, emulator.Options{}, passThrough)
 	q := `{ video(videoNo: "` + vendorExample + `") { videoName } }`
-	get := func(base string) (*http.Response, error) {
-		return http.Get(base + "?" + url.Values{"query": {q}}.Encode())
-	}
-	body, _ := json.Marshal(map[string]string{"query": q})
-	post := func(base string) (*http.Response, error) {
-		return http.Post(base, "application/json", strings.NewReader(string(body)))
-	}
 	for _, tt := range []struct {
-		name string
-		do   func() (*http.Response, error)
+		name   string
+		header func() http.Header
 	}{
-		{"GET", func() (*http.Response, error) { return get(h.url) }},
-		{"POST", func() (*http.Response, error) { return post(h.url) }},
-		{"POST without a key in pass-through", func() (*http.Response, error) { return post(pass.url) }},
-		{"bad request", func() (*http.Response, error) { return http.Post(h.url, "application/json", strings.NewReader("{")) }},
+		{"GET", func() http.Header { return httpGet(t, h.url+"?"+url.Values{"query": {q}}.Encode()).Header }},
+		{"POST", func() http.Header { return h.query(t, q, nil).Header }},
+		{"POST without a key in pass-through", func() http.Header { return pass.query(t, q, nil).Header }},
+		{"bad request", func() http.Header { return postBody(t, h.url, []byte("{")).Header }},
 	} {
-		resp, err := tt.do()
-		if err != nil {
-			t.Fatalf("%s: %v", tt.name, err)
-		}
-		resp.Body.Close()
-		if got, want := resp.Header.Get("Cache-Control"), "no-store"; got != want {
+		if got, want := tt.header().Get("Cache-Control"), "no-store"; got != want {
 			t.Errorf("%s: Cache-Control = %q; want %q", tt.name, got, want)
 		}
 	}
@@ -72,19 +53,7 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 		if withQuery {
 			body["query"] = query
 		}
-		b, _ := json.Marshal(body)
-		resp, err := http.Post(h.url, "application/json", bytes.NewReader(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out response
-		raw, _ := io.ReadAll(resp.Body)
-		if err := json.Unmarshal(raw, &out); err != nil {
-			t.Fatalf("%v: %s", err, raw)
-		}
-		out.Raw = string(raw)
-		return out
+		return postBody(t, h.url, mustJSON(body))
 	}
 	if r := post(false); len(r.Errors) != 1 || r.Errors[0].code() != "PERSISTED_QUERY_NOT_FOUND" {
 		t.Errorf("hash only, unknown: %s; want PERSISTED_QUERY_NOT_FOUND", r.Raw)

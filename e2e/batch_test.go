@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Batching through list_videos, through the real server over HTTP against
 // the emulator over HTTP: the call counts, the planning of which call a
@@ -8,8 +8,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"reflect"
 	"strings"
 	"sync"
@@ -20,9 +18,6 @@ import (
 	"github.com/memories-facade/memories-graphql/internal/eventually"
 	"github.com/memories-facade/memories-graphql/internal/redistest"
 )
-
-// fastList is fast with batching on, as it is by default.
-var fastList = with(fast, "MEMORIES_BATCH", "on")
 
 // detailVideos makes n distinct PARSE videos with every field get_metadata
 // returns, detail fields included.
@@ -100,8 +95,8 @@ func TestBatchAnswersAsGetMetadata(t *testing.T) {
 		captureMetadata { datetimeTaken cameraModel location { latitude longitude } tags }`
 	q := `query($nos: [ID!]!, $u: String!) { videos(videoNos: $nos, uniqueId: $u) { ` + fields + ` } }`
 	for u, nos := range scopes {
-		batched := postQuery(t, r.urls[0], q, map[string]any{"nos": nos, "u": u})
-		single := postQuery(t, r.urls[1], q, map[string]any{"nos": nos, "u": u})
+		batched := postQuery(t, r.servers[0].url, q, map[string]any{"nos": nos, "u": u})
+		single := postQuery(t, r.servers[1].url, q, map[string]any{"nos": nos, "u": u})
 		if len(batched.Errors)+len(single.Errors) > 0 {
 			t.Fatalf("scope %s: errors %+v / %+v; want none", u, batched.Errors, single.Errors)
 		}
@@ -327,7 +322,7 @@ func TestBatchFaults(t *testing.T) {
 		if st.Requests != int64(len(nos)) || st.List.Disabled != 1 {
 			t.Errorf("get_metadata calls %d, list 404s %d; want %d, 1", st.Requests, st.List.Disabled, len(nos))
 		}
-		if m := scrapeMetrics(t, h); !strings.Contains(m, "memories_list_unavailable_total 1") {
+		if m := h.metrics(t); !strings.Contains(m, "memories_list_unavailable_total 1") {
 			t.Errorf("metrics lack memories_list_unavailable_total 1")
 		}
 		h.emu.SetListDisabled(false)
@@ -350,21 +345,6 @@ func TestBatchFaults(t *testing.T) {
 	})
 }
 
-// scrapeMetrics reads the server's /metrics.
-func scrapeMetrics(t *testing.T, h *harness) string {
-	t.Helper()
-	resp, err := http.Get(strings.TrimSuffix(h.url, "/query") + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 // Two replicas on one Redis, asked overlapping lists at the same time,
 // fetch each video once between them.
 func TestBatchReplicasFetchEachVideoOnce(t *testing.T) {
@@ -375,7 +355,7 @@ func TestBatchReplicasFetchEachVideoOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	for i, part := range [][]string{nos[:300], nos[100:]} {
 		wg.Go(func() {
-			resp := postQuery(t, r.urls[i], videosListQuery, map[string]any{"nos": part})
+			resp := postQuery(t, r.servers[i].url, videosListQuery, map[string]any{"nos": part})
 			if len(resp.Errors) > 0 {
 				t.Errorf("replica %d: errors %+v", i, resp.Errors[0])
 			}

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"fmt"
@@ -10,35 +10,6 @@ import (
 
 // These tests are about the get_metadata budget: MEMORIES_BATCH=off makes
 // every video one get_metadata call (TestBatch500Videos covers list_videos).
-
-// videosQuery asks for nos as separate aliases, so each one answers or fails
-// on its own path.
-func videosQuery(nos []string) string {
-	q := "{"
-	for i, no := range nos {
-		q += fmt.Sprintf(" v%d: video(videoNo: %q) { videoNo }", i, no)
-	}
-	return q + " }"
-}
-
-// checkVideos reports, in who's name, the errors of an answer to
-// videosQuery(nos) and every alias that is not its video; it returns whether
-// the answer was right.
-func checkVideos(t testing.TB, who string, resp response, nos []string) bool {
-	t.Helper()
-	if len(resp.Errors) > 0 {
-		t.Errorf("%s: errors %+v", who, resp.Errors)
-		return false
-	}
-	ok := true
-	for i, no := range nos {
-		if v := decodeVideo(t, resp.Data[fmt.Sprintf("v%d", i)]); v == nil || v.VideoNo != no {
-			t.Errorf("%s: v%d = %+v; want %s", who, i, v, no)
-			ok = false
-		}
-	}
-	return ok
-}
 
 // With the same limit as the upstream, the façade queues instead of failing:
 // every video arrives and the upstream never has to say 0429.

@@ -1,33 +1,12 @@
-package main
+package e2e
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/memories-facade/memories-graphql/internal/emulator"
 )
-
-// graphqlHTTPHarness installs the audit's packages when they are missing,
-// as federationHarness does, so that `go test ./...` runs on a fresh machine.
-func graphqlHTTPHarness(t *testing.T) (node, script string) {
-	t.Helper()
-	node = requireTool(t, "node", "Node.js 20 runs graphql-http's audit")
-	dir := filepath.Join("e2e", "graphql-http")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "graphql-http")); err != nil {
-		npm := requireTool(t, "npm", "npm installs graphql-http")
-		cmd := exec.Command(npm, "ci", "--no-audit", "--no-fund", "--prefix", dir)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("npm ci --prefix %s: %v\n%s", dir, err, out)
-		}
-	}
-	return node, filepath.Join(dir, "run.mjs")
-}
 
 // auditResult is what e2e/graphql-http/run.mjs prints.
 type auditResult struct {
@@ -60,21 +39,13 @@ func TestGraphQLOverHTTPAudit(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs Node")
 	}
-	node, script := graphqlHTTPHarness(t)
+	node, script := nodeHarness(t, "graphql-http", "graphql-http", "runs graphql-http's audit")
 	h := setup(t, emulator.Options{}, fast)
 
-	cmd := exec.Command(node, script, h.url)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("node %s %s: %v\nstderr:\n%s", script, h.url, err, stderr.String())
-	}
 	var res auditResult
-	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
-		t.Fatalf("audit output is not JSON: %v\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
-	}
+	runNode(t, node, script, []string{h.url}, nil, &res)
 	if len(res.Audits) == 0 {
-		t.Fatalf("no audits ran:\n%s", stdout.String())
+		t.Fatalf("no audits ran: %+v", res)
 	}
 	t.Logf("graphql-http %s: MUST %d/%d, SHOULD %d/%d, MAY %d/%d passed", res.GraphQLHTTP,
 		res.Summary["MUST"].OK, res.Summary["MUST"].Total,

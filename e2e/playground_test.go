@@ -1,14 +1,12 @@
-package main
+package e2e
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -66,7 +64,7 @@ func TestPlaygroundDefaultQueryRuns(t *testing.T) {
 // playground.AssetPath, next to the API.
 func TestPlaygroundMounted(t *testing.T) {
 	h := setup(t, emulator.Options{}, fast)
-	origin := strings.TrimSuffix(h.url, "/query")
+	origin := h.origin
 
 	page := httpGet(t, origin+"/")
 	if got, want := page.Header.Get("Content-Type"), "text/html; charset=utf-8"; got != want {
@@ -101,45 +99,6 @@ func TestPlaygroundMounted(t *testing.T) {
 	if got := httpGet(t, origin+"/healthz"); got.StatusCode != http.StatusOK {
 		t.Errorf("GET /healthz = %d; want 200", got.StatusCode)
 	}
-}
-
-type httpResult struct {
-	*http.Response
-	body string
-}
-
-func httpGet(t *testing.T, u string) httpResult {
-	t.Helper()
-	resp, err := http.Get(u)
-	if err != nil {
-		t.Fatalf("GET %s: %v", u, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("GET %s: %v", u, err)
-	}
-	return httpResult{resp, string(b)}
-}
-
-// chromiumPath finds the browser for TestPlaygroundInBrowser. Without one the
-// test skips, except in CI (CI=true), where .ci/run installs Chromium and a
-// missing browser must not pass silently.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome-stable", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("no Chromium found (looked for chromium, chromium-browser and google-chrome in PATH, and $CHROMIUM); CI must install it: apt-get install chromium")
-	}
-	t.Skip("no Chromium found: install Debian's chromium package (apt-get install chromium) or set CHROMIUM to a Chrome binary to run the browser test")
-	return ""
 }
 
 // problems collects what the browser reports going wrong: console errors,
@@ -179,7 +138,7 @@ const reportCSPViolations = `document.addEventListener('securitypolicyviolation'
 func TestPlaygroundInBrowser(t *testing.T) {
 	chromium := chromiumPath(t)
 	h := setup(t, emulator.Options{}, fast)
-	origin := strings.TrimSuffix(h.url, "/query")
+	origin := h.origin
 	server, err := url.Parse(origin)
 	if err != nil {
 		t.Fatal(err)
@@ -340,7 +299,7 @@ func TestPlaygroundInBrowser(t *testing.T) {
 
 	shot := filepath.Join(t.ArtifactDir(), "playground.png")
 	if os.Getenv("UPDATE_SCREENSHOT") == "1" {
-		shot = filepath.Join("docs", "playground.png")
+		shot = filepath.Join(moduleRoot(t), "docs", "playground.png")
 	}
 	saveScreenshot(ctx, t, shot)
 

@@ -1,100 +1,29 @@
-package main
+package e2e
 
 // Fault tests: the emulator misbehaves on purpose (storms of 0429s, hangs,
-// malformed bodies, resets...), clients give up midway, the server shuts down
-// with queries in flight. Each test checks that the query ends with partial
-// data and one precise error per failed video, and that no goroutine is left
-// behind once the servers are closed (go.uber.org/goleak).
+// malformed bodies, resets...) and clients give up midway. Each test checks
+// that the query ends with partial data and one precise error per failed
+// video, and that no goroutine is left behind once the servers are closed
+// (go.uber.org/goleak, through leakCheck).
 //
-// TestUpstreamFaultsArePerVideo (server_test.go) covers each fault kind on
-// its own aliased field; these tests cover what it does not.
+// TestUpstreamFaultsArePerVideo (queries_test.go) covers each fault kind on
+// its own aliased field; these tests cover what it does not. The server
+// shutting down with queries in flight is run's to handle:
+// TestShutdownDrainsQueriesInFlight is in the repository root's run_test.go.
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/memories-facade/memories-graphql/internal/app"
-
-	"go.uber.org/goleak"
 
 	"github.com/memories-facade/memories-graphql/internal/emulator"
 	"github.com/memories-facade/memories-graphql/internal/eventually"
 )
-
-// leakCheck fails t if goroutines started during the test are still running
-// after it. Call it first thing in the test: cleanups run last-in first-out,
-// so its check runs after the cleanups of setup and friends have closed the
-// servers.
-func leakCheck(t *testing.T) {
-	t.Helper()
-	// Goroutines of earlier tests (and of the runtime, testing and other
-	// packages) are not this test's concern.
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() {
-		// goleak retries for about 1.5s, which a loaded 2-core machine may
-		// need more than to unwind closed connections; give it up to 20s,
-		// then let VerifyNone report what is left. The keep-alive
-		// connections of http.DefaultClient (shared by the tests' client
-		// and, through http.DefaultTransport, by the server's upstream
-		// client) each hold a reader and a writer goroutine until closed.
-		deadline := time.Now().Add(20 * time.Second)
-		for goleak.Find(ignore) != nil && time.Now().Before(deadline) {
-			http.DefaultClient.CloseIdleConnections()
-			time.Sleep(50 * time.Millisecond)
-		}
-		goleak.VerifyNone(t, ignore)
-	})
-}
-
-// videosListQuery asks for nos as one videos list, so that each failure lands at
-// path videos.i.
-const videosListQuery = `query($nos: [ID!]!) { videos(videoNos: $nos) { videoNo } }`
-
-// videosList asks for nos in one videos list; it returns the list, which
-// must have an element per number, and the response.
-func (h *harness) videosList(t *testing.T, nos []string) ([]*videoJSON, response) {
-	t.Helper()
-	resp := h.query(t, videosListQuery, map[string]any{"nos": nos})
-	if resp.Status != http.StatusOK {
-		t.Errorf("HTTP status = %d; want 200", resp.Status)
-	}
-	got := decodeVideos(t, resp.Data["videos"])
-	if len(got) != len(nos) {
-		t.Fatalf("len(videos) = %d; want %d", len(got), len(nos))
-	}
-	return got, resp
-}
-
-// requireVideos asks for nos in one videos list and requires every one of
-// them, in order, without errors.
-func (h *harness) requireVideos(t *testing.T, nos []string) {
-	t.Helper()
-	got, resp := h.videosList(t, nos)
-	if len(resp.Errors) > 0 {
-		t.Fatalf("errors %+v; want none", resp.Errors)
-	}
-	for i, v := range got {
-		if v == nil || v.VideoNo != nos[i] {
-			t.Errorf("videos[%d] = %+v; want %s", i, v, nos[i])
-		}
-	}
-}
-
-// retryAfterSeconds reads extensions.retryAfterSeconds, which JSON decodes
-// as a float64; ok is false when it is missing or not a number.
-func (e gqlError) retryAfterSeconds() (float64, bool) {
-	n, ok := e.Extensions["retryAfterSeconds"].(float64)
-	return n, ok
-}
 
 // A storm of 0429s: many videos are refused a couple of times and then
 // answer, a few are refused until REQUEST_TIMEOUT. The first kind arrive
@@ -205,80 +134,6 @@ func TestStormOf0429s(t *testing.T) {
 	}
 }
 
-// countingUpstream is an emulator behind a handler that counts the upstream
-// requests being served, so a test can see that a call it made hang has
-// ended.
-type countingUpstream struct {
-	*emulator.Server
-	inFlight atomic.Int64
-}
-
-// setupCounting is setup with an emulator whose requests in flight are
-// counted.
-func setupCounting(t *testing.T, emuOpts emulator.Options, env map[string]string) (*harness, *countingUpstream) {
-	t.Helper()
-	up := &countingUpstream{Server: emulator.New(emuOpts)}
-	emuSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		up.inFlight.Add(1)
-		defer up.inFlight.Add(-1)
-		up.Handler().ServeHTTP(w, r)
-	}))
-	var (
-		a   *app.App
-		srv *httptest.Server
-	)
-	t.Cleanup(func() {
-		// Release hanging upstream requests first: a server handler still
-		// waiting on one (when the test failed) would otherwise keep
-		// srv.Close waiting until the call's timeout.
-		up.Close()
-		emuSrv.Close()
-		if srv != nil {
-			srv.Close()
-		}
-		if a != nil {
-			a.Close()
-		}
-	})
-
-	vars := with(env, "MEMORIES_BASE_URL", emuSrv.URL)
-	cfg, err := app.ParseConfig(nil, func(k string) string { return vars[k] }, io.Discard)
-	if err != nil {
-		t.Fatalf("ParseConfig: %v", err)
-	}
-	if a, err = app.New(cfg, testLogger(t)); err != nil {
-		t.Fatalf("app.New: %v", err)
-	}
-	srv = httptest.NewServer(a.Handler())
-	return &harness{emu: up.Server, url: srv.URL + "/query"}, up
-}
-
-// postWithContext posts a videosListQuery for nos with ctx; it returns the
-// client's error, and drains and closes the body on success.
-func postWithContext(ctx context.Context, url string, nos []string) error {
-	body := fmt.Sprintf(`{"query":%q,"variables":{"nos":[%s]}}`, videosListQuery, quoteAll(nos))
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	_, err = io.Copy(io.Discard, resp.Body)
-	return err
-}
-
-func quoteAll(ss []string) string {
-	q := make([]string, len(ss))
-	for i, s := range ss {
-		q[i] = fmt.Sprintf("%q", s)
-	}
-	return strings.Join(q, ",")
-}
-
 // A client that gives up while its query waits on a hanging upstream call:
 // the server stops that call (the upstream sees its request end, long
 // before any timeout), stays healthy, and the next query for the same video
@@ -295,7 +150,7 @@ func TestClientCancelStopsUpstreamCall(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	clientErr := make(chan error, 1)
-	go func() { clientErr <- postWithContext(ctx, h.url, nos) }()
+	go func() { clientErr <- postWithContext(ctx, h.url, videosListQuery, map[string]any{"nos": nos}) }()
 
 	eventually.True(t, "the upstream to receive the hanging call", func() bool {
 		return h.emu.RequestsFor(nos[0]) == 1 && up.inFlight.Load() >= 1
@@ -328,7 +183,9 @@ func TestClientCancelLeavesOthersServed(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	clientErr := make(chan error, 1)
-	go func() { clientErr <- postWithContext(ctx, h.url, []string{shared, nos[1]}) }()
+	go func() {
+		clientErr <- postWithContext(ctx, h.url, videosListQuery, map[string]any{"nos": []string{shared, nos[1]}})
+	}()
 	eventually.True(t, "the first client's upstream calls", func() bool {
 		return h.emu.RequestsFor(shared) == 1 && h.emu.RequestsFor(nos[1]) == 1
 	})
@@ -369,71 +226,6 @@ func TestClientCancelLeavesOthersServed(t *testing.T) {
 
 	h.emu.SetLatency(0)
 	h.requireVideos(t, nos)
-}
-
-// Shutdown with queries in flight on a slow upstream: run stops accepting
-// connections, lets every query finish (data for the healthy videos, the
-// failing one's error at its index), then returns nil.
-func TestShutdownDrainsQueriesInFlight(t *testing.T) {
-	leakCheck(t)
-	const clients = 4
-	vs, nos := testVideos(clients)
-	const broken = "VIbroken"
-	emu, err := emulator.Start(emulator.Options{
-		Videos:  vs,
-		Latency: 1500 * time.Millisecond,
-		Faults:  map[string]emulator.Fault{broken: {Kind: emulator.FaultHTTPError}},
-	})
-	if err != nil {
-		t.Fatalf("start emulator: %v", err)
-	}
-	t.Cleanup(func() { emu.Close() })
-
-	srv := startRun(t, []string{"-host", "127.0.0.1", "-port", "0"}, with(fast, "MEMORIES_BASE_URL", emu.URL()))
-	url := srv.base + "/query"
-
-	answers := make([]response, clients)
-	var wg sync.WaitGroup
-	for i := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			answers[i] = postQuery(t, url, videosListQuery, map[string]any{"nos": []string{nos[i], broken}})
-		}()
-	}
-	// Every query is waiting on the upstream when the shutdown begins.
-	eventually.True(t, "every query to reach the upstream", func() bool {
-		for _, no := range nos {
-			if emu.RequestsFor(no) == 0 {
-				return false
-			}
-		}
-		return true
-	})
-	stopped := make(chan error, 1)
-	go func() { stopped <- srv.stop(t) }()
-	wg.Wait()
-
-	for i, resp := range answers {
-		if resp.Status != http.StatusOK {
-			t.Errorf("client %d: HTTP status = %d; want 200", i, resp.Status)
-		}
-		got := decodeVideos(t, resp.Data["videos"])
-		if len(got) != 2 || got[0] == nil || got[0].VideoNo != nos[i] || got[1] != nil {
-			t.Errorf("client %d: videos = %s; want [%s, null]", i, resp.Data["videos"], nos[i])
-		}
-		if len(resp.Errors) != 1 || resp.Errors[0].pathString() != "videos.1" || resp.Errors[0].code() != "UPSTREAM_ERROR" {
-			t.Errorf("client %d: errors = %+v; want one UPSTREAM_ERROR at videos.1", i, resp.Errors)
-		}
-	}
-	if err := <-stopped; err != nil {
-		t.Errorf("run = %v; want nil", err)
-	}
-	// Drained and closed: nothing listens there any more.
-	if resp, err := http.Post(url, "application/json", strings.NewReader(`{"query":"{__typename}"}`)); err == nil {
-		resp.Body.Close()
-		t.Errorf("POST after shutdown: HTTP %d; want a connection error", resp.StatusCode)
-	}
 }
 
 // Every kind of upstream failure, each next to healthy videos in one videos

@@ -1,0 +1,97 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/memories-facade/memories-graphql/internal/emulator"
+)
+
+// BenchmarkQuery measures a query through the real HTTP handler against the
+// emulator over loopback, batching on (the default):
+//   - upstream: each operation fetches one video in full (get_metadata);
+//   - deduplicated: 100 aliases of one video, one list_videos call per
+//     operation;
+//   - not found: an unknown video (the smallest list_videos answer).
+//
+// go test -run '^$' -bench BenchmarkQuery -benchmem ./e2e
+func BenchmarkQuery(b *testing.B) {
+	h := setup(b, emulator.Options{}, map[string]string{
+		"MEMORIES_API_KEY": testKey, "MEMORIES_RATE_LIMIT": "1000000", "MEMORIES_RATE_BURST": "1000000",
+		"MEMORIES_LIST_RATE_LIMIT": "1000000", "MEMORIES_LIST_RATE_BURST": "1000000",
+		// No cross-request cache: every operation reaches the upstream
+		// (BenchmarkCacheHit measures the cache).
+		"CACHE_TTL_PARSE": "0", "CACHE_TTL_NOT_FOUND": "0",
+	})
+	var aliases strings.Builder
+	aliases.WriteString("{")
+	for i := 0; i < 100; i++ {
+		fmt.Fprintf(&aliases, " a%d: video(videoNo: %q) { videoNo videoName size }", i, vendorExample)
+	}
+	aliases.WriteString(" }")
+
+	cases := []struct{ name, query string }{
+		{"upstream", `{ video(videoNo: "` + vendorExample + `") { ` + allFields + ` } }`},
+		{"deduplicated", aliases.String()},
+		{"not found", `{ video(videoNo: "VI000") { videoNo } }`},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if resp := h.query(b, c.query, nil); len(resp.Errors) > 0 {
+					b.Fatalf("errors: %+v", resp.Errors)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkCacheHit measures a query answered from the cache through the
+// HTTP handler (in process, no network), with the local cache and with
+// Redis; "upstream" is the same query with caching off, for comparison,
+// and "upstream with redis" adds what a miss costs in Redis (a lookup, and
+// a lease taken and released around the call).
+//
+//	REDIS_URL=redis://127.0.0.1:6379/0 go test -run '^$' -bench BenchmarkCacheHit -benchmem ./e2e
+func BenchmarkCacheHit(b *testing.B) {
+	const q = `{"query":"{ video(videoNo: \"` + vendorExample + `\") { ` + "videoNo videoName size status" + ` } }"}`
+	for _, mode := range []string{"local", "redis", "upstream", "upstream with redis"} {
+		b.Run(mode, func(b *testing.B) {
+			// Batching on, as by default: the query's fields come from
+			// list_videos.
+			env := fastList
+			switch mode {
+			case "redis":
+				env = withRedis(b, fastList)
+			case "upstream":
+				env = with(fastList, "CACHE_TTL_PARSE", "0")
+			case "upstream with redis":
+				env = withRedis(b, with(fastList, "CACHE_TTL_PARSE", "0"))
+			}
+			r := setupReplicas(b, 1, emulator.Options{}, env)
+			serve := func() {
+				req := httptest.NewRequest(http.MethodPost, "/query", strings.NewReader(q))
+				req.Header.Set("Content-Type", "application/json")
+				rec := httptest.NewRecorder()
+				r.handler.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK || strings.Contains(rec.Body.String(), `"errors"`) {
+					b.Fatalf("HTTP %d: %s", rec.Code, rec.Body)
+				}
+			}
+			serve() // warm the cache
+			b.ReportAllocs()
+			for b.Loop() {
+				serve()
+			}
+			st := r.emu.Stats()
+			calls := st.Requests + st.List.Requests
+			if !strings.HasPrefix(mode, "upstream") && calls != 1 {
+				b.Errorf("upstream calls = %d; want 1 (every operation a cache hit)", calls)
+			}
+		})
+	}
+}
