@@ -8,9 +8,10 @@ package access
 import (
 	"crypto/sha256"
 	"crypto/subtle"
-	"github.com/memories-facade/memories-graphql/internal/authheader"
 	"net/http"
 	"strings"
+
+	"github.com/memories-facade/memories-graphql/internal/authheader"
 )
 
 // Header is the header that carries an access token.

@@ -10,9 +10,10 @@ package account
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"github.com/memories-facade/memories-graphql/internal/authheader"
 	"log/slog"
 	"strings"
+
+	"github.com/memories-facade/memories-graphql/internal/authheader"
 )
 
 // Account is one upstream account: its API key, hidden from every printing

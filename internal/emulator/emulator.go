@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/memories-facade/memories-graphql/internal/authheader"
 	"log/slog"
 	"math"
 	"net"
@@ -16,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/memories-facade/memories-graphql/internal/authheader"
 	"golang.org/x/time/rate"
 )
 

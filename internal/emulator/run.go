@@ -5,11 +5,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/memories-facade/memories-graphql/internal/envflag"
 	"io"
 	"log/slog"
 	"os"
 	"strings"
+
+	"github.com/memories-facade/memories-graphql/internal/envflag"
 )
 
 // defaultRunAddr is the address Run listens on unless -addr or

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/memories-facade/memories-graphql/internal/authheader"
 	"io"
 	"net"
 	"net/http"
@@ -14,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/memories-facade/memories-graphql/internal/authheader"
 )
 
 // Defaults for a Client.
