@@ -41,7 +41,7 @@ func vsFloor(ctx context.Context, o options, bin, dir, tmp string) error {
 		return err
 	}
 	floorURL := fmt.Sprintf("http://127.0.0.1:%d/query", port)
-	floorRate, err := closedLoop(ctx, o, floorURL)
+	floor1, err := closedLoop(ctx, o, floorURL, loadSpec{body: constBody([]byte(floorQuery))})
 	_ = floor.Process.Kill()
 	_ = floor.Wait()
 	if err != nil {
@@ -53,10 +53,11 @@ func vsFloor(ctx context.Context, o options, bin, dir, tmp string) error {
 		return err
 	}
 	defer srv.stop()
-	ours, err := closedLoop(ctx, o, "http://"+srv.addr+"/query")
+	ours1, err := closedLoop(ctx, o, "http://"+srv.addr+"/query", loadSpec{body: constBody([]byte(floorQuery))})
 	if err != nil {
 		return fmt.Errorf("our server: %w", err)
 	}
+	floorRate, ours := floor1.rate(), ours1.rate()
 	fmt.Printf("same query, %d clients, %v each, one after the other on this machine:\n", o.concurrency, o.duration)
 	fmt.Printf("gqlgen-floor %8.0f req/s\n", floorRate)
 	fmt.Printf("ours (hit)   %8.0f req/s   %.0f%% of the floor\n", ours, 100*ours/floorRate)
@@ -72,55 +73,105 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// closedLoop waits for url to answer, warms it, then has o.concurrency
-// clients post floorQuery back to back for o.duration; it returns the rate
-// of 200 answers. Any other answer is an error.
-func closedLoop(ctx context.Context, o options, url string) (float64, error) {
+// loadSpec is what closedLoop sends and how it judges the answers.
+type loadSpec struct {
+	// body is the i-th request's body, i counting every request of the
+	// loop from 0 across all clients.
+	body func(i uint64) []byte
+	// check judges a 200 answer to the i-th request; nil accepts any 200.
+	check func(i uint64, answer []byte) error
+	// warm is how long to load the server, unmeasured, before the
+	// measured run (for JIT compilers, pools and caches).
+	warm time.Duration
+	// ready, if set, is called after warming, just before the measured run.
+	ready func() error
+}
+
+// constBody is a loadSpec body that sends b every time.
+func constBody(b []byte) func(uint64) []byte { return func(uint64) []byte { return b } }
+
+// loopResult is what a measured run did.
+type loopResult struct {
+	requests int64
+	elapsed  time.Duration
+}
+
+func (r loopResult) rate() float64 { return float64(r.requests) / r.elapsed.Seconds() }
+
+// closedLoop waits for url to answer, warms it for spec.warm, then has
+// o.concurrency clients post spec's bodies back to back for o.duration; it
+// counts the right answers (200, and spec.check's approval). Any other
+// answer is an error.
+func closedLoop(ctx context.Context, o options, url string, spec loadSpec) (loopResult, error) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.concurrency}, Timeout: 10 * time.Second}
 	defer client.CloseIdleConnections()
+	var next atomic.Uint64
 	post := func() error {
-		resp, err := client.Post(url, "application/json", bytes.NewReader([]byte(floorQuery)))
+		i := next.Add(1) - 1
+		resp, err := client.Post(url, "application/json", bytes.NewReader(spec.body(i)))
 		if err != nil {
 			return err
 		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+		defer resp.Body.Close()
+		if spec.check == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+		}
 		if resp.StatusCode != http.StatusOK {
 			return fmt.Errorf("HTTP %d", resp.StatusCode)
 		}
-		return nil
+		if spec.check == nil {
+			return nil
+		}
+		answer, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		return spec.check(i, answer)
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for err := post(); err != nil; err = post() {
 		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("not answering: %w", err)
+			return loopResult{}, fmt.Errorf("not answering: %w", err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.duration)
-	defer cancel()
-	var (
-		n    atomic.Int64
-		wg   sync.WaitGroup
-		fail atomic.Value
-	)
-	start := time.Now()
-	for range o.concurrency {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				if err := post(); err != nil {
-					if ctx.Err() == nil {
-						fail.Store(err)
+	run := func(d time.Duration) (loopResult, error) {
+		ctx, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
+		var (
+			n    atomic.Int64
+			wg   sync.WaitGroup
+			fail atomic.Value
+		)
+		start := time.Now()
+		for range o.concurrency {
+			wg.Go(func() {
+				for ctx.Err() == nil {
+					if err := post(); err != nil {
+						if ctx.Err() == nil {
+							fail.Store(err)
+						}
+						return
 					}
-					return
+					n.Add(1)
 				}
-				n.Add(1)
-			}
-		})
+			})
+		}
+		wg.Wait()
+		if err, ok := fail.Load().(error); ok {
+			return loopResult{}, err
+		}
+		return loopResult{requests: n.Load(), elapsed: time.Since(start)}, nil
 	}
-	wg.Wait()
-	if err, ok := fail.Load().(error); ok {
-		return 0, err
+	if spec.warm > 0 {
+		if _, err := run(spec.warm); err != nil {
+			return loopResult{}, err
+		}
 	}
-	return float64(n.Load()) / time.Since(start).Seconds(), nil
+	if spec.ready != nil {
+		if err := spec.ready(); err != nil {
+			return loopResult{}, err
+		}
+	}
+	return run(o.duration)
 }

@@ -65,9 +65,13 @@ type options struct {
 	redisURL     string
 	perQuery     string
 	vsFloor      string
+	vsApollo     string
 }
 
 func main() {
+	if cfg := os.Getenv(emulatorChildEnv); cfg != "" {
+		os.Exit(emulatorChild(cfg)) // this binary re-executed as -vs-apollo's emulator
+	}
 	var o options
 	flag.DurationVar(&o.duration, "duration", 60*time.Second, "how long to drive the server (at most 30m)")
 	flag.IntVar(&o.concurrency, "concurrency", 32, "concurrent clients, each sending one request at a time")
@@ -82,7 +86,15 @@ func main() {
 	flag.StringVar(&o.redisURL, "redis-url", "", "a loopback Redis for the server's REDIS_URL (shared limiter, cache and leases), under a key prefix of this run's own; empty keeps everything in process")
 	flag.StringVar(&o.perQuery, "per-query", "", "instead of a load: comma-separated video counts (such as 10,60,500,2000); for each, with MEMORIES_BATCH on and off, one query for that many videos at -upstream-rate calls/s per endpoint (set it to 5, the vendor's), printed as a table of wall times")
 	flag.StringVar(&o.vsFloor, "vs-floor", "", "instead of a load: the directory of the bare gqlgen server (../shared/bench/gqlgen-floor); it and our server (sandbox, cache warm) answer the same one-video query in turn, driven by -concurrency clients for -duration each, and the ratio is printed")
+	flag.StringVar(&o.vsApollo, "vs-apollo", "", "instead of a load: the directory of the Apollo Server baseline (scripts/apollo-baseline); it and our server with the cache off answer the same one-video query, ids rotating over -videos videos so that every request is an upstream call, in front of one emulator process (-upstream-latency 0 unless set), driven by -concurrency clients for -duration each, then by wrk if installed; rates, upstream calls and ratios are printed")
 	flag.Parse()
+	if o.vsApollo != "" {
+		latencySet := false
+		flag.Visit(func(f *flag.Flag) { latencySet = latencySet || f.Name == "upstream-latency" })
+		if !latencySet {
+			o.latency = 0 // the comparison is about the servers' own cost
+		}
+	}
 	if flag.NArg() > 0 {
 		fatalf("unexpected arguments %q", flag.Args())
 	}
@@ -137,6 +149,9 @@ func run(ctx context.Context, o options) (int, error) {
 	if o.vsFloor != "" {
 		return 0, vsFloor(ctx, o, bin, o.vsFloor, tmp)
 	}
+	if o.vsApollo != "" {
+		return 0, vsApollo(ctx, o, bin, o.vsApollo, tmp)
+	}
 	if o.perQuery != "" {
 		sizes, err := parseSizes(o.perQuery)
 		if err != nil {
@@ -147,7 +162,7 @@ func run(ctx context.Context, o options) (int, error) {
 	hasCache := serverHasCache(ctx, bin)
 
 	videos := makeVideos(o.videos)
-	burst := max(1, int(o.upstreamRate/10))
+	burst := upstreamBurst(o)
 	emu, err := emulator.Start(emulator.Options{
 		Addr:      "127.0.0.1:0", // loopback only
 		Keys:      []string{loadKey},
@@ -165,17 +180,7 @@ func run(ctx context.Context, o options) (int, error) {
 	}
 	defer emu.Close()
 
-	env := map[string]string{
-		"MEMORIES_BASE_URL":   emu.URL(),
-		"MEMORIES_API_KEY":    loadKey,
-		"MEMORIES_RATE_LIMIT": strconv.FormatFloat(o.upstreamRate, 'f', -1, 64),
-		"MEMORIES_RATE_BURST": strconv.Itoa(burst),
-		// list_videos has a budget of its own: the same, out of the way.
-		"MEMORIES_LIST_RATE_LIMIT": strconv.FormatFloat(o.upstreamRate, 'f', -1, 64),
-		"MEMORIES_LIST_RATE_BURST": strconv.Itoa(burst),
-		"LOG_FORMAT":               "text",
-		"LOG_LEVEL":                o.logLevel,
-	}
+	env := upstreamEnv(o, emu.URL())
 	redisNote := "none (in process)"
 	if o.redisURL != "" {
 		if err := loopbackRedis(o.redisURL); err != nil {
@@ -185,18 +190,11 @@ func run(ctx context.Context, o options) (int, error) {
 		env["REDIS_URL"], env["REDIS_KEY_PREFIX"] = o.redisURL, fmt.Sprintf("mgql-loadtest-%d", time.Now().UnixNano())
 		redisNote = "shared limiter, cache and leases"
 	}
-	if o.upstreamRate == 0 {
-		// The emulator is unlimited; keep the server's limiter out of the way.
-		env["MEMORIES_RATE_LIMIT"], env["MEMORIES_RATE_BURST"] = "1000000000", "1000000"
-		env["MEMORIES_LIST_RATE_LIMIT"], env["MEMORIES_LIST_RATE_BURST"] = "1000000000", "1000000"
-	}
 	cacheNote := "absent (no CACHE_* settings in this build)"
 	if hasCache {
 		cacheNote = "on (server defaults)"
 		if !o.cache {
-			for _, k := range []string{"CACHE_TTL_PARSE", "CACHE_TTL_FAILED", "CACHE_TTL_UNPARSE", "CACHE_TTL_NOT_FOUND"} {
-				env[k] = "0"
-			}
+			cacheOff(env)
 			cacheNote = "off (CACHE_TTL_*=0)"
 		}
 	}
@@ -264,6 +262,40 @@ func run(ctx context.Context, o options) (int, error) {
 		return 1, fmt.Errorf("%d non-2xx answers, %d failed requests, %d wrong answers", res.non2xx, res.failed, res.wrong)
 	}
 	return 0, nil
+}
+
+// upstreamBurst is the burst the emulator allows and the server assumes: a
+// tenth of a second at the rate.
+func upstreamBurst(o options) int { return max(1, int(o.upstreamRate/10)) }
+
+// upstreamEnv is the server's environment for the emulator at baseURL: the
+// load test's key, -upstream-rate on both endpoints (the server's limiter
+// out of the way when the emulator is unlimited), text logs at
+// -server-log-level.
+func upstreamEnv(o options, baseURL string) map[string]string {
+	rate, burst := strconv.FormatFloat(o.upstreamRate, 'f', -1, 64), strconv.Itoa(upstreamBurst(o))
+	if o.upstreamRate == 0 {
+		rate, burst = "1000000000", "1000000"
+	}
+	return map[string]string{
+		"MEMORIES_BASE_URL":   baseURL,
+		"MEMORIES_API_KEY":    loadKey,
+		"MEMORIES_RATE_LIMIT": rate,
+		"MEMORIES_RATE_BURST": burst,
+		// list_videos has a budget of its own: the same, out of the way.
+		"MEMORIES_LIST_RATE_LIMIT": rate,
+		"MEMORIES_LIST_RATE_BURST": burst,
+		"LOG_FORMAT":               "text",
+		"LOG_LEVEL":                o.logLevel,
+	}
+}
+
+// cacheOff turns the server's cross-request cache off in env: every
+// CACHE_TTL_* 0, so no answer is kept (fetches in flight are still shared).
+func cacheOff(env map[string]string) {
+	for _, k := range []string{"CACHE_TTL_PARSE", "CACHE_TTL_FAILED", "CACHE_TTL_UNPARSE", "CACHE_TTL_NOT_FOUND"} {
+		env[k] = "0"
+	}
 }
 
 // buildServer builds this module's server into dir.
@@ -343,19 +375,21 @@ func startServer(ctx context.Context, bin string, env map[string]string, logPath
 	addr := make(chan string, 1)
 	go func() {
 		// Keep reading to the end, so the server never blocks on its log.
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Bytes()
+		// Lines are matched until the "listening" one; the rest of the log
+		// is copied as it comes, without a regexp per request line.
+		br := bufio.NewReaderSize(stderr, 64<<10)
+		for {
+			line, err := br.ReadBytes('\n')
+			logw.Write(line)
 			if m := listening.FindSubmatch(line); m != nil {
-				select {
-				case addr <- string(m[1]):
-				default:
-				}
+				addr <- string(m[1])
+				break
 			}
-			logw.Write(append(line, '\n'))
+			if err != nil {
+				break
+			}
 		}
-		_, _ = io.Copy(logw, stderr)
+		_, _ = io.Copy(logw, br)
 		_ = cmd.Wait()
 		if c, ok := logw.(io.Closer); ok {
 			c.Close()
