@@ -41,18 +41,65 @@ func (h Handler) WithGroup(name string) slog.Handler {
 // Middleware logs one record per request: method, path, status, duration
 // and bytes written. It must run after middleware.RequestID.
 func Middleware(logger *slog.Logger) func(http.Handler) http.Handler {
+	h := logger.Handler()
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
-			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
-			next.ServeHTTP(ww, r)
-			logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			rw := &recorder{ResponseWriter: w}
+			next.ServeHTTP(rw, r)
+			ctx := r.Context()
+			if !h.Enabled(ctx, slog.LevelInfo) {
+				return
+			}
+			// A record made here rather than through Logger.LogAttrs, which
+			// would look up the caller's program counter on every request
+			// for a source no handler is asked to print.
+			rec := slog.NewRecord(time.Now(), slog.LevelInfo, "request", 0)
+			rec.AddAttrs(
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
-				slog.Int("status", ww.Status()),
-				slog.Int("bytes", ww.BytesWritten()),
+				slog.Int("status", rw.status()),
+				slog.Int("bytes", rw.bytes),
 				slog.Duration("duration", time.Since(start)),
 			)
+			_ = h.Handle(ctx, rec)
 		})
 	}
+}
+
+// recorder notes the status and size of an answer. Unwrap lets
+// http.ResponseController reach the connection's own writer.
+type recorder struct {
+	http.ResponseWriter
+	code  int
+	bytes int
+}
+
+// WriteHeader implements http.ResponseWriter.
+func (w *recorder) WriteHeader(code int) {
+	if w.code == 0 && code >= 200 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Write implements http.ResponseWriter.
+func (w *recorder) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+// Unwrap returns the wrapped writer, for http.ResponseController.
+func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// status is the answer's status: 200 when the handler wrote none.
+func (w *recorder) status() int {
+	if w.code == 0 {
+		return http.StatusOK
+	}
+	return w.code
 }

@@ -3,6 +3,7 @@ package reqlog_test
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -49,5 +50,64 @@ func TestEveryRecordCarriesTheRequestID(t *testing.T) {
 	}
 	if strings.Contains(buf.String(), "sk-secret-key") {
 		t.Error("logs contain the Authorization header")
+	}
+}
+
+// The access record carries what the handler answered.
+func TestRecordStatusAndBytes(t *testing.T) {
+	tests := []struct {
+		name       string
+		handler    http.HandlerFunc
+		wantStatus float64
+		wantBytes  float64
+	}{
+		{"status and body", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusTeapot)
+			_, _ = io.WriteString(w, "short and stout")
+		}, 418, 15},
+		{"body only", func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.WriteString(w, "ok")
+			_, _ = io.WriteString(w, "ok")
+		}, 200, 4},
+		{"nothing", func(w http.ResponseWriter, r *http.Request) {}, 200, 0},
+		{"informational first", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusEarlyHints)
+			w.WriteHeader(http.StatusNotFound)
+		}, 404, 0},
+		{"flushed through ResponseController", func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.WriteString(w, "x")
+			if err := http.NewResponseController(w).Flush(); err != nil {
+				t.Errorf("Flush: %v", err)
+			}
+		}, 200, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			logger := slog.New(reqlog.Handler{Handler: slog.NewJSONHandler(&buf, nil)})
+			h := middleware.RequestID(reqlog.Middleware(logger)(tt.handler))
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/x", nil))
+			var rec map[string]any
+			if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+				t.Fatalf("record %q: %v", buf.String(), err)
+			}
+			if rec["status"] != tt.wantStatus || rec["bytes"] != tt.wantBytes {
+				t.Errorf("got status %v, bytes %v; want %v, %v", rec["status"], rec["bytes"], tt.wantStatus, tt.wantBytes)
+			}
+			if rec["msg"] != "request" || rec["request_id"] == nil || rec["method"] != "GET" || rec["path"] != "/x" {
+				t.Errorf("got record %v; want a request record with its id, method and path", rec)
+			}
+		})
+	}
+}
+
+// Above LOG_LEVEL=info the access record costs nothing and writes nothing.
+func TestNoRecordAboveInfo(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(reqlog.Handler{Handler: slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn})})
+	h := reqlog.Middleware(logger)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
+	if buf.Len() != 0 {
+		t.Errorf("got %q; want no record", buf.String())
 	}
 }
