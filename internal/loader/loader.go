@@ -293,13 +293,15 @@ func newContext(ctx context.Context, l *Loader) context.Context {
 
 // Middleware installs a fresh loader on every request, spending the account
 // that accountOf reads off the request (ok false: the request has none).
-// timeout bounds the request; the loader's fetches end with it. onBatch, if
-// not nil, is told the size of every batch.
+// timeout bounds the request; the loader's fetches end with it, and a
+// request that waits on nothing (a cache hit) arms no timer for it. onBatch,
+// if not nil, is told the size of every batch.
 func Middleware(src Fetcher, accountOf func(*http.Request) (account.Account, bool), timeout time.Duration, onBatch func(size int)) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ctx, cancel := context.WithTimeout(r.Context(), timeout)
-			defer cancel()
+			dl := withLazyDeadline(r.Context(), time.Now().Add(timeout))
+			defer dl.stop()
+			var ctx context.Context = dl
 			acct, ok := accountOf(r)
 			l := New(ctx, src, acct, ok, onBatch)
 			next.ServeHTTP(w, r.WithContext(newContext(ctx, l)))

@@ -1,0 +1,135 @@
+package loader
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/memories-facade/memories-graphql/internal/account"
+	"github.com/memories-facade/memories-graphql/internal/memories"
+)
+
+type key struct{}
+
+// The lazy deadline behaves as context.WithDeadline's context would, seen
+// from outside.
+func TestLazyDeadline(t *testing.T) {
+	tests := []struct {
+		name    string
+		timeout time.Duration
+		end     func(c *lazyDeadline, cancelParent context.CancelFunc)
+		wantErr error
+	}{
+		{"deadline passes", 20 * time.Millisecond, func(*lazyDeadline, context.CancelFunc) {}, context.DeadlineExceeded},
+		{"parent cancelled", time.Minute, func(_ *lazyDeadline, cancel context.CancelFunc) { cancel() }, context.Canceled},
+		{"stopped", time.Minute, func(c *lazyDeadline, _ context.CancelFunc) { c.stop() }, context.Canceled},
+	}
+	for _, tt := range tests {
+		for _, waitFirst := range []bool{false, true} {
+			name := tt.name
+			if waitFirst {
+				name += ", armed before"
+			}
+			t.Run(name, func(t *testing.T) {
+				parent, cancel := context.WithCancel(context.WithValue(t.Context(), key{}, "v"))
+				defer cancel()
+				c := withLazyDeadline(parent, time.Now().Add(tt.timeout))
+				defer c.stop()
+				if got := c.Value(key{}); got != "v" {
+					t.Errorf("Value = %v; want the parent's", got)
+				}
+				if err := c.Err(); err != nil {
+					t.Fatalf("Err before the end = %v; want nil", err)
+				}
+				if c.armed.Load() != nil {
+					t.Fatal("armed by Value or Err before the end; want no timer")
+				}
+				var child context.Context
+				if waitFirst {
+					var stop context.CancelFunc
+					child, stop = context.WithCancel(c)
+					defer stop()
+				}
+				tt.end(c, cancel)
+				select {
+				case <-c.Done():
+				case <-time.After(10 * time.Second):
+					t.Fatal("Done never closed")
+				}
+				if err := c.Err(); !errors.Is(err, tt.wantErr) {
+					t.Errorf("Err = %v; want %v", err, tt.wantErr)
+				}
+				if child != nil {
+					select {
+					case <-child.Done():
+					case <-time.After(10 * time.Second):
+						t.Fatal("a child's Done never closed")
+					}
+					if err := child.Err(); !errors.Is(err, tt.wantErr) {
+						t.Errorf("child Err = %v; want %v", err, tt.wantErr)
+					}
+				}
+				if got := c.Value(key{}); got != "v" {
+					t.Errorf("Value once armed = %v; want the parent's", got)
+				}
+			})
+		}
+	}
+}
+
+// Err reports the end of a context nobody waited on, without waiting.
+func TestLazyDeadlineErrWithoutDone(t *testing.T) {
+	c := withLazyDeadline(t.Context(), time.Now().Add(-time.Second))
+	defer c.stop()
+	if err := c.Err(); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Err past the deadline = %v; want DeadlineExceeded", err)
+	}
+}
+
+// Deadline is the earlier of the parent's and its own.
+func TestLazyDeadlineDeadline(t *testing.T) {
+	now := time.Now()
+	parent, cancel := context.WithDeadline(t.Context(), now.Add(time.Minute))
+	defer cancel()
+	for _, tt := range []struct {
+		own, want time.Time
+	}{
+		{now.Add(time.Second), now.Add(time.Second)},
+		{now.Add(time.Hour), now.Add(time.Minute)},
+	} {
+		c := withLazyDeadline(parent, tt.own)
+		if got, ok := c.Deadline(); !ok || !got.Equal(tt.want) {
+			t.Errorf("Deadline = %v, %v; want %v, true", got, ok, tt.want)
+		}
+		c.stop()
+	}
+}
+
+// A request whose videos need no waiting (a fetcher that answers at once,
+// as the cache does on a hit) arms no timer.
+func TestCacheHitArmsNoTimer(t *testing.T) {
+	c := withLazyDeadline(t.Context(), time.Now().Add(time.Minute))
+	defer c.stop()
+	acct, _ := account.New("sk-test")
+	l := New(c, instant{}, acct, true, nil)
+	a, b := memories.VideoRef{UniqueID: "default", VideoNo: "a"}, memories.VideoRef{UniqueID: "default", VideoNo: "b"}
+	l.Prefetch([]Key{{Ref: a}, {Ref: b}})
+	if _, errs := l.LoadMany(t.Context(), []memories.VideoRef{a, b}, false); errs != nil {
+		t.Fatalf("LoadMany errs = %v", errs)
+	}
+	if c.armed.Load() != nil {
+		t.Error("the request's deadline armed a timer; want none for answers that need no wait")
+	}
+}
+
+// instant answers every video at once, without looking at ctx.
+type instant struct{}
+
+func (instant) Videos(_ context.Context, _ account.Account, refs []memories.VideoRef, _ bool) ([]*memories.Video, []error) {
+	vs := make([]*memories.Video, len(refs))
+	for i, r := range refs {
+		vs[i] = &memories.Video{VideoNo: r.VideoNo}
+	}
+	return vs, nil
+}
