@@ -15,6 +15,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/testserver"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
@@ -237,5 +238,39 @@ func TestUnsupported(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("OPTIONS: HTTP %d; want 200 (gqlgen's Options transport)", resp.StatusCode)
+	}
+}
+
+// An executed operation's answer is what encoding/json would write, with
+// data alone written as the executor made it.
+func TestWriteResponse(t *testing.T) {
+	hasNext := true
+	for _, tt := range []struct {
+		name string
+		resp *graphql.Response
+		want string // exact bytes; "" means: as encoding/json writes it
+	}{
+		{"data only", &graphql.Response{Data: json.RawMessage(`{"a":"<b>&"}`)}, `{"data":{"a":"<b>&"}}`},
+		{"data and errors", &graphql.Response{Data: json.RawMessage(`{"a":null}`),
+			Errors: gqlerror.List{{Message: "boom", Path: ast.Path{ast.PathName("a")}}}}, ""},
+		{"data and extensions", &graphql.Response{Data: json.RawMessage(`{"a":1}`), Extensions: map[string]any{"x": 1}}, ""},
+		{"null data", &graphql.Response{Data: json.RawMessage(`null`)}, `{"data":null}`},
+		{"incremental", &graphql.Response{Data: json.RawMessage(`{"a":1}`), HasNext: &hasNext, Label: "l"}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			writeResponse(rec, tt.resp)
+			want := tt.want
+			if want == "" {
+				b, err := json.Marshal(tt.resp)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want = string(b)
+			}
+			if got := rec.Body.String(); got != want {
+				t.Errorf("got %s; want %s", got, want)
+			}
+		})
 	}
 }
