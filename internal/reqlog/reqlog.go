@@ -47,24 +47,31 @@ func Middleware(logger *slog.Logger) func(http.Handler) http.Handler {
 			start := time.Now()
 			rw := &recorder{ResponseWriter: w}
 			next.ServeHTTP(rw, r)
-			ctx := r.Context()
-			if !h.Enabled(ctx, slog.LevelInfo) {
-				return
+			if h.Enabled(r.Context(), slog.LevelInfo) {
+				logRequest(h, r, rw, start)
 			}
-			// A record made here rather than through Logger.LogAttrs, which
-			// would look up the caller's program counter on every request
-			// for a source no handler is asked to print.
-			rec := slog.NewRecord(time.Now(), slog.LevelInfo, "request", 0)
-			rec.AddAttrs(
-				slog.String("method", r.Method),
-				slog.String("path", r.URL.Path),
-				slog.Int("status", rw.status()),
-				slog.Int("bytes", rw.bytes),
-				slog.Duration("duration", time.Since(start)),
-			)
-			_ = h.Handle(ctx, rec)
 		})
 	}
+}
+
+// logRequest writes the access record. It is a function of its own, kept
+// out of line, so that the record's large stack frame is not part of every
+// request's stack while the request is served.
+//
+//go:noinline
+func logRequest(h slog.Handler, r *http.Request, rw *recorder, start time.Time) {
+	// A record made here rather than through Logger.LogAttrs, which would
+	// look up the caller's program counter on every request for a source
+	// no handler is asked to print.
+	rec := slog.NewRecord(time.Now(), slog.LevelInfo, "request", 0)
+	rec.AddAttrs(
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.Int("status", rw.status()),
+		slog.Int("bytes", rw.bytes),
+		slog.Duration("duration", time.Since(start)),
+	)
+	_ = h.Handle(r.Context(), rec)
 }
 
 // recorder notes the status and size of an answer. Unwrap lets

@@ -158,7 +158,7 @@ func (s *Cache) Videos(ctx context.Context, acct account.Account, refs []memorie
 	// of what a cache hit costs here otherwise.
 	recording := span.IsRecording()
 	if recording {
-		span.SetAttributes(attribute.Int("memories.videos", len(refs)), attribute.Bool("memories.detail", detail))
+		setLookupAttributes(span, len(refs), detail)
 	}
 	keys := make([]Key, len(refs))
 	for i, ref := range refs {
@@ -176,7 +176,7 @@ func (s *Cache) Videos(ctx context.Context, acct account.Account, refs []memorie
 	}
 	if len(miss) == 0 {
 		if recording {
-			span.SetAttributes(attribute.Int("cache.hits", len(refs)))
+			setHitAttributes(span, len(refs))
 		}
 		return kept, nil
 	}
@@ -185,20 +185,42 @@ func (s *Cache) Videos(ctx context.Context, acct account.Account, refs []memorie
 		videos: kept,
 		errs:   make([]error, len(refs)),
 	}
-	l.n.hit = len(refs) - len(miss)
+	return l.fetchMisses(ctx, miss, recording)
+}
+
+// The span's attributes and the misses' fetch are functions of their own,
+// kept out of line, so that their large stack frames are not part of every
+// cache hit's stack.
+
+//go:noinline
+func setLookupAttributes(span trace.Span, n int, detail bool) {
+	span.SetAttributes(attribute.Int("memories.videos", n), attribute.Bool("memories.detail", detail))
+}
+
+//go:noinline
+func setHitAttributes(span trace.Span, n int) {
+	span.SetAttributes(attribute.Int("cache.hits", n))
+}
+
+// fetchMisses fetches the videos at miss, whose kept answers, if any, do
+// not serve, and returns the look-up's answers.
+//
+//go:noinline
+func (l *lookup) fetchMisses(ctx context.Context, miss []int, recording bool) ([]*memories.Video, []error) {
+	l.n.hit = len(l.refs) - len(miss)
 	for _, i := range miss {
-		kept[i] = nil
+		l.videos[i] = nil
 	}
 	for attempt := 1; len(miss) > 0; attempt++ {
 		miss = l.fetch(ctx, miss, attempt)
 	}
 	if recording {
-		span.SetAttributes(attribute.Int("cache.hits", l.n.hit), attribute.Int("cache.misses", l.n.miss),
+		l.span.SetAttributes(attribute.Int("cache.hits", l.n.hit), attribute.Int("cache.misses", l.n.miss),
 			attribute.Int("cache.coalesced", l.n.coalesced))
 	}
 	for _, err := range l.errs {
 		if err != nil {
-			span.SetStatus(codes.Error, err.Error())
+			l.span.SetStatus(codes.Error, err.Error())
 			return l.videos, l.errs
 		}
 	}
