@@ -162,8 +162,8 @@ var defaults = options{max: 5, maxDetail: 2, maxDepth: 10}
 
 // testServer is the GraphQL handler as internal/app's routes builds it, with
 // the transport the gqlgen client speaks, behind a middleware that installs
-// what loader.Middleware installs: a per-request loader for the account,
-// over the fake.
+// what internal/app installs: a per-request loader for the account, over
+// the fake.
 type testServer struct {
 	fake    *fakeFetcher
 	handler http.Handler
@@ -206,20 +206,18 @@ func newServer(t testing.TB, o options, fake *fakeFetcher) *testServer {
 	if !ok {
 		t.Fatal("account.New refused the test key")
 	}
-	accountOf := func(*http.Request) (account.Account, bool) {
-		if o.noAccount {
-			return account.Account{}, false
-		}
-		return acct, true
+	if o.noAccount {
+		acct = account.Account{}
 	}
-	withLoader := loader.Middleware(s.fake, accountOf, 10*time.Second, nil)(gql)
 	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w = &statusWriter{ResponseWriter: w, s: s}
 		if s.noLoader {
 			gql.ServeHTTP(w, r)
 			return
 		}
-		withLoader.ServeHTTP(w, r)
+		ctx, end := loader.NewContext(r.Context(), 10*time.Second, s.fake, acct, !o.noAccount, nil)
+		defer end()
+		gql.ServeHTTP(w, r.WithContext(ctx))
 	})
 	s.client = client.New(s.handler)
 	return s

@@ -1,8 +1,7 @@
 // Package access lets in only clients that present one of the server's
 // access tokens. Tokens are compared in constant time and never logged.
 //
-// It sits in the HTTP middleware of /query, before the request's account is
-// read (internal/app).
+// It guards /query, before the request's account is read (internal/app).
 package access
 
 import (
@@ -61,20 +60,16 @@ func (t *Tokens) allowed(r *http.Request) bool {
 	return ok == 1
 }
 
-// Middleware refuses requests without an accepted token with 401 and a
-// GraphQL-shaped error. With no tokens configured it lets everything through.
-func (t *Tokens) Middleware(next http.Handler) http.Handler {
-	if !t.enabled() {
-		return next
+// Allow reports whether r may go on: it carries an accepted token, it is a
+// CORS preflight, or no tokens are configured. A request refused has been
+// answered with 401 and a GraphQL-shaped error.
+func (t *Tokens) Allow(w http.ResponseWriter, r *http.Request) bool {
+	if !t.enabled() || r.Method == http.MethodOptions || t.allowed(r) {
+		return true
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodOptions || t.allowed(r) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("WWW-Authenticate", `Bearer realm="memories-graphql"`)
-		w.WriteHeader(http.StatusUnauthorized)
-		_, _ = w.Write([]byte(`{"errors":[{"message":"missing or invalid access token: send it in the ` + Header + ` header","extensions":{"code":"UNAUTHENTICATED"}}]}` + "\n"))
-	})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", `Bearer realm="memories-graphql"`)
+	w.WriteHeader(http.StatusUnauthorized)
+	_, _ = w.Write([]byte(`{"errors":[{"message":"missing or invalid access token: send it in the ` + Header + ` header","extensions":{"code":"UNAUTHENTICATED"}}]}` + "\n"))
+	return false
 }

@@ -286,15 +286,7 @@ func (a *App) routes(cfg Config, logger *slog.Logger, src loader.Fetcher, fixed 
 	playgroundUI := playground.Handler("memories.ai video GraphQL", "/query")
 	r.Handle("/", playgroundUI)
 	r.Handle(playground.AssetPath+"*", playgroundUI)
-	r.With(
-		// Answers depend on the caller's key (and its access token): no
-		// browser or shared HTTP cache may keep them.
-		middleware.SetHeader("Cache-Control", "no-store"),
-		tokens.Middleware,
-		maxBody(cfg.MaxBodyBytes),
-		tracing.Middleware,
-		loader.Middleware(src, accountOf(fixed), cfg.RequestTimeout, a.metrics.LoaderBatch),
-	).Handle("/query", gql)
+	r.Handle("/query", a.query(cfg, gql, tokens, src, accountOf(fixed)))
 	return r
 }
 
@@ -309,21 +301,34 @@ func accountOf(fixed *account.Account) func(*http.Request) (account.Account, boo
 	}
 }
 
-// maxBody refuses bodies over n bytes: by their Content-Length at once with
-// 413, and a body without one when reading passes the limit.
-func maxBody(n int64) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.ContentLength > n {
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusRequestEntityTooLarge)
-				fmt.Fprintf(w, `{"errors":[{"message":"request body exceeds %d bytes","extensions":{"code":"BAD_REQUEST"}}]}`+"\n", n)
-				return
-			}
-			r.Body = http.MaxBytesReader(w, r.Body, n)
-			next.ServeHTTP(w, r)
-		})
-	}
+// query is /query, in order: no cache may keep the answer, the access
+// token, the body limit, the caller's trace context, the request's deadline
+// and loader, then gqlgen. It is one handler rather than a middleware each,
+// so that every request's stack stays small: past a few kilobytes, each
+// garbage collection shrinks a connection's stack and the next request
+// copies it back.
+func (a *App) query(cfg Config, gql http.Handler, tokens *access.Tokens, src loader.Fetcher, accountOf func(*http.Request) (account.Account, bool)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Answers depend on the caller's key (and its access token): no
+		// browser or shared HTTP cache may keep them.
+		w.Header().Set("Cache-Control", "no-store")
+		if !tokens.Allow(w, r) {
+			return
+		}
+		if r.ContentLength > cfg.MaxBodyBytes {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			fmt.Fprintf(w, `{"errors":[{"message":"request body exceeds %d bytes","extensions":{"code":"BAD_REQUEST"}}]}`+"\n", cfg.MaxBodyBytes)
+			return
+		}
+		// A body without a Content-Length is cut off where it passes the
+		// limit, and gqlhttp answers 413.
+		r.Body = http.MaxBytesReader(w, r.Body, cfg.MaxBodyBytes)
+		acct, ok := accountOf(r)
+		ctx, end := loader.NewContext(tracing.Extract(r.Context(), r.Header), cfg.RequestTimeout, src, acct, ok, a.metrics.LoaderBatch)
+		defer end()
+		gql.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 // Handler returns the service's HTTP handler.

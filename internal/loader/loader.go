@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -281,7 +280,7 @@ type ctxKey struct{}
 func For(ctx context.Context) *Loader {
 	l, ok := ctx.Value(ctxKey{}).(*Loader)
 	if !ok {
-		panic("loader: no loader in context; is loader.Middleware installed?")
+		panic("loader: no loader in context; was it made with loader.NewContext?")
 	}
 	return l
 }
@@ -291,22 +290,13 @@ func newContext(ctx context.Context, l *Loader) context.Context {
 	return context.WithValue(ctx, ctxKey{}, l)
 }
 
-// Middleware installs a fresh loader on every request, spending the account
-// that accountOf reads off the request (ok false: the request has none).
-// timeout bounds the request; the loader's fetches end with it, and a
-// request that waits on nothing (a cache hit) arms no timer for it. onBatch,
-// if not nil, is told the size of every batch.
-func Middleware(src Fetcher, accountOf func(*http.Request) (account.Account, bool), timeout time.Duration, onBatch func(size int)) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			dl := withLazyDeadline(r.Context(), time.Now().Add(timeout))
-			defer dl.stop()
-			var ctx context.Context = dl
-			acct, ok := accountOf(r)
-			l := New(ctx, src, acct, ok, onBatch)
-			next.ServeHTTP(w, r.WithContext(newContext(ctx, l)))
-		})
-	}
+// NewContext returns ctx carrying a new Loader for one request of acct
+// (see New), and ending after timeout: the loader's fetches end with it,
+// and a request that waits on nothing (a cache hit) arms no timer for it.
+// end releases the deadline; call it when the request is done.
+func NewContext(ctx context.Context, timeout time.Duration, src Fetcher, acct account.Account, hasAcct bool, onBatch func(size int)) (_ context.Context, end func()) {
+	dl := withLazyDeadline(ctx, time.Now().Add(timeout))
+	return newContext(dl, New(dl, src, acct, hasAcct, onBatch)), dl.stop
 }
 
 // FromContext returns the request's loader, if any.

@@ -549,12 +549,12 @@ func TestCancelledFieldContextDoesNotFailBatch(t *testing.T) {
 	}
 }
 
-// The middleware gives each request its own loader, bound to its account,
+// NewContext gives each request its own loader, bound to its account,
 // so nothing is shared across requests or accounts.
-func TestMiddlewareLoaderPerRequest(t *testing.T) {
+func TestLoaderPerRequest(t *testing.T) {
 	f := &fakeFetcher{}
 	var s sizes
-	h := loader.Middleware(f, headerAccount, 5*time.Second, s.add)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := withLoader(f, 5*time.Second, s.add, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		l := loader.For(r.Context())
 		if l2, ok := loader.FromContext(r.Context()); !ok || l2 != l {
 			t.Errorf("FromContext = %p, %v; want %p, true", l2, ok, l)
@@ -585,10 +585,10 @@ func TestMiddlewareLoaderPerRequest(t *testing.T) {
 }
 
 // A request without an account gets ErrNoAccount, not a call.
-func TestMiddlewareNoAccount(t *testing.T) {
+func TestRequestWithoutAccount(t *testing.T) {
 	f := &fakeFetcher{}
 	var err error
-	h := loader.Middleware(f, headerAccount, 5*time.Second, nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := withLoader(f, 5*time.Second, nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, err = loader.For(r.Context()).Load(r.Context(), ref("a"), false)
 	}))
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/query", nil))
@@ -600,14 +600,14 @@ func TestMiddlewareNoAccount(t *testing.T) {
 	}
 }
 
-// The loader's fetches end at the middleware's timeout, whatever the
+// The loader's fetches end at the request's timeout, whatever the
 // field's context.
-func TestMiddlewareTimeoutEndsFetches(t *testing.T) {
+func TestRequestTimeoutEndsFetches(t *testing.T) {
 	const timeout = 50 * time.Millisecond
 	f := &fakeFetcher{block: true}
 	var err error
 	var elapsed time.Duration
-	h := loader.Middleware(f, headerAccount, timeout, nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := withLoader(f, timeout, nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		// A field context without the request's deadline: the loader's own
 		// context must still end.
@@ -635,14 +635,14 @@ func TestMiddlewareTimeoutEndsFetches(t *testing.T) {
 	}
 }
 
-func TestForWithoutMiddlewarePanics(t *testing.T) {
+func TestForWithoutLoaderPanics(t *testing.T) {
 	if _, ok := loader.FromContext(t.Context()); ok {
 		t.Error("FromContext(no loader) ok = true; want false")
 	}
 	defer func() {
 		r := recover()
-		if s, _ := r.(string); !strings.Contains(s, "Middleware") {
-			t.Errorf("For(no loader) panic = %v; want a panic naming the middleware", r)
+		if s, _ := r.(string); !strings.Contains(s, "NewContext") {
+			t.Errorf("For(no loader) panic = %v; want a panic naming NewContext", r)
 		}
 	}()
 	loader.For(t.Context())
@@ -674,8 +674,13 @@ func TestPanickingFetchFailsItsVideos(t *testing.T) {
 	}
 }
 
-// headerAccount reads the request's account off its Authorization header,
-// as the server does in pass-through mode.
-func headerAccount(r *http.Request) (account.Account, bool) {
-	return account.New(r.Header.Get("Authorization"))
+// withLoader serves next with a loader for the account of the request's
+// Authorization header, as the server does in pass-through mode.
+func withLoader(f loader.Fetcher, timeout time.Duration, onBatch func(int), next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		acct, ok := account.New(r.Header.Get("Authorization"))
+		ctx, end := loader.NewContext(r.Context(), timeout, f, acct, ok, onBatch)
+		defer end()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }

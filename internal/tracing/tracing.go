@@ -66,14 +66,9 @@ func (p *Provider) Tracer() trace.Tracer {
 // propagator reads W3C trace context (traceparent, tracestate) from callers.
 var propagator = propagation.TraceContext{}
 
-// Middleware continues a trace that the caller (a gateway, a browser app)
-// started, so this service's spans join it.
-func Middleware(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Most requests carry no trace context: they keep their request.
-		if ctx := propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header)); ctx != r.Context() {
-			r = r.WithContext(ctx)
-		}
-		next.ServeHTTP(w, r)
-	})
+// Extract returns ctx continuing the trace that the caller (a gateway, a
+// browser app) started in header, so this service's spans join it; ctx
+// itself when header carries none.
+func Extract(ctx context.Context, header http.Header) context.Context {
+	return propagator.Extract(ctx, propagation.HeaderCarrier(header))
 }

@@ -3,7 +3,6 @@ package tracing_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"go.opentelemetry.io/otel/trace"
@@ -32,17 +31,16 @@ func TestEndpointMustBeAURL(t *testing.T) {
 	}
 }
 
-// A caller's traceparent is continued.
-func TestMiddlewareContinuesTheCallersTrace(t *testing.T) {
+// A caller's traceparent is continued; without one the context stays.
+func TestExtractContinuesTheCallersTrace(t *testing.T) {
 	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
-	var got trace.SpanContext
-	h := tracing.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got = trace.SpanContextFromContext(r.Context())
-	}))
-	req := httptest.NewRequest("POST", "/query", nil)
-	req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
-	h.ServeHTTP(httptest.NewRecorder(), req)
+	h := http.Header{}
+	h.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+	got := trace.SpanContextFromContext(tracing.Extract(t.Context(), h))
 	if got.TraceID().String() != traceID || !got.IsRemote() {
 		t.Errorf("span context = %v; want the caller's trace %s, remote", got, traceID)
+	}
+	if ctx := t.Context(); tracing.Extract(ctx, http.Header{}) != ctx {
+		t.Error("Extract without a traceparent returned another context; want ctx itself")
 	}
 }
