@@ -123,7 +123,7 @@ func (p VideoPlan) MutateOperationContext(_ context.Context, oc *graphql.Operati
 		return tooBigError()
 	}
 	var keys []loader.Key
-	detail := map[memories.VideoRef]bool{}
+	var detail map[memories.VideoRef]bool // made only when some field needs detail
 	for _, vf := range s.videos {
 		refs, err := fieldRefs(vf.field, oc.Variables)
 		if err != nil {
@@ -132,6 +132,9 @@ func (p VideoPlan) MutateOperationContext(_ context.Context, oc *graphql.Operati
 		for _, ref := range refs {
 			keys = append(keys, loader.Key{Ref: ref, Detail: vf.detail})
 			if vf.detail {
+				if detail == nil {
+					detail = map[memories.VideoRef]bool{}
+				}
 				detail[ref] = true
 			}
 		}
