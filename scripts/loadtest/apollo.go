@@ -178,20 +178,11 @@ func vsApollo(ctx context.Context, o options, bin, dir, tmp string) error {
 			if err := emu.reset(); err != nil {
 				return err
 			}
-			cpu0, busy0, start := cpuTimes(t.pid, emu.cmd.Process.Pid, os.Getpid()), machineBusy(), time.Now()
-			cmd := exec.CommandContext(ctx, wrk, append(args, t.url, "--", strconv.Itoa(o.videos), strconv.Itoa(wrkThreads))...)
-			out, err := cmd.CombinedOutput()
+			w, err := runWrk(ctx, wrk, append(args, t.url, "--", strconv.Itoa(o.videos), strconv.Itoa(wrkThreads)), t.pid, emu.cmd.Process.Pid, os.Getpid())
 			if err != nil {
-				return fmt.Errorf("wrk against %s: %v\n%s", t.name, err, out)
+				return fmt.Errorf("wrk against %s: %w", t.name, err)
 			}
-			cpu, busy, elapsed := cpuTimes(t.pid, emu.cmd.Process.Pid, os.Getpid()), machineBusy(), time.Since(start)
-			wrkCPU := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-			other := otherCores(busy-busy0, elapsed, cpu, cpu0, wrkCPU)
-			busiest = max(busiest, other)
-			w, err := parseWrk(out)
-			if err != nil {
-				return fmt.Errorf("wrk against %s: %v\n%s", t.name, err, out)
-			}
+			busiest = max(busiest, w.other)
 			st, err := emu.stats()
 			if err != nil {
 				return err
@@ -201,7 +192,7 @@ func vsApollo(ctx context.Context, o options, bin, dir, tmp string) error {
 			}
 			fmt.Printf("| %d | %s | %.0f | %d | %s | %.2f | %d | %d, %s | %s | %.2f cores | %.2fx |\n", round, t.name, w.rate, w.requests, st,
 				float64(st.calls())/float64(max(1, w.requests)), st.RateLimited, w.bad, w.socketErrors,
-				perRequest(w.requests, cpu[0]-cpu0[0], cpu[1]-cpu0[1], wrkCPU), other, w.rate/apolloRate)
+				perRequest(w.requests, w.cpu[0], w.cpu[1], w.wrkCPU), w.other, w.rate/apolloRate)
 			if w.bad > 0 || w.socketErrors != "none" {
 				return fmt.Errorf("wrk against %s: %d bad answers, socket errors %s", t.name, w.bad, w.socketErrors)
 			}
@@ -331,6 +322,36 @@ func parseWrk(out []byte) (wrkResult, error) {
 		if k, _ := strconv.ParseInt(string(m[1]), 10, 64); k > r.bad {
 			r.bad = k
 		}
+	}
+	return r, nil
+}
+
+// wrkRun is one run of wrk: its report, and the CPU spent meanwhile.
+type wrkRun struct {
+	wrkResult
+	cpu    [3]time.Duration // CPU each watched process used during the run
+	wrkCPU time.Duration    // CPU wrk itself used
+	other  float64          // cores used by processes outside the test (see otherCores)
+}
+
+// runWrk runs wrk with args, reading the CPU times of pids (at most 3, as
+// cpuTimes does) and of the whole machine before and after, and parses its
+// report with parseWrk. An error carries wrk's output.
+func runWrk(ctx context.Context, wrk string, args []string, pids ...int) (wrkRun, error) {
+	cpu0, busy0, start := cpuTimes(pids...), machineBusy(), time.Now()
+	cmd := exec.CommandContext(ctx, wrk, args...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return wrkRun{}, fmt.Errorf("%v\n%s", err, out)
+	}
+	cpu, busy, elapsed := cpuTimes(pids...), machineBusy(), time.Since(start)
+	r := wrkRun{wrkCPU: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
+	for i := range cpu {
+		r.cpu[i] = cpu[i] - cpu0[i]
+	}
+	r.other = otherCores(busy-busy0, elapsed, cpu, cpu0, r.wrkCPU)
+	if r.wrkResult, err = parseWrk(out); err != nil {
+		return r, fmt.Errorf("%v\n%s", err, out)
 	}
 	return r, nil
 }

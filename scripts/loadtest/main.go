@@ -65,6 +65,7 @@ type options struct {
 	redisURL     string
 	perQuery     string
 	vsFloor      string
+	rounds       int
 	vsApollo     string
 }
 
@@ -73,7 +74,7 @@ func main() {
 		os.Exit(emulatorChild(cfg)) // this binary re-executed as -vs-apollo's emulator
 	}
 	var o options
-	flag.DurationVar(&o.duration, "duration", 60*time.Second, "how long to drive the server (at most 30m)")
+	flag.DurationVar(&o.duration, "duration", 60*time.Second, "how long to drive the server (at most 30m); with -vs-floor, also the length of each wrk run (-duration 5s -rounds 10 is the recommended setting)")
 	flag.IntVar(&o.concurrency, "concurrency", 32, "concurrent clients, each sending one request at a time")
 	flag.Int64Var(&o.maxRequests, "max-requests", 10_000_000, "stop after this many requests even if time is left")
 	flag.DurationVar(&o.latency, "upstream-latency", 5*time.Millisecond, "latency the emulator adds to every upstream answer")
@@ -85,7 +86,8 @@ func main() {
 	flag.StringVar(&o.logLevel, "server-log-level", "info", "the server's LOG_LEVEL (info logs one line per request, as in production)")
 	flag.StringVar(&o.redisURL, "redis-url", "", "a loopback Redis for the server's REDIS_URL (shared limiter, cache and leases), under a key prefix of this run's own; empty keeps everything in process")
 	flag.StringVar(&o.perQuery, "per-query", "", "instead of a load: comma-separated video counts (such as 10,60,500,2000); for each, with MEMORIES_BATCH on and off, one query for that many videos at -upstream-rate calls/s per endpoint (set it to 5, the vendor's), printed as a table of wall times")
-	flag.StringVar(&o.vsFloor, "vs-floor", "", "instead of a load: the directory of the bare gqlgen server (../shared/bench/gqlgen-floor); it and our server (sandbox, cache warm) answer the same one-video query in turn, driven by -concurrency clients for -duration each, and the ratio is printed")
+	flag.StringVar(&o.vsFloor, "vs-floor", "", "instead of a load: the directory of the bare gqlgen server (../shared/bench/gqlgen-floor); it and our server (sandbox, cache warm), both running throughout, answer the same one-video query in turn, driven by -concurrency clients for -duration each, then, if wrk is installed, by wrk -t2 for -rounds interleaved rounds of -duration per server (recommended: -duration 5s -rounds 10); rates, CPU per request and the ratios (median and mean over the rounds) are printed")
+	flag.IntVar(&o.rounds, "rounds", 10, "with -vs-floor: the interleaved wrk rounds, each a run of -duration against the floor and then ours")
 	flag.StringVar(&o.vsApollo, "vs-apollo", "", "instead of a load: the directory of the Apollo Server baseline (scripts/apollo-baseline); it and our server with the cache off answer the same one-video query, ids rotating over -videos videos so that every request is an upstream call, in front of one emulator process (-upstream-latency 0 unless set), driven by -concurrency clients for -duration each, then by wrk if installed; rates, upstream calls and ratios are printed")
 	flag.Parse()
 	if o.vsApollo != "" {
@@ -103,6 +105,9 @@ func main() {
 	}
 	if o.concurrency < 1 || o.concurrency > maxConcurrency {
 		fatalf("-concurrency must be in [1, %d], got %d", maxConcurrency, o.concurrency)
+	}
+	if o.rounds < 1 || o.rounds > 100 {
+		fatalf("-rounds must be in [1, 100], got %d", o.rounds)
 	}
 	if o.maxRequests < 1 || o.videos < 20 || o.upstreamRate < 0 || o.latency < 0 {
 		fatalf("-max-requests must be positive, -videos at least 20, -upstream-rate and -upstream-latency not negative")
