@@ -20,11 +20,10 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/memories-facade/memories-graphql/internal/app"
 	"github.com/memories-facade/memories-graphql/internal/emulator"
 	"github.com/memories-facade/memories-graphql/internal/eventually"
+	"github.com/memories-facade/memories-graphql/internal/leakcheck"
 )
 
 // runningServer is run itself, in-process, until stop or the test's end.
@@ -144,25 +143,6 @@ func postQuery(t *testing.T, url, q string, vars map[string]any) answer {
 		t.Fatalf("response is not GraphQL JSON (HTTP %d): %v\n%s", resp.StatusCode, err, raw)
 	}
 	return a
-}
-
-// leakCheck fails t if goroutines started during the test are still running
-// after it (e2e/harness_test.go has the same check for the scenarios there).
-// Call it first thing in the test, so that its check runs after the other
-// cleanups.
-func leakCheck(t *testing.T) {
-	t.Helper()
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() {
-		// Give a loaded machine up to 20s to unwind closed connections,
-		// closing the idle keep-alive ones of http.DefaultClient.
-		deadline := time.Now().Add(20 * time.Second)
-		for goleak.Find(ignore) != nil && time.Now().Before(deadline) {
-			http.DefaultClient.CloseIdleConnections()
-			time.Sleep(50 * time.Millisecond)
-		}
-		goleak.VerifyNone(t, ignore)
-	})
 }
 
 func TestRunRejectsBadConfig(t *testing.T) {
@@ -331,7 +311,7 @@ func TestJSONLogsCarryRequestID(t *testing.T) {
 // connections, lets every query finish (data for the healthy videos, the
 // failing one's error at its index), then returns nil.
 func TestShutdownDrainsQueriesInFlight(t *testing.T) {
-	leakCheck(t)
+	leakcheck.Check(t)
 	const clients = 4
 	vs := make([]emulator.Video, clients)
 	nos := make([]string, clients)

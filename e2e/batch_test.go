@@ -16,6 +16,7 @@ import (
 
 	"github.com/memories-facade/memories-graphql/internal/emulator"
 	"github.com/memories-facade/memories-graphql/internal/eventually"
+	"github.com/memories-facade/memories-graphql/internal/leakcheck"
 	"github.com/memories-facade/memories-graphql/internal/redistest"
 )
 
@@ -270,7 +271,7 @@ func TestBatchFaults(t *testing.T) {
 	}
 
 	t.Run("500 every time", func(t *testing.T) {
-		leakCheck(t)
+		leakcheck.Check(t)
 		h := setup(t, emulator.Options{Videos: vs,
 			ListFaults: map[string]emulator.Fault{bad: {Kind: emulator.FaultHTTPError}},
 			Faults:     map[string]emulator.Fault{bad: {Kind: emulator.FaultHTTPError}},
@@ -281,7 +282,7 @@ func TestBatchFaults(t *testing.T) {
 		}
 	})
 	t.Run("hang", func(t *testing.T) {
-		leakCheck(t)
+		leakcheck.Check(t)
 		h := setup(t, emulator.Options{Videos: vs,
 			ListFaults: map[string]emulator.Fault{bad: {Kind: emulator.FaultHang}},
 			Faults:     map[string]emulator.Fault{bad: {Kind: emulator.FaultHang}},
@@ -289,7 +290,7 @@ func TestBatchFaults(t *testing.T) {
 		healthyBut(t, h, wantError("UPSTREAM_TIMEOUT"))
 	})
 	t.Run("0429 storm on the list endpoint", func(t *testing.T) {
-		leakCheck(t)
+		leakcheck.Check(t)
 		h := setup(t, emulator.Options{Videos: vs,
 			ListFaults: map[string]emulator.Fault{bad: {Kind: emulator.FaultCode, Code: "0429", Msg: "request is too busy", Times: 3}},
 		}, fastList)
@@ -299,14 +300,14 @@ func TestBatchFaults(t *testing.T) {
 		}
 	})
 	t.Run("malformed page", func(t *testing.T) {
-		leakCheck(t)
+		leakcheck.Check(t)
 		h := setup(t, emulator.Options{Videos: vs,
 			ListFaults: map[string]emulator.Fault{bad: {Kind: emulator.FaultMalformed}},
 		}, fastList)
 		healthyBut(t, h, wantData)
 	})
 	t.Run("page cap below the batch size", func(t *testing.T) {
-		leakCheck(t)
+		leakcheck.Check(t)
 		h := setup(t, emulator.Options{Videos: vs, ListPageCap: 7}, fastList)
 		healthyBut(t, h, wantData)
 		if st := h.emu.Stats(); st.List.Requests != 6 || st.Requests != 0 {
@@ -314,7 +315,7 @@ func TestBatchFaults(t *testing.T) {
 		}
 	})
 	t.Run("404: fallback, then recovery", func(t *testing.T) {
-		leakCheck(t)
+		leakcheck.Check(t)
 		h := setup(t, emulator.Options{Videos: vs, ListDisabled: true, ListPageCap: 200},
 			with(fastList, "MEMORIES_LIST_PROBE_INTERVAL", "300ms"))
 		healthyBut(t, h, wantData)

@@ -4,7 +4,7 @@ package e2e
 // malformed bodies, resets...) and clients give up midway. Each test checks
 // that the query ends with partial data and one precise error per failed
 // video, and that no goroutine is left behind once the servers are closed
-// (go.uber.org/goleak, through leakCheck).
+// (go.uber.org/goleak, through internal/leakcheck).
 //
 // TestUpstreamFaultsArePerVideo (queries_test.go) covers each fault kind on
 // its own aliased field; these tests cover what it does not. The server
@@ -23,6 +23,7 @@ import (
 
 	"github.com/memories-facade/memories-graphql/internal/emulator"
 	"github.com/memories-facade/memories-graphql/internal/eventually"
+	"github.com/memories-facade/memories-graphql/internal/leakcheck"
 )
 
 // A storm of 0429s: many videos are refused a couple of times and then
@@ -39,7 +40,7 @@ func TestStormOf0429s(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			leakCheck(t)
+			leakcheck.Check(t)
 			const (
 				stormSize  = 30 // videos refused twice, then served
 				stuckSize  = 3  // videos refused until the request's time is out
@@ -139,7 +140,7 @@ func TestStormOf0429s(t *testing.T) {
 // before any timeout), stays healthy, and the next query for the same video
 // answers.
 func TestClientCancelStopsUpstreamCall(t *testing.T) {
-	leakCheck(t)
+	leakcheck.Check(t)
 	vs, nos := testVideos(3)
 	// The first request for nos[0] hangs; later ones answer. Timeouts far
 	// beyond the test's waits mean only the cancellation can end the hang.
@@ -174,7 +175,7 @@ func TestClientCancelStopsUpstreamCall(t *testing.T) {
 // does not fail them (the dataloader trap in DESIGN.md, across requests):
 // they get their data, and the server answers the next query.
 func TestClientCancelLeavesOthersServed(t *testing.T) {
-	leakCheck(t)
+	leakcheck.Check(t)
 	vs, nos := testVideos(4)
 	shared := nos[0]
 	h := setup(t, emulator.Options{Videos: vs, Latency: 2 * time.Second}, fast)
@@ -233,7 +234,7 @@ func TestClientCancelLeavesOthersServed(t *testing.T) {
 // code, the healthy and unknown videos answer, and a repeated failing video
 // costs one upstream call.
 func TestEveryFaultKindInOneList(t *testing.T) {
-	leakCheck(t)
+	leakcheck.Check(t)
 	faults := []struct {
 		no           string
 		fault        emulator.Fault

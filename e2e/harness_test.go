@@ -26,8 +26,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/memories-facade/memories-graphql/internal/app"
 	"github.com/memories-facade/memories-graphql/internal/emulator"
 	"github.com/memories-facade/memories-graphql/internal/redistest"
@@ -509,31 +507,6 @@ func assertJSONEqual(t testing.TB, name string, got json.RawMessage, want string
 }
 
 // --- Goroutines.
-
-// leakCheck fails t if goroutines started during the test are still running
-// after it. Call it first thing in the test: cleanups run last-in first-out,
-// so its check runs after the cleanups of setup and friends have closed the
-// servers.
-func leakCheck(t *testing.T) {
-	t.Helper()
-	// Goroutines of earlier tests (and of the runtime, testing and other
-	// packages) are not this test's concern.
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() {
-		// goleak retries for about 1.5s, which a loaded 2-core machine may
-		// need more than to unwind closed connections; give it up to 20s,
-		// then let VerifyNone report what is left. The keep-alive
-		// connections of http.DefaultClient (shared by the tests' client
-		// and, through http.DefaultTransport, by the server's upstream
-		// client) each hold a reader and a writer goroutine until closed.
-		deadline := time.Now().Add(20 * time.Second)
-		for goleak.Find(ignore) != nil && time.Now().Before(deadline) {
-			http.DefaultClient.CloseIdleConnections()
-			time.Sleep(50 * time.Millisecond)
-		}
-		goleak.VerifyNone(t, ignore)
-	})
-}
 
 // --- What the machine provides: programs, the module's source.
 
