@@ -5,6 +5,10 @@ package memories
 // ParseResponse is parseResponse, for the decoding tests and fuzzers.
 var ParseResponse = parseResponse
 
+// ParseResponseFull is parseResponseFull: every answer one step at a time,
+// which ParseResponse's one-pass path must agree with.
+var ParseResponseFull = parseResponseFull
+
 // ParseListResponse is parseListResponse, for the decoding tests and fuzzers.
 var ParseListResponse = parseListResponse
 

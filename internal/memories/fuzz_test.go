@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -23,6 +25,10 @@ func FuzzParseResponse(f *testing.F) {
 			h.Set("Retry-After", retryAfter)
 		}
 		v, err := memories.ParseResponse(status, h, body)
+		// The one-pass path for the usual answer agrees with the full one.
+		if fv, ferr := memories.ParseResponseFull(status, h, body); !reflect.DeepEqual(v, fv) || fmt.Sprint(err) != fmt.Sprint(ferr) {
+			t.Fatalf("ParseResponse = %+v, %v; the full path gives %+v, %v", v, err, fv, ferr)
+		}
 		if v != nil {
 			if err != nil {
 				t.Fatalf("got video and error %v; want one or the other", err)
