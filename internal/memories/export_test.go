@@ -12,6 +12,10 @@ var ParseResponseFull = parseResponseFull
 // ParseListResponse is parseListResponse, for the decoding tests and fuzzers.
 var ParseListResponse = parseListResponse
 
+// ParseListResponseFull is parseListResponseFull, which ParseListResponse's
+// one-pass path must agree with.
+var ParseListResponseFull = parseListResponseFull
+
 // WithMaxBodyBytes caps the get_metadata response body (default 1 MiB);
 // non-positive values keep the default.
 func WithMaxBodyBytes(n int64) Option {

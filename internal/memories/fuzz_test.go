@@ -82,6 +82,10 @@ func FuzzParseListResponse(f *testing.F) {
 			h.Set("Retry-After", retryAfter)
 		}
 		page, err := memories.ParseListResponse(status, h, body)
+		// The one-pass path for the usual answer agrees with the full one.
+		if fp, ferr := memories.ParseListResponseFull(status, h, body); !reflect.DeepEqual(page, fp) || fmt.Sprint(err) != fmt.Sprint(ferr) {
+			t.Fatalf("ParseListResponse = %+v, %v; the full path gives %+v, %v", page, err, fp, ferr)
+		}
 		checkFuzzedPage(t, page, err)
 		if err != nil {
 			e := checkFuzzedError(t, err)

@@ -161,13 +161,51 @@ type rawListItems struct {
 // by splitting its batch. Page is 0 when the upstream omits current_page
 // (ListVideos then reports the page asked).
 func parseListResponse(statusCode int, header http.Header, body []byte) (*ListPage, error) {
+	if page, ok := parseListFast(statusCode, body); ok {
+		return page, nil
+	}
+	return parseListResponseFull(statusCode, header, body)
+}
+
+// envelopeList is envelope with list_videos' page read in the same pass.
+type envelopeList struct {
+	Code json.RawMessage `json:"code"`
+	Msg  json.RawMessage `json:"msg"`
+	Data *rawListItems   `json:"data"`
+}
+
+// parseListFast reads the usual answer, HTTP 200 with code 0000 and a
+// well-formed page or null data, in one pass over the body, as
+// parseVideoFast does for get_metadata; FuzzParseListResponse checks that
+// it agrees with parseListResponseFull wherever ok is true.
+func parseListFast(statusCode int, body []byte) (page *ListPage, ok bool) {
+	if statusCode != http.StatusOK || len(body) == 0 || body[0] != '{' {
+		return nil, false
+	}
+	var env envelopeList
+	if json.Unmarshal(body, &env) != nil {
+		return nil, false
+	}
+	if code, err := normalizeCode(env.Code); err != nil || code != codeOK {
+		return nil, false
+	}
+	if env.Data == nil {
+		return &ListPage{Videos: []*Video{}}, true
+	}
+	items := env.Data.Items
+	page, err := pageFrom(&env.Data.rawList, len(items), func(i int) (*Video, error) { return videoFrom(&items[i]) })
+	return page, err == nil
+}
+
+// parseListResponseFull is parseListResponse for every answer, one step at
+// a time.
+func parseListResponseFull(statusCode int, header http.Header, body []byte) (*ListPage, error) {
 	a, err := checkAnswer(statusCode, header, body, endpointList)
 	if err != nil {
 		return nil, err
 	}
-	page := &ListPage{Videos: []*Video{}}
 	if isNull(a.env.data) {
-		return page, nil
+		return &ListPage{Videos: []*Video{}}, nil
 	}
 	if kindOf(a.env.data) != '{' {
 		return nil, a.fail(KindUpstream, errors.New("malformed field data"))
@@ -176,14 +214,36 @@ func parseListResponse(statusCode int, header http.Header, body []byte) (*ListPa
 	// unusual (an item that is not an object, videos not an array) takes
 	// the path that reads the page, then each item, and names what failed.
 	var fast rawListItems
-	fastErr := json.Unmarshal(a.env.data, &fast)
-	r := fast.rawList
-	if fastErr != nil {
-		if err := json.Unmarshal(a.env.data, &r); err != nil {
-			return nil, a.fail(KindUpstream, fmt.Errorf("malformed field data: %w", err))
+	if err := json.Unmarshal(a.env.data, &fast); err == nil {
+		page, err := pageFrom(&fast.rawList, len(fast.Items), func(i int) (*Video, error) { return videoFrom(&fast.Items[i]) })
+		if err != nil {
+			return nil, a.fail(KindUpstream, err)
 		}
+		return page, nil
 	}
+	var r rawList
+	if err := json.Unmarshal(a.env.data, &r); err != nil {
+		return nil, a.fail(KindUpstream, fmt.Errorf("malformed field data: %w", err))
+	}
+	var items []json.RawMessage
+	switch kindOf(r.Videos) {
+	case 0, 'n':
+	case '[':
+		if err := json.Unmarshal(r.Videos, &items); err != nil {
+			return nil, a.fail(KindUpstream, fmt.Errorf("malformed field videos: %w", err))
+		}
+	default:
+		return nil, a.fail(KindUpstream, errors.New("malformed field videos"))
+	}
+	page, err := pageFrom(&r, len(items), func(i int) (*Video, error) { return decodeVideo(items[i]) })
+	if err != nil {
+		return nil, a.fail(KindUpstream, err)
+	}
+	return page, nil
+}
 
+// pageFrom coerces a page's fields, then its n items, each by item.
+func pageFrom(r *rawList, n int, item func(i int) (*Video, error)) (*ListPage, error) {
 	d := decoder{}
 	current := d.integer("current_page", r.CurrentPage)
 	size := d.integer("page_size", r.PageSize)
@@ -192,38 +252,17 @@ func parseListResponse(statusCode int, header http.Header, body []byte) (*ListPa
 		d.err = errors.New("malformed field data: negative current_page, page_size or total_count")
 	}
 	if d.err != nil {
-		return nil, a.fail(KindUpstream, d.err)
+		return nil, d.err
+	}
+	page := &ListPage{Videos: make([]*Video, 0, n)}
+	for i := range n {
+		v, err := item(i)
+		if err != nil {
+			return nil, fmt.Errorf("malformed item %d of videos: %w", i, err)
+		}
+		page.Videos = append(page.Videos, v) // Detailed stays false
 	}
 
-	switch {
-	case fastErr == nil:
-		page.Videos = make([]*Video, 0, len(fast.Items))
-		for i := range fast.Items {
-			v, err := videoFrom(&fast.Items[i])
-			if err != nil {
-				return nil, a.fail(KindUpstream, fmt.Errorf("malformed item %d of videos: %w", i, err))
-			}
-			page.Videos = append(page.Videos, v) // Detailed stays false
-		}
-	case kindOf(r.Videos) == 0 || kindOf(r.Videos) == 'n':
-	case kindOf(r.Videos) == '[':
-		var items []json.RawMessage
-		if err := json.Unmarshal(r.Videos, &items); err != nil {
-			return nil, a.fail(KindUpstream, fmt.Errorf("malformed field videos: %w", err))
-		}
-		page.Videos = make([]*Video, 0, len(items))
-		for i, item := range items {
-			v, err := decodeVideo(item)
-			if err != nil {
-				return nil, a.fail(KindUpstream, fmt.Errorf("malformed item %d of videos: %w", i, err))
-			}
-			page.Videos = append(page.Videos, v) // Detailed stays false
-		}
-	default:
-		return nil, a.fail(KindUpstream, errors.New("malformed field videos"))
-	}
-
-	n := len(page.Videos)
 	if current != nil {
 		page.Page = *current
 	}
