@@ -1,9 +1,9 @@
-// Package tracing sets up OpenTelemetry traces: exported over OTLP/HTTP when
-// an endpoint is configured, and a no-op otherwise, so instrumented code
-// never checks.
+// Package tracing sets up OpenTelemetry traces, exported over OTLP/HTTP when
+// an endpoint is configured. Without one, internal/app hands no tracer to
+// the other layers and no spans are made at all.
 //
-// Its middleware sits on /query (internal/app); spans come from graph,
-// videocache and upstream.
+// /query continues the caller's trace through Extract (internal/app) either
+// way; spans come from graph, videocache and upstream.
 package tracing
 
 import (
