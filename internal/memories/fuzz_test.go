@@ -20,10 +20,7 @@ func FuzzParseResponse(f *testing.F) {
 		f.Add(tc.status, tc.retryAfter, []byte(tc.body))
 	}
 	f.Fuzz(func(t *testing.T, status int, retryAfter string, body []byte) {
-		h := http.Header{}
-		if retryAfter != "" {
-			h.Set("Retry-After", retryAfter)
-		}
+		h := retryHeader(retryAfter)
 		v, err := memories.ParseResponse(status, h, body)
 		// The one-pass path for the usual answer agrees with the full one.
 		if fv, ferr := memories.ParseResponseFull(status, h, body); !reflect.DeepEqual(v, fv) || fmt.Sprint(err) != fmt.Sprint(ferr) {
@@ -77,10 +74,7 @@ func FuzzParseListResponse(f *testing.F) {
 		f.Add(200, "", []byte(body))
 	}
 	f.Fuzz(func(t *testing.T, status int, retryAfter string, body []byte) {
-		h := http.Header{}
-		if retryAfter != "" {
-			h.Set("Retry-After", retryAfter)
-		}
+		h := retryHeader(retryAfter)
 		page, err := memories.ParseListResponse(status, h, body)
 		// The one-pass path for the usual answer agrees with the full one.
 		if fp, ferr := memories.ParseListResponseFull(status, h, body); !reflect.DeepEqual(page, fp) || fmt.Sprint(err) != fmt.Sprint(ferr) {
@@ -191,4 +185,13 @@ func BenchmarkParseListResponse(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// retryHeader is an answer's header with Retry-After set to v, if any.
+func retryHeader(v string) http.Header {
+	h := http.Header{}
+	if v != "" {
+		h.Set("Retry-After", v)
+	}
+	return h
 }

@@ -77,34 +77,39 @@ func parseResponse(statusCode int, header http.Header, body []byte) (*Video, err
 	return parseResponseFull(statusCode, header, body)
 }
 
-// envelopeVideo is envelope with get_metadata's video read in the same pass.
-type envelopeVideo struct {
-	Code json.RawMessage `json:"code"`
-	Msg  json.RawMessage `json:"msg"`
-	Data *rawVideo       `json:"data"`
-}
-
-// parseVideoFast reads the usual answer, HTTP 200 with code 0000 and a
-// well-formed video or null data, in one pass over the body rather than
-// one for the envelope and another for its data. ok is false for any
-// other answer, which parseResponseFull then reads and, if need be, names
-// what is wrong with; both agree wherever ok is true (FuzzParseResponse
-// checks it).
-func parseVideoFast(statusCode int, body []byte) (v *Video, ok bool) {
+// usualAnswer decodes the usual answer, HTTP 200 with code 0000, in one
+// pass over the body, envelope and data together, rather than one pass for
+// the envelope and another for its data. ok is false for any other answer,
+// and for one whose data does not decode as T; data is nil for null or
+// absent data.
+func usualAnswer[T any](statusCode int, body []byte) (data *T, ok bool) {
 	if statusCode != http.StatusOK || len(body) == 0 || body[0] != '{' {
 		return nil, false
 	}
-	var env envelopeVideo
+	var env struct {
+		Code json.RawMessage `json:"code"`
+		Msg  json.RawMessage `json:"msg"`
+		Data *T              `json:"data"`
+	}
 	if json.Unmarshal(body, &env) != nil {
 		return nil, false
 	}
 	if code, err := normalizeCode(env.Code); err != nil || code != codeOK {
 		return nil, false
 	}
-	if env.Data == nil {
-		return nil, true // null or no data: not found
+	return env.Data, true
+}
+
+// parseVideoFast reads the usual get_metadata answer (see usualAnswer)
+// with a well-formed video or null data. ok is false for any other answer,
+// which parseResponseFull then reads and, if need be, names what is wrong
+// with; both agree wherever ok is true (FuzzParseResponse checks it).
+func parseVideoFast(statusCode int, body []byte) (v *Video, ok bool) {
+	data, ok := usualAnswer[rawVideo](statusCode, body)
+	if !ok || data == nil {
+		return nil, ok // null or no data: not found
 	}
-	v, err := videoFrom(env.Data)
+	v, err := videoFrom(data)
 	if err != nil {
 		return nil, false
 	}
@@ -167,33 +172,19 @@ func parseListResponse(statusCode int, header http.Header, body []byte) (*ListPa
 	return parseListResponseFull(statusCode, header, body)
 }
 
-// envelopeList is envelope with list_videos' page read in the same pass.
-type envelopeList struct {
-	Code json.RawMessage `json:"code"`
-	Msg  json.RawMessage `json:"msg"`
-	Data *rawListItems   `json:"data"`
-}
-
-// parseListFast reads the usual answer, HTTP 200 with code 0000 and a
-// well-formed page or null data, in one pass over the body, as
-// parseVideoFast does for get_metadata; FuzzParseListResponse checks that
-// it agrees with parseListResponseFull wherever ok is true.
+// parseListFast reads the usual list_videos answer (see usualAnswer) with
+// a well-formed page or null data; FuzzParseListResponse checks that it
+// agrees with parseListResponseFull wherever ok is true.
 func parseListFast(statusCode int, body []byte) (page *ListPage, ok bool) {
-	if statusCode != http.StatusOK || len(body) == 0 || body[0] != '{' {
+	data, ok := usualAnswer[rawListItems](statusCode, body)
+	if !ok {
 		return nil, false
 	}
-	var env envelopeList
-	if json.Unmarshal(body, &env) != nil {
-		return nil, false
-	}
-	if code, err := normalizeCode(env.Code); err != nil || code != codeOK {
-		return nil, false
-	}
-	if env.Data == nil {
+	if data == nil {
 		return &ListPage{Videos: []*Video{}}, true
 	}
-	items := env.Data.Items
-	page, err := pageFrom(&env.Data.rawList, len(items), func(i int) (*Video, error) { return videoFrom(&items[i]) })
+	items := data.Items
+	page, err := pageFrom(&data.rawList, len(items), func(i int) (*Video, error) { return videoFrom(&items[i]) })
 	return page, err == nil
 }
 
