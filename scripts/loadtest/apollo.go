@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -76,6 +77,14 @@ func vsApollo(ctx context.Context, o options, bin, dir, tmp string) error {
 	}
 	defer apollo.stop()
 	targets := []target{{"Apollo (get_metadata)", apollo.url, apollo.cmd.Process.Pid}}
+	if o.callFloor != "" {
+		f, err := startCallFloor(ctx, o.callFloor, tmp, emu.url)
+		if err != nil {
+			return err
+		}
+		defer f.stop()
+		targets = append(targets, target{callFloorName, f.url, f.cmd.Process.Pid})
+	}
 	for _, batch := range []string{"off", "on"} {
 		env := upstreamEnv(o, emu.url)
 		cacheOff(env)
@@ -161,18 +170,28 @@ func vsApollo(ctx context.Context, o options, bin, dir, tmp string) error {
 		fmt.Println("\nwrk: not installed, skipped")
 		return nil
 	}
+	return apolloWrk(ctx, o, wrk, tmp, emu, targets, &busiest)
+}
+
+// apolloWrk is the wrk part of the -vs-apollo mode: o.rounds rounds,
+// each a run of wrk against every target in turn, and the medians over
+// the rounds. busiest gathers the most CPU other processes used in a run.
+func apolloWrk(ctx context.Context, o options, wrk, tmp string, emu *emulatorProcess, targets []target, busiest *float64) error {
 	script := filepath.Join(tmp, "rotate-videos.lua")
 	if err := os.WriteFile(script, rotateLua, 0o644); err != nil {
 		return err
 	}
 	const wrkThreads = 2
 	args := []string{fmt.Sprintf("-t%d", wrkThreads), fmt.Sprintf("-c%d", o.concurrency), fmt.Sprintf("-d%ds", max(1, int(o.duration.Seconds()))), "-s", script}
-	fmt.Printf("\nwrk %s -s rotate-videos.lua URL -- %d %d (two rounds, interleaved; answers checked: HTTP 200, a video, no errors):\n", strings.Join(args[:3], " "), o.videos, wrkThreads)
+	fmt.Printf("\nwrk %s -s rotate-videos.lua URL -- %d %d (%d rounds, interleaved; answers checked: HTTP 200, a video, no errors):\n", strings.Join(args[:3], " "), o.videos, wrkThreads, o.rounds)
 	fmt.Println("| round | server | req/s | requests | upstream calls | calls/request | 0429s | bad answers, socket errors | CPU/request server, emulator, wrk | other load | vs Apollo |")
 	fmt.Println("|---:|---|---:|---:|---:|---:|---:|---|---|---:|---:|")
-	for round := 1; round <= 2; round++ {
-		apolloRate = 0
-		for _, t := range targets {
+	rates := make([][]float64, len(targets))  // per target, per round
+	ratios := make([][]float64, len(targets)) // the same, over Apollo's rate in that round
+	cpus := make([][]float64, len(targets))   // the server's µs of CPU per request
+	for round := 1; round <= o.rounds; round++ {
+		apolloRate := 0.0
+		for i, t := range targets {
 			// Let the calls of the previous run's last requests land first.
 			time.Sleep(500 * time.Millisecond)
 			if err := emu.reset(); err != nil {
@@ -182,14 +201,17 @@ func vsApollo(ctx context.Context, o options, bin, dir, tmp string) error {
 			if err != nil {
 				return fmt.Errorf("wrk against %s: %w", t.name, err)
 			}
-			busiest = max(busiest, w.other)
+			*busiest = max(*busiest, w.other)
 			st, err := emu.stats()
 			if err != nil {
 				return err
 			}
-			if apolloRate == 0 {
+			if i == 0 {
 				apolloRate = w.rate
 			}
+			rates[i] = append(rates[i], w.rate)
+			ratios[i] = append(ratios[i], w.rate/apolloRate)
+			cpus[i] = append(cpus[i], cpuMicros(w.cpu[0], w.requests))
 			fmt.Printf("| %d | %s | %.0f | %d | %s | %.2f | %d | %d, %s | %s | %.2f cores | %.2fx |\n", round, t.name, w.rate, w.requests, st,
 				float64(st.calls())/float64(max(1, w.requests)), st.RateLimited, w.bad, w.socketErrors,
 				perRequest(w.requests, w.cpu[0], w.cpu[1], w.wrkCPU), w.other, w.rate/apolloRate)
@@ -197,6 +219,21 @@ func vsApollo(ctx context.Context, o options, bin, dir, tmp string) error {
 				return fmt.Errorf("wrk against %s: %d bad answers, socket errors %s", t.name, w.bad, w.socketErrors)
 			}
 		}
+	}
+	floor := slices.IndexFunc(targets, func(t target) bool { return t.name == callFloorName })
+	fmt.Printf("\nmedians over the %d wrk rounds:\n", o.rounds)
+	fmt.Println("| server | req/s | server µs CPU/request | vs Apollo (per round, then median) | vs gqlgen-floor + call |")
+	fmt.Println("|---|---:|---:|---:|---:|")
+	for i, t := range targets {
+		vsFloor := "–"
+		if floor >= 0 {
+			per := make([]float64, len(rates[i]))
+			for r := range per {
+				per[r] = rates[i][r] / rates[floor][r]
+			}
+			vsFloor = fmt.Sprintf("%.2f", median(per))
+		}
+		fmt.Printf("| %s | %.0f | %.0f | %.2fx | %s |\n", t.name, median(rates[i]), median(cpus[i]), median(ratios[i]), vsFloor)
 	}
 	return nil
 }

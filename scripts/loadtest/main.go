@@ -67,6 +67,7 @@ type options struct {
 	vsFloor      string
 	rounds       int
 	vsApollo     string
+	callFloor    string
 }
 
 func main() {
@@ -87,15 +88,21 @@ func main() {
 	flag.StringVar(&o.redisURL, "redis-url", "", "a loopback Redis for the server's REDIS_URL (shared limiter, cache and leases), under a key prefix of this run's own; empty keeps everything in process")
 	flag.StringVar(&o.perQuery, "per-query", "", "instead of a load: comma-separated video counts (such as 10,60,500,2000); for each, with MEMORIES_BATCH on and off, one query for that many videos at -upstream-rate calls/s per endpoint (set it to 5, the vendor's), printed as a table of wall times")
 	flag.StringVar(&o.vsFloor, "vs-floor", "", "instead of a load: the directory of the bare gqlgen server (../shared/bench/gqlgen-floor); it and our server (sandbox, cache warm), both running throughout, answer the same one-video query in turn, driven by -concurrency clients for -duration each, then, if wrk is installed, by wrk -t2 for -rounds interleaved rounds of -duration per server (recommended: -duration 5s -rounds 10); rates, CPU per request and the ratios (median and mean over the rounds) are printed")
-	flag.IntVar(&o.rounds, "rounds", 10, "with -vs-floor: the interleaved wrk rounds, each a run of -duration against the floor and then ours")
+	flag.IntVar(&o.rounds, "rounds", 10, "with -vs-floor: the interleaved wrk rounds, each a run of -duration against the floor and then ours; with -vs-apollo (default 3 there), each a run of -duration against every server")
 	flag.StringVar(&o.vsApollo, "vs-apollo", "", "instead of a load: the directory of the Apollo Server baseline (scripts/apollo-baseline); it and our server with the cache off answer the same one-video query, ids rotating over -videos videos so that every request is an upstream call, in front of one emulator process (-upstream-latency 0 unless set), driven by -concurrency clients for -duration each, then by wrk if installed; rates, upstream calls and ratios are printed")
+	flag.StringVar(&o.callFloor, "call-floor", "", "with -vs-apollo: the directory of the bare gqlgen server (../shared/bench/gqlgen-floor), built with a resolver that makes the same get_metadata call with net/http and encoding/json and nothing else, and measured beside the others as \"gqlgen-floor + call\": the ceiling of a gqlgen server that makes that call")
 	flag.Parse()
 	if o.vsApollo != "" {
-		latencySet := false
-		flag.Visit(func(f *flag.Flag) { latencySet = latencySet || f.Name == "upstream-latency" })
-		if !latencySet {
+		set := map[string]bool{}
+		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["upstream-latency"] {
 			o.latency = 0 // the comparison is about the servers' own cost
 		}
+		if !set["rounds"] {
+			o.rounds = 3
+		}
+	} else if o.callFloor != "" {
+		fatalf("-call-floor goes with -vs-apollo")
 	}
 	if flag.NArg() > 0 {
 		fatalf("unexpected arguments %q", flag.Args())
