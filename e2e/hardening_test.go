@@ -279,6 +279,14 @@ func TestTracesExported(t *testing.T) {
 			t.Errorf("no %q span; want one", want)
 		}
 	}
+	// The call's span says which video and how it went.
+	for _, s := range c.named("memories.get_metadata") {
+		for key, want := range map[string]string{"memories.video_no": vendorExample, "memories.unique_id": "default", "memories.outcome": "ok"} {
+			if got := attr(s, key); got != want {
+				t.Errorf("get_metadata span attribute %s = %q; want %q", key, got, want)
+			}
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if bytes.Contains(c.raw.Bytes(), []byte(testKey)) {

@@ -116,9 +116,13 @@ type Caller struct {
 
 // endpoint is one upstream call with its budget.
 type endpoint struct {
-	name    string
-	limiter Limiter
+	name     string
+	spanName string // "memories." + name
+	limiter  Limiter
 }
+
+// noSpan stands for the span of a call when there is no tracer.
+var noSpan trace.Span = noop.Span{}
 
 const (
 	maxBackoff       = 5 * time.Second
@@ -130,8 +134,8 @@ const (
 func New(client Client, meta, list Limiter, opts Options) *Caller {
 	s := &Caller{
 		client:      client,
-		meta:        endpoint{name: endpointMetadata, limiter: meta},
-		list:        endpoint{name: endpointList, limiter: list},
+		meta:        endpoint{name: endpointMetadata, spanName: "memories." + endpointMetadata, limiter: meta},
+		list:        endpoint{name: endpointList, spanName: "memories." + endpointList, limiter: list},
 		slots:       make(chan struct{}, positive(opts.MaxConcurrency, 16)),
 		retries:     positive(opts.transientRetries, 2),
 		backoff:     positive(opts.backoffBase, 200*time.Millisecond),
@@ -143,9 +147,6 @@ func New(client Client, meta, list Limiter, opts Options) *Caller {
 		tracer:      opts.Tracer,
 		logger:      opts.Logger,
 		unavailable: map[string]time.Time{},
-	}
-	if s.tracer == nil {
-		s.tracer = noop.NewTracerProvider().Tracer("")
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
@@ -289,8 +290,10 @@ func (s *Caller) listAll(ctx context.Context, acct account.Account, refs []memor
 	for page := 1; page <= len(nos)+1; page++ {
 		var p *memories.ListPage
 		err := s.do(ctx, acct, s.list, func(ctx context.Context, span trace.Span) (string, error) {
-			span.SetAttributes(attribute.String("memories.unique_id", uniqueID),
-				attribute.Int("memories.videos", len(nos)), attribute.Int("memories.page", page))
+			if span.IsRecording() {
+				span.SetAttributes(attribute.String("memories.unique_id", uniqueID),
+					attribute.Int("memories.videos", len(nos)), attribute.Int("memories.page", page))
+			}
 			var err error
 			p, err = s.client.ListVideos(ctx, acct.Key(), memories.ListRequest{UniqueID: uniqueID, VideoNos: nos, Page: page, Size: len(nos)})
 			return "ok", err
@@ -315,7 +318,9 @@ func (s *Caller) listAll(ctx context.Context, acct account.Account, refs []memor
 func (s *Caller) video(ctx context.Context, acct account.Account, ref memories.VideoRef) (*memories.Video, error) {
 	var v *memories.Video
 	err := s.do(ctx, acct, s.meta, func(ctx context.Context, span trace.Span) (string, error) {
-		span.SetAttributes(attribute.String("memories.video_no", ref.VideoNo), attribute.String("memories.unique_id", ref.UniqueID))
+		if span.IsRecording() {
+			span.SetAttributes(attribute.String("memories.video_no", ref.VideoNo), attribute.String("memories.unique_id", ref.UniqueID))
+		}
 		var err error
 		v, err = s.client.GetMetadata(ctx, acct.Key(), ref)
 		if err == nil && v == nil {
@@ -417,15 +422,22 @@ func (s *Caller) call(ctx context.Context, ep endpoint, call func(context.Contex
 	defer func() { <-s.slots }()
 	// Spans name videos, never the account: its key must not leave the
 	// process, and its hash identifies a customer.
-	ctx, span := s.tracer.Start(ctx, "memories."+ep.name, trace.WithSpanKind(trace.SpanKindClient))
-	defer span.End()
+	// Without a tracer, no span: starting even a no-op one costs a context
+	// and its look-ups on every call.
+	var span trace.Span = noSpan
+	if s.tracer != nil {
+		ctx, span = s.tracer.Start(ctx, ep.spanName, trace.WithSpanKind(trace.SpanKindClient))
+		defer span.End()
+	}
 	start := time.Now()
 	outcome, err := call(ctx, span)
 	if err != nil {
 		outcome = outcomeOf(err)
 		span.SetStatus(codes.Error, outcome)
 	}
-	span.SetAttributes(attribute.String("memories.outcome", outcome))
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("memories.outcome", outcome))
+	}
 	if s.obs != nil {
 		s.obs.UpstreamCall(ep.name, outcome, time.Since(start))
 	}
