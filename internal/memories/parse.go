@@ -40,24 +40,25 @@ type envelope struct {
 	Data json.RawMessage `json:"data"`
 }
 
-// rawVideo holds data's fields undecoded; each is coerced by its own rule.
+// rawVideo holds data's fields, each coerced by its own rule as it is
+// decoded (see field).
 type rawVideo struct {
-	VideoNo         json.RawMessage `json:"video_no"`
-	VideoName       json.RawMessage `json:"video_name"`
-	Duration        json.RawMessage `json:"duration"`
-	Size            json.RawMessage `json:"size"`
-	Status          json.RawMessage `json:"status"`
-	Cause           json.RawMessage `json:"cause"`
-	CreateTime      json.RawMessage `json:"create_time"`
-	ResolutionLabel json.RawMessage `json:"resolution_label"`
-	FPS             json.RawMessage `json:"fps"`
-	Width           json.RawMessage `json:"width"`
-	Height          json.RawMessage `json:"height"`
-	DatetimeTaken   json.RawMessage `json:"datetime_taken"`
-	CameraModel     json.RawMessage `json:"camera_model"`
-	Latitude        json.RawMessage `json:"latitude"`
-	Longitude       json.RawMessage `json:"longitude"`
-	Tags            json.RawMessage `json:"tags"`
+	VideoNo         strField    `json:"video_no"`
+	VideoName       strField    `json:"video_name"`
+	Duration        intField    `json:"duration"`
+	Size            int64Field  `json:"size"`
+	Status          strField    `json:"status"`
+	Cause           strField    `json:"cause"`
+	CreateTime      millisField `json:"create_time"`
+	ResolutionLabel strField    `json:"resolution_label"`
+	FPS             intField    `json:"fps"`
+	Width           intField    `json:"width"`
+	Height          intField    `json:"height"`
+	DatetimeTaken   millisField `json:"datetime_taken"`
+	CameraModel     strField    `json:"camera_model"`
+	Latitude        floatField  `json:"latitude"`
+	Longitude       floatField  `json:"longitude"`
+	Tags            tagsField   `json:"tags"`
 }
 
 // parseResponse turns one get_metadata HTTP answer into a video or a typed
@@ -520,29 +521,30 @@ func decodeVideo(data json.RawMessage) (*Video, error) {
 	return videoFrom(&r)
 }
 
-// videoFrom coerces the fields of one video.
+// videoFrom checks the fields of one video, naming the first that its rule
+// refused.
 func videoFrom(r *rawVideo) (*Video, error) {
 	d := decoder{}
 	v := &Video{
-		VideoName:       d.str("video_name", r.VideoName),
-		Duration:        d.integer("duration", r.Duration),
-		Size:            d.int64("size", r.Size),
-		Cause:           d.str("cause", r.Cause),
-		CreateTime:      d.millis("create_time", r.CreateTime),
-		ResolutionLabel: d.str("resolution_label", r.ResolutionLabel),
-		FPS:             d.integer("fps", r.FPS),
-		Width:           d.integer("width", r.Width),
-		Height:          d.integer("height", r.Height),
-		DatetimeTaken:   d.millis("datetime_taken", r.DatetimeTaken),
-		CameraModel:     d.str("camera_model", r.CameraModel),
-		Latitude:        d.float("latitude", r.Latitude),
-		Longitude:       d.float("longitude", r.Longitude),
-		Tags:            d.tags("tags", r.Tags),
+		VideoName:       r.VideoName.take(&d, "video_name"),
+		Duration:        r.Duration.take(&d, "duration"),
+		Size:            r.Size.take(&d, "size"),
+		Cause:           r.Cause.take(&d, "cause"),
+		CreateTime:      r.CreateTime.take(&d, "create_time"),
+		ResolutionLabel: r.ResolutionLabel.take(&d, "resolution_label"),
+		FPS:             r.FPS.take(&d, "fps"),
+		Width:           r.Width.take(&d, "width"),
+		Height:          r.Height.take(&d, "height"),
+		DatetimeTaken:   r.DatetimeTaken.take(&d, "datetime_taken"),
+		CameraModel:     r.CameraModel.take(&d, "camera_model"),
+		Latitude:        r.Latitude.take(&d, "latitude"),
+		Longitude:       r.Longitude.take(&d, "longitude"),
+		Tags:            r.Tags.take(&d, "tags"),
 	}
-	if no := d.str("video_no", r.VideoNo); no != nil {
+	if no := r.VideoNo.take(&d, "video_no"); no != nil {
 		v.VideoNo = *no
 	}
-	if status := d.str("status", r.Status); status != nil {
+	if status := r.Status.take(&d, "status"); status != nil {
 		v.RawStatus = *status
 	}
 	v.Status = normalizeStatus(v.RawStatus)
@@ -558,6 +560,49 @@ func videoFrom(r *rawVideo) (*Video, error) {
 	}
 	return v, nil
 }
+
+// field is one field of a video, coerced by its rule while encoding/json
+// decodes it, so that no field's text is copied first to be read again. A
+// value the rule refuses is remembered rather than returned as an error, so
+// that videoFrom can name the field. An absent field is the zero value, as
+// a null one is.
+type field[T any] struct {
+	v   T
+	bad bool
+}
+
+// take returns the field's value, recording in d a value its rule refused.
+func (f *field[T]) take(d *decoder, name string) T {
+	if f.bad {
+		d.fail(name)
+	}
+	return f.v
+}
+
+// coerce sets f from raw by rule, one of decoder's methods.
+func coerce[T any](f *field[T], raw []byte, rule func(*decoder, string, json.RawMessage) T) error {
+	var d decoder
+	f.v = rule(&d, "", raw)
+	f.bad = d.err != nil
+	return nil
+}
+
+// The field kinds, one per rule of decoder.
+type (
+	strField    struct{ field[*string] }
+	int64Field  struct{ field[*int64] }
+	intField    struct{ field[*int] }
+	millisField struct{ field[*time.Time] }
+	floatField  struct{ field[*float64] }
+	tagsField   struct{ field[[]string] }
+)
+
+func (f *strField) UnmarshalJSON(b []byte) error    { return coerce(&f.field, b, (*decoder).str) }
+func (f *int64Field) UnmarshalJSON(b []byte) error  { return coerce(&f.field, b, (*decoder).int64) }
+func (f *intField) UnmarshalJSON(b []byte) error    { return coerce(&f.field, b, (*decoder).integer) }
+func (f *millisField) UnmarshalJSON(b []byte) error { return coerce(&f.field, b, (*decoder).millis) }
+func (f *floatField) UnmarshalJSON(b []byte) error  { return coerce(&f.field, b, (*decoder).float) }
+func (f *tagsField) UnmarshalJSON(b []byte) error   { return coerce(&f.field, b, (*decoder).tags) }
 
 // decoder coerces raw fields and keeps the first failure, so decodeVideo
 // reads as a list of fields rather than a ladder of error checks.
