@@ -249,11 +249,13 @@ func do[T any](c *Client, ctx context.Context, key string, r request, parse func
 	if err != nil {
 		return zero, c.redact(&Error{Kind: KindUpstream, Err: stripURLError(err)}, key)
 	}
-	req.Header.Set("Authorization", key)
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", userAgent)
+	// One map of the right size, rather than one grown by each Set.
+	req.Header = make(http.Header, 4)
+	req.Header["Authorization"] = []string{key}
+	req.Header["Accept"] = []string{"application/json"}
+	req.Header["User-Agent"] = []string{userAgent}
 	if r.body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header["Content-Type"] = []string{"application/json"}
 	}
 
 	resp, err := c.hc.Do(req)
@@ -266,7 +268,7 @@ func do[T any](c *Client, ctx context.Context, key string, r request, parse func
 		_ = resp.Body.Close()
 	}()
 
-	body, err := io.ReadAll(io.LimitReader(resp.Body, r.maxBody+1))
+	body, err := readBody(resp, r.maxBody+1)
 	if err != nil {
 		return zero, c.redact(c.transportError(ctx, callCtx, err, resp.StatusCode, r.op), key)
 	}
@@ -283,6 +285,32 @@ func do[T any](c *Client, ctx context.Context, key string, r request, parse func
 		return zero, c.redact(err, key)
 	}
 	return v, nil
+}
+
+// readBody reads at most limit bytes of resp's body into one buffer sized
+// by its Content-Length when it declares one within limit, rather than one
+// that io.ReadAll grows and copies as it goes (a page of 200 videos is some
+// 100 KB).
+func readBody(resp *http.Response, limit int64) ([]byte, error) {
+	size := int64(512)
+	if n := resp.ContentLength; n >= 0 && n < limit {
+		size = n + 1 // room to see the end without growing
+	}
+	buf := make([]byte, 0, size)
+	lr := io.LimitReader(resp.Body, limit)
+	for {
+		n, err := lr.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)] // grow, as io.ReadAll does
+		}
+	}
 }
 
 // normalizeKey trims the key and strips a "Bearer" scheme in any case.
