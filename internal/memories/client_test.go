@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -232,25 +233,40 @@ func TestGetMetadataBodyCap(t *testing.T) {
 		{"over on rate limit", 64, 429, true},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			client, mux, serverURL := setup(t, memories.WithMaxBodyBytes(tt.max))
-			mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
-				w.WriteHeader(tt.status)
-				io.WriteString(w, body)
-			})
-			v, err := client.GetMetadata(context.Background(), testKey, memories.VideoRef{UniqueID: "default", VideoNo: "VI1"})
-			checkRedacted(t, err, serverURL)
-			if !tt.wantErr {
-				if err != nil || v == nil {
-					t.Fatalf("GetMetadata: got %v, %v; want a video", v, err)
+		// With a Content-Length the client reads into a buffer of that
+		// size; streamed (chunked), it grows one as it reads.
+		for _, streamed := range []bool{false, true} {
+			name := tt.name
+			if streamed {
+				name += ", streamed"
+			}
+			t.Run(name, func(t *testing.T) {
+				client, mux, serverURL := setup(t, memories.WithMaxBodyBytes(tt.max))
+				mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+					w.WriteHeader(tt.status)
+					if !streamed {
+						io.WriteString(w, body)
+						return
+					}
+					for part := range slices.Chunk([]byte(body), 100) {
+						w.Write(part)
+						w.(http.Flusher).Flush()
+					}
+				})
+				v, err := client.GetMetadata(context.Background(), testKey, memories.VideoRef{UniqueID: "default", VideoNo: "VI1"})
+				checkRedacted(t, err, serverURL)
+				if !tt.wantErr {
+					if err != nil || v == nil || len(*v.VideoName) != 200 {
+						t.Fatalf("GetMetadata: got %v, %v; want the video with its 200-byte name", v, err)
+					}
+					return
 				}
-				return
-			}
-			var e *memories.Error
-			if !errors.As(err, &e) || e.Kind != memories.KindUpstream || e.HTTPStatus != tt.status {
-				t.Fatalf("GetMetadata: got %v; want KindUpstream with HTTP %d", err, tt.status)
-			}
-		})
+				var e *memories.Error
+				if !errors.As(err, &e) || e.Kind != memories.KindUpstream || e.HTTPStatus != tt.status {
+					t.Fatalf("GetMetadata: got %v; want KindUpstream with HTTP %d", err, tt.status)
+				}
+			})
+		}
 	}
 }
 
