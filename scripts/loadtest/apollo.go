@@ -93,7 +93,7 @@ func vsApollo(ctx context.Context, o options, bin, dir, tmp string) error {
 		if logPath != "" {
 			logPath += ".batch-" + batch
 		}
-		srv, err := startServer(ctx, bin, env, logPath)
+		srv, err := o.startServer(ctx, bin, env, logPath)
 		if err != nil {
 			return err
 		}

@@ -63,7 +63,7 @@ func vsFloor(ctx context.Context, o options, bin, dir, tmp string) error {
 		_ = floor.Process.Kill()
 		_ = floor.Wait()
 	}()
-	srv, err := startServer(ctx, bin, map[string]string{"LOG_LEVEL": o.logLevel}, o.serverLog)
+	srv, err := o.startServer(ctx, bin, map[string]string{"LOG_LEVEL": o.logLevel}, o.serverLog)
 	if err != nil {
 		return err
 	}

@@ -68,6 +68,7 @@ type options struct {
 	rounds       int
 	vsApollo     string
 	callFloor    string
+	serverEnv    map[string]string // -server-env, set on every server of ours
 }
 
 func main() {
@@ -91,6 +92,17 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 10, "with -vs-floor: the interleaved wrk rounds, each a run of -duration against the floor and then ours; with -vs-apollo (default 3 there), each a run of -duration against every server")
 	flag.StringVar(&o.vsApollo, "vs-apollo", "", "instead of a load: the directory of the Apollo Server baseline (scripts/apollo-baseline); it and our server with the cache off answer the same one-video query, ids rotating over -videos videos so that every request is an upstream call, in front of one emulator process (-upstream-latency 0 unless set), driven by -concurrency clients for -duration each, then by wrk if installed; rates, upstream calls and ratios are printed")
 	flag.StringVar(&o.callFloor, "call-floor", "", "with -vs-apollo: the directory of the bare gqlgen server (../shared/bench/gqlgen-floor), built with a resolver that makes the same get_metadata call with net/http and encoding/json and nothing else, and measured beside the others as \"gqlgen-floor + call\": the ceiling of a gqlgen server that makes that call")
+	flag.Func("server-env", "`KEY=VALUE` set in our server's environment, after the mode's own settings (repeatable), such as GOGC=200", func(kv string) error {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return errors.New("want KEY=VALUE")
+		}
+		if o.serverEnv == nil {
+			o.serverEnv = map[string]string{}
+		}
+		o.serverEnv[k] = v
+		return nil
+	})
 	flag.Parse()
 	if o.vsApollo != "" {
 		set := map[string]bool{}
@@ -210,7 +222,7 @@ func run(ctx context.Context, o options) (int, error) {
 			cacheNote = "off (CACHE_TTL_*=0)"
 		}
 	}
-	srv, err := startServer(ctx, bin, env, o.serverLog)
+	srv, err := o.startServer(ctx, bin, env, o.serverLog)
 	if err != nil {
 		return 1, err
 	}
@@ -361,12 +373,15 @@ func loopbackRedis(rawURL string) error {
 }
 
 // startServer starts bin listening on a free loopback port with exactly env
-// (plus PATH) and waits for its "listening" line.
-func startServer(ctx context.Context, bin string, env map[string]string, logPath string) (*server, error) {
+// and o's -server-env (plus PATH) and waits for its "listening" line.
+func (o options) startServer(ctx context.Context, bin string, env map[string]string, logPath string) (*server, error) {
 	cmd := exec.Command(bin, "-host", "127.0.0.1", "-port", "0")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	for k, v := range o.serverEnv {
+		cmd.Env = append(cmd.Env, k+"="+v) // the later one wins
 	}
 	var logw io.Writer = io.Discard
 	if logPath != "" {

@@ -47,7 +47,7 @@ func perQueryRow(ctx context.Context, o options, bin string, videos videoSet, n 
 		return "", err
 	}
 	defer emu.Close()
-	srv, err := startServer(ctx, bin, map[string]string{
+	srv, err := o.startServer(ctx, bin, map[string]string{
 		"MEMORIES_BASE_URL": emu.URL(), "MEMORIES_API_KEY": loadKey,
 		"MEMORIES_RATE_LIMIT": rate, "MEMORIES_RATE_BURST": "5",
 		"MEMORIES_LIST_RATE_LIMIT": rate, "MEMORIES_LIST_RATE_BURST": "5",
