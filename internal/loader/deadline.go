@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/memories-facade/memories-graphql/internal/departure"
 )
 
 // lazyDeadline is a request's context ending at the request's deadline, as
@@ -90,8 +92,16 @@ func (c *lazyDeadline) Err() error {
 	return nil
 }
 
-// Value implements context.Context.
+// Value implements context.Context. Asked for departure.Key, it names its
+// parent (or what its parent names): the request's client leaving ends the
+// parent, and watching the parent arms no timer.
 func (c *lazyDeadline) Value(key any) any {
+	if _, ok := key.(departure.Key); ok {
+		if watch := c.parent.Value(key); watch != nil {
+			return watch
+		}
+		return c.parent
+	}
 	if a := c.armed.Load(); a != nil {
 		return a.ctx.Value(key)
 	}

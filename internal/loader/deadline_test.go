@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/memories-facade/memories-graphql/internal/account"
+	"github.com/memories-facade/memories-graphql/internal/departure"
 	"github.com/memories-facade/memories-graphql/internal/memories"
 )
 
@@ -132,4 +133,28 @@ func (instant) Videos(_ context.Context, _ account.Account, refs []memories.Vide
 		vs[i] = &memories.Video{VideoNo: r.VideoNo}
 	}
 	return vs, nil
+}
+
+// Work that watches for the request's departure (videocache, while it
+// fetches on a miss) watches the parent: it arms no timer, and hears when
+// the parent ends.
+func TestDepartureArmsNoTimer(t *testing.T) {
+	parent, leave := context.WithCancel(t.Context())
+	defer leave()
+	c := withLazyDeadline(parent, time.Now().Add(time.Minute))
+	defer c.stop()
+	ctx := context.WithValue(c, struct{ k int }{1}, "a value above, as gqlgen adds them")
+
+	left := make(chan struct{})
+	stop := departure.AfterFunc(ctx, func() { close(left) })
+	defer stop()
+	if c.armed.Load() != nil {
+		t.Error("watching for departure armed the deadline's timer; want none")
+	}
+	leave()
+	select {
+	case <-left:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the parent ended and departure.AfterFunc's f did not run within 10s; want it to")
+	}
 }

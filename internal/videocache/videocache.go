@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/memories-facade/memories-graphql/internal/account"
+	"github.com/memories-facade/memories-graphql/internal/departure"
 	"github.com/memories-facade/memories-graphql/internal/memories"
 	"github.com/memories-facade/memories-graphql/internal/ratelimit"
 )
@@ -347,7 +348,7 @@ func (l *lookup) fetchOwn(ctx context.Context, own []owned) {
 	ctx, cancel := detach(ctx)
 	defer cancel()
 	l.flights.start(own, cancel)
-	stop := context.AfterFunc(owner, func() { l.flights.ownerLeft(own) })
+	stop := departure.AfterFunc(owner, func() { l.flights.ownerLeft(own) })
 	defer stop()
 	vs, errs := l.next.Videos(ctx, l.acct, refs, l.detail)
 	// Keep the answers before the flights end and before the claims go, so
