@@ -89,6 +89,10 @@ func vsApollo(ctx context.Context, o options, bin, dir, tmp string) error {
 		env := upstreamEnv(o, emu.url)
 		cacheOff(env)
 		env["MEMORIES_BATCH"] = batch
+		// Out of the way like the rate limit: Apollo's fetch has no cap on
+		// the calls in flight, and with 16 (the default) our calls queue
+		// behind each other.
+		env["MEMORIES_MAX_CONCURRENCY"] = strconv.Itoa(o.concurrency)
 		logPath := o.serverLog
 		if logPath != "" {
 			logPath += ".batch-" + batch
@@ -112,7 +116,7 @@ func vsApollo(ctx context.Context, o options, bin, dir, tmp string) error {
 	}
 	n := uint64(len(bodies))
 	warm := min(max(o.duration/5, time.Second), 5*time.Second)
-	fmt.Printf("vs-apollo: %s, cache off on ours; video numbers rotating over %d videos\n", strings.ReplaceAll(fmt.Sprintf(apolloQuery, "…"), `\"`, `"`), o.videos)
+	fmt.Printf("vs-apollo: %s, cache off on ours, MEMORIES_MAX_CONCURRENCY=%d; video numbers rotating over %d videos\n", strings.ReplaceAll(fmt.Sprintf(apolloQuery, "…"), `\"`, `"`), o.concurrency, o.videos)
 	fmt.Printf("emulator: its own process, latency %v, rate %s/s; %d clients, %v measured after %v of warm-up per server\n",
 		o.latency, strconv.FormatFloat(o.upstreamRate, 'f', -1, 64), o.concurrency, o.duration, warm)
 	fmt.Printf("machine: %s/%s, %d CPUs (%s), %s; the servers, the emulator and the clients share them\n\n",
