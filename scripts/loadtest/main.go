@@ -92,7 +92,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 10, "with -vs-floor: the interleaved wrk rounds, each a run of -duration against the floor and then ours; with -vs-apollo (default 3 there), each a run of -duration against every server")
 	flag.StringVar(&o.vsApollo, "vs-apollo", "", "instead of a load: the directory of the Apollo Server baseline (scripts/apollo-baseline); it and our server with the cache off answer the same one-video query, ids rotating over -videos videos so that every request is an upstream call, in front of one emulator process (-upstream-latency 0 unless set), driven by -concurrency clients for -duration each, then by wrk if installed; rates, upstream calls and ratios are printed")
 	flag.StringVar(&o.callFloor, "call-floor", "", "with -vs-apollo: the directory of the bare gqlgen server (../shared/bench/gqlgen-floor), built with a resolver that makes the same get_metadata call with net/http and encoding/json and nothing else, and measured beside the others as \"gqlgen-floor + call\": the ceiling of a gqlgen server that makes that call")
-	flag.Func("server-env", "`KEY=VALUE` set in our server's environment, after the mode's own settings (repeatable), such as GOGC=200", func(kv string) error {
+	flag.Func("server-env", "a `KEY=VALUE` to set in our server's environment after the mode's own settings, such as GOGC=200 (repeatable)", func(kv string) error {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
 			return errors.New("want KEY=VALUE")
