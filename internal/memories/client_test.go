@@ -302,7 +302,29 @@ func hangMidBody(w http.ResponseWriter, r *http.Request) {
 	<-r.Context().Done()
 }
 
-func TestGetMetadataTimeout(t *testing.T) {
+// call is one of the client's two upstream calls, for the tests that hold
+// for both.
+type call struct {
+	name string // the endpoint
+	path string
+	op   string // how a cancellation error names the call
+	// do makes the call for video VI1 and reports whether it answered
+	// something (a video or a page).
+	do func(ctx context.Context, c *memories.Client) (answered bool, err error)
+}
+
+var calls = []call{
+	{"get_metadata", path, "get metadata", func(ctx context.Context, c *memories.Client) (bool, error) {
+		v, err := c.GetMetadata(ctx, testKey, memories.VideoRef{UniqueID: "default", VideoNo: "VI1"})
+		return v != nil, err
+	}},
+	{"list_videos", listPath, "list videos", func(ctx context.Context, c *memories.Client) (bool, error) {
+		page, err := c.ListVideos(ctx, testKey, one)
+		return page != nil, err
+	}},
+}
+
+func TestCallTimeout(t *testing.T) {
 	tests := []struct {
 		name     string
 		handler  http.HandlerFunc
@@ -314,37 +336,39 @@ func TestGetMetadataTimeout(t *testing.T) {
 		{"caller deadline before headers", hang, 10 * time.Second, 100 * time.Millisecond},
 		{"caller deadline mid-body", hangMidBody, 10 * time.Second, 100 * time.Millisecond},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			client, mux, serverURL := setup(t, memories.WithCallTimeout(tt.callTO))
-			mux.HandleFunc(path, tt.handler)
-			ctx := context.Background()
-			if tt.callerTO > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, tt.callerTO)
-				defer cancel()
-			}
-			start := time.Now()
-			v, err := client.GetMetadata(ctx, testKey, memories.VideoRef{UniqueID: "default", VideoNo: "VI1"})
-			if elapsed := time.Since(start); elapsed > 5*time.Second {
-				t.Errorf("GetMetadata took %v; want about 100ms", elapsed)
-			}
-			var e *memories.Error
-			if v != nil || !errors.As(err, &e) || e.Kind != memories.KindTimeout {
-				t.Fatalf("GetMetadata: got %v, %v; want KindTimeout", v, err)
-			}
-			if !errors.Is(err, context.DeadlineExceeded) {
-				t.Errorf("errors.Is(err, DeadlineExceeded): got false; want true (err %v)", err)
-			}
-			if e.Retryable() {
-				t.Errorf("Retryable: got true; want false")
-			}
-			checkRedacted(t, err, serverURL)
-		})
+	for _, c := range calls {
+		for _, tt := range tests {
+			t.Run(c.name+"/"+tt.name, func(t *testing.T) {
+				client, mux, serverURL := setup(t, memories.WithCallTimeout(tt.callTO))
+				mux.HandleFunc(c.path, consumeBody(tt.handler))
+				ctx := context.Background()
+				if tt.callerTO > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, tt.callerTO)
+					defer cancel()
+				}
+				start := time.Now()
+				answered, err := c.do(ctx, client)
+				if elapsed := time.Since(start); elapsed > 5*time.Second {
+					t.Errorf("%s took %v; want about 100ms", c.name, elapsed)
+				}
+				var e *memories.Error
+				if answered || !errors.As(err, &e) || e.Kind != memories.KindTimeout {
+					t.Fatalf("%s: got answered %v, %v; want KindTimeout", c.name, answered, err)
+				}
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("errors.Is(err, DeadlineExceeded): got false; want true (err %v)", err)
+				}
+				if e.Retryable() {
+					t.Errorf("Retryable: got true; want false")
+				}
+				checkRedacted(t, err, serverURL)
+			})
+		}
 	}
 }
 
-func TestGetMetadataCallerCancel(t *testing.T) {
+func TestCallCallerCancel(t *testing.T) {
 	tests := []struct {
 		name    string
 		handler http.HandlerFunc
@@ -354,58 +378,67 @@ func TestGetMetadataCallerCancel(t *testing.T) {
 		{"cancel mid-body", hangMidBody, false},
 		{"cancelled before the call", hang, true},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			client, mux, serverURL := setup(t)
-			var calls atomic.Int32
-			mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
-				calls.Add(1)
-				tt.handler(w, r)
+	for _, c := range calls {
+		for _, tt := range tests {
+			t.Run(c.name+"/"+tt.name, func(t *testing.T) {
+				client, mux, serverURL := setup(t)
+				var upstream atomic.Int32
+				mux.HandleFunc(c.path, func(w http.ResponseWriter, r *http.Request) {
+					upstream.Add(1)
+					consumeBody(tt.handler)(w, r)
+				})
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				if tt.early {
+					cancel()
+				} else {
+					time.AfterFunc(50*time.Millisecond, cancel)
+				}
+				answered, err := c.do(ctx, client)
+				if answered || !errors.Is(err, context.Canceled) {
+					t.Fatalf("%s: got answered %v, %v; want an error wrapping context.Canceled", c.name, answered, err)
+				}
+				var e *memories.Error
+				if errors.As(err, &e) {
+					t.Errorf("%s: got *memories.Error %v; want a plain cancellation", c.name, e)
+				}
+				if !strings.Contains(err.Error(), c.op) {
+					t.Errorf("error %q: want it to name the call (%q)", err, c.op)
+				}
+				if tt.early && upstream.Load() != 0 {
+					t.Errorf("upstream calls: got %d; want 0", upstream.Load())
+				}
+				checkRedacted(t, err, serverURL)
 			})
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			if tt.early {
-				cancel()
-			} else {
-				time.AfterFunc(50*time.Millisecond, cancel)
+		}
+	}
+}
+
+func TestCallConnectionError(t *testing.T) {
+	for _, c := range calls {
+		t.Run(c.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.NotFoundHandler())
+			serverURL := srv.URL
+			srv.Close() // nothing listens there any more
+			client, err := memories.NewClient(serverURL)
+			if err != nil {
+				t.Fatalf("NewClient: %v", err)
 			}
-			v, err := client.GetMetadata(ctx, testKey, memories.VideoRef{UniqueID: "default", VideoNo: "VI1"})
-			if v != nil || !errors.Is(err, context.Canceled) {
-				t.Fatalf("GetMetadata: got %v, %v; want an error wrapping context.Canceled", v, err)
-			}
+			answered, err := c.do(context.Background(), client)
 			var e *memories.Error
-			if errors.As(err, &e) {
-				t.Errorf("GetMetadata: got *memories.Error %v; want a plain cancellation", e)
+			if answered || !errors.As(err, &e) || e.Kind != memories.KindUpstream {
+				t.Fatalf("%s: got answered %v, %v; want KindUpstream", c.name, answered, err)
 			}
-			if tt.early && calls.Load() != 0 {
-				t.Errorf("upstream calls: got %d; want 0", calls.Load())
+			if e.HTTPStatus != 0 || e.Err == nil {
+				t.Errorf("got HTTPStatus %d, Err %v; want 0 and the cause", e.HTTPStatus, e.Err)
+			}
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				t.Errorf("error chain holds *url.Error %v; want it stripped", ue)
 			}
 			checkRedacted(t, err, serverURL)
 		})
 	}
-}
-
-func TestGetMetadataConnectionError(t *testing.T) {
-	srv := httptest.NewServer(http.NotFoundHandler())
-	serverURL := srv.URL
-	srv.Close() // nothing listens there any more
-	client, err := memories.NewClient(serverURL)
-	if err != nil {
-		t.Fatalf("NewClient: %v", err)
-	}
-	v, err := client.GetMetadata(context.Background(), testKey, memories.VideoRef{UniqueID: "default", VideoNo: "VI1"})
-	var e *memories.Error
-	if v != nil || !errors.As(err, &e) || e.Kind != memories.KindUpstream {
-		t.Fatalf("GetMetadata: got %v, %v; want KindUpstream", v, err)
-	}
-	if e.HTTPStatus != 0 || e.Err == nil {
-		t.Errorf("got HTTPStatus %d, Err %v; want 0 and the cause", e.HTTPStatus, e.Err)
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		t.Errorf("error chain holds *url.Error %v; want it stripped", ue)
-	}
-	checkRedacted(t, err, serverURL)
 }
 
 func TestGetMetadataConnectionDropped(t *testing.T) {

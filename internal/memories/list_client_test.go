@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/memories-facade/memories-graphql/internal/memories"
 )
@@ -332,105 +331,6 @@ func consumeBody(h http.HandlerFunc) http.HandlerFunc {
 		_, _ = io.Copy(io.Discard, r.Body)
 		h(w, r)
 	}
-}
-
-func TestListVideosTimeout(t *testing.T) {
-	tests := []struct {
-		name     string
-		handler  http.HandlerFunc
-		callTO   time.Duration
-		callerTO time.Duration // 0: no caller deadline
-	}{
-		{"per-call timeout before headers", hang, 100 * time.Millisecond, 0},
-		{"per-call timeout mid-body", hangMidBody, 100 * time.Millisecond, 0},
-		{"caller deadline before headers", hang, 10 * time.Second, 100 * time.Millisecond},
-		{"caller deadline mid-body", hangMidBody, 10 * time.Second, 100 * time.Millisecond},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			client, mux, serverURL := setup(t, memories.WithCallTimeout(tt.callTO))
-			mux.HandleFunc(listPath, consumeBody(tt.handler))
-			ctx := context.Background()
-			if tt.callerTO > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, tt.callerTO)
-				defer cancel()
-			}
-			start := time.Now()
-			page, err := client.ListVideos(ctx, testKey, one)
-			if elapsed := time.Since(start); elapsed > 5*time.Second {
-				t.Errorf("ListVideos took %v; want about 100ms", elapsed)
-			}
-			var e *memories.Error
-			if page != nil || !errors.As(err, &e) || e.Kind != memories.KindTimeout {
-				t.Fatalf("ListVideos: got %v, %v; want KindTimeout", page, err)
-			}
-			if !errors.Is(err, context.DeadlineExceeded) {
-				t.Errorf("errors.Is(err, DeadlineExceeded): got false; want true (err %v)", err)
-			}
-			checkRedacted(t, err, serverURL)
-		})
-	}
-}
-
-func TestListVideosCallerCancel(t *testing.T) {
-	tests := []struct {
-		name    string
-		handler http.HandlerFunc
-		early   bool // cancel before the call
-	}{
-		{"cancel while waiting for headers", hang, false},
-		{"cancel mid-body", hangMidBody, false},
-		{"cancelled before the call", hang, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			client, mux, serverURL := setup(t)
-			var calls atomic.Int32
-			mux.HandleFunc(listPath, func(w http.ResponseWriter, r *http.Request) {
-				calls.Add(1)
-				consumeBody(tt.handler)(w, r)
-			})
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			if tt.early {
-				cancel()
-			} else {
-				time.AfterFunc(50*time.Millisecond, cancel)
-			}
-			page, err := client.ListVideos(ctx, testKey, one)
-			if page != nil || !errors.Is(err, context.Canceled) {
-				t.Fatalf("ListVideos: got %v, %v; want an error wrapping context.Canceled", page, err)
-			}
-			var e *memories.Error
-			if errors.As(err, &e) {
-				t.Errorf("ListVideos: got *memories.Error %v; want a plain cancellation", e)
-			}
-			if !strings.Contains(err.Error(), "list videos") {
-				t.Errorf("error %q: want it to name the call", err)
-			}
-			if tt.early && calls.Load() != 0 {
-				t.Errorf("upstream calls: got %d; want 0", calls.Load())
-			}
-			checkRedacted(t, err, serverURL)
-		})
-	}
-}
-
-func TestListVideosConnectionError(t *testing.T) {
-	srv := httptest.NewServer(http.NotFoundHandler())
-	serverURL := srv.URL
-	srv.Close() // nothing listens there any more
-	client, err := memories.NewClient(serverURL)
-	if err != nil {
-		t.Fatalf("NewClient: %v", err)
-	}
-	page, err := client.ListVideos(context.Background(), testKey, one)
-	var e *memories.Error
-	if page != nil || !errors.As(err, &e) || e.Kind != memories.KindUpstream || e.HTTPStatus != 0 {
-		t.Fatalf("ListVideos: got %v, %v; want KindUpstream without HTTP status", page, err)
-	}
-	checkRedacted(t, err, serverURL)
 }
 
 // TestGetMetadataNotUnsupported: a get_metadata 404 keeps its classification
