@@ -78,7 +78,7 @@ func vsApollo(ctx context.Context, o options, bin, dir, tmp string) error {
 	defer apollo.stop()
 	targets := []target{{"Apollo (get_metadata)", apollo.url, apollo.cmd.Process.Pid}}
 	if o.callFloor != "" {
-		f, err := startCallFloor(ctx, o.callFloor, tmp, emu.url)
+		f, err := startFloor(ctx, o.callFloor, tmp, "callfloor", callFloorResolvers, "MEMORIES_BASE_URL="+emu.url, "MEMORIES_API_KEY="+loadKey)
 		if err != nil {
 			return err
 		}

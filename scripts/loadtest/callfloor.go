@@ -21,23 +21,76 @@ import (
 //go:embed callfloor-resolvers.go.txt
 var callFloorResolvers []byte
 
-// callFloor is the running "gqlgen-floor + call" server.
-type callFloor struct {
+// callFloorName names the "gqlgen-floor + call" server in the reports.
+const callFloorName = "gqlgen-floor + call (get_metadata)"
+
+// floorServer is a running build of the bare gqlgen server
+// (shared/bench/gqlgen-floor): as it is for -vs-floor, or with
+// callFloorResolvers for -vs-apollo.
+type floorServer struct {
 	cmd *exec.Cmd
-	url string
+	url string // its /query
 }
 
-// startCallFloor copies the bare gqlgen server in dir (shared/bench/
-// gqlgen-floor) into tmp, puts callFloorResolvers in place of its
-// resolvers, builds it and runs it on a free loopback port against the
-// upstream at baseURL.
-func startCallFloor(ctx context.Context, dir, tmp, baseURL string) (*callFloor, error) {
-	src := filepath.Join(tmp, "callfloor-src")
-	if err := os.CopyFS(src, os.DirFS(dir)); err != nil {
-		return nil, fmt.Errorf("copy %s: %w", dir, err)
+// startFloor builds the bare gqlgen server in dir into tmp, with resolvers
+// in place of its own unless resolvers is nil, runs it on a free loopback
+// port with env (plus PATH, HOST and PORT), its log discarded, and waits
+// until it accepts connections. name tells the builds apart in tmp.
+func startFloor(ctx context.Context, dir, tmp, name string, resolvers []byte, env ...string) (*floorServer, error) {
+	src := dir
+	if resolvers != nil {
+		src = filepath.Join(tmp, name+"-src")
+		if err := copyWritable(src, dir); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(src, "graph", "schema.resolvers.go"), resolvers, 0o644); err != nil {
+			return nil, err
+		}
 	}
-	// The copy keeps the source's modes; the shared directory is read-only.
-	if err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+	bin := filepath.Join(tmp, name)
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
+	build.Dir = src
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("build %s from %s: %v\n%s", name, dir, err, out)
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	cmd := exec.Command(bin)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOST=127.0.0.1", "PORT=" + strconv.Itoa(port)}, env...)
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	f := &floorServer{cmd: cmd, url: "http://" + addr + "/query"}
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return f, nil
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			f.stop()
+			return nil, errors.Join(fmt.Errorf("%s did not listen on %s within 30s", name, addr), ctx.Err())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stop kills the server: it keeps nothing that needs a clean exit.
+func (f *floorServer) stop() {
+	_ = f.cmd.Process.Kill()
+	_ = f.cmd.Wait()
+}
+
+// copyWritable copies the directory src to dst with modes the build can
+// write over (the shared directory is read-only, and a copy keeps modes).
+func copyWritable(dst, src string) error {
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		return fmt.Errorf("copy %s: %w", src, err)
+	}
+	return filepath.WalkDir(dst, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -46,48 +99,5 @@ func startCallFloor(ctx context.Context, dir, tmp, baseURL string) (*callFloor, 
 			mode = 0o755
 		}
 		return os.Chmod(path, mode)
-	}); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(src, "graph", "schema.resolvers.go"), callFloorResolvers, 0o644); err != nil {
-		return nil, err
-	}
-	bin := filepath.Join(tmp, "callfloor")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
-	build.Dir = src
-	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("build gqlgen-floor + call: %v\n%s", err, out)
-	}
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	cmd := exec.Command(bin) // its log discarded
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOST=127.0.0.1", "PORT=" + strconv.Itoa(port),
-		"MEMORIES_BASE_URL=" + baseURL, "MEMORIES_API_KEY=" + loadKey}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	f := &callFloor{cmd: cmd, url: "http://" + addr + "/query"}
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return f, nil
-		}
-		if time.Now().After(deadline) {
-			f.stop()
-			return nil, errors.New("gqlgen-floor + call did not listen within 10s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	})
 }
-
-func (f *callFloor) stop() {
-	_ = f.cmd.Process.Kill()
-	_ = f.cmd.Wait()
-}
-
-// callFloorName names the "gqlgen-floor + call" server in the reports.
-const callFloorName = "gqlgen-floor + call (get_metadata)"

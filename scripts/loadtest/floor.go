@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,32 +43,18 @@ var oneVideoLua []byte
 // server spent per request and the load of other processes, and the median
 // and mean of the per-round ratios.
 func vsFloor(ctx context.Context, o options, bin, dir, tmp string) error {
-	floorBin := filepath.Join(tmp, "gqlgen-floor")
-	build := exec.CommandContext(ctx, "go", "build", "-o", floorBin, ".")
-	build.Dir = dir
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("build %s: %v\n%s", dir, err, out)
-	}
-	port, err := freePort()
+	floor, err := startFloor(ctx, dir, tmp, "gqlgen-floor", nil)
 	if err != nil {
 		return err
 	}
-	floor := exec.Command(floorBin) // its log discarded
-	floor.Env = []string{"PATH=" + os.Getenv("PATH"), "HOST=127.0.0.1", "PORT=" + strconv.Itoa(port)}
-	if err := floor.Start(); err != nil {
-		return err
-	}
-	defer func() {
-		_ = floor.Process.Kill()
-		_ = floor.Wait()
-	}()
+	defer floor.stop()
 	srv, err := o.startServer(ctx, bin, map[string]string{"LOG_LEVEL": o.logLevel}, o.serverLog)
 	if err != nil {
 		return err
 	}
 	defer srv.stop()
 	targets := []target{
-		{"gqlgen-floor", fmt.Sprintf("http://127.0.0.1:%d/query", port), floor.Process.Pid},
+		{"gqlgen-floor", floor.url, floor.cmd.Process.Pid},
 		{"ours (hit)", "http://" + srv.addr + "/query", srv.pid},
 	}
 
