@@ -76,14 +76,14 @@ func vsApollo(ctx context.Context, o options, bin, dir, tmp string) error {
 		return err
 	}
 	defer apollo.stop()
-	targets := []target{{"Apollo (get_metadata)", apollo.url, apollo.cmd.Process.Pid}}
+	targets := []target{{"Apollo (get_metadata)", apollo.url, apollo.pid()}}
 	if o.callFloor != "" {
 		f, err := startFloor(ctx, o.callFloor, tmp, "callfloor", callFloorResolvers, "MEMORIES_BASE_URL="+emu.url, "MEMORIES_API_KEY="+loadKey)
 		if err != nil {
 			return err
 		}
 		defer f.stop()
-		targets = append(targets, target{callFloorName, f.url, f.cmd.Process.Pid})
+		targets = append(targets, target{callFloorName, f.url, f.pid()})
 	}
 	for _, batch := range []string{"off", "on"} {
 		env := upstreamEnv(o, emu.url)
@@ -106,7 +106,7 @@ func vsApollo(ctx context.Context, o options, bin, dir, tmp string) error {
 		if batch == "on" {
 			name = "ours, defaults (list_videos)"
 		}
-		targets = append(targets, target{name, "http://" + srv.addr + "/query", srv.pid})
+		targets = append(targets, target{name, "http://" + srv.addr + "/query", srv.pid()})
 	}
 
 	videos := makeVideos(o.videos)
@@ -147,14 +147,14 @@ func vsApollo(ctx context.Context, o options, bin, dir, tmp string) error {
 			},
 			warm: warm,
 			ready: func() error {
-				cpu0, busy0 = cpuTimes(t.pid, emu.cmd.Process.Pid, os.Getpid()), machineBusy()
+				cpu0, busy0 = cpuTimes(t.pid, emu.pid(), os.Getpid()), machineBusy()
 				return emu.reset()
 			},
 		})
 		if err != nil {
 			return fmt.Errorf("%s: %w", t.name, err)
 		}
-		cpu, busy := cpuTimes(t.pid, emu.cmd.Process.Pid, os.Getpid()), machineBusy()
+		cpu, busy := cpuTimes(t.pid, emu.pid(), os.Getpid()), machineBusy()
 		other := otherCores(busy-busy0, res.elapsed, cpu, cpu0, 0)
 		busiest = max(busiest, other)
 		st, err := emu.stats()
@@ -201,7 +201,7 @@ func apolloWrk(ctx context.Context, o options, wrk, tmp string, emu *emulatorPro
 			if err := emu.reset(); err != nil {
 				return err
 			}
-			w, err := runWrk(ctx, wrk, append(args, t.url, "--", strconv.Itoa(o.videos), strconv.Itoa(wrkThreads)), t.pid, emu.cmd.Process.Pid, os.Getpid())
+			w, err := runWrk(ctx, wrk, append(args, t.url, "--", strconv.Itoa(o.videos), strconv.Itoa(wrkThreads)), t.pid, emu.pid(), os.Getpid())
 			if err != nil {
 				return fmt.Errorf("wrk against %s: %w", t.name, err)
 			}
@@ -399,9 +399,8 @@ func runWrk(ctx context.Context, wrk string, args []string, pids ...int) (wrkRun
 
 // apolloProcess is the running Apollo Server baseline.
 type apolloProcess struct {
-	cmd  *exec.Cmd
-	url  string
-	done chan struct{}
+	*child
+	url string
 }
 
 // startApollo runs dir's server.mjs with NODE_ENV=production on a free
@@ -421,43 +420,25 @@ func startApollo(ctx context.Context, dir, baseURL string) (*apolloProcess, erro
 	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start Apollo: %w", err)
-	}
-	p := &apolloProcess{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d/", port), done: make(chan struct{})}
 	up := make(chan struct{}, 1)
-	go func() {
+	c, err := startChild(cmd, func() { _ = cmd.Process.Signal(syscall.SIGTERM) }, 10*time.Second, func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			if strings.Contains(sc.Text(), "listening on") {
-				up <- struct{}{}
+				select {
+				case up <- struct{}{}:
+				default:
+				}
 			}
 		}
-		_ = cmd.Wait()
-		close(p.done)
-	}()
-	select {
-	case <-up:
-		return p, nil
-	case <-p.done:
-		return nil, errors.New("Apollo exited before listening")
-	case <-ctx.Done():
-		p.stop()
-		return nil, ctx.Err()
-	case <-time.After(30 * time.Second):
-		p.stop()
-		return nil, errors.New("Apollo did not say it was listening within 30s")
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start Apollo: %w", err)
 	}
-}
-
-func (p *apolloProcess) stop() {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
+	if _, err := awaitReady(ctx, c, up, "Apollo"); err != nil {
+		return nil, err
 	}
+	return &apolloProcess{child: c, url: fmt.Sprintf("http://127.0.0.1:%d/", port)}, nil
 }
 
 // emulatorChildEnv, when set, makes this binary the -vs-apollo mode's
@@ -535,11 +516,9 @@ func emulatorChild(raw string) int {
 
 // emulatorProcess is the running emulator process.
 type emulatorProcess struct {
-	cmd      *exec.Cmd
-	stdin    io.Closer
+	*child
 	url      string // the upstream base URL
 	statsURL string
-	eof      chan struct{} // closed when its stdout is closed: it has exited
 }
 
 // startEmulatorProcess re-executes this binary as the emulator (see
@@ -565,34 +544,27 @@ func startEmulatorProcess(ctx context.Context, c emulatorConfig) (*emulatorProce
 	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start the emulator: %w", err)
-	}
-	p := &emulatorProcess{cmd: cmd, stdin: stdin, eof: make(chan struct{})}
 	line := make(chan string, 1)
-	go func() {
-		defer close(p.eof)
+	// Closing its stdin ends it (see emulatorChild).
+	ch, err := startChild(cmd, func() { _ = stdin.Close() }, 10*time.Second, func() {
 		br := bufio.NewReader(stdout)
 		l, _ := br.ReadString('\n')
 		line <- l
 		_, _ = io.Copy(io.Discard, br)
-	}()
-	select {
-	case l := <-line:
-		urls := strings.Fields(l)
-		if len(urls) != 2 {
-			p.stop()
-			return nil, fmt.Errorf("the emulator said %q, want its two URLs", l)
-		}
-		p.url, p.statsURL = urls[0], urls[1]
-		return p, nil
-	case <-ctx.Done():
-		p.stop()
-		return nil, ctx.Err()
-	case <-time.After(30 * time.Second):
-		p.stop()
-		return nil, errors.New("the emulator did not start within 30s")
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start the emulator: %w", err)
 	}
+	l, err := awaitReady(ctx, ch, line, "the emulator")
+	if err != nil {
+		return nil, err
+	}
+	urls := strings.Fields(l)
+	if len(urls) != 2 {
+		ch.stop()
+		return nil, fmt.Errorf("the emulator said %q, want its two URLs", l)
+	}
+	return &emulatorProcess{child: ch, url: urls[0], statsURL: urls[1]}, nil
 }
 
 func (p *emulatorProcess) reset() error {
@@ -612,17 +584,4 @@ func (p *emulatorProcess) stats() (emulatorStats, error) {
 	}
 	defer resp.Body.Close()
 	return st, json.NewDecoder(resp.Body).Decode(&st)
-}
-
-// stop closes the emulator's stdin, which ends it, and waits; it kills it
-// if it has not exited within 10s.
-func (p *emulatorProcess) stop() {
-	_ = p.stdin.Close()
-	select {
-	case <-p.eof:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.eof
-	}
-	_ = p.cmd.Wait()
 }

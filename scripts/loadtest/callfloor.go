@@ -28,7 +28,7 @@ const callFloorName = "gqlgen-floor + call (get_metadata)"
 // (shared/bench/gqlgen-floor): as it is for -vs-floor, or with
 // callFloorResolvers for -vs-apollo.
 type floorServer struct {
-	cmd *exec.Cmd
+	*child
 	url string // its /query
 }
 
@@ -60,10 +60,12 @@ func startFloor(ctx context.Context, dir, tmp, name string, resolvers []byte, en
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	cmd := exec.Command(bin)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOST=127.0.0.1", "PORT=" + strconv.Itoa(port)}, env...)
-	if err := cmd.Start(); err != nil {
+	// It keeps nothing that needs a clean exit.
+	c, err := startChild(cmd, func() { _ = cmd.Process.Kill() }, 10*time.Second, func() {})
+	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	f := &floorServer{cmd: cmd, url: "http://" + addr + "/query"}
+	f := &floorServer{child: c, url: "http://" + addr + "/query"}
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
@@ -76,12 +78,6 @@ func startFloor(ctx context.Context, dir, tmp, name string, resolvers []byte, en
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// stop kills the server: it keeps nothing that needs a clean exit.
-func (f *floorServer) stop() {
-	_ = f.cmd.Process.Kill()
-	_ = f.cmd.Wait()
 }
 
 // copyWritable copies the directory src to dst with modes the build can

@@ -54,8 +54,8 @@ func vsFloor(ctx context.Context, o options, bin, dir, tmp string) error {
 	}
 	defer srv.stop()
 	targets := []target{
-		{"gqlgen-floor", floor.url, floor.cmd.Process.Pid},
-		{"ours (hit)", "http://" + srv.addr + "/query", srv.pid},
+		{"gqlgen-floor", floor.url, floor.pid()},
+		{"ours (hit)", "http://" + srv.addr + "/query", srv.pid()},
 	}
 
 	var rates [2]float64

@@ -266,10 +266,10 @@ func run(ctx context.Context, o options) (int, error) {
 		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel(), runtime.Version())
 
 	emu.ResetCounters()
-	res := drive(ctx, o, client, url, videos, srv.pid)
+	res := drive(ctx, o, client, url, videos, srv.pid())
 	interrupted := ctx.Err() != nil
 	peak := res.peakHWM
-	if m, err := readMem(srv.pid); err == nil {
+	if m, err := readMem(srv.pid()); err == nil {
 		peak = max(peak, m.hwm)
 	}
 	res.print(peak)
@@ -350,10 +350,8 @@ func serverHasCache(ctx context.Context, bin string) bool {
 
 // server is the running server process.
 type server struct {
-	cmd  *exec.Cmd
-	pid  int
+	*child
 	addr string
-	done chan struct{} // closed when the process has exited
 }
 
 // listening finds the address in the server's "listening" log line.
@@ -395,12 +393,9 @@ func (o options) startServer(ctx context.Context, bin string, env map[string]str
 	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start server: %w", err)
-	}
-	s := &server{cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{})}
 	addr := make(chan string, 1)
-	go func() {
+	// It drains its queries and exits on an interrupt, within 30s.
+	c, err := startChild(cmd, func() { _ = cmd.Process.Signal(os.Interrupt) }, 30*time.Second, func() {
 		// Keep reading to the end, so the server never blocks on its log.
 		// Lines are matched until the "listening" one; the rest of the log
 		// is copied as it comes, without a regexp per request line.
@@ -417,36 +412,18 @@ func (o options) startServer(ctx context.Context, bin string, env map[string]str
 			}
 		}
 		_, _ = io.Copy(logw, br)
-		_ = cmd.Wait()
 		if c, ok := logw.(io.Closer); ok {
 			c.Close()
 		}
-		close(s.done)
-	}()
-	select {
-	case s.addr = <-addr:
-		return s, nil
-	case <-s.done:
-		return nil, errors.New("the server exited before listening; see -server-log")
-	case <-ctx.Done():
-		s.stop()
-		return nil, ctx.Err()
-	case <-time.After(30 * time.Second):
-		s.stop()
-		return nil, errors.New("the server did not log its address within 30s")
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start server: %w", err)
 	}
-}
-
-// stop asks the server to drain and exit, and kills it if it has not
-// within 30s.
-func (s *server) stop() {
-	_ = s.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-s.done:
-	case <-time.After(30 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
+	a, err := awaitReady(ctx, c, addr, "the server (see -server-log)")
+	if err != nil {
+		return nil, err
 	}
+	return &server{child: c, addr: a}, nil
 }
 
 // videoSet is what the emulator serves, and what the clients ask for.
