@@ -53,29 +53,29 @@ func TestLazyDeadline(t *testing.T) {
 					defer stop()
 				}
 				tt.end(c, cancel)
-				select {
-				case <-c.Done():
-				case <-time.After(10 * time.Second):
-					t.Fatal("Done never closed")
-				}
-				if err := c.Err(); !errors.Is(err, tt.wantErr) {
-					t.Errorf("Err = %v; want %v", err, tt.wantErr)
-				}
+				requireEnded(t, c, "the context", tt.wantErr)
 				if child != nil {
-					select {
-					case <-child.Done():
-					case <-time.After(10 * time.Second):
-						t.Fatal("a child's Done never closed")
-					}
-					if err := child.Err(); !errors.Is(err, tt.wantErr) {
-						t.Errorf("child Err = %v; want %v", err, tt.wantErr)
-					}
+					requireEnded(t, child, "a child", tt.wantErr)
 				}
 				if got := c.Value(key{}); got != "v" {
 					t.Errorf("Value once armed = %v; want the parent's", got)
 				}
 			})
 		}
+	}
+}
+
+// requireEnded fails t unless ctx's Done closes within 10s with Err
+// wantErr.
+func requireEnded(t *testing.T, ctx context.Context, name string, wantErr error) {
+	t.Helper()
+	select {
+	case <-ctx.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: Done never closed", name)
+	}
+	if err := ctx.Err(); !errors.Is(err, wantErr) {
+		t.Errorf("%s: Err = %v; want %v", name, err, wantErr)
 	}
 }
 

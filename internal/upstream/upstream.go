@@ -116,9 +116,8 @@ type Caller struct {
 
 // endpoint is one upstream call with its budget.
 type endpoint struct {
-	name     string
-	spanName string // "memories." + name
-	limiter  Limiter
+	name    string
+	limiter Limiter
 }
 
 // noSpan stands for the span of a call when there is no tracer.
@@ -134,8 +133,8 @@ const (
 func New(client Client, meta, list Limiter, opts Options) *Caller {
 	s := &Caller{
 		client:      client,
-		meta:        endpoint{name: endpointMetadata, spanName: "memories." + endpointMetadata, limiter: meta},
-		list:        endpoint{name: endpointList, spanName: "memories." + endpointList, limiter: list},
+		meta:        endpoint{name: endpointMetadata, limiter: meta},
+		list:        endpoint{name: endpointList, limiter: list},
 		slots:       make(chan struct{}, positive(opts.MaxConcurrency, 16)),
 		retries:     positive(opts.transientRetries, 2),
 		backoff:     positive(opts.backoffBase, 200*time.Millisecond),
@@ -426,7 +425,7 @@ func (s *Caller) call(ctx context.Context, ep endpoint, call func(context.Contex
 	// and its look-ups on every call.
 	var span trace.Span = noSpan
 	if s.tracer != nil {
-		ctx, span = s.tracer.Start(ctx, ep.spanName, trace.WithSpanKind(trace.SpanKindClient))
+		ctx, span = s.tracer.Start(ctx, "memories."+ep.name, trace.WithSpanKind(trace.SpanKindClient))
 		defer span.End()
 	}
 	start := time.Now()

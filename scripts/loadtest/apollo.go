@@ -174,16 +174,19 @@ func vsApollo(ctx context.Context, o options, bin, dir, tmp string) error {
 		fmt.Println("\nwrk: not installed, skipped")
 		return nil
 	}
-	return apolloWrk(ctx, o, wrk, tmp, emu, targets, &busiest)
+	wrkBusiest, err := apolloWrk(ctx, o, wrk, tmp, emu, targets)
+	busiest = max(busiest, wrkBusiest)
+	return err
 }
 
 // apolloWrk is the wrk part of the -vs-apollo mode: o.rounds rounds,
 // each a run of wrk against every target in turn, and the medians over
-// the rounds. busiest gathers the most CPU other processes used in a run.
-func apolloWrk(ctx context.Context, o options, wrk, tmp string, emu *emulatorProcess, targets []target, busiest *float64) error {
+// the rounds. It returns the most CPU, in cores, that other processes used
+// during a run.
+func apolloWrk(ctx context.Context, o options, wrk, tmp string, emu *emulatorProcess, targets []target) (busiest float64, err error) {
 	script := filepath.Join(tmp, "rotate-videos.lua")
 	if err := os.WriteFile(script, rotateLua, 0o644); err != nil {
-		return err
+		return busiest, err
 	}
 	const wrkThreads = 2
 	args := []string{fmt.Sprintf("-t%d", wrkThreads), fmt.Sprintf("-c%d", o.concurrency), fmt.Sprintf("-d%ds", max(1, int(o.duration.Seconds()))), "-s", script}
@@ -199,16 +202,16 @@ func apolloWrk(ctx context.Context, o options, wrk, tmp string, emu *emulatorPro
 			// Let the calls of the previous run's last requests land first.
 			time.Sleep(500 * time.Millisecond)
 			if err := emu.reset(); err != nil {
-				return err
+				return busiest, err
 			}
 			w, err := runWrk(ctx, wrk, append(args, t.url, "--", strconv.Itoa(o.videos), strconv.Itoa(wrkThreads)), t.pid, emu.pid(), os.Getpid())
 			if err != nil {
-				return fmt.Errorf("wrk against %s: %w", t.name, err)
+				return busiest, fmt.Errorf("wrk against %s: %w", t.name, err)
 			}
-			*busiest = max(*busiest, w.other)
+			busiest = max(busiest, w.other)
 			st, err := emu.stats()
 			if err != nil {
-				return err
+				return busiest, err
 			}
 			if i == 0 {
 				apolloRate = w.rate
@@ -220,7 +223,7 @@ func apolloWrk(ctx context.Context, o options, wrk, tmp string, emu *emulatorPro
 				float64(st.calls())/float64(max(1, w.requests)), st.RateLimited, w.bad, w.socketErrors,
 				perRequest(w.requests, w.cpu[0], w.cpu[1], w.wrkCPU), w.other, w.rate/apolloRate)
 			if w.bad > 0 || w.socketErrors != "none" {
-				return fmt.Errorf("wrk against %s: %d bad answers, socket errors %s", t.name, w.bad, w.socketErrors)
+				return busiest, fmt.Errorf("wrk against %s: %d bad answers, socket errors %s", t.name, w.bad, w.socketErrors)
 			}
 		}
 	}
@@ -239,7 +242,7 @@ func apolloWrk(ctx context.Context, o options, wrk, tmp string, emu *emulatorPro
 		}
 		fmt.Printf("| %s | %.0f | %.0f | %.2fx | %s |\n", t.name, median(rates[i]), median(cpus[i]), median(ratios[i]), vsFloor)
 	}
-	return nil
+	return busiest, nil
 }
 
 // cpuTimes reads the CPU time (user and system, all threads) each process
