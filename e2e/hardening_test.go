@@ -23,20 +23,23 @@ import (
 	"github.com/memories-facade/memories-graphql/internal/eventually"
 )
 
-// A 3000-alias query and a 12-deep query are refused before any upstream
-// call; GraphiQL's own introspection query is not. The schema has no
+// A 2001-alias query (one over MAX_VIDEOS_PER_QUERY), a 3000-alias query
+// (over MAX_SELECTIONS too) and a 12-deep query are refused before any
+// upstream call; GraphiQL's own introspection query is not. The schema has no
 // recursion outside introspection, where gqlparser's own rule already caps
 // nesting, so MAX_QUERY_DEPTH is shown biting with a low setting.
 func TestQueryLimits(t *testing.T) {
 	h := setup(t, emulator.Options{}, fast)
 	shallow := setup(t, emulator.Options{}, with(fast, "MAX_QUERY_DEPTH", "3"))
 
-	var aliases strings.Builder
-	aliases.WriteString("{")
-	for i := 0; i < 3000; i++ {
-		fmt.Fprintf(&aliases, " a%d: video(videoNo: \"VI%d\") { videoNo }", i, i%7)
+	aliases := func(n int) string {
+		var b strings.Builder
+		b.WriteString("{")
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(&b, " a%d: video(videoNo: \"VI%d\") { videoNo }", i, i%7)
+		}
+		return b.String() + " }"
 	}
-	aliases.WriteString(" }")
 
 	deep := `{ video(videoNo: "` + vendorExample + `") { videoNo } __schema { types { fields { type { fields { type { fields { type { fields { type { fields { name } } } } } } } } } } } }`
 
@@ -51,7 +54,8 @@ func TestQueryLimits(t *testing.T) {
 		query    string
 		wantCode string
 	}{
-		{"3000 aliases", h, aliases.String(), "BAD_USER_INPUT"},
+		{"2001 aliases", h, aliases(2001), "BAD_USER_INPUT"},
+		{"3000 aliases", h, aliases(3000), "QUERY_TOO_COMPLEX"},
 		{"depth 12", h, deep, "GRAPHQL_VALIDATION_FAILED"},
 		{"GraphiQL introspection", h, string(introspection), ""},
 		{"depth 4 over a limit of 3", shallow, `{ video(videoNo: "` + vendorExample + `") { captureMetadata { location { latitude } } } }`, "DEPTH_LIMIT_EXCEEDED"},

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"time"
+	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -25,6 +26,7 @@ const (
 	CodeUpstreamTimeout = "UPSTREAM_TIMEOUT"
 	CodeUpstreamError   = "UPSTREAM_ERROR"
 	CodeInternal        = "INTERNAL_SERVER_ERROR"
+	CodeRequestTimeout  = "REQUEST_TIMEOUT"
 )
 
 // ErrorPresenter maps every error to a message and extensions.code, in this
@@ -34,6 +36,7 @@ const (
 func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		gqlErr.Message = shorten(gqlErr.Message)
 		if _, ok := gqlErr.Extensions["code"]; ok {
 			return gqlErr // gqlgen's own parse and validation errors, and ours
 		}
@@ -57,6 +60,37 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		}
 		return gqlErr
 	}
+}
+
+// maxMessageBytes bounds an error message as JSON encodes it. Messages of
+// parse and validation errors quote what the client sent (names, values),
+// so without a bound a refused request could be answered with megabytes of
+// its own text; at maxValidationErrors errors of at most this size, such an
+// answer stays under 64 KB.
+const maxMessageBytes = 400
+
+// shorten cuts msg where its JSON encoding would pass maxMessageBytes,
+// counting escapes (encoding/json writes <, > and & as \u00XX), and marks
+// the cut with an ellipsis.
+func shorten(msg string) string {
+	if len(msg) <= maxMessageBytes/6 {
+		return msg // even if every byte were escaped
+	}
+	n := 0
+	for i, r := range msg {
+		switch {
+		case r == '"' || r == '\\':
+			n += 2
+		case r < 0x20 || r == '<' || r == '>' || r == '&' || r == 0x2028 || r == 0x2029 || r == utf8.RuneError:
+			n += 6
+		default:
+			n += utf8.RuneLen(r)
+		}
+		if n > maxMessageBytes-len("…") {
+			return msg[:i] + "…"
+		}
+	}
+	return msg
 }
 
 // Recover turns a resolver panic into an internal error; the panic value is

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memories-facade/memories-graphql/graph"
 	"github.com/memories-facade/memories-graphql/internal/account"
 	"github.com/memories-facade/memories-graphql/internal/loader"
 	"github.com/memories-facade/memories-graphql/internal/memories"
@@ -842,15 +843,21 @@ func TestEntitiesInline(t *testing.T) {
 }
 
 // TestTooBigToWalk covers an operation whose fragments spread into more
-// fields than the walker visits: refused before anything is fetched.
+// fields than the walker visits: refused before anything is fetched. (Its
+// selection sets may collect any number of fields here; TestSelectionWidth
+// covers that limit.)
 func TestTooBigToWalk(t *testing.T) {
+	wide := graph.DefaultLimits(defaults.max)
+	wide.Selections = 1 << 20
+	o := defaults
+	o.docLimits = &wide
 	var b strings.Builder
 	b.WriteString(`{ video(videoNo: "V1") { ...F17 } } fragment F0 on Video { videoNo }`)
 	for i := 1; i <= 17; i++ { // 2^17 fields
 		fmt.Fprintf(&b, " fragment F%d on Video { ...F%d ...F%d }", i, i-1, i-1)
 	}
-	a := newServer(t, defaults, nil).post(t, b.String(), nil)
-	checkRefused(t, a, refusal{code: "BAD_USER_INPUT", msg: "simplify it"})
+	a := newServer(t, o, nil).post(t, b.String(), nil)
+	checkRefused(t, a, refusal{code: "QUERY_TOO_COMPLEX", msg: "simplify it"})
 
 	// Just under the bound, the same shape is served.
 	b.Reset()
@@ -858,7 +865,7 @@ func TestTooBigToWalk(t *testing.T) {
 	for i := 1; i <= 10; i++ {
 		fmt.Fprintf(&b, " fragment F%d on Video { ...F%d ...F%d }", i, i-1, i-1)
 	}
-	a = newServer(t, defaults, nil).post(t, b.String(), nil)
+	a = newServer(t, o, nil).post(t, b.String(), nil)
 	checkAccepted(t, a, 1)
 }
 

@@ -15,11 +15,8 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/client"
-	"github.com/99designs/gqlgen/graphql/handler"
-	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/vektah/gqlparser/v2/ast"
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/memories-facade/memories-graphql/graph"
@@ -155,7 +152,15 @@ func describeCalls(calls []fetchCall) string {
 type options struct {
 	max, maxDetail, maxDepth int
 	introspection            bool
-	noAccount                bool // requests carry no API key
+	noAccount                bool          // requests carry no API key
+	docLimits                *graph.Limits // nil: graph.DefaultLimits(max)
+}
+
+func (o options) limits() graph.Limits {
+	if o.docLimits != nil {
+		return *o.docLimits
+	}
+	return graph.DefaultLimits(o.max)
 }
 
 var defaults = options{max: 5, maxDetail: 2, maxDepth: 10}
@@ -185,22 +190,18 @@ func newServer(t testing.TB, o options, fake *fakeFetcher) *testServer {
 	s := &testServer{fake: fake, log: &lockedBuffer{}, ops: &recorder{}}
 	logger := slog.New(slog.NewTextHandler(s.log, nil))
 
-	gql := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}}))
-	gql.AddTransport(transport.POST{})
-	gql.SetQueryCache(lru.New[*ast.QueryDocument](100))
-	if o.introspection {
-		gql.Use(extension.Introspection{})
-	} else {
-		gql.Use(graph.NoIntrospection{})
-	}
-	gql.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
-	gql.Use(graph.DepthLimit{Max: o.maxDepth})
-	gql.Use(graph.VideoPlan{Max: o.max, MaxDetail: o.maxDetail})
-	gql.Use(graph.EntityKeys{})
-	gql.Use(graph.OperationMetrics{Recorder: s.ops})
-	gql.Use(graph.Tracing{Tracer: noop.NewTracerProvider().Tracer("test")})
-	gql.SetErrorPresenter(graph.ErrorPresenter(logger))
-	gql.SetRecoverFunc(graph.Recover(logger))
+	gql := graph.NewServer(graph.Options{
+		Transports:     []graphql.Transport{transport.POST{}},
+		QueryCacheSize: 100,
+		Introspection:  o.introspection,
+		Limits:         o.limits(),
+		MaxDepth:       o.maxDepth,
+		MaxVideos:      o.max,
+		MaxDetail:      o.maxDetail,
+		Recorder:       s.ops,
+		Tracer:         noop.NewTracerProvider().Tracer("test"),
+		Logger:         logger,
+	})
 
 	acct, ok := account.New(testKey)
 	if !ok {
@@ -348,11 +349,18 @@ func toJSON(v any) string {
 type recorder struct {
 	mu       sync.Mutex
 	outcomes []string
+	refused  []string
 }
 
 func (r *recorder) Operation(_, outcome string, _ time.Duration) {
 	r.mu.Lock()
 	r.outcomes = append(r.outcomes, outcome)
+	r.mu.Unlock()
+}
+
+func (r *recorder) Refused(reason string) {
+	r.mu.Lock()
+	r.refused = append(r.refused, reason)
 	r.mu.Unlock()
 }
 

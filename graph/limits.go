@@ -14,10 +14,11 @@ import (
 // summary is what the operation checks and the plan need to know of an
 // operation, from one walk of it.
 type summary struct {
-	depth       int
-	introspects bool // a root __schema, __type or _service field
-	tooBig      bool // too many fields to walk: refused
-	videos      []videoField
+	depth          int
+	width          int  // the most fields one selection set collects
+	introspections int  // root __schema, __type and _service fields
+	tooBig         bool // too many fields to walk: refused
+	videos         []videoField
 }
 
 // videoField is a root field that loads videos.
@@ -36,7 +37,7 @@ func summarize(oc *graphql.OperationContext) *summary {
 	}
 	s := &summary{}
 	index := map[*ast.Field]int{}
-	ok := walk(oc.Operation.SelectionSet, oc.Variables, func(f, root *ast.Field, depth int) {
+	res := walk(oc.Operation.SelectionSet, oc.Variables, func(f, root *ast.Field, depth int) {
 		s.depth = max(s.depth, depth)
 		if f != root {
 			if isDetailField(f) {
@@ -49,14 +50,14 @@ func summarize(oc *graphql.OperationContext) *summary {
 		// _service is federation's introspection: gqlgen refuses it with an
 		// uncoded error when introspection is off.
 		if f.Name == "__schema" || f.Name == "__type" || f.Name == "_service" {
-			s.introspects = true
+			s.introspections++
 		}
 		if loadsVideos(f) {
 			index[f] = len(s.videos)
 			s.videos = append(s.videos, videoField{field: f})
 		}
 	})
-	s.tooBig = !ok
+	s.tooBig, s.width = !res.ok, res.width
 	oc.Stats.SetExtension(summaryKey, s)
 	return s
 }
@@ -75,7 +76,9 @@ func loadsVideos(f *ast.Field) bool {
 
 // tooBigError refuses an operation too big to check.
 func tooBigError() *gqlerror.Error {
-	return inputError(nil, "this operation spreads fragments into more than %d fields; simplify it", maxWalk)
+	e := gqlerror.Errorf("this operation spreads fragments into more than %d fields; simplify it", maxWalk)
+	e.Extensions = map[string]any{"code": CodeQueryTooComplex, "limit": "executed fields", "max": maxWalk}
+	return e
 }
 
 // VideoPlan checks, before anything executes, the video references of a
@@ -207,40 +210,57 @@ func fieldRefs(f *ast.Field, vars map[string]any) ([]memories.VideoRef, *gqlerro
 	return refs, nil
 }
 
-// DepthLimit refuses operations nested deeper than Max fields, before
-// anything executes. Introspection counts too (__Type.fields → __Field.type
-// recurses), except ofType (see visitFunc): GraphiQL's docs query is 6 deep
-// by this measure.
-type DepthLimit struct {
-	Max int
+// OperationLimits refuse, before anything executes, operations nested
+// deeper than Depth fields, operations that collect more than Selections
+// fields into one selection set through their fragments (gqlgen merges
+// each field it collects against all the others), and operations with
+// more than maxIntrospectionFields root introspection fields. Introspection
+// counts towards depth (__Type.fields → __Field.type recurses), except
+// ofType (see visitFunc): GraphiQL's docs query is 6 deep by this measure.
+type OperationLimits struct {
+	Depth      int
+	Selections int
 }
 
 var (
-	_ graphql.HandlerExtension        = DepthLimit{}
-	_ graphql.OperationContextMutator = DepthLimit{}
+	_ graphql.HandlerExtension        = OperationLimits{}
+	_ graphql.OperationContextMutator = OperationLimits{}
 )
 
 // CodeDepthLimit is the extensions.code of an operation refused for depth.
 const CodeDepthLimit = "DEPTH_LIMIT_EXCEEDED"
 
-// ExtensionName implements graphql.HandlerExtension.
-func (DepthLimit) ExtensionName() string { return "DepthLimit" }
+// maxIntrospectionFields bounds the root __schema, __type and _service
+// fields of one operation. Tools ask for one; each answers with the whole
+// schema, so a few thousand aliases of one would answer with megabytes.
+const maxIntrospectionFields = 10
 
-// Validate implements graphql.HandlerExtension. The limit is checked where
-// the settings are read.
-func (DepthLimit) Validate(graphql.ExecutableSchema) error { return nil }
+// ExtensionName implements graphql.HandlerExtension.
+func (OperationLimits) ExtensionName() string { return "OperationLimits" }
+
+// Validate implements graphql.HandlerExtension. The limits are checked
+// where the settings are read.
+func (OperationLimits) Validate(graphql.ExecutableSchema) error { return nil }
 
 // MutateOperationContext implements graphql.OperationContextMutator.
-func (l DepthLimit) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+func (l OperationLimits) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
 	if oc.Operation == nil {
 		return nil
 	}
 	s := summarize(oc)
-	if s.tooBig {
+	switch {
+	case s.tooBig:
 		return tooBigError()
-	}
-	if s.depth > l.Max {
-		e := gqlerror.Errorf("this operation is nested %d levels deep; at most %d are allowed (MAX_QUERY_DEPTH)", s.depth, l.Max)
+	case s.width > l.Selections:
+		e := gqlerror.Errorf("this operation collects %d fields into one selection set through its fragments; at most %d are allowed (MAX_SELECTIONS)", s.width, l.Selections)
+		e.Extensions = map[string]any{"code": CodeQueryTooComplex, "limit": "MAX_SELECTIONS", "max": l.Selections}
+		return e
+	case s.introspections > maxIntrospectionFields:
+		e := gqlerror.Errorf("this operation has %d introspection fields (__schema, __type, _service); at most %d are allowed", s.introspections, maxIntrospectionFields)
+		e.Extensions = map[string]any{"code": CodeQueryTooComplex, "limit": "introspection fields", "max": maxIntrospectionFields}
+		return e
+	case s.depth > l.Depth:
+		e := gqlerror.Errorf("this operation is nested %d levels deep; at most %d are allowed (MAX_QUERY_DEPTH)", s.depth, l.Depth)
 		e.Extensions = map[string]any{"code": CodeDepthLimit}
 		return e
 	}
@@ -267,7 +287,7 @@ func (NoIntrospection) Validate(graphql.ExecutableSchema) error { return nil }
 
 // MutateOperationContext implements graphql.OperationContextMutator.
 func (NoIntrospection) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	if oc.Operation == nil || !summarize(oc).introspects {
+	if oc.Operation == nil || summarize(oc).introspections == 0 {
 		return nil
 	}
 	e := gqlerror.Errorf("introspection is disabled on this server (INTROSPECTION=false)")

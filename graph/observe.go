@@ -5,19 +5,23 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 )
 
-// OperationRecorder records finished GraphQL operations.
+// OperationRecorder records finished GraphQL operations, and requests
+// refused before execution by reason.
 type OperationRecorder interface {
 	Operation(name, outcome string, d time.Duration)
+	Refused(reason string)
 }
 
 // OperationMetrics reports every operation to Recorder with its outcome:
 // "ok" (no errors), "partial" (data and errors) or "error" (no data),
-// including operations refused before execution.
+// including operations refused before execution, which it also reports by
+// reason (refusalReason).
 type OperationMetrics struct {
 	Recorder OperationRecorder
 }
@@ -58,7 +62,49 @@ func (m OperationMetrics) InterceptResponse(ctx context.Context, next graphql.Re
 		outcome = "partial"
 	}
 	m.Recorder.Operation(name, outcome, time.Since(start))
+	if outcome == "error" {
+		if reason, ok := refusalReason(resp.Errors); ok {
+			m.Recorder.Refused(reason)
+		}
+	}
 	return resp
+}
+
+// refusalReasons name, for the metric, the codes of requests refused before
+// execution; QUERY_TOO_COMPLEX is told apart by its limit.
+var refusalReasons = map[string]string{
+	"GRAPHQL_PARSE_FAILED":      "parse",
+	"GRAPHQL_VALIDATION_FAILED": "validation",
+	CodeDepthLimit:              "depth",
+	CodeBadUserInput:            "input",
+	CodeBadRequest:              "bad_request",
+	CodeRequestTimeout:          "timeout",
+	"MAX_QUERY_TOKENS":          "tokens",
+	"MAX_SELECTIONS":            "selections",
+	"MAX_FRAGMENTS":             "fragments",
+	"MAX_DIRECTIVES":            "directives",
+	"MAX_VARIABLES":             "variables",
+	"MAX_OPERATIONS":            "operations",
+	"name":                      "name_length",
+	"fragment expansion":        "fragment_expansion",
+	"executed fields":           "executed_fields",
+	"introspection fields":      "introspection_fields",
+}
+
+// refusalReason returns why a request was refused before execution, from
+// the last of its errors (a validation that stopped early ends with why),
+// or false for errors of execution.
+func refusalReason(errs gqlerror.List) (string, bool) {
+	if len(errs) == 0 {
+		return "", false
+	}
+	ext := errs[len(errs)-1].Extensions
+	key, _ := ext["code"].(string)
+	if key == CodeQueryTooComplex {
+		key, _ = ext["limit"].(string)
+	}
+	reason, ok := refusalReasons[key]
+	return reason, ok
 }
 
 // Tracing opens a span per GraphQL operation, so that upstream calls made

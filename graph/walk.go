@@ -9,6 +9,12 @@ import (
 // and an operation that big is refused, not walked.
 const maxWalk = 1 << 16
 
+// walkResult is what a walk learns besides what it tells visit.
+type walkResult struct {
+	ok    bool // the walk visited every field: at most maxWalk of them
+	width int  // the most fields one selection set collects, through fragments
+}
+
 // visitFunc is told each field an operation would execute: root is the
 // root field it is under (itself, at the root), and depth the number of
 // fields from the root down to it, introspection's ofType not counted (its
@@ -20,11 +26,11 @@ type visitFunc func(f, root *ast.Field, depth int)
 // inline fragments and fragment spreads, leaving out what @skip and
 // @include leave out. It is the one walker behind the depth limit, the
 // introspection switch, the video limits and the plan of which videos to
-// fetch and how. It returns false when the operation is too big to walk.
-func walk(set ast.SelectionSet, vars map[string]any, visit visitFunc) bool {
+// fetch and how.
+func walk(set ast.SelectionSet, vars map[string]any, visit visitFunc) walkResult {
 	w := walker{vars: vars, visit: visit}
-	w.set(set, nil, 0)
-	return w.n <= maxWalk
+	top := w.set(set, nil, 0)
+	return walkResult{ok: w.n <= maxWalk, width: max(w.width, top)}
 }
 
 type walker struct {
@@ -32,12 +38,16 @@ type walker struct {
 	visit    visitFunc
 	visiting map[string]bool // fragments on the current path, against cycles
 	n        int
+	width    int
 }
 
-func (w *walker) set(set ast.SelectionSet, root *ast.Field, depth int) {
+// set walks one selection set, and returns how many fields it collects
+// through its fragments: the fields gqlgen merges, each against all the
+// others it has collected.
+func (w *walker) set(set ast.SelectionSet, root *ast.Field, depth int) (fields int) {
 	for _, sel := range set {
 		if w.n > maxWalk {
-			return
+			return fields
 		}
 		switch sel := sel.(type) {
 		case *ast.Field:
@@ -45,6 +55,7 @@ func (w *walker) set(set ast.SelectionSet, root *ast.Field, depth int) {
 				continue
 			}
 			w.n++
+			fields++
 			r, d := root, depth
 			if r == nil {
 				r = sel
@@ -53,10 +64,10 @@ func (w *walker) set(set ast.SelectionSet, root *ast.Field, depth int) {
 				d++
 			}
 			w.visit(sel, r, d)
-			w.set(sel.SelectionSet, r, d)
+			w.width = max(w.width, w.set(sel.SelectionSet, r, d))
 		case *ast.InlineFragment:
 			if w.included(sel.Directives) {
-				w.set(sel.SelectionSet, root, depth)
+				fields += w.set(sel.SelectionSet, root, depth)
 			}
 		case *ast.FragmentSpread:
 			if sel.Definition == nil || w.visiting[sel.Name] || !w.included(sel.Directives) {
@@ -66,10 +77,11 @@ func (w *walker) set(set ast.SelectionSet, root *ast.Field, depth int) {
 				w.visiting = map[string]bool{}
 			}
 			w.visiting[sel.Name] = true
-			w.set(sel.Definition.SelectionSet, root, depth)
+			fields += w.set(sel.Definition.SelectionSet, root, depth)
 			delete(w.visiting, sel.Name)
 		}
 	}
+	return fields
 }
 
 // included applies @skip and @include.

@@ -16,14 +16,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/handler"
-	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/go-chi/cors"
-	"github.com/vektah/gqlparser/v2/ast"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/memories-facade/memories-graphql/graph"
@@ -233,30 +230,26 @@ func (a *App) videoSource(cfg Config, logger *slog.Logger, client *memories.Clie
 // routes builds the HTTP surface: the GraphQL endpoint with its checks, the
 // playground, health, readiness and metrics.
 func (a *App) routes(cfg Config, logger *slog.Logger, src loader.Fetcher, fixed *account.Account, tracer trace.Tracer) http.Handler {
-	gql := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}}))
-	// GraphQL over HTTP as its specification says (status codes, media
-	// types, no data on request errors), which gqlgen's own GET and POST
-	// transports do not quite: see internal/gqlhttp and e2e/graphql-http.
-	gql.AddTransport(transport.Options{})
-	gql.AddTransport(gqlhttp.GET{})
-	gql.AddTransport(gqlhttp.POST{})
-	gql.AddTransport(gqlhttp.Unsupported{}) // last: it takes what no other does
-	gql.SetQueryCache(lru.New[*ast.QueryDocument](cfg.QueryCacheSize))
-	if cfg.Introspection {
-		gql.Use(extension.Introspection{})
-	} else {
-		gql.Use(graph.NoIntrospection{})
-	}
-	gql.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](cfg.QueryCacheSize)})
-	gql.Use(graph.DepthLimit{Max: cfg.MaxDepth})
-	gql.Use(graph.VideoPlan{Max: cfg.MaxVideos, MaxDetail: cfg.MaxDetail})
-	gql.Use(graph.EntityKeys{})
-	gql.Use(graph.OperationMetrics{Recorder: a.metrics})
-	if tracer != nil {
-		gql.Use(graph.Tracing{Tracer: tracer})
-	}
-	gql.SetErrorPresenter(graph.ErrorPresenter(logger))
-	gql.SetRecoverFunc(graph.Recover(logger))
+	gql := graph.NewServer(graph.Options{
+		// GraphQL over HTTP as its specification says (status codes, media
+		// types, no data on request errors), which gqlgen's own GET and POST
+		// transports do not quite: see internal/gqlhttp and e2e/graphql-http.
+		Transports: []graphql.Transport{
+			transport.Options{},
+			gqlhttp.GET{},
+			gqlhttp.POST{},
+			gqlhttp.Unsupported{}, // last: it takes what no other does
+		},
+		QueryCacheSize: cfg.QueryCacheSize,
+		Introspection:  cfg.Introspection,
+		Limits:         cfg.Limits,
+		MaxDepth:       cfg.MaxDepth,
+		MaxVideos:      cfg.MaxVideos,
+		MaxDetail:      cfg.MaxDetail,
+		Recorder:       a.metrics,
+		Tracer:         tracer,
+		Logger:         logger,
+	})
 
 	tokens := access.New(cfg.AccessTokens, fixed != nil)
 	r := chi.NewRouter()

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/memories-facade/memories-graphql/graph"
 	"github.com/memories-facade/memories-graphql/internal/envflag"
 )
 
@@ -33,8 +34,11 @@ type Config struct {
 	MaxConcurrency int
 	QueryCacheSize int
 	MaxBodyBytes   int64
-	LogFormat      string
-	LogLevel       string
+	// Limits bound a document before it is parsed; a zero field takes
+	// its default from MaxVideos (graph.DefaultLimits).
+	Limits    graph.Limits
+	LogFormat string
+	LogLevel  string
 
 	// Cross-request cache and, with Redis, state shared by replicas.
 	RedisURL         string
@@ -98,6 +102,18 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		"parsed queries and persisted queries kept")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 1<<20,
 		"largest request body accepted")
+	fs.IntVar(&c.Limits.Tokens, "max-query-tokens", 0,
+		"lexical tokens one document may have, comments included; default 40 × MAX_VIDEOS_PER_QUERY + 10000")
+	fs.IntVar(&c.Limits.Selections, "max-selections", 0,
+		"selections one selection set may have, as written and as collected through fragments; default MAX_VIDEOS_PER_QUERY + 100")
+	fs.IntVar(&c.Limits.Fragments, "max-fragments", 0,
+		"fragment spreads and inline fragments one document may have; default MAX_VIDEOS_PER_QUERY + 100")
+	fs.IntVar(&c.Limits.Directives, "max-directives", 0,
+		"directives one field, fragment, operation or variable may have; default 10")
+	fs.IntVar(&c.Limits.Variables, "max-variables", 0,
+		"variable definitions one document may have; default MAX_VIDEOS_PER_QUERY + 100")
+	fs.IntVar(&c.Limits.Operations, "max-operations", 0,
+		"operations one document may have; default 50")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 
@@ -141,6 +157,7 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q (the only subcommand is \"emulator\")", fs.Args())
 	}
+	c.Limits = withDefaults(c.Limits, graph.DefaultLimits(c.MaxVideos))
 	return c, c.validate()
 }
 
@@ -176,6 +193,9 @@ func (c Config) validate() error {
 	if c.CacheTTLParse < 0 || c.CacheTTLFailed < 0 || c.CacheTTLUnparse < 0 || c.CacheTTLNotFound < 0 {
 		errs = append(errs, errors.New("CACHE_TTL_PARSE, CACHE_TTL_FAILED, CACHE_TTL_UNPARSE and CACHE_TTL_NOT_FOUND must not be negative"))
 	}
+	if l := c.Limits; l.Tokens < 1 || l.Selections < 1 || l.Fragments < 1 || l.Directives < 1 || l.Variables < 1 || l.Operations < 1 {
+		errs = append(errs, errors.New("MAX_QUERY_TOKENS, MAX_SELECTIONS, MAX_FRAGMENTS, MAX_DIRECTIVES, MAX_VARIABLES and MAX_OPERATIONS must be at least 1 (or unset, for their defaults)"))
+	}
 	if c.MaxDepth < 1 || c.ShutdownDelay < 0 {
 		errs = append(errs, errors.New("MAX_QUERY_DEPTH must be at least 1 and SHUTDOWN_DELAY not negative"))
 	}
@@ -183,6 +203,22 @@ func (c Config) validate() error {
 		errs = append(errs, errors.New("REDIS_KEY_PREFIX must not be empty and REDIS_TIMEOUT must be positive"))
 	}
 	return errors.Join(errs...)
+}
+
+// withDefaults fills the zero fields of l from d.
+func withDefaults(l, d graph.Limits) graph.Limits {
+	for _, f := range []struct {
+		v *int
+		d int
+	}{
+		{&l.Tokens, d.Tokens}, {&l.Selections, d.Selections}, {&l.Fragments, d.Fragments},
+		{&l.Directives, d.Directives}, {&l.Variables, d.Variables}, {&l.Operations, d.Operations},
+	} {
+		if *f.v == 0 {
+			*f.v = f.d
+		}
+	}
+	return l
 }
 
 // parseSwitch reads "on" or "off", or a boolean.

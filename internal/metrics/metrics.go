@@ -30,6 +30,7 @@ type Metrics struct {
 	batchSize         prometheus.Histogram
 	operations        *prometheus.CounterVec
 	operationDuration *prometheus.HistogramVec
+	refused           *prometheus.CounterVec
 
 	names operationNames
 }
@@ -75,12 +76,16 @@ func New() *Metrics {
 			Help:    "Duration of GraphQL operations, by outcome.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"outcome"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "graphql_requests_refused_total",
+			Help: "GraphQL requests refused before execution, by reason: a document limit (tokens, selections, fragments, directives, variables, operations, name_length), fragment_expansion, executed_fields, introspection_fields, depth, parse, validation, input, bad_request, timeout.",
+		}, []string{"reason"}),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.upstreamCalls, m.upstreamLatency, m.limiterWait, m.listUnavailable, m.cache, m.batchSize,
-		m.operations, m.operationDuration,
+		m.operations, m.operationDuration, m.refused,
 	)
 	return m
 }
@@ -165,6 +170,15 @@ func (m *Metrics) Operation(name, outcome string, d time.Duration) {
 	}
 	m.operations.WithLabelValues(m.names.label(name), outcome).Inc()
 	m.operationDuration.WithLabelValues(outcome).Observe(d.Seconds())
+}
+
+// Refused records one request refused before execution; reason is one of a
+// fixed set (graph's refusalReasons).
+func (m *Metrics) Refused(reason string) {
+	if m == nil {
+		return
+	}
+	m.refused.WithLabelValues(reason).Inc()
 }
 
 // maxOperationNames bounds the operation label: names come from clients, and

@@ -1,0 +1,458 @@
+package graph
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/validator/core"
+)
+
+// overlapRuleName is the rule this file replaces in gqlparser's defaults.
+const overlapRuleName = "OverlappingFieldsCanBeMerged"
+
+// overlapRule checks that fields sharing a response name can be merged
+// (GraphQL spec 5.3.2, FieldsInSetCanMerge), as gqlparser's rule of the same
+// name does, in time that grows with the document rather than with its
+// square. gqlparser compares every pair of fields that share a response
+// name, and every pair of fragments spread into one selection set
+// (docs/gqlparser-overlapping-fields.md): a few thousand repeats of one field
+// cost seconds and hundreds of megabytes of errors.
+//
+// This rule merges instead of comparing pairs. A selection set's fields,
+// collected through inline fragments and fragment spreads, are grouped by
+// response name, and within a group by what makes two fields the same call
+// (the type they are selected on, the field name and the arguments); the
+// occurrences of one call are one class whose sub-selections are checked
+// together, once. Two distinct classes conflict unless they are selected on
+// different object types (mutually exclusive), so in a valid document the
+// classes of a group are at most as many as the object types they are
+// selected on; every other pair is a conflict, and past maxValidationErrors
+// of them validation stops. The work is counted against budget (selections
+// visited through fragments): a document past it would run more fields than
+// the operation checks allow anyway, and is refused as too complex.
+func overlapRule(v *validation) core.RuleFunc {
+	return func(observers *core.Events, addError core.AddErrFunc) {
+		o := &overlap{v: v, add: addError, budget: overlapBudget, reported: map[[2]*ast.Field]bool{}}
+		observers.OnOperation(func(w *core.Walker, op *ast.OperationDefinition) {
+			o.init(w)
+			o.check(o.collect([]ast.SelectionSet{op.SelectionSet}), false, nil)
+		})
+		// A fragment spread nowhere is checked on its own, and so is one
+		// that spreads itself (it is never expanded); the others are
+		// checked where they are spread.
+		observers.OnFragment(func(w *core.Walker, f *ast.FragmentDefinition) {
+			o.init(w)
+			if !o.spread[f.Name] || o.cyclic[f.Name] {
+				o.check(o.collect([]ast.SelectionSet{f.SelectionSet}), false, nil)
+			}
+		})
+	}
+}
+
+// overlapBudget bounds the selections one document's check visits, through
+// fragments, and the classes it compares: four times what the operation
+// checks let one operation execute (maxWalk).
+const overlapBudget = 4 * maxWalk
+
+type overlap struct {
+	v         *validation
+	add       core.AddErrFunc
+	schema    *ast.Schema
+	fragments map[string]*ast.FragmentDefinition
+	spread    map[string]bool // fragments spread somewhere in the document
+	cyclic    map[string]bool // fragments that spread themselves, directly or not
+	budget    int
+	reported  map[[2]*ast.Field]bool
+	buf       []byte // scratch for argument keys
+}
+
+// init reads the document on the first event: its fragments by name, which
+// of them are spread anywhere, and which spread themselves, directly or
+// not. A cycle is an error of its own (NoFragmentCycles); this rule
+// checks such a fragment on its own and never expands it.
+func (o *overlap) init(w *core.Walker) {
+	if o.fragments != nil {
+		return
+	}
+	o.schema = w.Schema
+	o.fragments = make(map[string]*ast.FragmentDefinition, len(w.Document.Fragments))
+	o.spread = map[string]bool{}
+	edges := map[string][]string{}
+	for _, f := range w.Document.Fragments {
+		if _, ok := o.fragments[f.Name]; ok {
+			continue
+		}
+		o.fragments[f.Name] = f
+		edges[f.Name] = o.spreads(nil, f.SelectionSet)
+		for _, to := range edges[f.Name] {
+			o.spread[to] = true
+		}
+	}
+	for _, op := range w.Document.Operations {
+		for _, to := range o.spreads(nil, op.SelectionSet) {
+			o.spread[to] = true
+		}
+	}
+	o.cyclic = cyclic(edges)
+}
+
+// spreads appends the names of the fragments spread anywhere in set.
+func (o *overlap) spreads(dst []string, set ast.SelectionSet) []string {
+	for _, sel := range set {
+		o.spend(1)
+		switch sel := sel.(type) {
+		case *ast.Field:
+			dst = o.spreads(dst, sel.SelectionSet)
+		case *ast.InlineFragment:
+			dst = o.spreads(dst, sel.SelectionSet)
+		case *ast.FragmentSpread:
+			dst = append(dst, sel.Name)
+		}
+	}
+	return dst
+}
+
+// cyclic returns the nodes of a graph that lie on a cycle (Tarjan's
+// strongly connected components).
+func cyclic(edges map[string][]string) map[string]bool {
+	out := map[string]bool{}
+	index := map[string]int{}
+	low := map[string]int{}
+	onStack := map[string]bool{}
+	var stack []string
+	var visit func(string)
+	visit = func(v string) {
+		index[v], low[v] = len(index), len(index)
+		stack = append(stack, v)
+		onStack[v] = true
+		for _, w := range edges[v] {
+			if _, known := edges[w]; !known {
+				continue
+			}
+			if w == v {
+				out[v] = true
+			}
+			if _, seen := index[w]; !seen {
+				visit(w)
+				low[v] = min(low[v], low[w])
+			} else if onStack[w] {
+				low[v] = min(low[v], index[w])
+			}
+		}
+		if low[v] != index[v] {
+			return
+		}
+		var scc []string
+		for {
+			w := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			onStack[w] = false
+			scc = append(scc, w)
+			if w == v {
+				break
+			}
+		}
+		if len(scc) > 1 {
+			for _, w := range scc {
+				out[w] = true
+			}
+		}
+	}
+	for v := range edges {
+		if _, seen := index[v]; !seen {
+			visit(v)
+		}
+	}
+	return out
+}
+
+// spend counts n units of work, and stops validation when the budget is
+// gone.
+func (o *overlap) spend(n int) {
+	o.budget -= n
+	if o.budget < 0 {
+		o.v.abort(tooComplexToValidate())
+	}
+}
+
+// class is the occurrences of one call under one response name: the same
+// field, with the same arguments, selected on the same type.
+type class struct {
+	field  *ast.Field // the first occurrence
+	args   string     // the arguments, in a form equal for equal arguments
+	parent *ast.Definition
+	subs   []ast.SelectionSet // the selection set of every occurrence
+}
+
+// fieldSet is the fields of one or more selection sets, collected through
+// fragments, by response name in the order first seen.
+type fieldSet struct {
+	names   []string
+	groups  map[string][]*class
+	classes map[classKey]*class
+}
+
+type classKey struct{ response, name, parent, args string }
+
+// collect gathers the fields of sets, through inline fragments and
+// fragment spreads; a fragment spread twice adds its fields once.
+func (o *overlap) collect(sets []ast.SelectionSet) *fieldSet {
+	fs := &fieldSet{groups: map[string][]*class{}, classes: map[classKey]*class{}}
+	var seen map[string]bool
+	var walk func(ast.SelectionSet)
+	walk = func(set ast.SelectionSet) {
+		for _, sel := range set {
+			o.spend(1)
+			switch sel := sel.(type) {
+			case *ast.Field:
+				o.addField(fs, sel)
+			case *ast.InlineFragment:
+				walk(sel.SelectionSet)
+			case *ast.FragmentSpread:
+				if seen[sel.Name] || o.cyclic[sel.Name] {
+					continue
+				}
+				if seen == nil {
+					seen = map[string]bool{}
+				}
+				seen[sel.Name] = true
+				if def := o.fragments[sel.Name]; def != nil {
+					walk(def.SelectionSet)
+				}
+			}
+		}
+	}
+	for _, set := range sets {
+		walk(set)
+	}
+	return fs
+}
+
+func (o *overlap) addField(fs *fieldSet, f *ast.Field) {
+	response := f.Alias
+	if response == "" {
+		response = f.Name
+	}
+	key := classKey{response: response, name: f.Name, args: o.argsKey(f.Arguments)}
+	if f.ObjectDefinition != nil {
+		key.parent = f.ObjectDefinition.Name
+	}
+	if c, ok := fs.classes[key]; ok {
+		if len(f.SelectionSet) > 0 {
+			c.subs = append(c.subs, f.SelectionSet)
+		}
+		return
+	}
+	c := &class{field: f, args: key.args, parent: f.ObjectDefinition}
+	if len(f.SelectionSet) > 0 {
+		c.subs = []ast.SelectionSet{f.SelectionSet}
+	}
+	fs.classes[key] = c
+	if _, ok := fs.groups[response]; !ok {
+		fs.names = append(fs.names, response)
+	}
+	fs.groups[response] = append(fs.groups[response], c)
+}
+
+// check reports the conflicts of fs. Under exclusive, the fields' parents
+// are known to apply to different objects, so only the shapes of their
+// answers must agree. path is the response names above fs.
+func (o *overlap) check(fs *fieldSet, exclusive bool, path []string) {
+	for _, name := range fs.names {
+		cs := fs.groups[name]
+		o.spend(len(cs))
+		if len(cs) == 1 {
+			if subs := cs[0].subs; len(subs) > 0 {
+				o.check(o.collect(subs), exclusive, append(path, name))
+			}
+			continue
+		}
+		if exclusive {
+			o.checkShapes(cs, path)
+			o.checkSubs(cs, true, path, name)
+			continue
+		}
+		// Two classes selected on the same object type, or either on an
+		// interface or union (or either an unknown field, as gqlparser and
+		// graphql-js have it), apply to the same object: they must be the
+		// same call. Classes are distinct calls, so every such pair
+		// conflicts.
+		var parents []*ast.Definition
+		byParent := map[*ast.Definition]*class{}
+		var abstract []*class
+		for _, c := range cs {
+			switch {
+			case c.parent == nil:
+			case c.parent.Kind == ast.Object && c.field.Definition != nil:
+				if first, ok := byParent[c.parent]; ok {
+					o.report(first, c, path)
+					continue
+				}
+				byParent[c.parent] = c
+				parents = append(parents, c.parent)
+			default:
+				abstract = append(abstract, c)
+			}
+		}
+		for _, a := range abstract {
+			o.spend(len(cs))
+			for _, c := range cs {
+				if c != a && c.parent != nil && (c.field.Name != a.field.Name || c.args != a.args) {
+					o.report(a, c, path)
+				}
+			}
+		}
+		o.checkShapes(cs, path) // after names and arguments, as gqlparser reports them
+		if len(parents) <= 1 {
+			o.checkSubs(cs, false, path, name)
+			continue
+		}
+		// Classes on different object types are exclusive: each type's
+		// classes merge with the abstract ones, and all agree in shape.
+		for _, p := range parents {
+			members := slices.Clone(abstract)
+			for _, c := range cs {
+				if c.parent == p && c.field.Definition != nil {
+					members = append(members, c)
+				}
+			}
+			o.checkSubs(members, false, path, name)
+		}
+		o.checkSubs(cs, true, path, name)
+	}
+}
+
+// checkSubs checks the sub-selections of classes merged into one set.
+func (o *overlap) checkSubs(cs []*class, exclusive bool, path []string, name string) {
+	var subs []ast.SelectionSet
+	for _, c := range cs {
+		subs = append(subs, c.subs...)
+	}
+	if len(subs) > 0 {
+		o.check(o.collect(subs), exclusive, append(path, name))
+	}
+}
+
+// checkShapes reports classes whose answers cannot share a response key:
+// list and non-null wrappers must match, and so must leaf types.
+func (o *overlap) checkShapes(cs []*class, path []string) {
+	var first *class
+	for _, c := range cs {
+		if c.field.Definition == nil {
+			continue
+		}
+		if first == nil {
+			first = c
+			continue
+		}
+		if typesConflict(o.schema, first.field.Definition.Type, c.field.Definition.Type) {
+			o.reportf(first, c, path, `they return conflicting types "`+first.field.Definition.Type.String()+`" and "`+c.field.Definition.Type.String()+`"`)
+		}
+	}
+}
+
+// report reports two classes that apply to the same object but are
+// different calls.
+func (o *overlap) report(a, b *class, path []string) {
+	if a.field.Name != b.field.Name {
+		o.reportf(a, b, path, `"`+a.field.Name+`" and "`+b.field.Name+`" are different fields`)
+		return
+	}
+	o.reportf(a, b, path, "they have differing arguments")
+}
+
+// reportf reports a conflict once, in gqlparser's words, at the second
+// field, naming the response names above it.
+func (o *overlap) reportf(a, b *class, path []string, reason string) {
+	pair := [2]*ast.Field{a.field, b.field}
+	if o.reported[pair] || o.reported[[2]*ast.Field{b.field, a.field}] {
+		return
+	}
+	o.reported[pair] = true
+	response := b.field.Alias
+	names := append(slices.Clone(path), response)
+	var msg strings.Builder
+	msg.WriteString(`Fields "` + names[0] + `" conflict because `)
+	for _, n := range names[1:] {
+		msg.WriteString(`subfields "` + n + `" conflict because `)
+	}
+	msg.WriteString(reason)
+	msg.WriteString(". Use different aliases on the fields to fetch both if this was intentional.")
+	o.add(core.Message("%s", msg.String()), core.At(b.field.Position))
+}
+
+// typesConflict reports two types whose values cannot share a response key
+// (gqlparser's doTypesConflict).
+func typesConflict(schema *ast.Schema, a, b *ast.Type) bool {
+	if a.NonNull != b.NonNull || (a.Elem == nil) != (b.Elem == nil) {
+		return true
+	}
+	if a.Elem != nil {
+		return typesConflict(schema, a.Elem, b.Elem)
+	}
+	ta, tb := schema.Types[a.NamedType], schema.Types[b.NamedType]
+	if ta == nil || tb == nil {
+		return false
+	}
+	if ta.IsLeafType() || tb.IsLeafType() {
+		return ta.Name != tb.Name
+	}
+	return false
+}
+
+// argsKey returns arguments in a form that is equal for equal arguments:
+// sorted by name, input object fields too, each value with its kind.
+func (o *overlap) argsKey(args ast.ArgumentList) string {
+	if len(args) == 0 {
+		return ""
+	}
+	if len(args) > 1 {
+		args = slices.Clone(args)
+		slices.SortStableFunc(args, func(a, b *ast.Argument) int { return strings.Compare(a.Name, b.Name) })
+	}
+	b := o.buf[:0]
+	for _, a := range args {
+		b = appendKeyString(b, a.Name)
+		b = appendValueKey(b, a.Value)
+	}
+	o.buf = b
+	return string(b)
+}
+
+func appendValueKey(b []byte, v *ast.Value) []byte {
+	if v == nil {
+		return append(b, '-')
+	}
+	b = append(b, byte('a'+v.Kind))
+	switch v.Kind {
+	case ast.ListValue:
+		b = strconv.AppendInt(b, int64(len(v.Children)), 10)
+		for _, c := range v.Children {
+			b = appendValueKey(b, c.Value)
+		}
+	case ast.ObjectValue:
+		children := v.Children
+		if len(children) > 1 {
+			children = slices.Clone(children)
+			slices.SortStableFunc(children, func(a, b *ast.ChildValue) int { return strings.Compare(a.Name, b.Name) })
+		}
+		b = strconv.AppendInt(b, int64(len(children)), 10)
+		for _, c := range children {
+			b = appendKeyString(b, c.Name)
+			b = appendValueKey(b, c.Value)
+		}
+	default:
+		b = appendKeyString(b, v.Raw)
+	}
+	return b
+}
+
+// appendKeyString appends s with its length, so that no two sequences of
+// strings give the same bytes.
+func appendKeyString(b []byte, s string) []byte {
+	b = strconv.AppendInt(b, int64(len(s)), 10)
+	b = append(b, ':')
+	return append(b, s...)
+}
