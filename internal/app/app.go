@@ -237,7 +237,7 @@ func (a *App) routes(cfg Config, logger *slog.Logger, src loader.Fetcher, fixed 
 		Transports: []graphql.Transport{
 			transport.Options{},
 			gqlhttp.GET{},
-			gqlhttp.POST{},
+			gqlhttp.POST{BodyTimeout: cfg.BodyReadTimeout},
 			gqlhttp.Unsupported{}, // last: it takes what no other does
 		},
 		QueryCacheSize: cfg.QueryCacheSize,

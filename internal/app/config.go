@@ -34,6 +34,8 @@ type Config struct {
 	MaxConcurrency int
 	QueryCacheSize int
 	MaxBodyBytes   int64
+	// BodyReadTimeout bounds reading one request body.
+	BodyReadTimeout time.Duration
 	// Limits bound a document before it is parsed; a zero field takes
 	// its default from MaxVideos (graph.DefaultLimits).
 	Limits    graph.Limits
@@ -102,6 +104,8 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		"parsed queries and persisted queries kept")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 1<<20,
 		"largest request body accepted")
+	fs.DurationVar(&c.BodyReadTimeout, "body-read-timeout", 10*time.Second,
+		"longest time one request body may take to arrive; a body still arriving then is answered 408 and its connection closed")
 	fs.IntVar(&c.Limits.Tokens, "max-query-tokens", 0,
 		"lexical tokens one document may have, comments included; default 40 × MAX_VIDEOS_PER_QUERY + 10000")
 	fs.IntVar(&c.Limits.Selections, "max-selections", 0,
@@ -193,8 +197,8 @@ func (c Config) validate() error {
 	if c.CacheTTLParse < 0 || c.CacheTTLFailed < 0 || c.CacheTTLUnparse < 0 || c.CacheTTLNotFound < 0 {
 		errs = append(errs, errors.New("CACHE_TTL_PARSE, CACHE_TTL_FAILED, CACHE_TTL_UNPARSE and CACHE_TTL_NOT_FOUND must not be negative"))
 	}
-	if l := c.Limits; l.Tokens < 1 || l.Selections < 1 || l.Fragments < 1 || l.Directives < 1 || l.Variables < 1 || l.Operations < 1 {
-		errs = append(errs, errors.New("MAX_QUERY_TOKENS, MAX_SELECTIONS, MAX_FRAGMENTS, MAX_DIRECTIVES, MAX_VARIABLES and MAX_OPERATIONS must be at least 1 (or unset, for their defaults)"))
+	if l := c.Limits; l.Tokens < 1 || l.Selections < 1 || l.Fragments < 1 || l.Directives < 1 || l.Variables < 1 || l.Operations < 1 || c.BodyReadTimeout <= 0 {
+		errs = append(errs, errors.New("MAX_QUERY_TOKENS, MAX_SELECTIONS, MAX_FRAGMENTS, MAX_DIRECTIVES, MAX_VARIABLES and MAX_OPERATIONS must be at least 1 (or unset, for their defaults), BODY_READ_TIMEOUT positive"))
 	}
 	if c.MaxDepth < 1 || c.ShutdownDelay < 0 {
 		errs = append(errs, errors.New("MAX_QUERY_DEPTH must be at least 1 and SHUTDOWN_DELAY not negative"))

@@ -33,17 +33,20 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
-	"github.com/vektah/gqlparser/v2/parser"
+	"github.com/vektah/gqlparser/v2/lexer"
 )
 
 // The two response media types of the specification.
@@ -174,7 +177,12 @@ func badRequest(ctx context.Context, w http.ResponseWriter, exec graphql.GraphEx
 }
 
 // POST is the application/json POST transport.
-type POST struct{}
+type POST struct {
+	// BodyTimeout, if positive, bounds reading the body: a body still
+	// arriving after it is answered 408 and its connection closed. It
+	// bounds nothing after the body is read.
+	BodyTimeout time.Duration
+}
 
 var _ graphql.Transport = POST{}
 
@@ -197,20 +205,25 @@ type postBody struct {
 }
 
 // Do answers one POST.
-func (POST) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+func (t POST) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	ctx := r.Context()
 	media := negotiate(r.Header.Get("Accept"))
 	w.Header().Set("Content-Type", media)
 	start := graphql.Now()
 
-	body, err := io.ReadAll(r.Body)
+	body, err := t.readBody(w, r)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
+		switch {
+		case errors.As(err, &tooLarge):
 			badRequest(ctx, w, exec, http.StatusRequestEntityTooLarge, "request body exceeds %d bytes", tooLarge.Limit)
-			return
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			w.Header().Set("Connection", "close")
+			writeError(ctx, w, exec, http.StatusRequestTimeout,
+				&gqlerror.Error{Message: fmt.Sprintf("the request body did not arrive within %v", t.BodyTimeout), Extensions: map[string]any{"code": "REQUEST_TIMEOUT"}})
+		default:
+			badRequest(ctx, w, exec, http.StatusBadRequest, "could not read the request body: %v", err)
 		}
-		badRequest(ctx, w, exec, http.StatusBadRequest, "could not read the request body: %v", err)
 		return
 	}
 	var p postBody
@@ -235,6 +248,22 @@ func (POST) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecuto
 		raw.OperationName = *p.OperationName
 	}
 	execute(w, r, exec, media, raw, nil)
+}
+
+// readBody reads r's body within BodyTimeout.
+func (t POST) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if t.BodyTimeout <= 0 {
+		return io.ReadAll(r.Body)
+	}
+	rc := http.NewResponseController(w)
+	if err := rc.SetReadDeadline(time.Now().Add(t.BodyTimeout)); err != nil {
+		return io.ReadAll(r.Body) // a writer without deadlines, as in tests
+	}
+	body, err := io.ReadAll(r.Body)
+	// The deadline bounds the body, not the rest of the exchange (net/http
+	// lifts it too, over HTTP/1, once the body is read).
+	_ = rc.SetReadDeadline(time.Time{})
+	return body, err
 }
 
 // GET is the GET transport: query, operationName, variables and extensions
@@ -284,17 +313,90 @@ func (GET) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor
 	raw.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
 
 	// A mutation over GET is refused before it is validated: the
-	// specification wants 405 whatever else is wrong with it. Text that
-	// does not parse is left to the executor, which reports it.
-	if doc, err := parser.ParseQuery(&ast.Source{Input: raw.Query}); err == nil {
-		if op := doc.Operations.ForName(raw.OperationName); op != nil && op.Operation != ast.Query {
-			w.Header().Set("Allow", http.MethodPost)
-			badRequest(ctx, w, exec, http.StatusMethodNotAllowed,
-				"GET requests may only run query operations; send a %s with POST", op.Operation)
-			return
-		}
+	// specification wants 405 whatever else is wrong with it. Text whose
+	// operation cannot be told is left to the executor, which reports it.
+	if op, ok := operationType(raw.Query, raw.OperationName); ok && op != ast.Query {
+		w.Header().Set("Allow", http.MethodPost)
+		badRequest(ctx, w, exec, http.StatusMethodNotAllowed,
+			"GET requests may only run query operations; send a %s with POST", op)
+		return
 	}
 	execute(w, r, exec, media, raw, func(op ast.Operation) bool { return op == ast.Query })
+}
+
+// operationType returns the type of the operation named name in query (the
+// only one when name is empty), reading the definitions' headers token by
+// token: no syntax tree, whatever the document's size. It reports false
+// when the document does not say, or is not well-formed.
+func operationType(query, name string) (ast.Operation, bool) {
+	lex := lexer.New(&ast.Source{Input: query})
+	var (
+		depth   int           // braces, brackets and parentheses open
+		header  bool          // in a definition, before its selection set
+		op      ast.Operation // the operation of this header; "" for a fragment
+		named   bool          // this header's name has been read
+		afterAt bool          // the name next is a directive's
+		count   int
+		found   ast.Operation // the operation named name
+		only    ast.Operation // the last operation seen
+	)
+	for {
+		tok, err := lex.ReadToken()
+		if err != nil {
+			return "", false
+		}
+		switch tok.Kind {
+		case lexer.EOF:
+			if depth != 0 {
+				return "", false
+			}
+			if name == "" && count == 1 {
+				return only, true
+			}
+			if name == "" {
+				return "", false
+			}
+			return found, found != ""
+		case lexer.Comment:
+			continue
+		case lexer.BraceL:
+			if depth == 0 && !header { // a query in its short form
+				count++
+				only = ast.Query
+			}
+			if depth == 0 {
+				header = false
+			}
+			depth++
+		case lexer.BracketL, lexer.ParenL:
+			depth++
+		case lexer.BraceR, lexer.BracketR, lexer.ParenR:
+			if depth--; depth < 0 {
+				return "", false
+			}
+		case lexer.At:
+			afterAt = true
+			continue
+		case lexer.Name:
+			if depth > 0 || afterAt {
+				break
+			}
+			switch v := tok.Value; {
+			case !header && (v == "query" || v == "mutation" || v == "subscription"):
+				header, op, named = true, ast.Operation(v), false
+				count++
+				only = op
+			case !header && v == "fragment":
+				header, op, named = true, "", false
+			case header && op != "" && !named:
+				named = true
+				if v == name {
+					found = op
+				}
+			}
+		}
+		afterAt = false
+	}
 }
 
 // Unsupported answers what no other transport takes, and must be added

@@ -1,14 +1,19 @@
 package gqlhttp
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
@@ -273,4 +278,125 @@ func TestWriteResponse(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestOperationType(t *testing.T) {
+	for _, tt := range []struct {
+		query, name string
+		want        ast.Operation
+		ok          bool
+	}{
+		{"{ a }", "", ast.Query, true},
+		{"query { a }", "", ast.Query, true},
+		{"mutation { a }", "", ast.Mutation, true},
+		{"subscription S { a }", "", ast.Subscription, true},
+		{"query A { a } mutation B { b }", "B", ast.Mutation, true},
+		{"query A { a } mutation B { b }", "A", ast.Query, true},
+		{"query A { a } mutation B { b }", "", "", false},
+		{"query A { a } mutation B { b }", "C", "", false},
+		{"mutation M($a: In = {x: [1]}) @d(e: {f: query}) { a(x: {mutation: 1}) { query } }", "M", ast.Mutation, true},
+		{"fragment query on Query { a } mutation query { a }", "query", ast.Mutation, true},
+		{"fragment F on mutation { a } { ...F }", "", ast.Query, true},
+		{"query @mutation { a }", "", ast.Query, true},
+		{"# mutation M\nquery M { a }", "M", ast.Query, true},
+		{`query Q { a(s: "mutation M { a }") }`, "M", "", false},
+		{"mutation { a", "", "", false},
+		{"mutation { a } }", "", "", false},
+		{"mutation { a(s: \"unterminated) }", "", "", false},
+		{"", "", "", false},
+	} {
+		got, ok := operationType(tt.query, tt.name)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("operationType(%q, %q) = %q, %v; want %q, %v", tt.query, tt.name, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+// TestPOSTBodyTimeout covers BodyTimeout: a body that trickles in, with or
+// without a Content-Length, is answered 408 and its connection closed; a
+// body that arrives in time is served, even when the operation then runs
+// longer than the timeout.
+func TestPOSTBodyTimeout(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	srv := testserver.New()
+	srv.AddTransport(POST{BodyTimeout: timeout})
+	slow := atomic.Bool{}
+	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		if slow.Load() {
+			time.Sleep(3 * timeout)
+			if err := ctx.Err(); err != nil {
+				return &graphql.Response{Errors: gqlerror.List{gqlerror.Errorf("cancelled: %v", err)}}
+			}
+		}
+		return next(ctx)
+	})
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	const body = `{"query":"{ name }"}`
+
+	for _, tt := range []struct {
+		name   string
+		header string
+	}{
+		{"content length", fmt.Sprintf("Content-Length: %d\r\n", len(body))},
+		{"chunked", "Transfer-Encoding: chunked\r\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", ts.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n%s\r\n", tt.header)
+			// One byte at a time, far slower than the timeout allows: the
+			// whole body would take 40 × 100 ms.
+			stop := make(chan struct{})
+			go func() {
+				for i := 0; i < 40; i++ {
+					select {
+					case <-stop:
+						return
+					case <-time.After(100 * time.Millisecond):
+					}
+					b := []byte{body[i%len(body)]}
+					if tt.header[0] == 'T' {
+						b = []byte("1\r\n" + string(b) + "\r\n")
+					}
+					if _, err := conn.Write(b); err != nil {
+						return
+					}
+				}
+			}()
+			defer close(stop)
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatalf("no answer: %v", err)
+			}
+			raw, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusRequestTimeout {
+				t.Errorf("HTTP %d; want 408\n%s", resp.StatusCode, raw)
+			}
+			if !resp.Close {
+				t.Errorf("connection kept open; want it closed")
+			}
+			if !strings.Contains(string(raw), `"REQUEST_TIMEOUT"`) {
+				t.Errorf("answer %s; want code REQUEST_TIMEOUT", raw)
+			}
+		})
+	}
+
+	t.Run("in time, then slow", func(t *testing.T) {
+		slow.Store(true)
+		defer slow.Store(false)
+		resp, err := http.Post(ts.URL, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(raw), `"data"`) || strings.Contains(string(raw), "cancelled") {
+			t.Errorf("HTTP %d %s; want the operation's data", resp.StatusCode, raw)
+		}
+	})
 }
