@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/memories-facade/memories-graphql/internal/emulator"
+	"github.com/memories-facade/memories-graphql/internal/hostile"
 )
 
 // BenchmarkQuery measures a query through the real HTTP handler against the
@@ -92,6 +93,32 @@ func BenchmarkCacheHit(b *testing.B) {
 			if !strings.HasPrefix(mode, "upstream") && calls != 1 {
 				b.Errorf("upstream calls = %d; want 1 (every operation a cache hit)", calls)
 			}
+		})
+	}
+}
+
+// BenchmarkAbuse measures each of hostile's refused requests through the
+// HTTP handler, in process: time and allocations per refusal, and the
+// answer's size (B/answer). Each body is built once; a new document each
+// time would only add the cost of a cache miss, which these already are
+// (a refused document is never cached).
+//
+//	go test -run '^$' -bench BenchmarkAbuse -benchmem ./e2e
+func BenchmarkAbuse(b *testing.B) {
+	h := setup(b, emulator.Options{}, fast)
+	for _, p := range hostile.Refused() {
+		body := string(mustJSON(p.Body()))
+		b.Run(strings.ReplaceAll(p.Name, " ", "_"), func(b *testing.B) {
+			b.ReportAllocs()
+			var answer int
+			for b.Loop() {
+				req := httptest.NewRequest(http.MethodPost, "/query", strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				rec := httptest.NewRecorder()
+				h.handler.ServeHTTP(rec, req)
+				answer = rec.Body.Len()
+			}
+			b.ReportMetric(float64(answer), "B/answer")
 		})
 	}
 }

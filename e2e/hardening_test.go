@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/memories-facade/memories-graphql/internal/emulator"
 	"github.com/memories-facade/memories-graphql/internal/eventually"
+	"github.com/memories-facade/memories-graphql/internal/hostile"
 )
 
 // A 2001-alias query (one over MAX_VIDEOS_PER_QUERY), a 3000-alias query
@@ -43,11 +43,6 @@ func TestQueryLimits(t *testing.T) {
 
 	deep := `{ video(videoNo: "` + vendorExample + `") { videoNo } __schema { types { fields { type { fields { type { fields { type { fields { type { fields { name } } } } } } } } } } } }`
 
-	introspection, err := os.ReadFile("testdata/introspection.graphql")
-	if err != nil {
-		t.Fatal(err)
-	}
-
 	tests := []struct {
 		name     string
 		h        *harness
@@ -57,7 +52,7 @@ func TestQueryLimits(t *testing.T) {
 		{"2001 aliases", h, aliases(2001), "BAD_USER_INPUT"},
 		{"3000 aliases", h, aliases(3000), "QUERY_TOO_COMPLEX"},
 		{"depth 12", h, deep, "GRAPHQL_VALIDATION_FAILED"},
-		{"GraphiQL introspection", h, string(introspection), ""},
+		{"GraphiQL introspection", h, hostile.Introspection, ""},
 		{"depth 4 over a limit of 3", shallow, `{ video(videoNo: "` + vendorExample + `") { captureMetadata { location { latitude } } } }`, "DEPTH_LIMIT_EXCEEDED"},
 		{"depth 3 within a limit of 3", shallow, `{ __typename video(videoNo: "VI0") { captureMetadata { tags } } }`, ""},
 	}

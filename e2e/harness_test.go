@@ -308,6 +308,29 @@ func postBody(t testing.TB, url string, body []byte, headers ...string) response
 	if err != nil {
 		t.Fatalf("POST %s: %v", url, err)
 	}
+	return graphQLResponse(t, resp, raw)
+}
+
+// getQuery sends a GET to url (a GraphQL request in its query string) and
+// returns the GraphQL response, failing the test if the answer is not one.
+func getQuery(t testing.TB, url string) response {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return graphQLResponse(t, resp, raw)
+}
+
+// graphQLResponse decodes an answer, failing the test if it is not a
+// GraphQL response.
+func graphQLResponse(t testing.TB, resp *http.Response, raw []byte) response {
+	t.Helper()
 	var out struct {
 		Data   map[string]json.RawMessage `json:"data"`
 		Errors []gqlError                 `json:"errors"`

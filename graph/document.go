@@ -46,6 +46,12 @@ func DefaultLimits(maxVideos int) Limits {
 // one, at a cost that grows with its length.
 const maxNameBytes = 256
 
+// maxValueNesting bounds how deep lists and input objects nest in one
+// argument or default value. This schema takes none deeper than two
+// (representations of _entities); and gqlparser prints a value of the
+// wrong type into its error, copying the whole value once per level.
+const maxValueNesting = 3
+
 // CodeQueryTooComplex is the extensions.code of a document refused for its
 // size before validation, or of an operation refused for its shape after
 // it (fields collected through fragments, introspection fields).
@@ -110,7 +116,8 @@ type scanner struct {
 	limits Limits
 
 	tokens, fragments, variables, operations int
-	depth                                    int
+	depth                                    int // of everything, as the parser counts it
+	valueDepth                               int // of lists and objects in the current value
 
 	err  *gqlerror.Error // the first limit broken
 	stop bool            // the text is not what the grammar expects here
@@ -174,6 +181,20 @@ func (s *scanner) nest() bool {
 		return false
 	}
 	s.depth++
+	return true
+}
+
+// nestValue enters one level of a list or input object value.
+func (s *scanner) nestValue() bool {
+	if s.valueDepth >= maxValueNesting {
+		s.err = tooComplex(s.tok.Pos, "value nesting", maxValueNesting,
+			"this document nests lists and input objects more than %d deep in one value", maxValueNesting)
+		return false
+	}
+	if !s.nest() {
+		return false
+	}
+	s.valueDepth++
 	return true
 }
 
@@ -300,7 +321,7 @@ func (s *scanner) value() {
 	case lexer.Int, lexer.Float, lexer.String, lexer.BlockString, lexer.Name:
 		s.next()
 	case lexer.BracketL:
-		if !s.nest() {
+		if !s.nestValue() {
 			return
 		}
 		s.next()
@@ -309,8 +330,9 @@ func (s *scanner) value() {
 		}
 		s.expect(lexer.BracketR)
 		s.depth--
+		s.valueDepth--
 	case lexer.BraceL:
-		if !s.nest() {
+		if !s.nestValue() {
 			return
 		}
 		s.next()
@@ -321,6 +343,7 @@ func (s *scanner) value() {
 		}
 		s.expect(lexer.BraceR)
 		s.depth--
+		s.valueDepth--
 	default:
 		s.stop = true
 	}

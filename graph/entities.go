@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"strconv"
 
@@ -33,10 +34,12 @@ func loadEntities(ctx context.Context, refs []memories.VideoRef) ([]*model.Video
 	index := make([]int, 0, len(refs))
 	for i, ref := range refs {
 		switch {
-		case blank(ref.VideoNo):
+		case memories.Blank(ref.VideoNo):
 			fail(i, inputError(nil, "representation %d is not a Video reference with a non-empty videoNo", i))
-		case blank(ref.UniqueID):
-			fail(i, inputError(nil, "representation %d: uniqueId must not be empty", i))
+		case idProblem(ref.VideoNo) != "":
+			fail(i, inputError(nil, "representation %d: videoNo %s", i, idProblem(ref.VideoNo)))
+		case idProblem(ref.UniqueID) != "":
+			fail(i, inputError(nil, "representation %d: uniqueId %s", i, idProblem(ref.UniqueID)))
 		default:
 			valid = append(valid, ref)
 			index = append(index, i)
@@ -145,6 +148,19 @@ func idValue(v any) (string, bool) {
 	return "", false
 }
 
-// blank reports an id that is empty or only white space: the upstream
-// refuses those, so they are refused here without a call.
-func blank(id string) bool { return memories.Blank(id) }
+// maxIDBytes bounds a video number or uniqueId. The upstream's video
+// numbers have 20 characters; a far longer id can only be a mistake or an
+// attack, and is refused before any upstream call.
+const maxIDBytes = 256
+
+// idProblem says what is wrong with an id, or "" when nothing is: the
+// upstream refuses empty ids, so they are refused here without a call.
+func idProblem(id string) string {
+	switch {
+	case memories.Blank(id):
+		return "must not be empty"
+	case len(id) > maxIDBytes:
+		return fmt.Sprintf("must not be longer than %d bytes", maxIDBytes)
+	}
+	return ""
+}

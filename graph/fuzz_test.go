@@ -227,6 +227,24 @@ func fuzzSeeds() []fuzzSeed {
 		{`{ video { videoNo } }`, "", ""},
 		{`{ video(videoNo: "VI1", extra: 1) { videoNo } }`, "", ""},
 
+		// Documents that cost more to check than to answer (internal/hostile
+		// has them at full size), here just over the fuzz server's limits.
+		{"{" + strings.Repeat(` v: video(videoNo: "VI1") { videoNo } v: video(videoNo: "VI2") { videoNo }`, 60) + " }", "", ""},
+		{"{" + strings.Repeat(` ... on Query { __typename }`, 130) + " }", "", ""},
+		{"{" + repeatf(130, ` a%d: __typename`) + " }", "", ""},
+		{"{ __typename" + strings.Repeat(` @include(if: true)`, 11) + " }", "", ""},
+		{"query Q(" + repeatf(130, ` $v%d: Int`) + ") { __typename }", "", ""},
+		{repeatf(51, ` query q%d { __typename }`), "", "q7"},
+		{"{ __typename }" + strings.Repeat("\n#", 11000), "", ""},
+		{`{ ...F1 ...F2 } fragment F1 on Query {` + repeatf(70, ` a%d: __typename`) + ` } fragment F2 on Query {` + repeatf(70, ` b%d: __typename`) + ` }`, "", ""},
+		{`{ video(videoNo: "VI1"` + repeatf(300, `, a%d: 1`) + `) { videoNo } }`, "", ""},
+		{`{ video(videoNo: "VI1") {` + repeatf(150, ` videoNamf%d`) + ` } }`, "", ""},
+		{"{ " + strings.Repeat("n", 300) + " }", "", ""},
+		{`{ video(videoNo: "` + strings.Repeat("9", 300) + `") { videoNo } }`, "", ""},
+		{`{ __type(name: [[["x"]]]) { name } __typename(a: [[[[1]]]]) }`, "", ""},
+		{"{" + repeatf(11, ` s%d: __schema { queryType { name } }`) + " }", "", ""},
+		{"{" + repeatf(120, ` ...F%d`) + " }" + repeatf(120, ` fragment F%d on Query { __typename }`), "", ""},
+
 		// Odd text.
 		{`{ video(videoNo: "東京の夜 🌃 café") { videoName } }`, "", ""},
 		{"{ video(videoNo: \"VI1\x00\") { videoNo } }", "", ""},
@@ -235,4 +253,13 @@ func fuzzSeeds() []fuzzSeed {
 		{"{ video(videoNo: \"\xff\xfe\") { videoNo } }", "", ""},
 		{`{ video(videoNo: "VI1\"} }`, "", ""},
 	}
+}
+
+// repeatf returns format formatted with 0 … n-1, joined.
+func repeatf(n int, format string) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, format, i)
+	}
+	return b.String()
 }

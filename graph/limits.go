@@ -174,7 +174,7 @@ func fieldRefs(f *ast.Field, vars map[string]any) ([]memories.VideoRef, *gqlerro
 		var refs []memories.VideoRef
 		for _, rep := range reps {
 			if m, ok := rep.(map[string]any); ok {
-				if ref, ok := representationRef(m); ok && !blank(ref.VideoNo) && !blank(ref.UniqueID) {
+				if ref, ok := representationRef(m); ok && idProblem(ref.VideoNo) == "" && idProblem(ref.UniqueID) == "" {
 					refs = append(refs, ref)
 				}
 			}
@@ -182,16 +182,16 @@ func fieldRefs(f *ast.Field, vars map[string]any) ([]memories.VideoRef, *gqlerro
 		return refs, nil
 	}
 	uniqueID, _ := args["uniqueId"].(string)
-	if blank(uniqueID) {
-		return nil, inputError([]any{f.Alias}, "uniqueId must not be empty")
+	if p := idProblem(uniqueID); p != "" {
+		return nil, inputError([]any{f.Alias}, "uniqueId %s", p)
 	}
 	if f.Name == "video" {
 		no, ok := idValue(args["videoNo"])
 		if !ok {
 			return nil, inputError([]any{f.Alias}, "videoNo must be a string or an integer")
 		}
-		if blank(no) {
-			return nil, inputError([]any{f.Alias}, "videoNo must not be empty")
+		if p := idProblem(no); p != "" {
+			return nil, inputError([]any{f.Alias}, "videoNo %s", p)
 		}
 		return []memories.VideoRef{{UniqueID: uniqueID, VideoNo: no}}, nil
 	}
@@ -202,8 +202,8 @@ func fieldRefs(f *ast.Field, vars map[string]any) ([]memories.VideoRef, *gqlerro
 		if !ok {
 			return nil, inputError([]any{f.Alias}, "videoNos[%d] must be a string or an integer", i)
 		}
-		if blank(s) {
-			return nil, inputError([]any{f.Alias}, "videoNos[%d] must not be empty", i)
+		if p := idProblem(s); p != "" {
+			return nil, inputError([]any{f.Alias}, "videoNos[%d] %s", i, p)
 		}
 		refs[i] = memories.VideoRef{UniqueID: uniqueID, VideoNo: s}
 	}

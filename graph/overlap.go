@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"encoding/binary"
+	"hash/maphash"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,7 +36,8 @@ const overlapRuleName = "OverlappingFieldsCanBeMerged"
 // the operation checks allow anyway, and is refused as too complex.
 func overlapRule(v *validation) core.RuleFunc {
 	return func(observers *core.Events, addError core.AddErrFunc) {
-		o := &overlap{v: v, add: addError, budget: overlapBudget, reported: map[[2]*ast.Field]bool{}}
+		o := &overlap{v: v, add: addError, budget: overlapBudget, reported: map[[2]*ast.Field]bool{},
+			seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
 		observers.OnOperation(func(w *core.Walker, op *ast.OperationDefinition) {
 			o.init(w)
 			o.check(o.collect([]ast.SelectionSet{op.SelectionSet}), false, nil)
@@ -65,7 +68,7 @@ type overlap struct {
 	cyclic    map[string]bool // fragments that spread themselves, directly or not
 	budget    int
 	reported  map[[2]*ast.Field]bool
-	buf       []byte // scratch for argument keys
+	seeds     [2]maphash.Seed // of argument keys
 }
 
 // init reads the document on the first event: its fragments by name, which
@@ -181,10 +184,15 @@ func (o *overlap) spend(n int) {
 // field, with the same arguments, selected on the same type.
 type class struct {
 	field  *ast.Field // the first occurrence
-	args   string     // the arguments, in a form equal for equal arguments
+	args   argsKey
 	parent *ast.Definition
 	subs   []ast.SelectionSet // the selection set of every occurrence
 }
+
+// argsKey stands for a field's arguments: equal for equal arguments, and
+// for different ones equal with a chance of 2^-128 (two hashes, seeded
+// anew for each validation), so that no argument is copied.
+type argsKey [2]uint64
 
 // fieldSet is the fields of one or more selection sets, collected through
 // fragments, by response name in the order first seen.
@@ -194,7 +202,10 @@ type fieldSet struct {
 	classes map[classKey]*class
 }
 
-type classKey struct{ response, name, parent, args string }
+type classKey struct {
+	response, name, parent string
+	args                   argsKey
+}
 
 // collect gathers the fields of sets, through inline fragments and
 // fragment spreads; a fragment spread twice adds its fields once.
@@ -235,7 +246,7 @@ func (o *overlap) addField(fs *fieldSet, f *ast.Field) {
 	if response == "" {
 		response = f.Name
 	}
-	key := classKey{response: response, name: f.Name, args: o.argsKey(f.Arguments)}
+	key := classKey{response: response, name: f.Name, args: o.argsKeyOf(f.Arguments)}
 	if f.ObjectDefinition != nil {
 		key.parent = f.ObjectDefinition.Name
 	}
@@ -402,35 +413,56 @@ func typesConflict(schema *ast.Schema, a, b *ast.Type) bool {
 	return false
 }
 
-// argsKey returns arguments in a form that is equal for equal arguments:
-// sorted by name, input object fields too, each value with its kind.
-func (o *overlap) argsKey(args ast.ArgumentList) string {
+// argsKeyOf returns the key of arguments: the hashes of their canonical
+// form, sorted by name, input object fields too, each value with its kind.
+func (o *overlap) argsKeyOf(args ast.ArgumentList) argsKey {
 	if len(args) == 0 {
-		return ""
+		return argsKey{}
 	}
 	if len(args) > 1 {
 		args = slices.Clone(args)
 		slices.SortStableFunc(args, func(a, b *ast.Argument) int { return strings.Compare(a.Name, b.Name) })
 	}
-	b := o.buf[:0]
+	var k keyHash
+	k.h[0].SetSeed(o.seeds[0])
+	k.h[1].SetSeed(o.seeds[1])
 	for _, a := range args {
-		b = appendKeyString(b, a.Name)
-		b = appendValueKey(b, a.Value)
+		k.string(a.Name)
+		k.value(a.Value)
 	}
-	o.buf = b
-	return string(b)
+	return argsKey{k.h[0].Sum64(), k.h[1].Sum64()}
 }
 
-func appendValueKey(b []byte, v *ast.Value) []byte {
-	if v == nil {
-		return append(b, '-')
+// keyHash hashes a canonical form of values without building it.
+type keyHash struct{ h [2]maphash.Hash }
+
+func (k *keyHash) byte(b byte) {
+	k.h[0].WriteByte(b)
+	k.h[1].WriteByte(b)
+}
+
+// string writes s with its length, so that no two sequences of strings
+// hash the same bytes.
+func (k *keyHash) string(s string) {
+	var n [binary.MaxVarintLen64]byte
+	l := binary.PutUvarint(n[:], uint64(len(s)))
+	for i := range k.h {
+		k.h[i].Write(n[:l])
+		k.h[i].WriteString(s)
 	}
-	b = append(b, byte('a'+v.Kind))
+}
+
+func (k *keyHash) value(v *ast.Value) {
+	if v == nil {
+		k.byte('-')
+		return
+	}
+	k.byte(byte('a' + v.Kind))
 	switch v.Kind {
 	case ast.ListValue:
-		b = strconv.AppendInt(b, int64(len(v.Children)), 10)
+		k.string(strconv.Itoa(len(v.Children)))
 		for _, c := range v.Children {
-			b = appendValueKey(b, c.Value)
+			k.value(c.Value)
 		}
 	case ast.ObjectValue:
 		children := v.Children
@@ -438,21 +470,12 @@ func appendValueKey(b []byte, v *ast.Value) []byte {
 			children = slices.Clone(children)
 			slices.SortStableFunc(children, func(a, b *ast.ChildValue) int { return strings.Compare(a.Name, b.Name) })
 		}
-		b = strconv.AppendInt(b, int64(len(children)), 10)
+		k.string(strconv.Itoa(len(children)))
 		for _, c := range children {
-			b = appendKeyString(b, c.Name)
-			b = appendValueKey(b, c.Value)
+			k.string(c.Name)
+			k.value(c.Value)
 		}
 	default:
-		b = appendKeyString(b, v.Raw)
+		k.string(v.Raw)
 	}
-	return b
-}
-
-// appendKeyString appends s with its length, so that no two sequences of
-// strings give the same bytes.
-func appendKeyString(b []byte, s string) []byte {
-	b = strconv.AppendInt(b, int64(len(s)), 10)
-	b = append(b, ':')
-	return append(b, s...)
 }

@@ -196,12 +196,13 @@ func (POST) Supports(r *http.Request) bool {
 }
 
 // postBody is a GraphQL-over-HTTP request body; pointers tell an absent or
-// null parameter from an empty one.
+// null parameter from an empty one. The maps are decoded on their own
+// (decodeJSON), so that the query, most of a large body, is copied once.
 type postBody struct {
-	Query         *string        `json:"query"`
-	OperationName *string        `json:"operationName"`
-	Variables     map[string]any `json:"variables"`
-	Extensions    map[string]any `json:"extensions"`
+	Query         *string         `json:"query"`
+	OperationName *string         `json:"operationName"`
+	Variables     json.RawMessage `json:"variables"`
+	Extensions    json.RawMessage `json:"extensions"`
 }
 
 // Do answers one POST.
@@ -227,20 +228,29 @@ func (t POST) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecu
 		return
 	}
 	var p postBody
-	if err := decodeJSON(body, &p); err != nil {
+	raw := &graphql.RawParams{Headers: r.Header}
+	if err := json.Unmarshal(body, &p); err != nil {
 		badRequest(ctx, w, exec, http.StatusBadRequest, "json request body could not be decoded: %v", err)
 		return
 	}
-	if p.Query == nil && !persisted(p.Extensions) {
+	for _, m := range []struct {
+		name string
+		raw  json.RawMessage
+		dst  *map[string]any
+	}{{"variables", p.Variables, &raw.Variables}, {"extensions", p.Extensions, &raw.Extensions}} {
+		if m.raw == nil {
+			continue
+		}
+		if err := decodeJSON(m.raw, m.dst); err != nil {
+			badRequest(ctx, w, exec, http.StatusBadRequest, "json request body could not be decoded: %s: %v", m.name, err)
+			return
+		}
+	}
+	if p.Query == nil && !persisted(raw.Extensions) {
 		badRequest(ctx, w, exec, http.StatusBadRequest, "the request has no query")
 		return
 	}
-	raw := &graphql.RawParams{
-		Variables:  p.Variables,
-		Extensions: p.Extensions,
-		Headers:    r.Header,
-		ReadTime:   graphql.TraceTiming{Start: start, End: graphql.Now()},
-	}
+	raw.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
 	if p.Query != nil {
 		raw.Query = *p.Query
 	}
@@ -253,17 +263,29 @@ func (t POST) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecu
 // readBody reads r's body within BodyTimeout.
 func (t POST) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if t.BodyTimeout <= 0 {
-		return io.ReadAll(r.Body)
+		return readAll(r)
 	}
 	rc := http.NewResponseController(w)
 	if err := rc.SetReadDeadline(time.Now().Add(t.BodyTimeout)); err != nil {
-		return io.ReadAll(r.Body) // a writer without deadlines, as in tests
+		return readAll(r) // a writer without deadlines, as in tests
 	}
-	body, err := io.ReadAll(r.Body)
+	body, err := readAll(r)
 	// The deadline bounds the body, not the rest of the exchange (net/http
 	// lifts it too, over HTTP/1, once the body is read).
 	_ = rc.SetReadDeadline(time.Time{})
 	return body, err
+}
+
+// readAll reads r's body. The buffer starts at its Content-Length, up to
+// 64 KiB: past that it grows as data arrives, so that a client that
+// announces a large body and sends it slowly holds only what it sent.
+func readAll(r *http.Request) ([]byte, error) {
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(min(r.ContentLength, 64<<10)) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(r.Body)
+	return buf.Bytes(), err
 }
 
 // GET is the GET transport: query, operationName, variables and extensions
