@@ -101,6 +101,9 @@ func scanDocument(query string, l Limits) *gqlerror.Error {
 	for s.err == nil && !s.stop && s.tok.Kind != lexer.EOF {
 		s.definition()
 	}
+	if s.ok() {
+		s.checkSpreads()
+	}
 	for s.err == nil && s.stop && s.tok.Kind != lexer.EOF && s.tok.Kind != lexer.Invalid {
 		s.next() // count the rest: a malformed document is parsed up to its fault
 	}
@@ -115,12 +118,16 @@ type scanner struct {
 	tok    lexer.Token
 	limits Limits
 
-	tokens, fragments, variables, operations int
-	depth                                    int // of everything, as the parser counts it
-	valueDepth                               int // of lists and objects in the current value
+	tokens, fragmentCount, variables, operations int
+	depth                                        int // of everything, as the parser counts it
+	valueDepth                                   int // of lists and objects in the current value
 
 	err  *gqlerror.Error // the first limit broken
 	stop bool            // the text is not what the grammar expects here
+
+	fragment  string                    // the fragment whose selection set comes next
+	fragments map[string]fragmentFields // by name, the first definition of each
+	spreading []collected               // the selection sets that spread fragments
 }
 
 // next reads the next token that is not a comment; comments count as
@@ -202,7 +209,7 @@ func (s *scanner) definition() {
 	switch {
 	case s.tok.Kind == lexer.BraceL:
 		s.operation()
-		s.selectionSet()
+		s.selectionSet(nil)
 	case s.keyword("query") || s.keyword("mutation") || s.keyword("subscription"):
 		s.operation()
 		s.next()
@@ -213,10 +220,11 @@ func (s *scanner) definition() {
 			s.variableDefinitions()
 		}
 		s.directives()
-		s.selectionSet()
+		s.selectionSet(nil)
 	case s.keyword("fragment"):
 		s.next()
-		s.expect(lexer.Name) // its name
+		name := s.tok.Value
+		s.expect(lexer.Name)
 		if !s.keyword("on") {
 			s.stop = true
 			return
@@ -224,7 +232,8 @@ func (s *scanner) definition() {
 		s.next()
 		s.expect(lexer.Name) // its type
 		s.directives()
-		s.selectionSet()
+		s.fragment = name
+		s.selectionSet(nil)
 	default:
 		s.stop = true
 	}
@@ -349,7 +358,27 @@ func (s *scanner) value() {
 	}
 }
 
-func (s *scanner) selectionSet() {
+// collected is what one selection set collects as gqlgen executes it: its
+// fields, those of its inline fragments, and those of the fragments it
+// spreads (each spread counts, as each is walked).
+type collected struct {
+	pos     ast.Position
+	fields  int
+	spreads []string
+}
+
+// fragmentFields is what a fragment definition's selection set collects:
+// its own fields, and through spreads (collected, an index of
+// scanner.spreading, or -1 without any).
+type fragmentFields struct {
+	fields    int
+	collected int
+}
+
+// selectionSet reads a selection set whose fields count towards into: that
+// of the enclosing selection set for an inline fragment's, or nil for a
+// field's, an operation's or a fragment's, which collect their own.
+func (s *scanner) selectionSet(into *collected) {
 	if !s.ok() {
 		return
 	}
@@ -360,6 +389,13 @@ func (s *scanner) selectionSet() {
 	if !s.nest() {
 		return
 	}
+	var own collected
+	fragment := s.fragment
+	s.fragment = ""
+	if into == nil {
+		own.pos = s.tok.Pos
+		into = &own
+	}
 	s.next()
 	n := 0
 	for s.ok() && s.tok.Kind != lexer.BraceR {
@@ -369,23 +405,45 @@ func (s *scanner) selectionSet() {
 				"this document has a selection set of more than %d selections; at most %d are allowed (MAX_SELECTIONS)", s.limits.Selections, s.limits.Selections)
 			return
 		}
-		s.selection()
+		s.selection(into)
 	}
 	s.expect(lexer.BraceR)
 	s.depth--
+	if into != &own || !s.ok() {
+		return
+	}
+	if own.fields > s.limits.Selections {
+		s.err = tooComplex(own.pos, "MAX_SELECTIONS", s.limits.Selections,
+			"this document has a selection set that collects more than %d fields through its inline fragments; at most %d are allowed (MAX_SELECTIONS)", s.limits.Selections, s.limits.Selections)
+		return
+	}
+	index := -1
+	if len(own.spreads) > 0 {
+		index = len(s.spreading)
+		s.spreading = append(s.spreading, own)
+	}
+	if fragment != "" {
+		if s.fragments == nil {
+			s.fragments = map[string]fragmentFields{}
+		}
+		if _, dup := s.fragments[fragment]; !dup {
+			s.fragments[fragment] = fragmentFields{fields: own.fields, collected: index}
+		}
+	}
 }
 
-func (s *scanner) selection() {
+func (s *scanner) selection(into *collected) {
 	switch s.tok.Kind {
 	case lexer.Spread:
-		s.fragments++
-		if s.fragments > s.limits.Fragments {
+		s.fragmentCount++
+		if s.fragmentCount > s.limits.Fragments {
 			s.err = tooComplex(s.tok.Pos, "MAX_FRAGMENTS", s.limits.Fragments,
 				"this document has more than %d fragment spreads and inline fragments; at most %d are allowed (MAX_FRAGMENTS)", s.limits.Fragments, s.limits.Fragments)
 			return
 		}
 		s.next()
 		if s.ok() && s.tok.Kind == lexer.Name && !s.keyword("on") {
+			into.spreads = append(into.spreads, s.tok.Value)
 			s.next() // a fragment spread
 			s.directives()
 			return
@@ -395,8 +453,9 @@ func (s *scanner) selection() {
 			s.expect(lexer.Name)
 		}
 		s.directives()
-		s.selectionSet()
+		s.selectionSet(into)
 	case lexer.Name:
+		into.fields++
 		s.next()
 		if s.ok() && s.tok.Kind == lexer.Colon {
 			s.next()
@@ -407,9 +466,55 @@ func (s *scanner) selection() {
 		}
 		s.directives()
 		if s.ok() && s.tok.Kind == lexer.BraceL {
-			s.selectionSet()
+			s.selectionSet(nil)
 		}
 	default:
 		s.stop = true
 	}
+}
+
+// checkSpreads refuses, once the whole document is read, a selection set
+// that collects more than Limits.Selections fields through the fragments
+// it spreads. A fragment that spreads itself counts for nothing more: the
+// cycle is refused in validation.
+func (s *scanner) checkSpreads() {
+	limit := s.limits.Selections
+	memo := make(map[string]int, len(s.fragments))
+	visiting := map[string]bool{}
+	var width func(name string) int
+	width = func(name string) int {
+		f, ok := s.fragments[name]
+		if !ok || visiting[name] {
+			return 0
+		}
+		if w, ok := memo[name]; ok {
+			return w
+		}
+		visiting[name] = true
+		w := f.fields
+		if f.collected >= 0 {
+			w = s.collectedFields(s.spreading[f.collected], width)
+		}
+		delete(visiting, name)
+		memo[name] = w
+		return w
+	}
+	for _, c := range s.spreading {
+		if s.collectedFields(c, width) > limit {
+			s.err = tooComplex(c.pos, "MAX_SELECTIONS", limit,
+				"this document has a selection set that collects more than %d fields through its fragments; at most %d are allowed (MAX_SELECTIONS)", limit, limit)
+			return
+		}
+	}
+}
+
+// collectedFields is what c collects, up to one more than the limit.
+func (s *scanner) collectedFields(c collected, width func(string) int) int {
+	w := c.fields
+	for _, name := range c.spreads {
+		if w += width(name); w > s.limits.Selections {
+			return s.limits.Selections + 1
+		}
+	}
+	return w
 }

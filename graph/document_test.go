@@ -35,9 +35,37 @@ func measure(t testing.TB, query string) (Limits, bool) {
 	}
 	m.Operations = len(doc.Operations)
 	directives := func(ds ast.DirectiveList) { m.Directives = max(m.Directives, len(ds)) }
+	// The fields a selection set collects through inline fragments and
+	// spreads, each spread counted, a fragment within itself not.
+	fragments := map[string]*ast.FragmentDefinition{}
+	for _, f := range doc.Fragments {
+		if fragments[f.Name] == nil {
+			fragments[f.Name] = f
+		}
+	}
+	visiting := map[string]bool{}
+	var collected func(ast.SelectionSet) int
+	collected = func(s ast.SelectionSet) int {
+		n := 0
+		for _, sel := range s {
+			switch sel := sel.(type) {
+			case *ast.Field:
+				n++
+			case *ast.InlineFragment:
+				n += collected(sel.SelectionSet)
+			case *ast.FragmentSpread:
+				if f := fragments[sel.Name]; f != nil && !visiting[sel.Name] {
+					visiting[sel.Name] = true
+					n += collected(f.SelectionSet)
+					delete(visiting, sel.Name)
+				}
+			}
+		}
+		return n
+	}
 	var set func(ast.SelectionSet)
 	set = func(s ast.SelectionSet) {
-		m.Selections = max(m.Selections, len(s))
+		m.Selections = max(m.Selections, len(s), collected(s))
 		for _, sel := range s {
 			switch sel := sel.(type) {
 			case *ast.Field:
@@ -172,6 +200,9 @@ func TestScanDocumentRefusals(t *testing.T) {
 		{"variables", "query($a: Int, $b: Int, $c: Int) { a }", "MAX_VARIABLES"},
 		{"variables of several operations", "query A($a: Int) { a } query B($b: Int, $c: Int) { a }", "MAX_VARIABLES"},
 		{"operations", "query A { a } query B { a } { a }", "MAX_OPERATIONS"},
+		{"fields through inline fragments", "{ a ... { b c } ... on T { d ... { e f } } }", "MAX_SELECTIONS"},
+		{"fields through fragments", "{ a x ...F ...G } fragment F on T { b c } fragment G on T { ...F }", "MAX_SELECTIONS"},
+		{"fields through a fragment defined first", "fragment F on T { b c d } { x { a ...F ...F } }", "MAX_SELECTIONS"},
 		{"a long name", "{ " + rep(maxNameBytes+1, "a") + " }", "name"},
 		{"a long alias", "{ " + rep(maxNameBytes+1, "a") + ": b }", "name"},
 		{"nested lists", "{ a(x: " + rep(maxValueNesting+1, "[") + rep(maxValueNesting+1, "]") + ") }", "value nesting"},
@@ -195,7 +226,8 @@ func TestScanDocumentRefusals(t *testing.T) {
 		})
 	}
 	// At the limits, the same shapes pass.
-	for _, q := range []string{"{" + rep(5, " a") + " }", "{" + rep(3, " ...F") + " }", "{ a @a @b }", "query($a: Int, $b: Int) { a }", "query A { a } query B { a }", "{ " + rep(maxNameBytes, "a") + " }",
+	for _, q := range []string{"{" + rep(5, " a") + " }", "{ a ... { b c } ... on T { d e } }",
+		"{ a ...F ...G } fragment F on T { b } fragment G on T { ...F c }", "{ ...F } fragment F on T { a ...F b }", "{" + rep(3, " ...F") + " }", "{ a @a @b }", "query($a: Int, $b: Int) { a }", "query A { a } query B { a }", "{ " + rep(maxNameBytes, "a") + " }",
 		"{ a(x: " + rep(maxValueNesting, "[") + rep(maxValueNesting, "]") + ", y: " + rep(maxValueNesting, "[") + rep(maxValueNesting, "]") + ") }"} {
 		if err := scanDocument(q, l); err != nil {
 			t.Errorf("scanDocument(%.40q): %v; want nil", q, err)

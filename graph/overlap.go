@@ -40,7 +40,7 @@ func overlapRule(v *validation) core.RuleFunc {
 			seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
 		observers.OnOperation(func(w *core.Walker, op *ast.OperationDefinition) {
 			o.init(w)
-			o.check(o.collect([]ast.SelectionSet{op.SelectionSet}), false, nil)
+			o.checkSets([]ast.SelectionSet{op.SelectionSet}, false, nil)
 		})
 		// A fragment spread nowhere is checked on its own, and so is one
 		// that spreads itself (it is never expanded); the others are
@@ -48,7 +48,7 @@ func overlapRule(v *validation) core.RuleFunc {
 		observers.OnFragment(func(w *core.Walker, f *ast.FragmentDefinition) {
 			o.init(w)
 			if !o.spread[f.Name] || o.cyclic[f.Name] {
-				o.check(o.collect([]ast.SelectionSet{f.SelectionSet}), false, nil)
+				o.checkSets([]ast.SelectionSet{f.SelectionSet}, false, nil)
 			}
 		})
 	}
@@ -69,6 +69,7 @@ type overlap struct {
 	budget    int
 	reported  map[[2]*ast.Field]bool
 	seeds     [2]maphash.Seed // of argument keys
+	checked   map[setKey]bool // selection sets checked on their own
 }
 
 // init reads the document on the first event: its fragments by name, which
@@ -197,20 +198,76 @@ type argsKey [2]uint64
 // fieldSet is the fields of one or more selection sets, collected through
 // fragments, by response name in the order first seen.
 type fieldSet struct {
-	names   []string
-	groups  map[string][]*class
-	classes map[classKey]*class
+	groups []group
+	index  map[string]int // of groups, by response name
 }
 
+// group is the classes of one response name. Most groups have one, kept
+// in first; past a few, the others are found through byKey.
+type group struct {
+	name  string
+	first class
+	more  []*class
+	byKey map[classKey]*class
+}
+
+// classKey tells the classes of one group apart.
 type classKey struct {
-	response, name, parent string
-	args                   argsKey
+	name, parent string
+	args         argsKey
+}
+
+func (c *class) key() classKey {
+	k := classKey{name: c.field.Name, args: c.args}
+	if c.parent != nil {
+		k.parent = c.parent.Name
+	}
+	return k
+}
+
+// classes returns the group's classes, the first first.
+func (g *group) classes() []*class {
+	return append([]*class{&g.first}, g.more...)
+}
+
+// find returns the group's class with key k.
+func (g *group) find(k classKey) *class {
+	if g.first.key() == k {
+		return &g.first
+	}
+	if g.byKey != nil {
+		return g.byKey[k]
+	}
+	for _, c := range g.more {
+		if c.key() == k {
+			return c
+		}
+	}
+	return nil
+}
+
+// add adds a class that find did not find.
+func (g *group) add(c *class) {
+	g.more = append(g.more, c)
+	switch {
+	case g.byKey != nil:
+		g.byKey[c.key()] = c
+	case len(g.more) > 8:
+		g.byKey = make(map[classKey]*class, 2*len(g.more))
+		for _, c := range g.more {
+			g.byKey[c.key()] = c
+		}
+	}
 }
 
 // collect gathers the fields of sets, through inline fragments and
 // fragment spreads; a fragment spread twice adds its fields once.
 func (o *overlap) collect(sets []ast.SelectionSet) *fieldSet {
-	fs := &fieldSet{groups: map[string][]*class{}, classes: map[classKey]*class{}}
+	n := 0
+	for _, set := range sets {
+		n += len(set)
+	}
+	fs := &fieldSet{groups: make([]group, 0, n), index: make(map[string]int, n)}
 	var seen map[string]bool
 	var walk func(ast.SelectionSet)
 	walk = func(set ast.SelectionSet) {
@@ -242,44 +299,133 @@ func (o *overlap) collect(sets []ast.SelectionSet) *fieldSet {
 }
 
 func (o *overlap) addField(fs *fieldSet, f *ast.Field) {
-	response := f.Alias
-	if response == "" {
-		response = f.Name
-	}
-	key := classKey{response: response, name: f.Name, args: o.argsKeyOf(f.Arguments)}
-	if f.ObjectDefinition != nil {
-		key.parent = f.ObjectDefinition.Name
-	}
-	if c, ok := fs.classes[key]; ok {
+	response := responseName(f)
+	c := class{field: f, args: o.argsKeyOf(f.Arguments), parent: f.ObjectDefinition}
+	i, ok := fs.index[response]
+	if !ok {
+		fs.index[response] = len(fs.groups)
 		if len(f.SelectionSet) > 0 {
-			c.subs = append(c.subs, f.SelectionSet)
+			c.subs = []ast.SelectionSet{f.SelectionSet}
+		}
+		fs.groups = append(fs.groups, group{name: response, first: c})
+		return
+	}
+	g := &fs.groups[i]
+	if same := g.find(c.key()); same != nil {
+		if len(f.SelectionSet) > 0 {
+			same.subs = append(same.subs, f.SelectionSet)
 		}
 		return
 	}
-	c := &class{field: f, args: key.args, parent: f.ObjectDefinition}
 	if len(f.SelectionSet) > 0 {
 		c.subs = []ast.SelectionSet{f.SelectionSet}
 	}
-	fs.classes[key] = c
-	if _, ok := fs.groups[response]; !ok {
-		fs.names = append(fs.names, response)
+	g.add(&c)
+}
+
+// checkSets reports the conflicts of the fields sets collect. A single
+// set of a few fields with distinct response names and no fragments (most
+// of a document's) cannot conflict: only its fields' own selections are
+// checked, and nothing is collected.
+//
+// A set that only spreads one fragment is that fragment's selection set,
+// and one selection set is checked once (per exclusive): a fragment
+// spread under many fields costs one check, not one each.
+func (o *overlap) checkSets(sets []ast.SelectionSet, exclusive bool, path []string) {
+	if len(sets) == 1 {
+		set := o.unwrap(sets[0])
+		key := setKey{n: len(set), exclusive: exclusive}
+		if len(set) > 0 {
+			key.first = &set[0]
+		}
+		if o.checked[key] {
+			return
+		}
+		if o.checked == nil {
+			o.checked = map[setKey]bool{}
+		}
+		o.checked[key] = true
+		sets = []ast.SelectionSet{set}
 	}
-	fs.groups[response] = append(fs.groups[response], c)
+	if len(sets) != 1 || !plain(sets[0]) {
+		o.check(o.collect(sets), exclusive, path)
+		return
+	}
+	for _, sel := range sets[0] {
+		o.spend(1)
+		if f := sel.(*ast.Field); len(f.SelectionSet) > 0 {
+			o.checkSets([]ast.SelectionSet{f.SelectionSet}, exclusive, append(path, responseName(f)))
+		}
+	}
+}
+
+// setKey identifies a selection set: ast.SelectionSet is a slice, and two
+// slices with the same first element and length are the same.
+type setKey struct {
+	first     *ast.Selection
+	n         int
+	exclusive bool
+}
+
+// unwrap returns the selection set of the fragment set only spreads, if
+// that is all it does, through any number of such fragments.
+func (o *overlap) unwrap(set ast.SelectionSet) ast.SelectionSet {
+	for range len(o.fragments) {
+		if len(set) != 1 {
+			return set
+		}
+		spread, ok := set[0].(*ast.FragmentSpread)
+		if !ok || o.cyclic[spread.Name] || o.fragments[spread.Name] == nil {
+			return set
+		}
+		set = o.fragments[spread.Name].SelectionSet
+	}
+	return set
+}
+
+// plain reports a selection set of at most 16 fields, with distinct
+// response names, and no fragments.
+func plain(set ast.SelectionSet) bool {
+	if len(set) > 16 {
+		return false
+	}
+	for i, sel := range set {
+		f, ok := sel.(*ast.Field)
+		if !ok {
+			return false
+		}
+		for _, prev := range set[:i] {
+			if responseName(prev.(*ast.Field)) == responseName(f) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// responseName is the key of f in the response.
+func responseName(f *ast.Field) string {
+	if f.Alias != "" {
+		return f.Alias
+	}
+	return f.Name
 }
 
 // check reports the conflicts of fs. Under exclusive, the fields' parents
 // are known to apply to different objects, so only the shapes of their
 // answers must agree. path is the response names above fs.
 func (o *overlap) check(fs *fieldSet, exclusive bool, path []string) {
-	for _, name := range fs.names {
-		cs := fs.groups[name]
-		o.spend(len(cs))
-		if len(cs) == 1 {
-			if subs := cs[0].subs; len(subs) > 0 {
-				o.check(o.collect(subs), exclusive, append(path, name))
+	for i := range fs.groups {
+		g := &fs.groups[i]
+		name := g.name
+		o.spend(1 + len(g.more))
+		if len(g.more) == 0 {
+			if subs := g.first.subs; len(subs) > 0 {
+				o.checkSets(subs, exclusive, append(path, name))
 			}
 			continue
 		}
+		cs := g.classes()
 		if exclusive {
 			o.checkShapes(cs, path)
 			o.checkSubs(cs, true, path, name)
@@ -342,7 +488,7 @@ func (o *overlap) checkSubs(cs []*class, exclusive bool, path []string, name str
 		subs = append(subs, c.subs...)
 	}
 	if len(subs) > 0 {
-		o.check(o.collect(subs), exclusive, append(path, name))
+		o.checkSets(subs, exclusive, append(path, name))
 	}
 }
 
@@ -382,7 +528,7 @@ func (o *overlap) reportf(a, b *class, path []string, reason string) {
 		return
 	}
 	o.reported[pair] = true
-	response := b.field.Alias
+	response := responseName(b.field)
 	names := append(slices.Clone(path), response)
 	var msg strings.Builder
 	msg.WriteString(`Fields "` + names[0] + `" conflict because `)

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -13,6 +14,8 @@ import (
 	"github.com/vektah/gqlparser/v2/validator"
 	"github.com/vektah/gqlparser/v2/validator/core"
 	"github.com/vektah/gqlparser/v2/validator/rules"
+
+	"github.com/memories-facade/memories-graphql/internal/hostile"
 )
 
 // overlapErrors validates doc with overlapRule alone.
@@ -201,4 +204,34 @@ func FuzzOverlapRule(f *testing.F) {
 			t.Errorf("ours: %v\ngqlparser's: %v\nquery: %s", ours, theirs, q)
 		}
 	})
+}
+
+// BenchmarkValidate measures parsing and validating the largest documents
+// this service promises to serve, with the rules the server uses: what a
+// new such document costs before it runs.
+//
+//	go test -run '^$' -bench BenchmarkValidate -benchmem ./graph
+func BenchmarkValidate(b *testing.B) {
+	schema := NewExecutableSchema(Config{Resolvers: &Resolver{}}).Schema()
+	ids := make([]string, 100)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("VI%018d", i)
+	}
+	for _, p := range hostile.Largest(2000, 100, ids) {
+		b.Run(strings.ReplaceAll(p.Name, " ", "_"), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := scanDocument(p.Query, DefaultLimits(2000)); err != nil {
+					b.Fatal(err)
+				}
+				doc, err := parser.ParseQuery(&ast.Source{Input: p.Query})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if errs := validator.ValidateWithRules(schema, doc, validationRules()); len(errs) > 0 {
+					b.Fatal(errs)
+				}
+			}
+		})
+	}
 }

@@ -82,6 +82,10 @@ func Refused() []Payload {
 		{Name: "nested fragments",
 			Query: `{ video(videoNo: "VI1") { ...F17 } } fragment F0 on Video { videoNo }` +
 				repeat(17, func(i int) string { return fmt.Sprintf(" fragment F%d on Video { ...F%d ...F%d }", i+1, i, i) }),
+			Code: "QUERY_TOO_COMPLEX", Limit: "MAX_SELECTIONS"},
+		{Name: "a fragment under many aliases",
+			Query: "{" + repeat(2000, func(i int) string { return fmt.Sprintf(` a%d: video(videoNo: "VI%d") { ...V }`, i, i%100) }) + " }" +
+				" fragment V on Video {" + repeat(40, func(i int) string { return fmt.Sprintf(" f%d: videoNo", i) }) + " }",
 			Code: "QUERY_TOO_COMPLEX", Limit: "executed fields"},
 		{Name: "aliases inside fragments",
 			Query: "{" + repeat(13, func(i int) string { return fmt.Sprintf(" ...F%d", i) }) + " }" +
@@ -111,11 +115,17 @@ func Refused() []Payload {
 		{Name: "nesting",
 			Query: "{" + strings.Repeat(" video(videoNo: \"VI1\") {", 900) + " videoNo" + strings.Repeat(" }", 900) + " }",
 			Code:  "GRAPHQL_VALIDATION_FAILED"},
+		{Name: "the largest accepted document, and an unknown field",
+			Query: "{" + repeat(2000, func(i int) string { return fmt.Sprintf(" a%d: video(videoNo: \"VI%d\") { %s }", i, i%100, allFields) }) + " unknownField }",
+			Code:  "GRAPHQL_VALIDATION_FAILED"},
 		{Name: "aliases of __schema",
 			Query: "{" + repeat(2000, func(i int) string { return fmt.Sprintf(" s%d: __schema { types { name fields { name } } }", i) }) + " }",
 			Code:  "QUERY_TOO_COMPLEX", Limit: "introspection fields"},
 	}
 }
+
+// allFields selects every field of a Video.
+const allFields = `videoNo uniqueId videoName duration size status rawStatus cause createTime resolutionLabel fps width height captureMetadata { datetimeTaken cameraModel location { latitude longitude } tags }`
 
 //go:embed introspection.graphql
 var introspection string
@@ -130,7 +140,7 @@ var Introspection = introspection
 // selection set spreading 2,000 fragments. ids are real video numbers, at
 // least maxDetail of them.
 func Largest(maxVideos, maxDetail int, ids []string) []Payload {
-	const all = `videoNo uniqueId videoName duration size status rawStatus cause createTime resolutionLabel fps width height captureMetadata { datetimeTaken cameraModel location { latitude longitude } tags }`
+	const all = allFields
 	const list = `videoNo uniqueId videoName duration size status rawStatus cause createTime captureMetadata { datetimeTaken cameraModel location { latitude longitude } tags }`
 	id := func(i int) string { return ids[i%len(ids)] }
 	nos := make([]any, maxVideos)

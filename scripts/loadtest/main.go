@@ -75,6 +75,16 @@ func main() {
 	if cfg := os.Getenv(emulatorChildEnv); cfg != "" {
 		os.Exit(emulatorChild(cfg)) // this binary re-executed as -vs-apollo's emulator
 	}
+	if len(os.Args) > 1 && os.Args[1] == "abuse" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err := abuse(ctx, os.Args[2:])
+		stop()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest abuse:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var o options
 	flag.DurationVar(&o.duration, "duration", 60*time.Second, "how long to drive the server (at most 30m); with -vs-floor, also the length of each wrk run (-duration 5s -rounds 10 is the recommended setting)")
 	flag.IntVar(&o.concurrency, "concurrency", 32, "concurrent clients, each sending one request at a time")
