@@ -95,7 +95,7 @@ func TestHostileRequests(t *testing.T) {
 
 	// Each refusal is counted by its reason.
 	m := h.metrics(t)
-	for _, reason := range []string{"selections", "directives", "variables", "operations", "tokens", "executed_fields", "name_length", "validation", "input", "introspection_fields"} {
+	for _, reason := range []string{"selections", "directives", "variables", "operations", "tokens", "executed_fields", "name_length", "value_nesting", "validation", "input", "introspection_fields"} {
 		if !regexp.MustCompile(`graphql_requests_refused_total\{reason="` + reason + `"\} [1-9]`).MatchString(m) {
 			t.Errorf("/metrics has no refusal for %q", reason)
 		}

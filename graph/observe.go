@@ -86,6 +86,7 @@ var refusalReasons = map[string]string{
 	"MAX_VARIABLES":             "variables",
 	"MAX_OPERATIONS":            "operations",
 	"name":                      "name_length",
+	"value nesting":             "value_nesting",
 	"fragment expansion":        "fragment_expansion",
 	"executed fields":           "executed_fields",
 	"introspection fields":      "introspection_fields",

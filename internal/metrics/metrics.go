@@ -78,7 +78,7 @@ func New() *Metrics {
 		}, []string{"outcome"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "graphql_requests_refused_total",
-			Help: "GraphQL requests refused before execution, by reason: a document limit (tokens, selections, fragments, directives, variables, operations, name_length), fragment_expansion, executed_fields, introspection_fields, depth, parse, validation, input, bad_request, timeout.",
+			Help: "GraphQL requests refused before execution, by reason: a document limit (tokens, selections, fragments, directives, variables, operations, name_length, value_nesting), fragment_expansion, executed_fields, introspection_fields, depth, parse, validation, input, bad_request, timeout.",
 		}, []string{"reason"}),
 	}
 	m.reg.MustRegister(
