@@ -106,15 +106,6 @@ func (f Fault) validate() error {
 	return nil
 }
 
-// malformedMetadataBody is get_metadata's FaultMalformed body for videoNo:
-// it starts exactly like a real envelope so a client cannot tell it apart
-// before decoding, then breaks the syntax.
-func malformedMetadataBody(videoNo string) []byte {
-	body := []byte(`{"code":"0000","msg":"success","data":{"video_no":`)
-	body = append(body, jsonString(videoNo)...)
-	return append(body, `,"duration":,"size":3284512,}}`...)
-}
-
 // validStatus reports whether WriteHeader accepts status.
 func validStatus(status int) bool {
 	return status >= 100 && status <= 999

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/memories-facade/memories-graphql/internal/authheader"
 )
 
 // ListPath is the path of the emulated list endpoint, relative to the base
@@ -31,9 +33,6 @@ const (
 	defaultListPage = 1
 	defaultListSize = 200
 )
-
-// outcomeDisabled marks the answers of a disabled list endpoint.
-const outcomeDisabled = "disabled"
 
 // maxListBody bounds a list request's body; larger bodies get 0003.
 const maxListBody = 1 << 20
@@ -75,12 +74,6 @@ func (q listRequest) named() []string {
 	return named
 }
 
-// filtered reports whether the request restricts the videos by number; an
-// empty video_nos and an empty video_no do not.
-func (q listRequest) filtered() bool {
-	return len(q.VideoNos) > 0 || q.VideoNo != ""
-}
-
 // readListRequest reads and decodes a list call's body. An empty body
 // means every parameter takes its default.
 func readListRequest(r *http.Request) (listRequest, error) {
@@ -104,7 +97,7 @@ func readListRequest(r *http.Request) (listRequest, error) {
 // serveList is the emulated list endpoint; like serveMetadata it decides
 // the answer at arrival and writes it after the configured latency.
 func (s *Server) serveList(w http.ResponseWriter, r *http.Request) {
-	key := apiKey(r.Header.Get("Authorization"))
+	key := authheader.Credential(r.Header.Get("Authorization"))
 	q, bodyErr := readListRequest(r)
 	a := s.decideList(r.Method, key, q, bodyErr)
 
@@ -116,11 +109,6 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request) {
 		slog.String("outcome", a.outcome),
 		slog.Int("status", a.status),
 	)
-	if a.outcome == outcomeDisabled {
-		// An upstream without the endpoint answers at once.
-		a.write(w)
-		return
-	}
 	s.respond(w, r, a)
 }
 
@@ -132,38 +120,19 @@ func (s *Server) decideList(method, key string, q listRequest, bodyErr error) an
 	defer s.mu.Unlock()
 	now := time.Now()
 
+	e := s.list
 	keyHash := ""
 	if key != "" {
 		keyHash = KeyHash(key)
 	}
-	st := &s.stats.List
-	st.Requests++
-	named := q.named()
+	var named []string // an undecodable body names no video
 	if bodyErr == nil {
-		st.VideosAsked += int64(len(named))
-		seen := map[string]bool{}
-		for _, no := range named {
-			if !seen[no] {
-				seen[no] = true
-				st.ByVideo[no]++
-			}
-		}
+		named = q.named()
 	}
-	if keyHash != "" {
-		st.ByKeyHash[keyHash]++
-	}
+	e.stats.videosAsked += int64(len(named))
+	e.arriveLocked(keyHash, named...)
 
-	if s.listDisabled.Load() {
-		st.Disabled++
-		a := notFoundAnswer()
-		a.outcome = outcomeDisabled
-		return a
-	}
-	if a, refused := s.gateLocked(gate{
-		method: method, allowed: http.MethodPost, key: key, keyHash: keyHash, now: now,
-		limiters: s.listLimiters, limit: s.listRateLimit, burst: s.listBurst,
-		invalid: &st.Invalid, unauthorized: &st.Unauthorized, rateLimited: &st.RateLimited,
-	}); refused {
+	if a, refused := s.gateLocked(e, method, key, keyHash, now); refused {
 		return a
 	}
 
@@ -189,7 +158,7 @@ func (s *Server) decideList(method, key string, q listRequest, bodyErr error) an
 		invalid = "unique_id must not be empty"
 	}
 	if invalid != "" {
-		st.Invalid++
+		e.stats.invalid++
 		return errorAnswer(http.StatusOK, codeParam, invalid)
 	}
 
@@ -198,16 +167,15 @@ func (s *Server) decideList(method, key string, q listRequest, bodyErr error) an
 	normal := s.listAnswer(matches, page, pageSize)
 
 	for _, no := range named {
-		f, ok := takeFaultLocked(s.listFaults, no)
+		f, ok := e.takeFaultLocked(no)
 		if !ok {
 			continue
 		}
-		st.Faulted++
 		a := faultAnswer(f, s.malformedListBody(no, page, pageSize, len(matches)), normal)
 		a.outcome = "fault_" + f.Kind.String()
 		return a
 	}
-	s.stats.recordListServed(now)
+	e.stats.servedLocked(now)
 	return normal
 }
 
@@ -223,15 +191,6 @@ type listMatch struct {
 // video_no, which is stable across calls and unrelated to the request's
 // order.
 func (s *Server) listMatchesLocked(keyHash, uniqueID string, q listRequest) []listMatch {
-	lookup := func(no string) (json.RawMessage, bool) {
-		ref := videoRef{uniqueID: uniqueID, videoNo: no}
-		if data, ok := s.accounts[keyHash][ref]; ok {
-			return data, true
-		}
-		data, ok := s.videos[ref]
-		return data, ok
-	}
-
 	var candidates []string
 	switch {
 	case len(q.VideoNos) > 0:
@@ -264,7 +223,7 @@ func (s *Server) listMatchesLocked(keyHash, uniqueID string, q listRequest) []li
 			continue
 		}
 		seen[no] = true
-		if data, ok := lookup(no); ok {
+		if data, ok := s.videoLocked(keyHash, videoRef{uniqueID: uniqueID, videoNo: no}); ok {
 			matches = append(matches, listMatch{videoNo: no, data: data, order: sha256.Sum256([]byte(uniqueID + "\x00" + no))})
 		}
 	}

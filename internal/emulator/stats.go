@@ -54,31 +54,31 @@ type ListStats struct {
 // windows of a test, not for history.
 const maxServedTimes = 1 << 16
 
-// counters is the mutable state behind Stats; guarded by Server.mu.
+// counters are one endpoint's counts since the server was made or last
+// reset; guarded by Server.mu. Stats shows get_metadata's as its own fields
+// and list_videos' as Stats.List.
 type counters struct {
-	Stats
-	servedAt     arrivals // served get_metadata requests
-	listServedAt arrivals // served list_videos requests
+	requests     int64
+	served       int64
+	rateLimited  int64
+	unauthorized int64
+	invalid      int64
+	faulted      int64
+	disabled     int64 // answers while the endpoint was disabled
+	videosAsked  int64 // video numbers named by decodable list bodies
+	byVideo      map[string]int64
+	byKeyHash    map[string]int64
+	servedAt     arrivals
 }
 
 func newCounters() counters {
-	return counters{Stats: Stats{
-		ByVideo:   map[string]int64{},
-		ByKeyHash: map[string]int64{},
-		List:      ListStats{ByVideo: map[string]int64{}, ByKeyHash: map[string]int64{}},
-	}}
+	return counters{byVideo: map[string]int64{}, byKeyHash: map[string]int64{}}
 }
 
-// recordServed notes a served get_metadata request that arrived at t.
-func (c *counters) recordServed(t time.Time) {
-	c.Served++
+// servedLocked notes a served request that arrived at t.
+func (c *counters) servedLocked(t time.Time) {
+	c.served++
 	c.servedAt.add(t)
-}
-
-// recordListServed notes a served list_videos request that arrived at t.
-func (c *counters) recordListServed(t time.Time) {
-	c.List.Served++
-	c.listServedAt.add(t)
 }
 
 // arrivals are the arrival times of served requests, oldest first, at
@@ -124,28 +124,47 @@ func KeyHash(key string) string {
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := s.stats.Stats
-	st.ByVideo = maps.Clone(st.ByVideo)
-	st.ByKeyHash = maps.Clone(st.ByKeyHash)
-	st.List.ByVideo = maps.Clone(st.List.ByVideo)
-	st.List.ByKeyHash = maps.Clone(st.List.ByKeyHash)
-	return st
+	m, l := &s.meta.stats, &s.list.stats
+	return Stats{
+		Requests:     m.requests,
+		Served:       m.served,
+		RateLimited:  m.rateLimited,
+		Unauthorized: m.unauthorized,
+		Invalid:      m.invalid,
+		Faulted:      m.faulted,
+		ByVideo:      maps.Clone(m.byVideo),
+		ByKeyHash:    maps.Clone(m.byKeyHash),
+		List: ListStats{
+			Requests:     l.requests,
+			Served:       l.served,
+			RateLimited:  l.rateLimited,
+			Unauthorized: l.unauthorized,
+			Invalid:      l.invalid,
+			Faulted:      l.faulted,
+			Disabled:     l.disabled,
+			VideosAsked:  l.videosAsked,
+			ByVideo:      maps.Clone(l.byVideo),
+			ByKeyHash:    maps.Clone(l.byKeyHash),
+		},
+	}
 }
 
 // RequestsFor returns how many get_metadata requests named videoNo,
-// whatever the outcome.
+// whatever the outcome. It is a test hook.
 func (s *Server) RequestsFor(videoNo string) int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stats.ByVideo[videoNo]
+	return s.requestsFor(s.meta, videoNo)
 }
 
 // ListRequestsFor returns how many list_videos requests named videoNo in
-// video_nos or video_no, whatever the outcome.
+// video_nos or video_no, whatever the outcome. It is a test hook.
 func (s *Server) ListRequestsFor(videoNo string) int64 {
+	return s.requestsFor(s.list, videoNo)
+}
+
+func (s *Server) requestsFor(e *endpoint, videoNo string) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.stats.List.ByVideo[videoNo]
+	return e.stats.byVideo[videoNo]
 }
 
 // ResetCounters zeroes every counter, of both endpoints, and forgets the
@@ -154,28 +173,31 @@ func (s *Server) ListRequestsFor(videoNo string) int64 {
 func (s *Server) ResetCounters() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.stats = newCounters()
+	for _, e := range s.endpoints() {
+		e.stats = newCounters()
+	}
 }
 
-// MaxServedInWindow returns the largest number of served requests (answered
-// 0000) that arrived within any sliding window of the given length, that is
-// with arrival times t1 <= t2 < t1+window. A test uses it to check the rate
-// a client actually produced, for example that it never exceeded the
-// upstream's limit. It returns 0 for a window <= 0. Only the most recent
-// 65536 arrivals are remembered.
+// MaxServedInWindow returns the largest number of served get_metadata
+// requests (answered 0000) that arrived within any sliding window of the
+// given length, that is with arrival times t1 <= t2 < t1+window. A test
+// uses it to check the rate a client actually produced, for example that it
+// never exceeded the upstream's limit. It returns 0 for a window <= 0. Only
+// the most recent 65536 arrivals are remembered. It is a test hook.
 func (s *Server) MaxServedInWindow(window time.Duration) int {
-	s.mu.Lock()
-	times := slices.Clone(s.stats.servedAt)
-	s.mu.Unlock()
-	return maxInWindow(times, window)
+	return s.maxServedInWindow(s.meta, window)
 }
 
 // MaxListServedInWindow is MaxServedInWindow for list_videos: the largest
 // number of list requests answered 0000 that arrived within any sliding
-// window of the given length.
+// window of the given length. It is a test hook.
 func (s *Server) MaxListServedInWindow(window time.Duration) int {
+	return s.maxServedInWindow(s.list, window)
+}
+
+func (s *Server) maxServedInWindow(e *endpoint, window time.Duration) int {
 	s.mu.Lock()
-	times := slices.Clone(s.stats.listServedAt)
+	times := slices.Clone(e.stats.servedAt)
 	s.mu.Unlock()
 	return maxInWindow(times, window)
 }

@@ -3,8 +3,10 @@ package emulator
 import (
 	"bytes"
 	"encoding/json"
+	"net"
 	"net/http"
 	"strconv"
+	"time"
 )
 
 // The vendor's business codes and messages.
@@ -108,4 +110,73 @@ func (a answer) write(w http.ResponseWriter) {
 	w.WriteHeader(a.status)
 	// A write error means the client went away; there is nobody to tell.
 	_, _ = w.Write(a.body)
+}
+
+// respond carries out a decided answer: it hangs, waits for the configured
+// latency, resets the connection or writes the answer. A disabled endpoint
+// answers at once, as an upstream without it would.
+func (s *Server) respond(w http.ResponseWriter, r *http.Request, a answer) {
+	if a.outcome == outcomeDisabled {
+		a.write(w)
+		return
+	}
+	if a.action == actionHang {
+		select {
+		case <-r.Context().Done():
+		case <-s.done:
+			abort(w)
+		}
+		return
+	}
+	if !s.delay(w, r) {
+		return
+	}
+	if a.action == actionReset {
+		abort(w)
+		return
+	}
+	a.write(w)
+}
+
+// SetLatency changes the delay added before every answer; d <= 0 removes
+// it. It is a test hook.
+func (s *Server) SetLatency(d time.Duration) {
+	s.latency.Store(int64(max(d, 0)))
+}
+
+// delay waits for the configured latency. It returns false if the answer
+// must not be written: the client went away, or Close released the request
+// (its connection is then dropped, since an empty 200 would be a lie).
+func (s *Server) delay(w http.ResponseWriter, r *http.Request) bool {
+	d := time.Duration(s.latency.Load())
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	case <-s.done:
+		abort(w)
+		return false
+	}
+}
+
+// abort drops the connection without an answer. Hijacking lets it send a
+// TCP reset like a crashing upstream would; where the writer cannot be
+// hijacked (HTTP/2, recorders), net/http's ErrAbortHandler panic is the
+// supported way to abort a response.
+func abort(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if tcp, ok := conn.(*net.TCPConn); ok {
+		// Linger 0 makes Close send RST instead of FIN.
+		_ = tcp.SetLinger(0)
+	}
+	_ = conn.Close()
 }
