@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -35,38 +33,23 @@ while they send the most expensive one the server refuses.
 
 `
 
-// abuse is the abuse mode.
-func abuse(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("abuse", flag.ContinueOnError)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), abuseUsage); fs.PrintDefaults() }
-	apolloDir := fs.String("apollo", "", "the Apollo Server baseline's directory (scripts/apollo-baseline); empty leaves it out")
-	floorDir := fs.String("floor", "", "the bare gqlgen server's directory (../shared/bench/gqlgen-floor); empty leaves it out")
-	serverBin := fs.String("server-bin", "", "our server's binary; empty builds this module's")
-	attackers := fs.Int("attackers", 10, "clients sending expensive documents while the normal query's latency is measured")
-	duration := fs.Duration("duration", 10*time.Second, "how long each latency measurement runs")
-	timeout := fs.Duration("timeout", 2*time.Minute, "how long one hostile request may take before it counts as a failure")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 || *attackers < 1 || *duration <= 0 || *duration > maxDuration {
-		fs.Usage()
-		return errors.New("bad arguments")
-	}
-	tmp, err := os.MkdirTemp("", "loadtest-abuse-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	bin := *serverBin
-	if bin == "" {
-		if bin, err = buildServer(ctx, tmp); err != nil {
-			return err
-		}
-	}
+// abuseFlags are the abuse mode's flags.
+func abuseFlags() *modeFlags {
+	f := newModeFlags("abuse", abuseUsage)
+	f.apolloFlag(false, "the Apollo Server baseline's directory (scripts/apollo-baseline); empty leaves it out")
+	f.floorFlag(false, "the bare gqlgen server's directory (../shared/bench/gqlgen-floor); empty leaves it out")
+	f.serverBinFlag()
+	f.IntVar(&f.o.attackers, "attackers", 10, "clients sending expensive documents while the normal query's latency is measured")
+	checkAtLeast(f, "attackers", &f.o.attackers, 1)
+	f.durationFlag(10*time.Second, "how long each latency measurement runs")
+	f.DurationVar(&f.o.timeout, "timeout", 2*time.Minute, "how long one hostile request may take before it counts as a failure")
+	return f
+}
 
+// abuse is the abuse mode.
+func abuse(ctx context.Context, o *options, bin, tmp string) error {
 	// Our server in sandbox mode: its own emulator in process, every
 	// status kept long, so that a warm cache answers every video.
-	var o options
 	env := map[string]string{
 		"MEMORIES_RATE_LIMIT": "10000", "MEMORIES_RATE_BURST": "1000",
 		"MEMORIES_LIST_RATE_LIMIT": "10000", "MEMORIES_LIST_RATE_BURST": "1000",
@@ -82,14 +65,14 @@ func abuse(ctx context.Context, args []string) error {
 		},
 	}
 	names := []string{"ours"}
-	if *apolloDir != "" {
+	if o.apolloDir != "" {
 		emu, err := startEmulatorProcess(ctx, emulatorConfig{Videos: 20, Rate: 1000, Burst: 100})
 		if err != nil {
 			return err
 		}
 		defer emu.stop()
 		start["Apollo Server 5"] = func() (string, *child, error) {
-			a, err := startApollo(ctx, *apolloDir, emu.url)
+			a, err := startApollo(ctx, o.apolloDir, emu.url)
 			if err != nil {
 				return "", nil, err
 			}
@@ -97,9 +80,9 @@ func abuse(ctx context.Context, args []string) error {
 		}
 		names = append(names, "Apollo Server 5")
 	}
-	if *floorDir != "" {
+	if o.floorDir != "" {
 		start["bare gqlgen"] = func() (string, *child, error) {
-			f, err := startFloor(ctx, *floorDir, tmp, "gqlgen-floor", nil)
+			f, err := startFloor(ctx, o.floorDir, tmp, "gqlgen-floor", nil)
 			if err != nil {
 				return "", nil, err
 			}
@@ -108,7 +91,7 @@ func abuse(ctx context.Context, args []string) error {
 		names = append(names, "bare gqlgen")
 	}
 
-	client := &http.Client{Timeout: *timeout}
+	client := &http.Client{Timeout: o.timeout}
 	payloads := hostile.Refused()
 	fmt.Printf("hostile requests, one at a time, to each server alone (%d CPUs):\n\n", runtime.NumCPU())
 	fmt.Printf("| request | body | %s |\n|---|---:|%s\n", strings.Join(names, " | "), strings.Repeat("---|", len(names)))
@@ -139,7 +122,7 @@ func abuse(ctx context.Context, args []string) error {
 		return err
 	}
 	defer c.stop()
-	return underAttack(ctx, url, *attackers, *duration)
+	return underAttack(ctx, url, o.attackers, o.duration)
 }
 
 // exited reports a child that is no longer running.
@@ -190,16 +173,6 @@ func mustJSON(v any) []byte {
 		panic(err)
 	}
 	return b
-}
-
-func kib(n int) string {
-	if n < 1<<10 {
-		return fmt.Sprintf("%d B", n)
-	}
-	if n < 1<<20 {
-		return fmt.Sprintf("%.0f KB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%.0f MB", float64(n)/(1<<20))
 }
 
 // underAttack measures a normal query's latency at url alone, then while

@@ -1,58 +1,86 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
-
-	"github.com/memories-facade/memories-graphql/internal/emulator"
 )
 
-// rotateLua is the wrk script of the -vs-apollo mode: the same query as the
+// apolloUsage introduces the vs-apollo mode.
+const apolloUsage = `usage: loadtest vs-apollo -apollo DIR [-call-floor DIR] [flags]
+
+Runs the Apollo Server baseline of -apollo and our server with its
+cross-request cache off (once with MEMORIES_BATCH=off, once with its
+defaults), and with -call-floor the bare gqlgen server making the same
+get_metadata call, all in front of one emulator process. They answer the
+same one-video query, ids rotating over -videos videos so that every request
+is an upstream call, driven in turn by -concurrency clients for -duration
+each, then, if wrk is installed, by wrk for -rounds interleaved rounds of
+-duration per server. It prints the rates, the upstream calls each server
+made, CPU per request and the ratios to Apollo.
+
+`
+
+// apolloFlags are the vs-apollo mode's flags.
+func apolloFlags() *modeFlags {
+	f := newModeFlags("vs-apollo", apolloUsage)
+	f.apolloFlag(true, "the directory of the Apollo Server baseline (scripts/apollo-baseline); npm ci runs there if node_modules is missing")
+	f.StringVar(&f.o.callFloor, "call-floor", "", "the directory of the bare gqlgen server (../shared/bench/gqlgen-floor), built with a resolver that makes the same get_metadata call with net/http and encoding/json and nothing else, and measured beside the others as \"gqlgen-floor + call\": the ceiling of a gqlgen server that makes that call; empty leaves it out")
+	f.durationFlag(60*time.Second, "the measured run of the Go clients against each server, and each wrk run")
+	f.concurrencyFlag("concurrent clients (and wrk connections), each sending one request at a time; also our server's MEMORIES_MAX_CONCURRENCY")
+	f.roundsFlag(3, "the interleaved wrk rounds, each a run of -duration against every server")
+	// The comparison is about the servers' own cost: no latency.
+	f.upstreamFlags(0, "upstream calls per second the emulator allows, and our server's MEMORIES_RATE_LIMIT; high so that it does not dominate")
+	f.videosFlag("distinct videos the emulator serves and the query's id rotates over")
+	f.serverFlags("file for our servers' logs, FILE.batch-off and FILE.batch-on; empty discards them")
+	return f
+}
+
+// rotateLua is the wrk script of the vs-apollo mode: the same query as the
 // Go clients, its video number rotating over the load test's videos.
 //
 //go:embed rotate-videos.lua
 var rotateLua []byte
 
-// apolloQuery is the one-video query both servers answer in the -vs-apollo
+// apolloQuery is the one-video query both servers answer in the vs-apollo
 // mode, with a video number in place of %s.
 const apolloQuery = `{"query":"{ video(videoNo: \"%s\") { videoNo videoName status size } }"}`
 
-// target is one server the -vs-apollo mode measures.
-type target struct {
-	name string
-	url  string
-	pid  int
-}
+// callFloorResolvers replaces gqlgen-floor's resolvers in the vs-apollo
+// mode's "gqlgen-floor + call": the same get_metadata call as Apollo's and
+// ours, and nothing else.
+//
+//go:embed callfloor-resolvers.go.txt
+var callFloorResolvers []byte
 
-// vsApollo is the -vs-apollo mode: one emulator process serves o.videos
-// videos to the Apollo Server baseline in dir (scripts/apollo-baseline) and
-// to our server with the cross-request cache off, run twice: with
-// MEMORIES_BATCH=off (one get_metadata call per video, the call Apollo
-// makes) and with its defaults (list_videos). Each is driven in turn by the
-// same closed loop of o.concurrency clients for o.duration, ids rotating so
-// that no two requests in flight share a video and each is an upstream
-// call; then, if wrk is installed, by wrk for two interleaved rounds. It
-// prints the rates, the upstream calls each server made and the ratios.
-func vsApollo(ctx context.Context, o options, bin, dir, tmp string) error {
+// callFloorName names the "gqlgen-floor + call" server in the reports.
+const callFloorName = "gqlgen-floor + call (get_metadata)"
+
+// vsApollo is the vs-apollo mode: one emulator process serves o.videos
+// videos to the Apollo Server baseline in o.apolloDir
+// (scripts/apollo-baseline) and to our server with the cross-request cache
+// off, run twice: with MEMORIES_BATCH=off (one get_metadata call per video,
+// the call Apollo makes) and with its defaults (list_videos); with
+// o.callFloor, also to the bare gqlgen server making the same call. Each is
+// driven in turn by the same closed loop of o.concurrency clients for
+// o.duration, ids rotating so that no two requests in flight share a video
+// and each is an upstream call; then, if wrk is installed, by wrk for
+// o.rounds interleaved rounds. It prints the rates, the upstream calls each
+// server made and the ratios.
+func vsApollo(ctx context.Context, o *options, bin, tmp string) error {
+	dir := o.apolloDir
 	if _, err := exec.LookPath("node"); err != nil {
-		return errors.New("-vs-apollo needs Node.js 20 or later on PATH")
+		return errors.New("vs-apollo needs Node.js 20 or later on PATH")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "node_modules")); errors.Is(err, os.ErrNotExist) {
 		fmt.Printf("npm ci in %s\n", dir)
@@ -179,11 +207,11 @@ func vsApollo(ctx context.Context, o options, bin, dir, tmp string) error {
 	return err
 }
 
-// apolloWrk is the wrk part of the -vs-apollo mode: o.rounds rounds,
+// apolloWrk is the wrk part of the vs-apollo mode: o.rounds rounds,
 // each a run of wrk against every target in turn, and the medians over
 // the rounds. It returns the most CPU, in cores, that other processes used
 // during a run.
-func apolloWrk(ctx context.Context, o options, wrk, tmp string, emu *emulatorProcess, targets []target) (busiest float64, err error) {
+func apolloWrk(ctx context.Context, o *options, wrk, tmp string, emu *emulatorProcess, targets []target) (busiest float64, err error) {
 	script := filepath.Join(tmp, "rotate-videos.lua")
 	if err := os.WriteFile(script, rotateLua, 0o644); err != nil {
 		return busiest, err
@@ -245,67 +273,6 @@ func apolloWrk(ctx context.Context, o options, wrk, tmp string, emu *emulatorPro
 	return busiest, nil
 }
 
-// cpuTimes reads the CPU time (user and system, all threads) each process
-// has used so far from /proc/PID/stat; 0 where it cannot.
-func cpuTimes(pids ...int) [3]time.Duration {
-	var out [3]time.Duration
-	for i, pid := range pids[:min(len(pids), len(out))] {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		// After "pid (comm) ": state is field 3, utime and stime 14 and 15.
-		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-		if len(f) < 13 {
-			continue
-		}
-		u, _ := strconv.ParseInt(f[11], 10, 64)
-		s, _ := strconv.ParseInt(f[12], 10, 64)
-		out[i] = time.Duration(u+s) * (time.Second / 100) // USER_HZ is 100 on Linux
-	}
-	return out
-}
-
-// machineBusy is the CPU time all processes of the machine have used so
-// far (the first line of /proc/stat, idle and iowait left out); 0 where it
-// cannot be read.
-func machineBusy() time.Duration {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	var ticks int64
-	for i, v := range f[1:min(len(f), 9)] { // user nice system idle iowait irq softirq steal
-		if i == 3 || i == 4 {
-			continue
-		}
-		n, _ := strconv.ParseInt(v, 10, 64)
-		ticks += n
-	}
-	return time.Duration(ticks) * (time.Second / 100)
-}
-
-// otherCores is the CPU, in cores over elapsed, that the machine used
-// beyond the test's processes (cpu minus cpu0, plus extra).
-func otherCores(busy, elapsed time.Duration, cpu, cpu0 [3]time.Duration, extra time.Duration) float64 {
-	ours := extra
-	for i := range cpu {
-		ours += cpu[i] - cpu0[i]
-	}
-	return max(0, (busy-ours).Seconds()/elapsed.Seconds())
-}
-
-// perRequest prints CPU times divided by a request count, in µs.
-func perRequest(requests int64, ds ...time.Duration) string {
-	parts := make([]string, len(ds))
-	for i, d := range ds {
-		parts[i] = fmt.Sprintf("%.0f", float64(d.Microseconds())/float64(max(1, requests)))
-	}
-	return strings.Join(parts, ", ") + " µs"
-}
-
 // checkVideoAnswer checks an answer to apolloQuery for the i-th load-test
 // video, numbered no (see makeVideos).
 func checkVideoAnswer(answer []byte, i int, no string) error {
@@ -331,260 +298,4 @@ func checkVideoAnswer(answer []byte, i int, no string) error {
 		return fmt.Errorf("video %s: wrong answer %.200s", no, answer)
 	}
 	return nil
-}
-
-// wrkResult is what parseWrk reads from wrk's report and rotate-videos.lua's.
-type wrkResult struct {
-	rate         float64
-	requests     int64
-	bad          int64
-	socketErrors string
-}
-
-var (
-	wrkRequests = regexp.MustCompile(`(?m)^\s*(\d+) requests in `)
-	wrkRate     = regexp.MustCompile(`(?m)^Requests/sec:\s*([\d.]+)`)
-	wrkBad      = regexp.MustCompile(`(?m)^bad answers: (\d+)`)
-	wrkSocket   = regexp.MustCompile(`(?m)^\s*Socket errors: (.*)$`)
-	wrkNon2xx   = regexp.MustCompile(`(?m)^\s*Non-2xx or 3xx responses: (\d+)`)
-)
-
-func parseWrk(out []byte) (wrkResult, error) {
-	r := wrkResult{socketErrors: "none"}
-	m1, m2, m3 := wrkRequests.FindSubmatch(out), wrkRate.FindSubmatch(out), wrkBad.FindSubmatch(out)
-	if m1 == nil || m2 == nil || m3 == nil {
-		return r, errors.New("unexpected wrk output")
-	}
-	r.requests, _ = strconv.ParseInt(string(m1[1]), 10, 64)
-	r.rate, _ = strconv.ParseFloat(string(m2[1]), 64)
-	r.bad, _ = strconv.ParseInt(string(m3[1]), 10, 64)
-	if m := wrkSocket.FindSubmatch(out); m != nil {
-		r.socketErrors = strings.TrimSpace(string(m[1]))
-	}
-	if m := wrkNon2xx.FindSubmatch(out); m != nil {
-		// The script counts them as bad already; say so if it did not.
-		if k, _ := strconv.ParseInt(string(m[1]), 10, 64); k > r.bad {
-			r.bad = k
-		}
-	}
-	return r, nil
-}
-
-// wrkRun is one run of wrk: its report, and the CPU spent meanwhile.
-type wrkRun struct {
-	wrkResult
-	cpu    [3]time.Duration // CPU each watched process used during the run
-	wrkCPU time.Duration    // CPU wrk itself used
-	other  float64          // cores used by processes outside the test (see otherCores)
-}
-
-// runWrk runs wrk with args, reading the CPU times of pids (at most 3, as
-// cpuTimes does) and of the whole machine before and after, and parses its
-// report with parseWrk. An error carries wrk's output.
-func runWrk(ctx context.Context, wrk string, args []string, pids ...int) (wrkRun, error) {
-	cpu0, busy0, start := cpuTimes(pids...), machineBusy(), time.Now()
-	cmd := exec.CommandContext(ctx, wrk, args...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return wrkRun{}, fmt.Errorf("%v\n%s", err, out)
-	}
-	cpu, busy, elapsed := cpuTimes(pids...), machineBusy(), time.Since(start)
-	r := wrkRun{wrkCPU: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
-	for i := range cpu {
-		r.cpu[i] = cpu[i] - cpu0[i]
-	}
-	r.other = otherCores(busy-busy0, elapsed, cpu, cpu0, r.wrkCPU)
-	if r.wrkResult, err = parseWrk(out); err != nil {
-		return r, fmt.Errorf("%v\n%s", err, out)
-	}
-	return r, nil
-}
-
-// apolloProcess is the running Apollo Server baseline.
-type apolloProcess struct {
-	*child
-	url string
-}
-
-// startApollo runs dir's server.mjs with NODE_ENV=production on a free
-// loopback port against the upstream at baseURL, and waits for its
-// "listening" line.
-func startApollo(ctx context.Context, dir, baseURL string) (*apolloProcess, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command("node", "server.mjs")
-	cmd.Dir = dir
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "NODE_ENV=production", "HOST=127.0.0.1", "PORT=" + strconv.Itoa(port),
-		"MEMORIES_BASE_URL=" + baseURL, "MEMORIES_API_KEY=" + loadKey}
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	up := make(chan struct{}, 1)
-	c, err := startChild(cmd, func() { _ = cmd.Process.Signal(syscall.SIGTERM) }, 10*time.Second, func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "listening on") {
-				select {
-				case up <- struct{}{}:
-				default:
-				}
-			}
-		}
-	})
-	if err != nil {
-		return nil, fmt.Errorf("start Apollo: %w", err)
-	}
-	if _, err := awaitReady(ctx, c, up, "Apollo"); err != nil {
-		return nil, err
-	}
-	return &apolloProcess{child: c, url: fmt.Sprintf("http://127.0.0.1:%d/", port)}, nil
-}
-
-// emulatorChildEnv, when set, makes this binary the -vs-apollo mode's
-// emulator process instead of the load test; its value is an
-// emulatorConfig in JSON.
-const emulatorChildEnv = "LOADTEST_EMULATOR_CHILD"
-
-// emulatorConfig is what the emulator process serves: makeVideos(Videos)
-// to loadKey, both endpoints at Rate calls/s with Burst, after Latency.
-type emulatorConfig struct {
-	Videos  int
-	Rate    float64
-	Burst   int
-	Latency time.Duration
-}
-
-// emulatorStats is what the emulator process reports: the calls since the
-// last reset.
-type emulatorStats struct {
-	GetMetadata int64
-	ListVideos  int64
-	RateLimited int64
-}
-
-func (s emulatorStats) calls() int64 { return s.GetMetadata + s.ListVideos }
-
-func (s emulatorStats) String() string {
-	switch {
-	case s.ListVideos == 0:
-		return fmt.Sprintf("%d get_metadata", s.GetMetadata)
-	case s.GetMetadata == 0:
-		return fmt.Sprintf("%d list_videos", s.ListVideos)
-	}
-	return fmt.Sprintf("%d get_metadata + %d list_videos", s.GetMetadata, s.ListVideos)
-}
-
-// emulatorChild is the emulator process: the emulator package's server,
-// as "go run . emulator" starts it, on a free loopback port, and beside it
-// a port that answers GET /stats with emulatorStats and POST /reset by
-// resetting them. It prints both URLs on one line and serves until its
-// stdin closes (the load test ended).
-func emulatorChild(raw string) int {
-	var c emulatorConfig
-	if err := json.Unmarshal([]byte(raw), &c); err != nil {
-		fmt.Fprintln(os.Stderr, "loadtest emulator:", err)
-		return 2
-	}
-	emu, err := emulator.Start(emulator.Options{
-		Addr: "127.0.0.1:0", Keys: []string{loadKey}, Videos: makeVideos(c.Videos).emulator, Latency: c.Latency,
-		RateLimit: c.Rate, Burst: c.Burst, ListRateLimit: c.Rate, ListBurst: c.Burst, ListPageCap: 200,
-	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "loadtest emulator:", err)
-		return 1
-	}
-	defer emu.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "loadtest emulator:", err)
-		return 1
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
-		st := emu.Stats()
-		_ = json.NewEncoder(w).Encode(emulatorStats{
-			GetMetadata: st.Requests, ListVideos: st.List.Requests, RateLimited: st.RateLimited + st.List.RateLimited,
-		})
-	})
-	mux.HandleFunc("POST /reset", func(http.ResponseWriter, *http.Request) { emu.ResetCounters() })
-	go func() { _ = http.Serve(ln, mux) }()
-	fmt.Printf("%s http://%s\n", emu.URL(), ln.Addr())
-	_, _ = io.Copy(io.Discard, os.Stdin)
-	return 0
-}
-
-// emulatorProcess is the running emulator process.
-type emulatorProcess struct {
-	*child
-	url      string // the upstream base URL
-	statsURL string
-}
-
-// startEmulatorProcess re-executes this binary as the emulator (see
-// emulatorChild), so that the emulator has a process of its own, as a
-// standalone upstream would, and its counters can still be read.
-func startEmulatorProcess(ctx context.Context, c emulatorConfig) (*emulatorProcess, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := json.Marshal(c)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(self)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), emulatorChildEnv + "=" + string(cfg)}
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	line := make(chan string, 1)
-	// Closing its stdin ends it (see emulatorChild).
-	ch, err := startChild(cmd, func() { _ = stdin.Close() }, 10*time.Second, func() {
-		br := bufio.NewReader(stdout)
-		l, _ := br.ReadString('\n')
-		line <- l
-		_, _ = io.Copy(io.Discard, br)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("start the emulator: %w", err)
-	}
-	l, err := awaitReady(ctx, ch, line, "the emulator")
-	if err != nil {
-		return nil, err
-	}
-	urls := strings.Fields(l)
-	if len(urls) != 2 {
-		ch.stop()
-		return nil, fmt.Errorf("the emulator said %q, want its two URLs", l)
-	}
-	return &emulatorProcess{child: ch, url: urls[0], statsURL: urls[1]}, nil
-}
-
-func (p *emulatorProcess) reset() error {
-	resp, err := http.Post(p.statsURL+"/reset", "", nil)
-	if err != nil {
-		return fmt.Errorf("reset the emulator's counters: %w", err)
-	}
-	resp.Body.Close()
-	return nil
-}
-
-func (p *emulatorProcess) stats() (emulatorStats, error) {
-	var st emulatorStats
-	resp, err := http.Get(p.statsURL + "/stats")
-	if err != nil {
-		return st, fmt.Errorf("read the emulator's counters: %w", err)
-	}
-	defer resp.Body.Close()
-	return st, json.NewDecoder(resp.Body).Decode(&st)
 }

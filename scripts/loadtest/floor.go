@@ -1,49 +1,66 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	_ "embed"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
-// floorVideo is the video both servers answer in the -vs-floor mode: the
+// floorUsage introduces the vs-floor mode.
+const floorUsage = `usage: loadtest vs-floor -floor DIR [flags]
+
+Builds the bare gqlgen server of -floor (../shared/bench/gqlgen-floor) and
+runs it beside ours (sandbox mode, cache warm), both running throughout.
+They answer the same one-video query in turn, driven by -concurrency
+clients for -duration each, then, if wrk is installed, by wrk -t2 for
+-rounds interleaved rounds of -duration per server (recommended: -duration
+5s -rounds 10). It prints the rates, CPU per request and the ratios (median
+and mean over the rounds).
+
+`
+
+// floorFlags are the vs-floor mode's flags.
+func floorFlags() *modeFlags {
+	f := newModeFlags("vs-floor", floorUsage)
+	f.floorFlag(true, "the directory of the bare gqlgen server (../shared/bench/gqlgen-floor)")
+	f.durationFlag(60*time.Second, "the run of the Go clients against each server, and each wrk run (-duration 5s -rounds 10 is the recommended setting)")
+	f.concurrencyFlag("concurrent clients (and wrk connections), each sending one request at a time")
+	f.roundsFlag(10, "the interleaved wrk rounds, each a run of -duration against the floor and then ours")
+	f.serverFlags("file for our server's log; empty discards it")
+	return f
+}
+
+// floorVideo is the video both servers answer in the vs-floor mode: the
 // vendor's example, which our server's sandbox serves.
 const floorVideo = "VI606404158946574336"
 
-// floorQuery is the query both servers answer in the -vs-floor mode: one
+// floorQuery is the query both servers answer in the vs-floor mode: one
 // video, a cache hit on ours after the first request.
 const floorQuery = `{"query":"{ video(videoNo: \"` + floorVideo + `\") { videoNo videoName status size } }"}`
 
-// oneVideoLua is the wrk script of the -vs-floor mode: floorQuery every
+// oneVideoLua is the wrk script of the vs-floor mode: floorQuery every
 // time, answers checked.
 //
 //go:embed one-video.lua
 var oneVideoLua []byte
 
-// vsFloor is the -vs-floor mode: it builds the bare gqlgen server in dir
-// (shared/bench/gqlgen-floor) and runs it beside ours (sandbox mode, the
-// server's defaults), both on loopback for the whole mode. It drives each in
-// turn with the same closed loop of o.concurrency clients for o.duration,
-// which also warms them, and prints both rates and their ratio; then, if
-// wrk is installed, it runs o.rounds interleaved rounds of wrk (the floor,
-// then ours, o.duration each) and prints per round the rates, the CPU each
-// server spent per request and the load of other processes, and the median
-// and mean of the per-round ratios.
-func vsFloor(ctx context.Context, o options, bin, dir, tmp string) error {
-	floor, err := startFloor(ctx, dir, tmp, "gqlgen-floor", nil)
+// vsFloor is the vs-floor mode: it builds the bare gqlgen server in
+// o.floorDir (shared/bench/gqlgen-floor) and runs it beside ours (sandbox
+// mode, the server's defaults), both on loopback for the whole mode. It
+// drives each in turn with the same closed loop of o.concurrency clients
+// for o.duration, which also warms them, and prints both rates and their
+// ratio; then, if wrk is installed, it runs o.rounds interleaved rounds of
+// wrk (the floor, then ours, o.duration each) and prints per round the
+// rates, the CPU each server spent per request and the load of other
+// processes, and the median and mean of the per-round ratios.
+func vsFloor(ctx context.Context, o *options, bin, tmp string) error {
+	floor, err := startFloor(ctx, o.floorDir, tmp, "gqlgen-floor", nil)
 	if err != nil {
 		return err
 	}
@@ -81,10 +98,10 @@ func vsFloor(ctx context.Context, o options, bin, dir, tmp string) error {
 	return floorWrk(ctx, o, wrk, tmp, targets)
 }
 
-// floorWrk is the wrk part of the -vs-floor mode: o.rounds rounds, each a
+// floorWrk is the wrk part of the vs-floor mode: o.rounds rounds, each a
 // run of wrk against targets[0] (the floor) then targets[1] (ours), both
 // servers up throughout.
-func floorWrk(ctx context.Context, o options, wrk, tmp string, targets []target) error {
+func floorWrk(ctx context.Context, o *options, wrk, tmp string, targets []target) error {
 	script := filepath.Join(tmp, "one-video.lua")
 	if err := os.WriteFile(script, oneVideoLua, 0o644); err != nil {
 		return err
@@ -137,135 +154,4 @@ func floorWrk(ctx context.Context, o options, wrk, tmp string, targets []target)
 		fmt.Printf("other processes used up to %.2f cores during a run: rounds with other load well above 0 are less comparable; run again on a quiet machine\n", busiest)
 	}
 	return nil
-}
-
-// cpuMicros is CPU time per request, in µs.
-func cpuMicros(cpu time.Duration, requests int64) float64 {
-	return float64(cpu.Microseconds()) / float64(max(1, requests))
-}
-
-// median is the median of xs (the mean of the middle two when even); 0 for
-// none.
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if n := len(s); n%2 == 0 {
-		return (s[n/2-1] + s[n/2]) / 2
-	}
-	return s[len(s)/2]
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-// loadSpec is what closedLoop sends and how it judges the answers.
-type loadSpec struct {
-	// body is the i-th request's body, i counting every request of the
-	// loop from 0 across all clients.
-	body func(i uint64) []byte
-	// check judges a 200 answer to the i-th request; nil accepts any 200.
-	check func(i uint64, answer []byte) error
-	// warm is how long to load the server, unmeasured, before the
-	// measured run (for JIT compilers, pools and caches).
-	warm time.Duration
-	// ready, if set, is called after warming, just before the measured run.
-	ready func() error
-}
-
-// constBody is a loadSpec body that sends b every time.
-func constBody(b []byte) func(uint64) []byte { return func(uint64) []byte { return b } }
-
-// loopResult is what a measured run did.
-type loopResult struct {
-	requests int64
-	elapsed  time.Duration
-}
-
-func (r loopResult) rate() float64 { return float64(r.requests) / r.elapsed.Seconds() }
-
-// closedLoop waits for url to answer, warms it for spec.warm, then has
-// o.concurrency clients post spec's bodies back to back for o.duration; it
-// counts the right answers (200, and spec.check's approval). Any other
-// answer is an error.
-func closedLoop(ctx context.Context, o options, url string, spec loadSpec) (loopResult, error) {
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.concurrency}, Timeout: 10 * time.Second}
-	defer client.CloseIdleConnections()
-	var next atomic.Uint64
-	post := func() error {
-		i := next.Add(1) - 1
-		resp, err := client.Post(url, "application/json", bytes.NewReader(spec.body(i)))
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if spec.check == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-		}
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("HTTP %d", resp.StatusCode)
-		}
-		if spec.check == nil {
-			return nil
-		}
-		answer, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return err
-		}
-		return spec.check(i, answer)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for err := post(); err != nil; err = post() {
-		if time.Now().After(deadline) {
-			return loopResult{}, fmt.Errorf("not answering: %w", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	run := func(d time.Duration) (loopResult, error) {
-		ctx, cancel := context.WithTimeout(ctx, d)
-		defer cancel()
-		var (
-			n    atomic.Int64
-			wg   sync.WaitGroup
-			fail atomic.Value
-		)
-		start := time.Now()
-		for range o.concurrency {
-			wg.Go(func() {
-				for ctx.Err() == nil {
-					if err := post(); err != nil {
-						if ctx.Err() == nil {
-							fail.Store(err)
-						}
-						return
-					}
-					n.Add(1)
-				}
-			})
-		}
-		wg.Wait()
-		if err, ok := fail.Load().(error); ok {
-			return loopResult{}, err
-		}
-		return loopResult{requests: n.Load(), elapsed: time.Since(start)}, nil
-	}
-	if spec.warm > 0 {
-		if _, err := run(spec.warm); err != nil {
-			return loopResult{}, err
-		}
-	}
-	if spec.ready != nil {
-		if err := spec.ready(); err != nil {
-			return loopResult{}, err
-		}
-	}
-	return run(o.duration)
 }

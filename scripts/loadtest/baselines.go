@@ -1,8 +1,8 @@
 package main
 
 import (
+	"bufio"
 	"context"
-	_ "embed"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,22 +11,58 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 )
 
-// callFloorResolvers replaces gqlgen-floor's resolvers in the -vs-apollo
-// mode's "gqlgen-floor + call": the same get_metadata call as Apollo's and
-// ours, and nothing else.
-//
-//go:embed callfloor-resolvers.go.txt
-var callFloorResolvers []byte
+// apolloProcess is the running Apollo Server baseline.
+type apolloProcess struct {
+	*child
+	url string
+}
 
-// callFloorName names the "gqlgen-floor + call" server in the reports.
-const callFloorName = "gqlgen-floor + call (get_metadata)"
+// startApollo runs dir's server.mjs with NODE_ENV=production on a free
+// loopback port against the upstream at baseURL, and waits for its
+// "listening" line.
+func startApollo(ctx context.Context, dir, baseURL string) (*apolloProcess, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command("node", "server.mjs")
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "NODE_ENV=production", "HOST=127.0.0.1", "PORT=" + strconv.Itoa(port),
+		"MEMORIES_BASE_URL=" + baseURL, "MEMORIES_API_KEY=" + loadKey}
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	up := make(chan struct{}, 1)
+	c, err := startChild(cmd, func() { _ = cmd.Process.Signal(syscall.SIGTERM) }, 10*time.Second, func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "listening on") {
+				select {
+				case up <- struct{}{}:
+				default:
+				}
+			}
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start Apollo: %w", err)
+	}
+	if _, err := awaitReady(ctx, c, up, "Apollo"); err != nil {
+		return nil, err
+	}
+	return &apolloProcess{child: c, url: fmt.Sprintf("http://127.0.0.1:%d/", port)}, nil
+}
 
 // floorServer is a running build of the bare gqlgen server
-// (shared/bench/gqlgen-floor): as it is for -vs-floor, or with
-// callFloorResolvers for -vs-apollo.
+// (shared/bench/gqlgen-floor): as it is for vs-floor and abuse, or with
+// callFloorResolvers for vs-apollo.
 type floorServer struct {
 	*child
 	url string // its /query
@@ -96,4 +132,14 @@ func copyWritable(dst, src string) error {
 		}
 		return os.Chmod(path, mode)
 	})
+}
+
+// freePort is a loopback port free at the moment.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
 }

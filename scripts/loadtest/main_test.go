@@ -1,0 +1,139 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The mode is the first argument; without one (or with a flag first) it is
+// load, and the arguments are left whole.
+func TestModeOf(t *testing.T) {
+	tests := []struct {
+		args     []string
+		wantMode string
+		wantArgs []string
+	}{
+		{nil, "load", nil},
+		{[]string{"-duration", "3s"}, "load", []string{"-duration", "3s"}},
+		{[]string{"load", "-duration", "3s"}, "load", []string{"-duration", "3s"}},
+		{[]string{"per-query", "-sizes", "10,60"}, "per-query", []string{"-sizes", "10,60"}},
+		{[]string{"vs-floor", "-floor", "d"}, "vs-floor", []string{"-floor", "d"}},
+		{[]string{"vs-apollo", "-apollo", "d"}, "vs-apollo", []string{"-apollo", "d"}},
+		{[]string{"abuse"}, "abuse", []string{}},
+	}
+	for _, tt := range tests {
+		c, args, err := modeOf(tt.args)
+		if err != nil || c.name != tt.wantMode || !slices.Equal(args, tt.wantArgs) {
+			t.Errorf("modeOf(%q) = %s, %q, %v; want %s, %q", tt.args, c.name, args, err, tt.wantMode, tt.wantArgs)
+		}
+	}
+	if _, _, err := modeOf([]string{"vs-flor"}); err == nil {
+		t.Error("modeOf(vs-flor) found a mode; want an error")
+	}
+}
+
+// parseMode parses args as loadtest's command line would, without running.
+func parseMode(t *testing.T, args ...string) (*options, error) {
+	t.Helper()
+	c, rest, err := modeOf(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := c.flags()
+	f.SetOutput(io.Discard)
+	return f.parse(rest)
+}
+
+// Each mode holds only the flags it uses.
+func TestModeFlags(t *testing.T) {
+	server := []string{"server-bin", "server-env", "server-log", "server-log-level"}
+	want := map[string][]string{
+		"load":      append([]string{"cache", "concurrency", "duration", "max-requests", "redis-url", "upstream-latency", "upstream-rate", "videos"}, server...),
+		"per-query": append([]string{"sizes", "upstream-latency", "upstream-rate"}, server...),
+		"vs-floor":  append([]string{"concurrency", "duration", "floor", "rounds"}, server...),
+		"vs-apollo": append([]string{"apollo", "call-floor", "concurrency", "duration", "rounds", "upstream-latency", "upstream-rate", "videos"}, server...),
+		"abuse":     {"apollo", "attackers", "duration", "floor", "server-bin", "timeout"},
+	}
+	for _, c := range commands() {
+		var got []string
+		c.flags().VisitAll(func(f *flag.Flag) { got = append(got, f.Name) })
+		w := want[c.name]
+		slices.Sort(w)
+		if !slices.Equal(got, w) {
+			t.Errorf("%s flags = %q; want %q", c.name, got, w)
+		}
+	}
+}
+
+func TestParseMode(t *testing.T) {
+	o, err := parseMode(t, "-duration", "3s", "-concurrency", "8", "-server-env", "GOGC=200", "-cache=false")
+	if err != nil || o.duration != 3*time.Second || o.concurrency != 8 || o.serverEnv["GOGC"] != "200" || o.cache || o.latency != 5*time.Millisecond || o.videos != 500 {
+		t.Errorf("load: %+v, %v", o, err)
+	}
+	o, err = parseMode(t, "per-query", "-sizes", "10,60", "-upstream-rate", "5")
+	if err != nil || !slices.Equal(o.sizes, []int{10, 60}) || o.upstreamRate != 5 || o.logLevel != "info" {
+		t.Errorf("per-query: %+v, %v", o, err)
+	}
+	o, err = parseMode(t, "vs-floor", "-floor", "../f", "-duration", "2s")
+	if err != nil || o.floorDir != "../f" || o.rounds != 10 || o.duration != 2*time.Second || o.concurrency != 32 {
+		t.Errorf("vs-floor: %+v, %v", o, err)
+	}
+	// vs-apollo's own defaults: 3 rounds, no upstream latency.
+	o, err = parseMode(t, "vs-apollo", "-apollo", "a", "-call-floor", "f")
+	if err != nil || o.apolloDir != "a" || o.callFloor != "f" || o.rounds != 3 || o.latency != 0 || o.duration != time.Minute {
+		t.Errorf("vs-apollo: %+v, %v", o, err)
+	}
+	o, err = parseMode(t, "abuse", "-duration", "2s")
+	if err != nil || o.duration != 2*time.Second || o.attackers != 10 || o.timeout != 2*time.Minute || o.apolloDir != "" {
+		t.Errorf("abuse: %+v, %v", o, err)
+	}
+
+	for _, args := range [][]string{
+		{"-vs-floor", "d"},              // the old way
+		{"load", "-floor", "d"},         // another mode's flag
+		{"load", "extra"},               // an argument left over
+		{"load", "-duration", "31m"},    // past the limit
+		{"load", "-concurrency", "0"},   // below it
+		{"load", "-server-env", "GOGC"}, // not KEY=VALUE
+		{"per-query"},                   // no sizes
+		{"per-query", "-sizes", "10,0"}, // not a count
+		{"vs-floor", "-duration", "2s"}, // no -floor
+		{"vs-floor", "-floor", "d", "-rounds", "0"},
+		{"vs-apollo", "-call-floor", "f"}, // no -apollo
+		{"vs-apollo", "-apollo", "a", "-videos", "5"},
+		{"abuse", "-attackers", "0"},
+		{"abuse", "-concurrency", "4"},
+	} {
+		var ue usageError
+		if _, err := parseMode(t, args...); !errors.As(err, &ue) {
+			t.Errorf("%q: error %v; want a usage error", args, err)
+		}
+	}
+}
+
+func TestExitStatus(t *testing.T) {
+	tests := []struct {
+		err      error
+		want     int
+		wantSaid string
+	}{
+		{nil, 0, ""},
+		{flag.ErrHelp, 0, ""},
+		{usageError{flag.ErrHelp, true}, 0, ""},
+		{usageError{errors.New("flag provided but not defined: -x"), true}, 2, ""},
+		{usageError{errors.New("-duration must be in (0, 30m0s], got 0s"), false}, 2, "loadtest load: -duration must be"},
+		{exitCode(130), 130, ""},
+		{errors.New("go build: failed"), 1, "loadtest load: go build: failed"},
+	}
+	for _, tt := range tests {
+		var out strings.Builder
+		if got := exitStatus(&out, "load", tt.err); got != tt.want || !strings.HasPrefix(out.String(), tt.wantSaid) || (tt.wantSaid == "") != (out.Len() == 0) {
+			t.Errorf("exitStatus(%v) = %d, said %q; want %d, saying %q", tt.err, got, out.String(), tt.want, tt.wantSaid)
+		}
+	}
+}

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// loadKey is the API key the server uses and the emulator accepts.
+const loadKey = "load-test-key"
+
+// upstreamBurst is the burst the emulator allows and the server assumes: a
+// tenth of a second at the rate.
+func upstreamBurst(o *options) int { return max(1, int(o.upstreamRate/10)) }
+
+// upstreamEnv is the server's environment for the emulator at baseURL: the
+// load test's key, -upstream-rate on both endpoints (the server's limiter
+// out of the way when the emulator is unlimited), text logs at
+// -server-log-level.
+func upstreamEnv(o *options, baseURL string) map[string]string {
+	rate, burst := strconv.FormatFloat(o.upstreamRate, 'f', -1, 64), strconv.Itoa(upstreamBurst(o))
+	if o.upstreamRate == 0 {
+		rate, burst = "1000000000", "1000000"
+	}
+	return map[string]string{
+		"MEMORIES_BASE_URL":   baseURL,
+		"MEMORIES_API_KEY":    loadKey,
+		"MEMORIES_RATE_LIMIT": rate,
+		"MEMORIES_RATE_BURST": burst,
+		// list_videos has a budget of its own: the same, out of the way.
+		"MEMORIES_LIST_RATE_LIMIT": rate,
+		"MEMORIES_LIST_RATE_BURST": burst,
+		"LOG_FORMAT":               "text",
+		"LOG_LEVEL":                o.logLevel,
+	}
+}
+
+// cacheOff turns the server's cross-request cache off in env: every
+// CACHE_TTL_* 0, so no answer is kept (fetches in flight are still shared).
+func cacheOff(env map[string]string) {
+	for _, k := range []string{"CACHE_TTL_PARSE", "CACHE_TTL_FAILED", "CACHE_TTL_UNPARSE", "CACHE_TTL_NOT_FOUND"} {
+		env[k] = "0"
+	}
+}
+
+// buildServer builds this module's server into dir.
+func buildServer(ctx context.Context, dir string) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("run loadtest inside the module (go run ./scripts/loadtest from the repository)")
+	}
+	bin := filepath.Join(dir, "memories-graphql")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
+	build.Dir = filepath.Dir(gomod)
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// serverHasCache reports whether the server has the cross-request cache
+// settings, by its -h output.
+func serverHasCache(ctx context.Context, bin string) bool {
+	out, _ := exec.CommandContext(ctx, bin, "-h").CombinedOutput()
+	return bytes.Contains(out, []byte("cache-ttl-parse"))
+}
+
+// server is the running server process.
+type server struct {
+	*child
+	addr string
+}
+
+// listening finds the address in the server's "listening" log line.
+var listening = regexp.MustCompile(`msg=listening addr=(\S+)`)
+
+// loopbackRedis refuses a Redis URL whose host is not a loopback address:
+// the load test stays on this machine.
+func loopbackRedis(rawURL string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return fmt.Errorf("-redis-url: %w", err)
+	}
+	if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("-redis-url: %q is not a loopback address", u.Hostname())
+	}
+	return nil
+}
+
+// startServer starts bin listening on a free loopback port with exactly env
+// and o's -server-env (plus PATH) and waits for its "listening" line.
+func (o *options) startServer(ctx context.Context, bin string, env map[string]string, logPath string) (*server, error) {
+	cmd := exec.Command(bin, "-host", "127.0.0.1", "-port", "0")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	for k, v := range o.serverEnv {
+		cmd.Env = append(cmd.Env, k+"="+v) // the later one wins
+	}
+	var logw io.Writer = io.Discard
+	if logPath != "" {
+		f, err := os.Create(logPath)
+		if err != nil {
+			return nil, err
+		}
+		logw = f
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	addr := make(chan string, 1)
+	// It drains its queries and exits on an interrupt, within 30s.
+	c, err := startChild(cmd, func() { _ = cmd.Process.Signal(os.Interrupt) }, 30*time.Second, func() {
+		// Keep reading to the end, so the server never blocks on its log.
+		// Lines are matched until the "listening" one; the rest of the log
+		// is copied as it comes, without a regexp per request line.
+		br := bufio.NewReaderSize(stderr, 64<<10)
+		for {
+			line, err := br.ReadBytes('\n')
+			logw.Write(line)
+			if m := listening.FindSubmatch(line); m != nil {
+				addr <- string(m[1])
+				break
+			}
+			if err != nil {
+				break
+			}
+		}
+		_, _ = io.Copy(logw, br)
+		if c, ok := logw.(io.Closer); ok {
+			c.Close()
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start server: %w", err)
+	}
+	a, err := awaitReady(ctx, c, addr, "the server (see -server-log)")
+	if err != nil {
+		return nil, err
+	}
+	return &server{child: c, addr: a}, nil
+}
