@@ -18,6 +18,7 @@ import (
 	"github.com/memories-facade/memories-graphql/internal/eventually"
 	"github.com/memories-facade/memories-graphql/internal/leakcheck"
 	"github.com/memories-facade/memories-graphql/internal/redistest"
+	"github.com/memories-facade/memories-graphql/internal/videotest"
 )
 
 // detailVideos makes n distinct PARSE videos with every field get_metadata
@@ -238,14 +239,14 @@ func TestBatchKeepsScopesApart(t *testing.T) {
 func TestBatchFaults(t *testing.T) {
 	vs, nos := testVideos(40)
 	bad := nos[17]
-	healthyBut := func(t *testing.T, h *harness, check func(t *testing.T, e *gqlError, v *videoJSON)) {
+	healthyBut := func(t *testing.T, h *harness, check func(t *testing.T, e *videotest.GQLError, v *videoJSON)) {
 		t.Helper()
 		got, resp := h.videosList(t, nos)
 		errs := resp.errorsByPath()
 		for i, v := range got {
 			e, failed := errs[fmt.Sprintf("videos.%d", i)]
 			if nos[i] == bad {
-				var ep *gqlError
+				var ep *videotest.GQLError
 				if failed {
 					ep = &e
 				}
@@ -257,14 +258,14 @@ func TestBatchFaults(t *testing.T) {
 			}
 		}
 	}
-	wantError := func(code string) func(t *testing.T, e *gqlError, v *videoJSON) {
-		return func(t *testing.T, e *gqlError, v *videoJSON) {
-			if e == nil || e.code() != code || v != nil {
+	wantError := func(code string) func(t *testing.T, e *videotest.GQLError, v *videoJSON) {
+		return func(t *testing.T, e *videotest.GQLError, v *videoJSON) {
+			if e == nil || e.Code() != code || v != nil {
 				t.Errorf("faulty video = %+v, error %+v; want null and %s", v, e, code)
 			}
 		}
 	}
-	wantData := func(t *testing.T, e *gqlError, v *videoJSON) {
+	wantData := func(t *testing.T, e *videotest.GQLError, v *videoJSON) {
 		if e != nil || v == nil || v.VideoNo != bad {
 			t.Errorf("faulty video = %+v, error %+v; want its data (through get_metadata)", v, e)
 		}

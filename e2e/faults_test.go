@@ -90,7 +90,7 @@ func TestStormOf0429s(t *testing.T) {
 				e, hasErr := errs[path]
 				if !isStuck[no] {
 					if hasErr {
-						t.Errorf("%s (%s): error %q (%s); want data", path, no, e.Message, e.code())
+						t.Errorf("%s (%s): error %q (%s); want data", path, no, e.Message, e.Code())
 					}
 					if got[i] == nil || got[i].VideoNo != no {
 						t.Errorf("%s = %+v; want %s", path, got[i], no)
@@ -105,10 +105,10 @@ func TestStormOf0429s(t *testing.T) {
 					t.Errorf("%s (%s): no error; want RATE_LIMITED", path, no)
 					continue
 				}
-				if e.code() != "RATE_LIMITED" {
-					t.Errorf("%s: code = %q; want RATE_LIMITED (message %q)", path, e.code(), e.Message)
+				if e.Code() != "RATE_LIMITED" {
+					t.Errorf("%s: code = %q; want RATE_LIMITED (message %q)", path, e.Code(), e.Message)
 				}
-				if secs, ok := e.retryAfterSeconds(); !ok || secs < 1 {
+				if secs, ok := e.RetryAfterSeconds(); !ok || secs < 1 {
 					t.Errorf("%s: retryAfterSeconds = %v; want a number >= 1", path, e.Extensions["retryAfterSeconds"])
 				}
 			}
@@ -294,7 +294,7 @@ func TestEveryFaultKindInOneList(t *testing.T) {
 		fi, faulty := faultAt[i]
 		switch {
 		case !faulty && hasErr:
-			t.Errorf("%s (%s): error %q (%s); want none", path, no, e.Message, e.code())
+			t.Errorf("%s (%s): error %q (%s); want none", path, no, e.Message, e.Code())
 		case !faulty && no == unknown && got[i] != nil:
 			t.Errorf("%s = %+v; want null for an unknown video", path, got[i])
 		case !faulty && no != unknown && (got[i] == nil || got[i].VideoNo != no):
@@ -305,14 +305,14 @@ func TestEveryFaultKindInOneList(t *testing.T) {
 			t.Errorf("%s (%s): no error; want %s", path, no, faults[fi].code)
 		case faulty:
 			f := faults[fi]
-			if e.code() != f.code {
-				t.Errorf("%s (%s): code = %q; want %q (message %q)", path, no, e.code(), f.code, e.Message)
+			if e.Code() != f.code {
+				t.Errorf("%s (%s): code = %q; want %q (message %q)", path, no, e.Code(), f.code, e.Message)
 			}
 			if got, _ := e.Extensions["upstreamCode"].(string); f.upstreamCode != "" && got != f.upstreamCode {
 				t.Errorf("%s (%s): upstreamCode = %q; want %q", path, no, got, f.upstreamCode)
 			}
 			if f.code == "RATE_LIMITED" {
-				if secs, ok := e.retryAfterSeconds(); !ok || secs < 1 {
+				if secs, ok := e.RetryAfterSeconds(); !ok || secs < 1 {
 					t.Errorf("%s (%s): retryAfterSeconds = %v; want a number >= 1", path, no, e.Extensions["retryAfterSeconds"])
 				}
 			}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/memories-facade/memories-graphql/internal/emulator"
+	"github.com/memories-facade/memories-graphql/internal/videotest"
 )
 
 // gatewayResult is what e2e/federation/run.mjs prints.
@@ -15,7 +16,7 @@ type gatewayResult struct {
 	All, WithFailures *struct {
 		HTTPStatus int                        `json:"httpStatus"`
 		Data       map[string]json.RawMessage `json:"data"`
-		Errors     []gqlError                 `json:"errors"`
+		Errors     []videotest.GQLError       `json:"errors"`
 	}
 }
 
@@ -111,7 +112,7 @@ func TestFederationGateway(t *testing.T) {
 		t.Fatalf("collection with-failures: %+v; want exactly one error", wf)
 	}
 	e := wf.Errors[0]
-	if e.code() != "UPSTREAM_ERROR" || e.pathString() != "collection.videos.1" {
+	if e.Code() != "UPSTREAM_ERROR" || e.PathString() != "collection.videos.1" {
 		t.Errorf("error = %+v; want UPSTREAM_ERROR at collection.videos.1", e)
 	}
 	var withFailures collectionJSON
@@ -156,7 +157,7 @@ func TestFederationGatewayPassThrough(t *testing.T) {
 		t.Fatalf("without a key: %+v; want 3 errors", res.All)
 	}
 	for _, e := range res.All.Errors {
-		if e.code() != "UNAUTHENTICATED" {
+		if e.Code() != "UNAUTHENTICATED" {
 			t.Errorf("error = %+v; want UNAUTHENTICATED", e)
 		}
 	}

@@ -85,10 +85,10 @@ func TestEntitiesFailPerEntity(t *testing.T) {
 	if len(resp.Errors) != 2 {
 		t.Errorf("errors = %+v; want 2 (the failing video and the empty videoNo)", resp.Errors)
 	}
-	if e := errs["_entities.1"]; e.code() != "UPSTREAM_ERROR" {
+	if e := errs["_entities.1"]; e.Code() != "UPSTREAM_ERROR" {
 		t.Errorf("error at _entities.1 = %+v; want UPSTREAM_ERROR", e)
 	}
-	if e := errs["_entities.4"]; e.code() != "BAD_USER_INPUT" {
+	if e := errs["_entities.4"]; e.Code() != "BAD_USER_INPUT" {
 		t.Errorf("error at _entities.4 = %+v; want BAD_USER_INPUT", e)
 	}
 }
@@ -124,7 +124,7 @@ func TestEntitiesCountTowardsTheLimit(t *testing.T) {
 	_, nos := testVideos(6)
 	h := setup(t, emulator.Options{}, with(fast, "MAX_VIDEOS_PER_QUERY", "5"))
 	resp := h.query(t, entitiesQuery, map[string]any{"reps": videoReps(nos, "")})
-	if len(resp.Errors) != 1 || resp.Errors[0].code() != "BAD_USER_INPUT" {
+	if len(resp.Errors) != 1 || resp.Errors[0].Code() != "BAD_USER_INPUT" {
 		t.Errorf("errors = %+v; want one BAD_USER_INPUT", resp.Errors)
 	}
 	if got := h.emu.Stats().Requests; got != 0 {
@@ -177,7 +177,7 @@ func TestEntitiesBadRepresentations(t *testing.T) {
 	}
 	errs := resp.errorsByPath()
 	for i := 0; i < last; i++ {
-		if e := errs[fmt.Sprintf("_entities.%d", i)]; e.code() != "BAD_USER_INPUT" || es[i] != nil {
+		if e := errs[fmt.Sprintf("_entities.%d", i)]; e.Code() != "BAD_USER_INPUT" || es[i] != nil {
 			t.Errorf("_entities[%d] = %+v, error %+v; want null with BAD_USER_INPUT", i, es[i], e)
 		}
 	}

@@ -64,7 +64,7 @@ func TestQueryLimits(t *testing.T) {
 			switch {
 			case tt.wantCode == "" && len(resp.Errors) > 0:
 				t.Errorf("errors = %+v; want none", resp.Errors)
-			case tt.wantCode != "" && (len(resp.Errors) != 1 || resp.Errors[0].code() != tt.wantCode):
+			case tt.wantCode != "" && (len(resp.Errors) != 1 || resp.Errors[0].Code() != tt.wantCode):
 				t.Errorf("errors = %+v; want one %s", resp.Errors, tt.wantCode)
 			}
 			if got := h.emu.Stats().Requests - before; tt.wantCode != "" && got != 0 {
@@ -77,7 +77,7 @@ func TestQueryLimits(t *testing.T) {
 func TestIntrospectionSwitch(t *testing.T) {
 	h := setup(t, emulator.Options{}, with(fast, "INTROSPECTION", "false"))
 	resp := h.query(t, `{ __schema { queryType { name } } }`, nil)
-	if len(resp.Errors) != 1 || !strings.Contains(resp.Errors[0].Message, "introspection is disabled") || resp.Errors[0].code() != "GRAPHQL_VALIDATION_FAILED" {
+	if len(resp.Errors) != 1 || !strings.Contains(resp.Errors[0].Message, "introspection is disabled") || resp.Errors[0].Code() != "GRAPHQL_VALIDATION_FAILED" {
 		t.Errorf("errors = %+v; want introspection disabled", resp.Errors)
 	}
 	if resp := h.query(t, `{ video(videoNo: "`+vendorExample+`") { videoName __typename } }`, nil); len(resp.Errors) > 0 {
@@ -104,7 +104,7 @@ func TestAccessTokens(t *testing.T) {
 			if resp.Status != tt.want {
 				t.Errorf("%s: HTTP %d; want %d (%s)", tt.name, resp.Status, tt.want, resp.Raw)
 			}
-			if tt.want == 401 && (len(resp.Errors) != 1 || resp.Errors[0].code() != "UNAUTHENTICATED") {
+			if tt.want == 401 && (len(resp.Errors) != 1 || resp.Errors[0].Code() != "UNAUTHENTICATED") {
 				t.Errorf("%s: errors = %+v; want UNAUTHENTICATED", tt.name, resp.Errors)
 			}
 			if strings.Contains(resp.Raw, token) {

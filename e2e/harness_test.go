@@ -29,6 +29,7 @@ import (
 	"github.com/memories-facade/memories-graphql/internal/app"
 	"github.com/memories-facade/memories-graphql/internal/emulator"
 	"github.com/memories-facade/memories-graphql/internal/redistest"
+	"github.com/memories-facade/memories-graphql/internal/videotest"
 )
 
 // --- Configurations: the environment a server is started with.
@@ -76,18 +77,18 @@ func withRedis(t testing.TB, env map[string]string) map[string]string {
 
 // instance is one server: internal/app's handler over real HTTP.
 type instance struct {
-	origin  string       // http://127.0.0.1:PORT
-	url     string       // the GraphQL endpoint, origin + "/query"
-	handler http.Handler // the app's handler, for in-process calls
-	logs    *logBuffer   // what it logged, when startInstance was given one
-	entered atomic.Int64 // requests that reached it over HTTP
-	close   func() error // closes the HTTP server, then the app; once
+	origin  string                // http://127.0.0.1:PORT
+	url     string                // the GraphQL endpoint, origin + "/query"
+	handler http.Handler          // the app's handler, for in-process calls
+	logs    *videotest.SyncBuffer // what it logged, when startInstance was given one
+	entered atomic.Int64          // requests that reached it over HTTP
+	close   func() error          // closes the HTTP server, then the app; once
 }
 
 // startInstance starts a server configured by env, the variables a user
 // sets, and closes it when the test ends. It logs to logs if not nil, and
 // to stderr as well with TEST_LOG set.
-func startInstance(t testing.TB, env map[string]string, logs *logBuffer) *instance {
+func startInstance(t testing.TB, env map[string]string, logs *videotest.SyncBuffer) *instance {
 	t.Helper()
 	cfg, err := app.ParseConfig(nil, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
@@ -166,7 +167,7 @@ func setupEach(t testing.TB, emuOpts emulator.Options, envs []map[string]string)
 	t.Helper()
 	h := &harness{emu: startEmulator(t, emuOpts)}
 	for _, env := range envs {
-		h.servers = append(h.servers, startInstance(t, with(env, "MEMORIES_BASE_URL", h.emu.URL()), &logBuffer{}))
+		h.servers = append(h.servers, startInstance(t, with(env, "MEMORIES_BASE_URL", h.emu.URL()), &videotest.SyncBuffer{}))
 	}
 	h.instance = h.servers[0]
 	return h
@@ -213,69 +214,21 @@ func (in *instance) metrics(t testing.TB) string {
 	return res.body
 }
 
-// logBuffer is a log sink safe for concurrent use.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func (l *logBuffer) count(s string) int { return strings.Count(l.String(), s) }
-
 // --- Requests and responses.
-
-// gqlError is one entry of a response's errors.
-type gqlError struct {
-	Message    string         `json:"message"`
-	Path       []any          `json:"path"`
-	Extensions map[string]any `json:"extensions"`
-}
-
-func (e gqlError) code() string {
-	c, _ := e.Extensions["code"].(string)
-	return c
-}
-
-// pathString renders a path as "videos.3" or "a7".
-func (e gqlError) pathString() string {
-	parts := make([]string, len(e.Path))
-	for i, p := range e.Path {
-		parts[i] = fmt.Sprint(p)
-	}
-	return strings.Join(parts, ".")
-}
-
-// retryAfterSeconds reads extensions.retryAfterSeconds, which JSON decodes
-// as a float64; ok is false when it is missing or not a number.
-func (e gqlError) retryAfterSeconds() (float64, bool) {
-	n, ok := e.Extensions["retryAfterSeconds"].(float64)
-	return n, ok
-}
 
 type response struct {
 	Status int
 	Header http.Header
 	Raw    string
 	Data   map[string]json.RawMessage
-	Errors []gqlError
+	Errors []videotest.GQLError
 }
 
 // errorsByPath indexes the errors by their path.
-func (r response) errorsByPath() map[string]gqlError {
-	m := make(map[string]gqlError, len(r.Errors))
+func (r response) errorsByPath() map[string]videotest.GQLError {
+	m := make(map[string]videotest.GQLError, len(r.Errors))
 	for _, e := range r.Errors {
-		m[e.pathString()] = e
+		m[e.PathString()] = e
 	}
 	return m
 }
@@ -333,7 +286,7 @@ func graphQLResponse(t testing.TB, resp *http.Response, raw []byte) response {
 	t.Helper()
 	var out struct {
 		Data   map[string]json.RawMessage `json:"data"`
-		Errors []gqlError                 `json:"errors"`
+		Errors []videotest.GQLError       `json:"errors"`
 	}
 	if err := json.Unmarshal(raw, &out); err != nil {
 		t.Fatalf("response is not GraphQL JSON (HTTP %d): %v\n%s", resp.StatusCode, err, raw)
@@ -604,7 +557,7 @@ func buildBinary(t *testing.T) string {
 // process is the binary running, until SIGINT at the test's end.
 type process struct {
 	origin string // http://127.0.0.1:PORT
-	logs   logBuffer
+	logs   videotest.SyncBuffer
 }
 
 // startBinary runs bin with args in env, and waits until it logs the

@@ -40,12 +40,12 @@ func checkRefused(t *testing.T, p hostile.Payload, resp response) {
 		t.Fatalf("%d errors; want 1 to 101\n%.300s", n, resp.Raw)
 	}
 	for _, e := range resp.Errors {
-		if e.code() == "" {
+		if e.Code() == "" {
 			t.Errorf("error %q has no extensions.code", e.Message)
 		}
 	}
 	last := resp.Errors[len(resp.Errors)-1]
-	if got := last.code(); got != p.Code {
+	if got := last.Code(); got != p.Code {
 		t.Errorf("last error %q: code %q; want %q", last.Message, got, p.Code)
 	}
 	if got, _ := last.Extensions["limit"].(string); got != p.Limit {

@@ -221,8 +221,8 @@ func TestUpstreamFaultsArePerVideo(t *testing.T) {
 			t.Errorf("no error at path %q", no)
 			continue
 		}
-		if e.code() != code {
-			t.Errorf("%s: code = %q; want %q (message %q)", no, e.code(), code, e.Message)
+		if e.Code() != code {
+			t.Errorf("%s: code = %q; want %q (message %q)", no, e.Code(), code, e.Message)
 		}
 		if string(resp.Data[no]) != "null" {
 			t.Errorf("%s = %s; want null", no, resp.Data[no])
@@ -244,7 +244,7 @@ func TestFaultInListIsAtItsIndex(t *testing.T) {
 	vs, nos := testVideos(3)
 	h := setup(t, emulator.Options{Videos: vs, Faults: map[string]emulator.Fault{nos[1]: {Kind: emulator.FaultHTTPError}}}, fast)
 	resp := h.query(t, `query($nos: [ID!]!) { videos(videoNos: $nos) { videoNo } }`, map[string]any{"nos": nos})
-	if len(resp.Errors) != 1 || resp.Errors[0].pathString() != "videos.1" || resp.Errors[0].code() != "UPSTREAM_ERROR" {
+	if len(resp.Errors) != 1 || resp.Errors[0].PathString() != "videos.1" || resp.Errors[0].Code() != "UPSTREAM_ERROR" {
 		t.Fatalf("errors = %+v; want one UPSTREAM_ERROR at videos.1", resp.Errors)
 	}
 	got := decodeVideos(t, resp.Data["videos"])
@@ -288,7 +288,7 @@ func TestBadInputMakesNoUpstreamCall(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			resp := h.query(t, tt.query, tt.vars)
-			if len(resp.Errors) != 1 || resp.Errors[0].code() != "BAD_USER_INPUT" {
+			if len(resp.Errors) != 1 || resp.Errors[0].Code() != "BAD_USER_INPUT" {
 				t.Errorf("errors = %+v; want one BAD_USER_INPUT", resp.Errors)
 			}
 		})
@@ -359,7 +359,7 @@ func TestPassThroughKeysAreIsolated(t *testing.T) {
 				headers = []string{"Authorization", tt.auth}
 			}
 			resp := h.query(t, `{ video(videoNo: "VI1") { videoName } }`, nil, headers...)
-			if len(resp.Errors) != 1 || resp.Errors[0].code() != "UNAUTHENTICATED" {
+			if len(resp.Errors) != 1 || resp.Errors[0].Code() != "UNAUTHENTICATED" {
 				t.Fatalf("errors = %+v; want one UNAUTHENTICATED", resp.Errors)
 			}
 			if strings.Contains(resp.Raw, wrong) || strings.Contains(resp.Raw, keyA) {
@@ -379,7 +379,7 @@ func TestMalformedBodyIsBadRequest(t *testing.T) {
 	h := setup(t, emulator.Options{}, fast)
 	for _, body := range []string{"{\"query\": \"{\n}\"}", "not json", strings.Repeat("x", 2<<20)} {
 		resp := postBody(t, h.url, []byte(body))
-		if len(resp.Errors) != 1 || resp.Errors[0].code() != "BAD_REQUEST" {
+		if len(resp.Errors) != 1 || resp.Errors[0].Code() != "BAD_REQUEST" {
 			t.Errorf("body %.20q: errors = %+v; want one BAD_REQUEST", body, resp.Errors)
 		}
 		if resp.Status < 400 || resp.Status >= 500 {

@@ -93,7 +93,7 @@ func TestRateLimitTimeoutGivesRetryAfter(t *testing.T) {
 				t.Errorf("%s = %+v; want %s", path, v, no)
 			}
 			fetched++
-		case v == nil && failed && e.code() == "RATE_LIMITED":
+		case v == nil && failed && e.Code() == "RATE_LIMITED":
 			secs, ok := e.Extensions["retryAfterSeconds"].(float64)
 			if !ok || secs < 1 || secs != float64(int(secs)) {
 				t.Errorf("%s: retryAfterSeconds = %v; want a whole number >= 1", path, e.Extensions["retryAfterSeconds"])

@@ -102,9 +102,9 @@ func TestReplicaCutOffFromRedisKeepsAccountWithinLimit(t *testing.T) {
 		[]map[string]string{with(env, "REDIS_URL", proxied), env, env})
 
 	cut()
-	eventually.True(t, "instance 0 to fall back", func() bool { return r.servers[0].logs.count("redis unavailable") > 0 })
+	eventually.True(t, "instance 0 to fall back", func() bool { return r.servers[0].logs.Count("redis unavailable") > 0 })
 	for i := 1; i < instances; i++ {
-		eventually.True(t, fmt.Sprintf("instance %d to miss instance 0", i), func() bool { return r.servers[i].logs.count("missing=1") > 0 })
+		eventually.True(t, fmt.Sprintf("instance %d to miss instance 0", i), func() bool { return r.servers[i].logs.Count("missing=1") > 0 })
 	}
 	for i, want := range []string{"memories_redis_up 0", "memories_replicas_missing 1", "memories_replicas_missing 1"} {
 		if got := r.servers[i].metrics(t); !strings.Contains(got, "\n"+want+"\n") {
@@ -334,7 +334,7 @@ func TestRedisOutageFallsBackAndRecovers(t *testing.T) {
 	srv.Stop()
 	for i, in := range r.servers {
 		eventually.True(t, fmt.Sprintf("instance %d to notice", i), func() bool {
-			return in.logs.count("redis unavailable, using local limiter and cache") > 0
+			return in.logs.Count("redis unavailable, using local limiter and cache") > 0
 		})
 	}
 	answeredBy(answered.Load() + 20) // served from the local limiter and cache
@@ -342,7 +342,7 @@ func TestRedisOutageFallsBackAndRecovers(t *testing.T) {
 	srv.Start()
 	for i, in := range r.servers {
 		eventually.True(t, fmt.Sprintf("instance %d to use Redis again", i), func() bool {
-			return in.logs.count("redis available again") > 0
+			return in.logs.Count("redis available again") > 0
 		})
 	}
 	answeredBy(answered.Load() + 10)
@@ -350,10 +350,10 @@ func TestRedisOutageFallsBackAndRecovers(t *testing.T) {
 	wg.Wait()
 
 	for i, in := range r.servers {
-		if got := in.logs.count("redis unavailable, using local limiter and cache"); got != 1 {
+		if got := in.logs.Count("redis unavailable, using local limiter and cache"); got != 1 {
 			t.Errorf("instance %d logged the outage %d times; want 1", i, got)
 		}
-		if got := in.logs.count("redis available again"); got != 1 {
+		if got := in.logs.Count("redis available again"); got != 1 {
 			t.Errorf("instance %d logged the recovery %d times; want 1", i, got)
 		}
 	}
@@ -391,7 +391,7 @@ func TestRedisDownAtStart(t *testing.T) {
 	if got := r.emu.RequestsFor(nos[0]); got != 1 {
 		t.Errorf("upstream calls = %d; want 1 (the local cache serves)", got)
 	}
-	if got := r.servers[0].logs.count("level=WARN msg=\"redis unavailable, using local limiter and cache\""); got != 1 {
+	if got := r.servers[0].logs.Count("level=WARN msg=\"redis unavailable, using local limiter and cache\""); got != 1 {
 		t.Errorf("WARN logged %d times; want 1\n%s", got, r.servers[0].logs)
 	}
 }

@@ -55,7 +55,7 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 		}
 		return postBody(t, h.url, mustJSON(body))
 	}
-	if r := post(false); len(r.Errors) != 1 || r.Errors[0].code() != "PERSISTED_QUERY_NOT_FOUND" {
+	if r := post(false); len(r.Errors) != 1 || r.Errors[0].Code() != "PERSISTED_QUERY_NOT_FOUND" {
 		t.Errorf("hash only, unknown: %s; want PERSISTED_QUERY_NOT_FOUND", r.Raw)
 	}
 	if r := post(true); len(r.Errors) != 0 {

@@ -34,7 +34,7 @@ func loadEntities(ctx context.Context, refs []memories.VideoRef) ([]*model.Video
 	index := make([]int, 0, len(refs))
 	for i, ref := range refs {
 		switch {
-		case memories.Blank(ref.VideoNo):
+		case memories.EmptyID(ref.VideoNo):
 			fail(i, inputError(nil, "representation %d is not a Video reference with a non-empty videoNo", i))
 		case idProblem(ref.VideoNo) != "":
 			fail(i, inputError(nil, "representation %d: videoNo %s", i, idProblem(ref.VideoNo)))
@@ -157,7 +157,7 @@ const maxIDBytes = 256
 // upstream refuses empty ids, so they are refused here without a call.
 func idProblem(id string) string {
 	switch {
-	case memories.Blank(id):
+	case memories.EmptyID(id):
 		return "must not be empty"
 	case len(id) > maxIDBytes:
 		return fmt.Sprintf("must not be longer than %d bytes", maxIDBytes)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/memories-facade/memories-graphql/internal/memories"
+	"github.com/memories-facade/memories-graphql/internal/videotest"
 )
 
 // fuzzLimit is MAX_VIDEOS_PER_QUERY in FuzzQueryValidation: small, so that
@@ -17,8 +18,8 @@ import (
 const fuzzLimit = 20
 
 // FuzzQueryValidation sends arbitrary operations, variables and operation
-// names through the GraphQL handler, in process, over the fake video
-// source, and checks what every client may rely on:
+// names through the GraphQL handler, in process, over the fake fetcher,
+// and checks what every client may rely on:
 //
 //   - nothing panics, and the answer is never a 5xx;
 //   - it is a JSON object with data and/or errors, nothing else;
@@ -41,7 +42,7 @@ func FuzzQueryValidation(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, query, variables, operationName string) {
 		body := fuzzBody(t, query, variables, operationName)
-		before, _ := s.fake.Stats()
+		before := s.fake.CallCount()
 		req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
@@ -49,9 +50,7 @@ func FuzzQueryValidation(f *testing.F) {
 		s.mu.Lock()
 		status := s.status
 		s.mu.Unlock()
-		s.fake.mu.Lock()
-		calls := append([]fetchCall(nil), s.fake.calls[before:]...)
-		s.fake.mu.Unlock()
+		calls := s.fake.Calls()[before:]
 		raw := rec.Body.Bytes()
 
 		if status >= 500 {
@@ -71,7 +70,7 @@ func FuzzQueryValidation(f *testing.F) {
 		}
 		rawData, hasData := out["data"]
 		hasData = hasData && string(rawData) != "null"
-		var errs []gqlError
+		var errs []videotest.GQLError
 		if e, ok := out["errors"]; ok {
 			if err := json.Unmarshal(e, &errs); err != nil {
 				t.Fatalf("errors is not a list of errors: %v\nanswer %s", err, raw)
@@ -83,7 +82,7 @@ func FuzzQueryValidation(f *testing.F) {
 
 		requestError := false
 		for _, e := range errs {
-			switch e.code() {
+			switch e.Code() {
 			case "":
 				t.Errorf("error %q has no extensions.code\nrequest %s\nanswer %s", e.Message, body, raw)
 			case "INTERNAL_SERVER_ERROR":
@@ -103,9 +102,9 @@ func FuzzQueryValidation(f *testing.F) {
 		refs := 0
 		seen := map[memories.VideoRef]bool{}
 		for _, c := range calls {
-			refs += len(c.refs)
-			for _, r := range c.refs {
-				if memories.Blank(r.VideoNo) || memories.Blank(r.UniqueID) {
+			refs += len(c.Refs)
+			for _, r := range c.Refs {
+				if memories.EmptyID(r.VideoNo) || memories.EmptyID(r.UniqueID) {
 					t.Errorf("fetched a blank id %q/%q\nrequest %s", r.UniqueID, r.VideoNo, body)
 				}
 				if seen[r] {

@@ -15,6 +15,7 @@ import (
 	"github.com/memories-facade/memories-graphql/internal/account"
 	"github.com/memories-facade/memories-graphql/internal/loader"
 	"github.com/memories-facade/memories-graphql/internal/memories"
+	"github.com/memories-facade/memories-graphql/internal/videotest"
 )
 
 // allFields selects every field of Video.
@@ -42,10 +43,10 @@ func checkRefused(t *testing.T, a answer, want refusal) {
 		t.Fatalf("got %d errors; want 1 %s\n%v", len(a.errors), want.code, a)
 	}
 	e := a.errors[0]
-	if got := e.code(); got != want.code {
+	if got := e.Code(); got != want.code {
 		t.Errorf("got code %q; want %q\n%v", got, want.code, a)
 	}
-	if got := e.path(); got != want.path {
+	if got := e.PathString(); got != want.path {
 		t.Errorf("got path %q; want %q", got, want.path)
 	}
 	if !strings.Contains(e.Message, want.msg) {
@@ -65,7 +66,7 @@ func checkAccepted(t *testing.T, a answer, wantRefs int) {
 	}
 	refs := 0
 	for _, c := range a.calls {
-		refs += len(c.refs)
+		refs += len(c.Refs)
 	}
 	if refs != wantRefs {
 		t.Errorf("got %d refs fetched (%s); want %d", refs, describeCalls(a.calls), wantRefs)
@@ -423,8 +424,8 @@ func TestPlan(t *testing.T) {
 			}
 			acct, _ := account.New(testKey)
 			for _, c := range a.calls {
-				if c.acct != acct.ID() {
-					t.Errorf("fetch %s for account %q; want the request's, %q", describeCalls([]fetchCall{c}), c.acct, acct.ID())
+				if c.Account != acct.ID() {
+					t.Errorf("fetch %s for account %q; want the request's, %q", describeCalls([]videotest.Call{c}), c.Account, acct.ID())
 				}
 			}
 			if tt.wantData != "" && !sameJSON(t, a.data, tt.wantData) {
@@ -542,7 +543,7 @@ func TestEntities(t *testing.T) {
 }
 
 // TestErrorCodes covers classify through ErrorPresenter: each failure of
-// the video source gives its extensions.code, a fixed message that leaks
+// the loader's fetcher gives its extensions.code, a fixed message that leaks
 // nothing of the upstream's, and the path of its own field.
 func TestErrorCodes(t *testing.T) {
 	const secret = "vendor detail sk-SECRET https://api.example"
@@ -590,7 +591,7 @@ func TestErrorCodes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			fake := &fakeFetcher{errs: map[string]error{"BAD": tt.err}}
+			fake := &videotest.Fetcher{Errs: map[string]error{"BAD": tt.err}}
 			s := newServer(t, defaults, fake)
 			a := s.post(t, `{ ok: video(videoNo: "OK") { videoNo } video(videoNo: "BAD") { videoNo } }`, nil)
 			if !sameJSON(t, a.data, `{"ok": {"videoNo": "OK"}, "video": null}`) {
@@ -600,13 +601,13 @@ func TestErrorCodes(t *testing.T) {
 				t.Fatalf("got %d errors; want 1\n%v", len(a.errors), a)
 			}
 			e := a.errors[0]
-			if got := e.code(); got != tt.wantCode {
+			if got := e.Code(); got != tt.wantCode {
 				t.Errorf("got code %q; want %q", got, tt.wantCode)
 			}
 			if e.Message != tt.wantMsg {
 				t.Errorf("got message %q; want %q", e.Message, tt.wantMsg)
 			}
-			if got := e.path(); got != "video" {
+			if got := e.PathString(); got != "video" {
 				t.Errorf("got path %q; want video", got)
 			}
 			ext := map[string]any{}
@@ -639,7 +640,7 @@ func TestErrorCodes(t *testing.T) {
 // TestErrorsAtIndex covers errors of a videos list and of _entities: each
 // at its own index, null there, the other videos answered.
 func TestErrorsAtIndex(t *testing.T) {
-	fake := &fakeFetcher{errs: map[string]error{
+	fake := &videotest.Fetcher{Errs: map[string]error{
 		"RL":     &memories.Error{Kind: memories.KindRateLimited, RetryAfter: 4 * time.Second},
 		"UNAUTH": &memories.Error{Kind: memories.KindUnauthenticated},
 		"BOOM":   errors.New("boom"),
@@ -659,7 +660,7 @@ func TestErrorsAtIndex(t *testing.T) {
 			t.Errorf("got errors %q; want %q", got, wantErrs)
 		}
 		for _, e := range a.errors {
-			if e.code() == "RATE_LIMITED" && e.Extensions["retryAfterSeconds"] != 4.0 {
+			if e.Code() == "RATE_LIMITED" && e.Extensions["retryAfterSeconds"] != 4.0 {
 				t.Errorf("got retryAfterSeconds %v; want 4", e.Extensions["retryAfterSeconds"])
 			}
 		}
@@ -687,7 +688,7 @@ func TestErrorsAtIndex(t *testing.T) {
 }
 
 // TestNoAccount covers a request without an API key: every video fails
-// UNAUTHENTICATED at its own place, and the source is never called.
+// UNAUTHENTICATED at its own place, and the fetcher is never called.
 func TestNoAccount(t *testing.T) {
 	o := defaults
 	o.noAccount = true
@@ -726,10 +727,10 @@ func TestVideoMapping(t *testing.T) {
 		{
 			name: "every field",
 			video: &memories.Video{
-				VideoNo: "X", VideoName: ptr("clip.mp4"), Duration: ptr(61), Size: ptr(int64(5_000_000_123)),
+				VideoNo: "X", VideoName: new("clip.mp4"), Duration: new(61), Size: new(int64(5_000_000_123)),
 				Status: memories.StatusParse, RawStatus: "PARSE", CreateTime: &created,
-				ResolutionLabel: ptr("720P"), FPS: ptr(25), Width: ptr(1280), Height: ptr(720),
-				DatetimeTaken: &taken, CameraModel: ptr("Pixel 9"), Latitude: ptr(48.8584), Longitude: ptr(-2.2945),
+				ResolutionLabel: new("720P"), FPS: new(25), Width: new(1280), Height: new(720),
+				DatetimeTaken: &taken, CameraModel: new("Pixel 9"), Latitude: new(48.8584), Longitude: new(-2.2945),
 				Tags: []string{"api", "paris"}, Detailed: true,
 			},
 			want: `{"videoNo": "X", "uniqueId": "team", "videoName": "clip.mp4", "duration": 61, "size": 5000000123,
@@ -747,7 +748,7 @@ func TestVideoMapping(t *testing.T) {
 		},
 		{
 			name:  "latitude alone: no location, tags []",
-			video: &memories.Video{VideoNo: "X", Status: memories.StatusParse, Latitude: ptr(1.5)},
+			video: &memories.Video{VideoNo: "X", Status: memories.StatusParse, Latitude: new(1.5)},
 			want: `{"videoNo": "X", "uniqueId": "team", "videoName": null, "duration": null, "size": null,
 				"status": "PARSE", "rawStatus": null, "cause": null, "createTime": null,
 				"resolutionLabel": null, "fps": null, "width": null, "height": null,
@@ -755,7 +756,7 @@ func TestVideoMapping(t *testing.T) {
 		},
 		{
 			name:  "longitude alone: no location",
-			video: &memories.Video{VideoNo: "X", Status: memories.StatusParse, Longitude: ptr(0.0), CameraModel: ptr("cam")},
+			video: &memories.Video{VideoNo: "X", Status: memories.StatusParse, Longitude: new(0.0), CameraModel: new("cam")},
 			want: `{"videoNo": "X", "uniqueId": "team", "videoName": null, "duration": null, "size": null,
 				"status": "PARSE", "rawStatus": null, "cause": null, "createTime": null,
 				"resolutionLabel": null, "fps": null, "width": null, "height": null,
@@ -763,7 +764,7 @@ func TestVideoMapping(t *testing.T) {
 		},
 		{
 			name:  "zero coordinates are a location",
-			video: &memories.Video{VideoNo: "X", Status: memories.StatusParse, Latitude: ptr(0.0), Longitude: ptr(0.0)},
+			video: &memories.Video{VideoNo: "X", Status: memories.StatusParse, Latitude: new(0.0), Longitude: new(0.0)},
 			want: `{"videoNo": "X", "uniqueId": "team", "videoName": null, "duration": null, "size": null,
 				"status": "PARSE", "rawStatus": null, "cause": null, "createTime": null,
 				"resolutionLabel": null, "fps": null, "width": null, "height": null,
@@ -787,7 +788,7 @@ func TestVideoMapping(t *testing.T) {
 		},
 		{
 			name:  "failed, with a legacy status spelling",
-			video: &memories.Video{VideoNo: "X", Status: memories.StatusFailed, RawStatus: "parse_error", Cause: ptr("codec")},
+			video: &memories.Video{VideoNo: "X", Status: memories.StatusFailed, RawStatus: "parse_error", Cause: new("codec")},
 			want: `{"videoNo": "X", "uniqueId": "team", "videoName": null, "duration": null, "size": null,
 				"status": "FAILED", "rawStatus": "parse_error", "cause": "codec", "createTime": null,
 				"resolutionLabel": null, "fps": null, "width": null, "height": null, "captureMetadata": null}`,
@@ -796,7 +797,7 @@ func TestVideoMapping(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			fake := &fakeFetcher{videos: map[string]*memories.Video{"X": tt.video}}
+			fake := &videotest.Fetcher{Known: map[string]*memories.Video{"X": tt.video}}
 			s := newServer(t, defaults, fake)
 			a := s.post(t, `{ video(videoNo: "X", uniqueId: "team") { `+allFields+` } }`, nil)
 			if len(a.errors) != 0 {
@@ -809,7 +810,7 @@ func TestVideoMapping(t *testing.T) {
 	}
 
 	t.Run("not found", func(t *testing.T) {
-		s := newServer(t, defaults, &fakeFetcher{videos: map[string]*memories.Video{"X": nil}})
+		s := newServer(t, defaults, &videotest.Fetcher{Known: map[string]*memories.Video{"X": nil}})
 		a := s.post(t, `{ video(videoNo: "X") { videoNo } videos(videoNos: ["X", "Y"]) { videoNo } }`, nil)
 		want := `{"video": null, "videos": [null, {"videoNo": "Y"}]}`
 		if len(a.errors) != 0 || !sameJSON(t, a.data, want) {

@@ -1,8 +1,6 @@
 package graph_test
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -23,105 +21,31 @@ import (
 	"github.com/memories-facade/memories-graphql/internal/account"
 	"github.com/memories-facade/memories-graphql/internal/loader"
 	"github.com/memories-facade/memories-graphql/internal/memories"
+	"github.com/memories-facade/memories-graphql/internal/videotest"
 )
 
 // testKey is the API key of the account the test server puts in every
 // request's context (unless noAccount).
 const testKey = "test-key"
 
-// fetchCall is one call the loader made to the fake video source.
-type fetchCall struct {
-	refs   []memories.VideoRef
-	detail bool
-	acct   string // the account's ID
-}
-
-// fakeFetcher is the video source behind the loader. It records every
-// call; a video it is not told about exists, named "uniqueId/videoNo" so
-// that answers show which reference was fetched, with the detail fields
-// only when fetched in detail (as get_metadata, not list_videos).
-type fakeFetcher struct {
-	videos map[string]*memories.Video // by videoNo; a nil value is "not found"
-	errs   map[string]error           // by videoNo
-
-	mu    sync.Mutex
-	calls []fetchCall
-}
-
-func (f *fakeFetcher) Videos(_ context.Context, acct account.Account, refs []memories.VideoRef, detail bool) ([]*memories.Video, []error) {
-	f.mu.Lock()
-	f.calls = append(f.calls, fetchCall{refs: slices.Clone(refs), detail: detail, acct: acct.ID()})
-	f.mu.Unlock()
-	out := make([]*memories.Video, len(refs))
-	var errs []error
-	for i, ref := range refs {
-		if err, ok := f.errs[ref.VideoNo]; ok {
-			if errs == nil {
-				errs = make([]error, len(refs))
-			}
-			errs[i] = err
-			continue
-		}
-		if v, ok := f.videos[ref.VideoNo]; ok {
-			if v != nil {
-				c := *v
-				out[i] = &c
-			}
-			continue
-		}
-		if strings.HasPrefix(ref.VideoNo, "missing") || strings.HasPrefix(ref.VideoNo, "VI0000") {
-			continue
-		}
-		out[i] = defaultVideo(ref, detail)
+// sortedCalls sorts calls (a copy, from Calls) list calls first and each
+// call's refs, so that an operation's fetches read the same whatever order
+// its fields ran in.
+func sortedCalls(calls []videotest.Call) []videotest.Call {
+	for i := range calls {
+		slices.SortFunc(calls[i].Refs, compareRefs)
 	}
-	return out, errs
-}
-
-func defaultVideo(ref memories.VideoRef, detail bool) *memories.Video {
-	v := &memories.Video{
-		VideoNo:   ref.VideoNo,
-		VideoName: ptr(ref.UniqueID + "/" + ref.VideoNo),
-		Status:    memories.StatusParse,
-		RawStatus: "PARSE",
-	}
-	if detail {
-		v.ResolutionLabel, v.FPS, v.Width, v.Height = ptr("1080P"), ptr(30), ptr(1920), ptr(1080)
-		v.Detailed = true
-	}
-	return v
-}
-
-// Calls returns the calls so far, list calls first, each call's refs sorted.
-func (f *fakeFetcher) Calls() []fetchCall {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := make([]fetchCall, len(f.calls))
-	for i, c := range f.calls {
-		c.refs = slices.Clone(c.refs)
-		slices.SortFunc(c.refs, compareRefs)
-		out[i] = c
-	}
-	slices.SortStableFunc(out, func(a, b fetchCall) int {
+	slices.SortStableFunc(calls, func(a, b videotest.Call) int {
 		switch {
-		case a.detail == b.detail:
+		case a.Detail == b.Detail:
 			return 0
-		case !a.detail:
+		case !a.Detail:
 			return -1
 		default:
 			return 1
 		}
 	})
-	return out
-}
-
-// Stats returns the number of calls and of references fetched so far.
-func (f *fakeFetcher) Stats() (calls, refs int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, c := range f.calls {
-		refs += len(c.refs)
-	}
-	return len(f.calls), refs
+	return calls
 }
 
 func compareRefs(a, b memories.VideoRef) int {
@@ -132,15 +56,15 @@ func compareRefs(a, b memories.VideoRef) int {
 }
 
 // describeCalls prints calls as e.g. `list[default/V1 team/V2] detail[default/V3]`.
-func describeCalls(calls []fetchCall) string {
+func describeCalls(calls []videotest.Call) string {
 	parts := make([]string, len(calls))
 	for i, c := range calls {
-		refs := make([]string, len(c.refs))
-		for j, r := range c.refs {
+		refs := make([]string, len(c.Refs))
+		for j, r := range c.Refs {
 			refs[j] = r.UniqueID + "/" + r.VideoNo
 		}
 		kind := "list"
-		if c.detail {
+		if c.Detail {
 			kind = "detail"
 		}
 		parts[i] = kind + "[" + strings.Join(refs, " ") + "]"
@@ -170,10 +94,10 @@ var defaults = options{max: 5, maxDetail: 2, maxDepth: 10}
 // what internal/app installs: a per-request loader for the account, over
 // the fake.
 type testServer struct {
-	fake    *fakeFetcher
+	fake    *videotest.Fetcher
 	handler http.Handler
 	client  *client.Client
-	log     *lockedBuffer
+	log     *videotest.SyncBuffer
 	ops     *recorder
 
 	noLoader bool // leave the loader out of requests' contexts
@@ -182,12 +106,12 @@ type testServer struct {
 	status int // of the last answer
 }
 
-func newServer(t testing.TB, o options, fake *fakeFetcher) *testServer {
+func newServer(t testing.TB, o options, fake *videotest.Fetcher) *testServer {
 	t.Helper()
 	if fake == nil {
-		fake = &fakeFetcher{}
+		fake = &videotest.Fetcher{}
 	}
-	s := &testServer{fake: fake, log: &lockedBuffer{}, ops: &recorder{}}
+	s := &testServer{fake: fake, log: &videotest.SyncBuffer{}, ops: &recorder{}}
 	logger := slog.New(slog.NewTextHandler(s.log, nil))
 
 	gql := graph.NewServer(graph.Options{
@@ -203,10 +127,7 @@ func newServer(t testing.TB, o options, fake *fakeFetcher) *testServer {
 		Logger:         logger,
 	})
 
-	acct, ok := account.New(testKey)
-	if !ok {
-		t.Fatal("account.New refused the test key")
-	}
+	acct := videotest.Account(t, testKey)
 	if o.noAccount {
 		acct = account.Account{}
 	}
@@ -216,7 +137,7 @@ func newServer(t testing.TB, o options, fake *fakeFetcher) *testServer {
 			gql.ServeHTTP(w, r)
 			return
 		}
-		ctx, end := loader.NewContext(r.Context(), 10*time.Second, s.fake, acct, !o.noAccount, nil)
+		ctx, end := loader.NewContext(r.Context(), 10*time.Second, s.fake, acct, nil)
 		defer end()
 		gql.ServeHTTP(w, r.WithContext(ctx))
 	})
@@ -251,40 +172,18 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
-// gqlError is one error of an answer.
-type gqlError struct {
-	Message    string         `json:"message"`
-	Path       []any          `json:"path"`
-	Extensions map[string]any `json:"extensions"`
-}
-
-func (e gqlError) code() string {
-	c, _ := e.Extensions["code"].(string)
-	return c
-}
-
-func (e gqlError) path() string {
-	parts := make([]string, len(e.Path))
-	for i, p := range e.Path {
-		parts[i] = fmt.Sprint(p)
-	}
-	return strings.Join(parts, ".")
-}
-
 // answer is what the server answered an operation.
 type answer struct {
 	status int
 	data   any // nil when data is absent or null
-	errors []gqlError
-	calls  []fetchCall // the fetches the operation made
+	errors []videotest.GQLError
+	calls  []videotest.Call // the fetches the operation made, sortedCalls
 }
 
 // post sends an operation with its variables (nil for none).
 func (s *testServer) post(t testing.TB, query string, vars map[string]any) answer {
 	t.Helper()
-	s.fake.mu.Lock()
-	s.fake.calls = nil
-	s.fake.mu.Unlock()
+	s.fake.Reset()
 	var opts []client.Option
 	for k, v := range vars {
 		opts = append(opts, client.Var(k, v))
@@ -293,7 +192,7 @@ func (s *testServer) post(t testing.TB, query string, vars map[string]any) answe
 	if err != nil {
 		t.Fatalf("post %s: %v", query, err)
 	}
-	a := answer{data: resp.Data, calls: s.fake.Calls()}
+	a := answer{data: resp.Data, calls: sortedCalls(s.fake.Calls())}
 	s.mu.Lock()
 	a.status = s.status
 	s.mu.Unlock()
@@ -309,7 +208,7 @@ func (s *testServer) post(t testing.TB, query string, vars map[string]any) answe
 func (a answer) errorSummary() []string {
 	out := make([]string, len(a.errors))
 	for i, e := range a.errors {
-		out[i] = e.path() + ":" + e.code()
+		out[i] = e.PathString() + ":" + e.Code()
 	}
 	slices.Sort(out)
 	return out
@@ -372,26 +271,6 @@ func (r *recorder) last() string {
 	}
 	return r.outcomes[len(r.outcomes)-1]
 }
-
-// lockedBuffer is the log of the error presenter.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-func ptr[T any](v T) *T { return &v }
 
 // ids returns n JSON-able ids prefix0 … prefix(n-1).
 func ids(n int, prefix string) []any {

@@ -49,6 +49,9 @@ func (a Account) Key() string { return a.key }
 // ID returns the account's stable identifier: the hex SHA-256 of its key.
 func (a Account) ID() string { return a.id }
 
+// IsZero reports the zero Account: no key, as when a request brings none.
+func (a Account) IsZero() bool { return a.id == "" }
+
 // String prints a short form of the identifier, never the key, so that an
 // Account dropped into a log line or an error by mistake leaks nothing.
 func (a Account) String() string {

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -47,14 +46,6 @@ const DefaultBaseURL = "https://api.memories.ai"
 // sandboxKey is the key the server uses against its in-process sandbox
 // upstream; it opens nothing anywhere else.
 const sandboxKey = "sandbox"
-
-// Exposed reports a server that spends its own account for anyone who can
-// reach it: it holds a real key, has no access tokens and listens beyond
-// loopback.
-func (cfg Config) Exposed(addr net.Addr) bool {
-	tcp, ok := addr.(*net.TCPAddr)
-	return cfg.APIKey != "" && len(cfg.AccessTokens) == 0 && ok && !tcp.IP.IsLoopback()
-}
 
 // App is the wired service: its HTTP handler and what must be closed.
 type App struct {
@@ -109,11 +100,11 @@ func New(cfg Config, logger *slog.Logger) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
-	src, err := a.videoSource(cfg, logger, client, tracer)
+	videos, err := a.videoCache(cfg, logger, client, tracer)
 	if err != nil {
 		return nil, err
 	}
-	a.handler = a.routes(cfg, logger, src, fixed, tracer)
+	a.handler = a.routes(cfg, logger, videos, fixed, tracer)
 	return a, nil
 }
 
@@ -168,10 +159,10 @@ func (a *App) upstreamClient(cfg Config, logger *slog.Logger) (*memories.Client,
 	return client, &acct, nil
 }
 
-// videoSource builds what the loader fetches from: the cache and
-// cross-request sharing over the upstream source, with limiters and a cache
+// videoCache builds what the loader fetches from: the cache and
+// cross-request sharing over the upstream calls, with limiters and a cache
 // in process or, with REDIS_URL, shared by all replicas.
-func (a *App) videoSource(cfg Config, logger *slog.Logger, client *memories.Client, tracer trace.Tracer) (*videocache.Cache, error) {
+func (a *App) videoCache(cfg Config, logger *slog.Logger, client *memories.Client, tracer trace.Tracer) (*videocache.Cache, error) {
 	local := videocache.NewLocal(cfg.CacheMaxEntries)
 	a.closers = append(a.closers, local.Close)
 	var (
@@ -229,7 +220,7 @@ func (a *App) videoSource(cfg Config, logger *slog.Logger, client *memories.Clie
 
 // routes builds the HTTP surface: the GraphQL endpoint with its checks, the
 // playground, health, readiness and metrics.
-func (a *App) routes(cfg Config, logger *slog.Logger, src loader.Fetcher, fixed *account.Account, tracer trace.Tracer) http.Handler {
+func (a *App) routes(cfg Config, logger *slog.Logger, videos loader.Fetcher, fixed *account.Account, tracer trace.Tracer) http.Handler {
 	gql := graph.NewServer(graph.Options{
 		// GraphQL over HTTP as its specification says (status codes, media
 		// types, no data on request errors), which gqlgen's own GET and POST
@@ -279,18 +270,20 @@ func (a *App) routes(cfg Config, logger *slog.Logger, src loader.Fetcher, fixed 
 	playgroundUI := playground.Handler("memories.ai video GraphQL", "/query")
 	r.Handle("/", playgroundUI)
 	r.Handle(playground.AssetPath+"*", playgroundUI)
-	r.Handle("/query", a.query(cfg, gql, tokens, src, accountOf(fixed)))
+	r.Handle("/query", a.query(cfg, gql, tokens, videos, accountOf(fixed)))
 	return r
 }
 
 // accountOf returns how a request's upstream account is read: the server's
-// own key when it has one, else the caller's Authorization header.
-func accountOf(fixed *account.Account) func(*http.Request) (account.Account, bool) {
+// own key when it has one, else the caller's Authorization header (the zero
+// Account when it holds none).
+func accountOf(fixed *account.Account) func(*http.Request) account.Account {
 	if fixed != nil {
-		return func(*http.Request) (account.Account, bool) { return *fixed, true }
+		return func(*http.Request) account.Account { return *fixed }
 	}
-	return func(r *http.Request) (account.Account, bool) {
-		return account.New(r.Header.Get("Authorization"))
+	return func(r *http.Request) account.Account {
+		acct, _ := account.New(r.Header.Get("Authorization"))
+		return acct
 	}
 }
 
@@ -300,7 +293,7 @@ func accountOf(fixed *account.Account) func(*http.Request) (account.Account, boo
 // so that every request's stack stays small: past a few kilobytes, each
 // garbage collection shrinks a connection's stack and the next request
 // copies it back.
-func (a *App) query(cfg Config, gql http.Handler, tokens *access.Tokens, src loader.Fetcher, accountOf func(*http.Request) (account.Account, bool)) http.Handler {
+func (a *App) query(cfg Config, gql http.Handler, tokens *access.Tokens, videos loader.Fetcher, accountOf func(*http.Request) account.Account) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Answers depend on the caller's key (and its access token): no
 		// browser or shared HTTP cache may keep them.
@@ -317,8 +310,7 @@ func (a *App) query(cfg Config, gql http.Handler, tokens *access.Tokens, src loa
 		// A body without a Content-Length is cut off where it passes the
 		// limit, and gqlhttp answers 413.
 		r.Body = http.MaxBytesReader(w, r.Body, cfg.MaxBodyBytes)
-		acct, ok := accountOf(r)
-		ctx, end := loader.NewContext(tracing.Extract(r.Context(), r.Header), cfg.RequestTimeout, src, acct, ok, a.metrics.LoaderBatch)
+		ctx, end := loader.NewContext(tracing.Extract(r.Context(), r.Header), cfg.RequestTimeout, videos, accountOf(r), a.metrics.LoaderBatch)
 		defer end()
 		gql.ServeHTTP(w, r.WithContext(ctx))
 	})

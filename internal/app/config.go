@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -163,6 +164,14 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	}
 	c.Limits = withDefaults(c.Limits, graph.DefaultLimits(c.MaxVideos))
 	return c, c.validate()
+}
+
+// Exposed reports a server that spends its own account for anyone who can
+// reach it: it holds a real key, has no access tokens and listens beyond
+// loopback.
+func (c Config) Exposed(addr net.Addr) bool {
+	tcp, ok := addr.(*net.TCPAddr)
+	return c.APIKey != "" && len(c.AccessTokens) == 0 && ok && !tcp.IP.IsLoopback()
 }
 
 func (c Config) validate() error {

@@ -1,7 +1,7 @@
 // Package authheader reads the credential of an Authorization header value,
 // the one way the service, its upstream client and its emulator all do: a
-// raw key, as memories.ai wants it, or "Bearer <key>", as clients used to
-// OAuth send it out of habit.
+// raw key, as memories.ai wants it, or "Bearer <key>", which clients used
+// to OAuth send out of habit.
 package authheader
 
 import "strings"

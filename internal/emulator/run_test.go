@@ -1,38 +1,19 @@
 package emulator_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/memories-facade/memories-graphql/internal/emulator"
 	"github.com/memories-facade/memories-graphql/internal/eventually"
+	"github.com/memories-facade/memories-graphql/internal/videotest"
 )
-
-// syncBuffer is a bytes.Buffer that Run may write while the test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 var listeningLine = regexp.MustCompile(`^memories\.ai emulator listening on (http://127\.0\.0\.1:\d+)\n$`)
 
@@ -42,7 +23,7 @@ func runEmulator(t *testing.T, args []string, env map[string]string) (string, co
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	out := &syncBuffer{}
+	out := &videotest.SyncBuffer{}
 	errc := make(chan error, 1)
 	go func() { errc <- emulator.Run(ctx, args, func(k string) string { return env[k] }, out) }()
 
@@ -230,7 +211,7 @@ func TestRunErrors(t *testing.T) {
 			// A deadline, so that a Run that wrongly starts still returns.
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			var out syncBuffer
+			var out videotest.SyncBuffer
 			err := emulator.Run(ctx, tt.args, func(k string) string { return tt.env[k] }, &out)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("Run(%q) = %v; want an error containing %q", tt.args, err, tt.wantErr)
@@ -244,7 +225,7 @@ func TestRunErrors(t *testing.T) {
 
 func TestRunHelp(t *testing.T) {
 	t.Parallel()
-	var out syncBuffer
+	var out videotest.SyncBuffer
 	if err := emulator.Run(context.Background(), []string{"-h"}, nil, &out); err != nil {
 		t.Errorf("Run(-h) = %v; want nil", err)
 	}

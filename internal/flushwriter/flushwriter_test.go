@@ -8,28 +8,11 @@ import (
 	"time"
 
 	"github.com/memories-facade/memories-graphql/internal/eventually"
+	"github.com/memories-facade/memories-graphql/internal/videotest"
 )
 
-// syncBuffer is a bytes.Buffer safe for the flushing goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestWritesArriveOnInterval(t *testing.T) {
-	var out syncBuffer
+	var out videotest.SyncBuffer
 	w := New(&out, 10*time.Millisecond)
 	defer w.Close()
 	fmt.Fprint(w, "one line\n")
@@ -37,7 +20,7 @@ func TestWritesArriveOnInterval(t *testing.T) {
 }
 
 func TestCloseLosesNothing(t *testing.T) {
-	var out syncBuffer
+	var out videotest.SyncBuffer
 	w := New(&out, time.Hour)
 	var wg sync.WaitGroup
 	for i := range 100 {

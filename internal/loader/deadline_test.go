@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/memories-facade/memories-graphql/internal/account"
 	"github.com/memories-facade/memories-graphql/internal/departure"
 	"github.com/memories-facade/memories-graphql/internal/memories"
+	"github.com/memories-facade/memories-graphql/internal/videotest"
 )
 
 type key struct{}
@@ -112,9 +112,10 @@ func TestLazyDeadlineDeadline(t *testing.T) {
 func TestCacheHitArmsNoTimer(t *testing.T) {
 	c := withLazyDeadline(t.Context(), time.Now().Add(time.Minute))
 	defer c.stop()
-	acct, _ := account.New("sk-test")
-	l := New(c, instant{}, acct, true, nil)
-	a, b := memories.VideoRef{UniqueID: "default", VideoNo: "a"}, memories.VideoRef{UniqueID: "default", VideoNo: "b"}
+	// The fake looks at ctx only with Deadline and Err, which arm no timer
+	// before the deadline.
+	l := New(c, &videotest.Fetcher{}, videotest.Account(t, "sk-test"), nil)
+	a, b := videotest.Ref("a"), videotest.Ref("b")
 	l.Prefetch([]Key{{Ref: a}, {Ref: b}})
 	if _, errs := l.LoadMany(t.Context(), []memories.VideoRef{a, b}, false); errs != nil {
 		t.Fatalf("LoadMany errs = %v", errs)
@@ -122,17 +123,6 @@ func TestCacheHitArmsNoTimer(t *testing.T) {
 	if c.armed.Load() != nil {
 		t.Error("the request's deadline armed a timer; want none for answers that need no wait")
 	}
-}
-
-// instant answers every video at once, without looking at ctx.
-type instant struct{}
-
-func (instant) Videos(_ context.Context, _ account.Account, refs []memories.VideoRef, _ bool) ([]*memories.Video, []error) {
-	vs := make([]*memories.Video, len(refs))
-	for i, r := range refs {
-		vs[i] = &memories.Video{VideoNo: r.VideoNo}
-	}
-	return vs, nil
 }
 
 // Work that watches for the request's departure (videocache, while it

@@ -50,9 +50,8 @@ type Loader struct {
 	// ctx is the request's: every batch serves all the request's fields,
 	// so none runs on one field's context, and all end with the request.
 	ctx     context.Context
-	src     Fetcher
-	acct    account.Account
-	hasAcct bool
+	fetcher Fetcher
+	acct    account.Account // the zero Account when the request has no key
 	onBatch func(size int)
 
 	// The plan's answers, fetched by Prefetch before any field resolves
@@ -73,11 +72,11 @@ type Loader struct {
 	detail map[memories.VideoRef]bool
 }
 
-// New returns a loader for one request of acct (hasAcct false: the request
-// has no key), whose fetches end with ctx. onBatch, if not nil, is told the
-// size of every batch.
-func New(ctx context.Context, src Fetcher, acct account.Account, hasAcct bool, onBatch func(size int)) *Loader {
-	return &Loader{ctx: ctx, src: src, acct: acct, hasAcct: hasAcct, onBatch: onBatch}
+// New returns a loader for one request of acct (the zero Account: the
+// request has no key) that fetches from f, whose fetches end with ctx.
+// onBatch, if not nil, is told the size of every batch.
+func New(ctx context.Context, f Fetcher, acct account.Account, onBatch func(size int)) *Loader {
+	return &Loader{ctx: ctx, fetcher: f, acct: acct, onBatch: onBatch}
 }
 
 // unplanned returns the dataloader of loads outside the plan, which waits
@@ -227,7 +226,7 @@ func (l *Loader) fetch(keys []Key) (videos []*memories.Video, errs []error) {
 	if l.onBatch != nil {
 		l.onBatch(len(keys))
 	}
-	if !l.hasAcct {
+	if l.acct.IsZero() {
 		videos, errs = make([]*memories.Video, len(keys)), make([]error, len(keys))
 		for i := range errs {
 			errs[i] = ErrNoAccount
@@ -246,7 +245,7 @@ func (l *Loader) fetch(keys []Key) (videos []*memories.Video, errs []error) {
 		for i, k := range keys {
 			refs[i] = k.Ref
 		}
-		return l.src.Videos(l.ctx, l.acct, refs, full > 0)
+		return l.fetcher.Videos(l.ctx, l.acct, refs, full > 0)
 	}
 	videos, errs = make([]*memories.Video, len(keys)), make([]error, len(keys))
 	kind := func(detail bool) {
@@ -258,7 +257,7 @@ func (l *Loader) fetch(keys []Key) (videos []*memories.Video, errs []error) {
 				refs = append(refs, k.Ref)
 			}
 		}
-		vs, es := l.src.Videos(l.ctx, l.acct, refs, detail)
+		vs, es := l.fetcher.Videos(l.ctx, l.acct, refs, detail)
 		for j, i := range idx {
 			videos[i] = vs[j]
 			if es != nil {
@@ -294,9 +293,9 @@ func newContext(ctx context.Context, l *Loader) context.Context {
 // (see New), and ending after timeout: the loader's fetches end with it,
 // and a request that waits on nothing (a cache hit) arms no timer for it.
 // end releases the deadline; call it when the request is done.
-func NewContext(ctx context.Context, timeout time.Duration, src Fetcher, acct account.Account, hasAcct bool, onBatch func(size int)) (_ context.Context, end func()) {
+func NewContext(ctx context.Context, timeout time.Duration, f Fetcher, acct account.Account, onBatch func(size int)) (_ context.Context, end func()) {
 	dl := withLazyDeadline(ctx, time.Now().Add(timeout))
-	return newContext(dl, New(dl, src, acct, hasAcct, onBatch)), dl.stop
+	return newContext(dl, New(dl, f, acct, onBatch)), dl.stop
 }
 
 // FromContext returns the request's loader, if any.

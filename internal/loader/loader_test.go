@@ -16,91 +16,11 @@ import (
 	"github.com/memories-facade/memories-graphql/internal/account"
 	"github.com/memories-facade/memories-graphql/internal/loader"
 	"github.com/memories-facade/memories-graphql/internal/memories"
+	"github.com/memories-facade/memories-graphql/internal/videotest"
 )
 
-var errNeverEnded = errors.New("fake fetcher: its context never ended")
-
-// call is one call of the Fetcher.
-type call struct {
-	refs   []memories.VideoRef
-	detail bool
-	acct   string
-}
-
-// fakeFetcher records every call. It fails every ref with ctx.Err() when
-// its context has ended; else it answers a video per ref (Detailed as
-// asked), nil for VideoNo "missing", and errs[VideoNo] where set. With block
-// set it waits for its ctx to end (10s at most) and fails every ref with
-// ctx.Err().
-type fakeFetcher struct {
-	errs  map[string]error
-	block bool
-
-	mu      sync.Mutex
-	calls   []call
-	started chan struct{} // closed at the first call, when not nil
-	ctxErr  error         // ctx.Err() a blocked call saw
-	ctxDL   time.Time     // the deadline of a blocked call's ctx
-	hasDL   bool
-}
-
-func (f *fakeFetcher) Videos(ctx context.Context, acct account.Account, refs []memories.VideoRef, detail bool) ([]*memories.Video, []error) {
-	f.mu.Lock()
-	f.calls = append(f.calls, call{refs: slices.Clone(refs), detail: detail, acct: acct.ID()})
-	if f.started != nil && len(f.calls) == 1 {
-		close(f.started)
-	}
-	f.mu.Unlock()
-	vs := make([]*memories.Video, len(refs))
-	if f.block {
-		select {
-		case <-ctx.Done():
-		case <-time.After(10 * time.Second): // fail, not hang, when ctx never ends
-			errs := make([]error, len(refs))
-			for i := range errs {
-				errs[i] = errNeverEnded
-			}
-			return vs, errs
-		}
-		dl, ok := ctx.Deadline()
-		f.mu.Lock()
-		f.ctxErr, f.ctxDL, f.hasDL = ctx.Err(), dl, ok
-		f.mu.Unlock()
-		errs := make([]error, len(refs))
-		for i := range errs {
-			errs[i] = ctx.Err()
-		}
-		return vs, errs
-	}
-	var errs []error
-	for i, ref := range refs {
-		if err := ctx.Err(); err != nil { // as a real fetch on a dead context
-			if errs == nil {
-				errs = make([]error, len(refs))
-			}
-			errs[i] = err
-			continue
-		}
-		if err := f.errs[ref.VideoNo]; err != nil {
-			if errs == nil {
-				errs = make([]error, len(refs))
-			}
-			errs[i] = err
-			continue
-		}
-		if ref.VideoNo == "missing" {
-			continue
-		}
-		vs[i] = &memories.Video{VideoNo: ref.VideoNo, Detailed: detail}
-	}
-	return vs, errs
-}
-
-func (f *fakeFetcher) recorded() []call {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.calls)
-}
+// testKey is the API key of the requests' account.
+const testKey = "test-key"
 
 // sizes records the batch sizes onBatch reports.
 type sizes struct {
@@ -120,39 +40,20 @@ func (s *sizes) get() []int {
 	return slices.Clone(s.n)
 }
 
-func testAccount(t *testing.T) account.Account {
-	t.Helper()
-	acct, ok := account.New("test-key")
-	if !ok {
-		t.Fatal("account.New(test-key) = false")
-	}
-	return acct
-}
-
-func ref(no string) memories.VideoRef { return memories.VideoRef{UniqueID: "default", VideoNo: no} }
-
-func refs(nos ...string) []memories.VideoRef {
-	out := make([]memories.VideoRef, len(nos))
-	for i, no := range nos {
-		out[i] = ref(no)
-	}
-	return out
-}
-
 func refString(r memories.VideoRef) string { return r.UniqueID + "/" + r.VideoNo }
 
 // byKind returns the refs fetched per kind, sorted, and how many calls of
 // each kind were made.
-func byKind(calls []call) (full, list []string, nFull, nList int) {
+func byKind(calls []videotest.Call) (full, list []string, nFull, nList int) {
 	for _, c := range calls {
-		for _, r := range c.refs {
-			if c.detail {
+		for _, r := range c.Refs {
+			if c.Detail {
 				full = append(full, refString(r))
 			} else {
 				list = append(list, refString(r))
 			}
 		}
-		if c.detail {
+		if c.Detail {
 			nFull++
 		} else {
 			nList++
@@ -181,30 +82,34 @@ func TestPrefetchIsOneBatch(t *testing.T) {
 	}{
 		{
 			name:     "list only",
-			keys:     []loader.Key{{ref("a"), false}, {ref("b"), false}, {ref("c"), false}},
+			keys:     []loader.Key{{videotest.Ref("a"), false}, {videotest.Ref("b"), false}, {videotest.Ref("c"), false}},
 			wantList: names("a", "b", "c"),
 		},
 		{
 			name:     "detail only",
-			keys:     []loader.Key{{ref("a"), true}, {ref("b"), true}},
+			keys:     []loader.Key{{videotest.Ref("a"), true}, {videotest.Ref("b"), true}},
 			wantFull: names("a", "b"),
 		},
 		{
-			name:     "mixed",
-			keys:     []loader.Key{{ref("a"), true}, {ref("b"), false}, {ref("c"), false}, {ref("d"), true}},
+			name: "mixed",
+			keys: []loader.Key{
+				{videotest.Ref("a"), true}, {videotest.Ref("b"), false}, {videotest.Ref("c"), false}, {videotest.Ref("d"), true},
+			},
 			wantFull: names("a", "d"),
 			wantList: names("b", "c"),
 		},
 		{
-			name:     "repeated keys",
-			keys:     []loader.Key{{ref("a"), false}, {ref("b"), false}, {ref("a"), false}, {ref("b"), false}},
+			name: "repeated keys",
+			keys: []loader.Key{
+				{videotest.Ref("a"), false}, {videotest.Ref("b"), false}, {videotest.Ref("a"), false}, {videotest.Ref("b"), false},
+			},
 			wantList: names("a", "b"),
 		},
 		{
 			name: "one ref with and without detail",
 			keys: []loader.Key{
-				{ref("a"), false}, {ref("b"), false}, {ref("a"), true},
-				{ref("c"), true}, {ref("c"), false},
+				{videotest.Ref("a"), false}, {videotest.Ref("b"), false}, {videotest.Ref("a"), true},
+				{videotest.Ref("c"), true}, {videotest.Ref("c"), false},
 			},
 			wantFull: names("a", "c"),
 			wantList: names("b"),
@@ -213,9 +118,11 @@ func TestPrefetchIsOneBatch(t *testing.T) {
 			// Past the size a plan is searched at, it is indexed.
 			name: "large plan with repeats and detail",
 			keys: []loader.Key{
-				{ref("a"), false}, {ref("b"), false}, {ref("c"), false}, {ref("d"), false}, {ref("e"), false},
-				{ref("f"), false}, {ref("g"), false}, {ref("h"), false}, {ref("i"), false}, {ref("j"), false},
-				{ref("a"), true}, {ref("j"), false}, {ref("k"), true}, {ref("k"), false},
+				{videotest.Ref("a"), false}, {videotest.Ref("b"), false}, {videotest.Ref("c"), false},
+				{videotest.Ref("d"), false}, {videotest.Ref("e"), false}, {videotest.Ref("f"), false},
+				{videotest.Ref("g"), false}, {videotest.Ref("h"), false}, {videotest.Ref("i"), false},
+				{videotest.Ref("j"), false}, {videotest.Ref("a"), true}, {videotest.Ref("j"), false},
+				{videotest.Ref("k"), true}, {videotest.Ref("k"), false},
 			},
 			wantFull: names("a", "k"),
 			wantList: names("b", "c", "d", "e", "f", "g", "h", "i", "j"),
@@ -223,16 +130,16 @@ func TestPrefetchIsOneBatch(t *testing.T) {
 		{
 			name: "other scope is another video",
 			keys: []loader.Key{
-				{ref("a"), false}, {memories.VideoRef{UniqueID: "other", VideoNo: "a"}, false},
+				{videotest.Ref("a"), false}, {memories.VideoRef{UniqueID: "other", VideoNo: "a"}, false},
 			},
 			wantList: []string{"default/a", "other/a"},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := &fakeFetcher{}
+			f := &videotest.Fetcher{}
 			var s sizes
-			l := loader.New(t.Context(), f, testAccount(t), true, s.add)
+			l := loader.New(t.Context(), f, videotest.Account(t, testKey), s.add)
 			l.Prefetch(tt.keys)
 
 			// Every key's reference, as a resolver makes it; a ref that any
@@ -275,7 +182,7 @@ func TestPrefetchIsOneBatch(t *testing.T) {
 				}
 			}
 
-			gotFull, gotList, nFull, nList := byKind(f.recorded())
+			gotFull, gotList, nFull, nList := byKind(f.Calls())
 			if want := min(len(tt.wantFull), 1); nFull != want {
 				t.Errorf("detail calls = %d; want %d", nFull, want)
 			}
@@ -298,26 +205,26 @@ func TestPrefetchIsOneBatch(t *testing.T) {
 // A video planned in full serves a reference that wants only the list
 // fields: the very same answer, no second call.
 func TestPlannedFullServesListReference(t *testing.T) {
-	f := &fakeFetcher{}
-	l := loader.New(t.Context(), f, testAccount(t), true, nil)
-	l.Prefetch([]loader.Key{{ref("a"), false}, {ref("a"), true}})
-	list, err := l.Load(t.Context(), ref("a"), false)
+	f := &videotest.Fetcher{}
+	l := loader.New(t.Context(), f, videotest.Account(t, testKey), nil)
+	l.Prefetch([]loader.Key{{videotest.Ref("a"), false}, {videotest.Ref("a"), true}})
+	list, err := l.Load(t.Context(), videotest.Ref("a"), false)
 	if err != nil || list == nil {
 		t.Fatalf("Load(a, false) = %v, %v; want a video", list, err)
 	}
 	if !list.Detailed {
 		t.Errorf("Load(a, false).Detailed = false; want true (the full answer)")
 	}
-	full, err := l.Load(t.Context(), ref("a"), true)
+	full, err := l.Load(t.Context(), videotest.Ref("a"), true)
 	if err != nil || full != list {
 		t.Errorf("Load(a, true) = %p, %v; want the same video %p", full, err, list)
 	}
-	calls := f.recorded()
+	calls := f.Calls()
 	if got, want := len(calls), 1; got != want {
 		t.Fatalf("calls = %d (%v); want %d", got, calls, want)
 	}
-	if c := calls[0]; !c.detail || !slices.Equal(c.refs, refs("a")) {
-		t.Errorf("call = %v detail=%v; want [a] detail=true", c.refs, c.detail)
+	if c := calls[0]; !c.Detail || !slices.Equal(c.Refs, videotest.Refs("a")) {
+		t.Errorf("call = %v detail=%v; want [a] detail=true", c.Refs, c.Detail)
 	}
 }
 
@@ -328,9 +235,9 @@ func TestUnplannedLoadsBatchAndDedupe(t *testing.T) {
 	for i := range 50 {
 		nos = append(nos, fmt.Sprintf("v%02d", i))
 	}
-	asked := refs(nos...)
+	asked := videotest.Refs(nos...)
 	asked = append(asked, asked[:10]...) // 60 refs, 50 distinct
-	asked = append(asked, ref("missing"))
+	asked = append(asked, videotest.Ref("missing"))
 	tests := []struct {
 		name   string
 		plan   []loader.Key
@@ -338,9 +245,9 @@ func TestUnplannedLoadsBatchAndDedupe(t *testing.T) {
 	}{
 		{name: "no plan"},
 		{name: "no plan, detail", detail: true},
-		{name: "plan of other videos", plan: []loader.Key{{ref("p1"), false}, {ref("p2"), true}}},
+		{name: "plan of other videos", plan: []loader.Key{{videotest.Ref("p1"), false}, {videotest.Ref("p2"), true}}},
 		// v00 is planned without detail: asking it in full goes outside the plan.
-		{name: "planned without detail, asked in full", plan: []loader.Key{{ref("v00"), false}}, detail: true},
+		{name: "planned without detail, asked in full", plan: []loader.Key{{videotest.Ref("v00"), false}}, detail: true},
 	}
 	for _, tt := range tests {
 		// In a bubble the loader's wait window is fake time, which passes only
@@ -349,9 +256,9 @@ func TestUnplannedLoadsBatchAndDedupe(t *testing.T) {
 		// scheduler's pauses, which can split a 1ms window under -race.
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				f := &fakeFetcher{}
+				f := &videotest.Fetcher{}
 				var s sizes
-				l := loader.New(t.Context(), f, testAccount(t), true, s.add)
+				l := loader.New(t.Context(), f, videotest.Account(t, testKey), s.add)
 				if tt.plan != nil {
 					l.Prefetch(tt.plan)
 					for _, k := range tt.plan { // let the planned batch finish
@@ -360,7 +267,7 @@ func TestUnplannedLoadsBatchAndDedupe(t *testing.T) {
 						}
 					}
 				}
-				before := len(f.recorded())
+				before := len(f.Calls())
 				vs, errs := l.LoadMany(t.Context(), asked, tt.detail)
 				if errs != nil {
 					t.Fatalf("errs = %v; want nil", errs)
@@ -380,16 +287,16 @@ func TestUnplannedLoadsBatchAndDedupe(t *testing.T) {
 						t.Errorf("videos[%d] = %+v; want %q Detailed=%v", i, v, want, tt.detail)
 					}
 				}
-				calls := f.recorded()[before:]
+				calls := f.Calls()[before:]
 				if got, want := len(calls), 1; got != want {
 					t.Fatalf("calls for LoadMany = %d; want %d", got, want)
 				}
 				c := calls[0]
-				if got, want := len(c.refs), 51; got != want {
+				if got, want := len(c.Refs), 51; got != want {
 					t.Errorf("refs in the call = %d; want %d (distinct)", got, want)
 				}
-				if c.detail != tt.detail {
-					t.Errorf("call detail = %v; want %v", c.detail, tt.detail)
+				if c.Detail != tt.detail {
+					t.Errorf("call detail = %v; want %v", c.Detail, tt.detail)
 				}
 				if got := s.get(); got[len(got)-1] != 51 {
 					t.Errorf("batch sizes = %v; want the last to be 51", got)
@@ -398,7 +305,7 @@ func TestUnplannedLoadsBatchAndDedupe(t *testing.T) {
 				if _, errs := l.LoadMany(t.Context(), asked, tt.detail); errs != nil {
 					t.Fatalf("errs = %v; want nil", errs)
 				}
-				if got, want := len(f.recorded())-before, 1; got != want {
+				if got, want := len(f.Calls())-before, 1; got != want {
 					t.Errorf("calls after asking again = %d; want %d", got, want)
 				}
 			})
@@ -424,20 +331,20 @@ func TestFailureSharedWithinRequest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := &fakeFetcher{errs: map[string]error{"bad": errBad, "denied": errDenied}}
-			l := loader.New(t.Context(), f, testAccount(t), true, nil)
+			f := &videotest.Fetcher{Errs: map[string]error{"bad": errBad, "denied": errDenied}}
+			l := loader.New(t.Context(), f, videotest.Account(t, testKey), nil)
 			if tt.plan {
-				l.Prefetch([]loader.Key{{ref(tt.no), false}, {ref("ok"), false}})
+				l.Prefetch([]loader.Key{{videotest.Ref(tt.no), false}, {videotest.Ref("ok"), false}})
 			}
 			var got []error
 			for range 2 {
-				v, err := l.Load(t.Context(), ref(tt.no), false)
+				v, err := l.Load(t.Context(), videotest.Ref(tt.no), false)
 				if v != nil {
 					t.Errorf("Load(%s) video = %v; want nil", tt.no, v)
 				}
 				got = append(got, err)
 			}
-			_, errs := l.LoadMany(t.Context(), refs(tt.no, "ok", tt.no), false)
+			_, errs := l.LoadMany(t.Context(), videotest.Refs(tt.no, "ok", tt.no), false)
 			if errs == nil {
 				t.Fatal("LoadMany errs = nil; want the failure")
 			}
@@ -451,8 +358,8 @@ func TestFailureSharedWithinRequest(t *testing.T) {
 				}
 			}
 			n := 0
-			for _, c := range f.recorded() {
-				for _, r := range c.refs {
+			for _, c := range f.Calls() {
+				for _, r := range c.Refs {
 					if r.VideoNo == tt.no {
 						n++
 					}
@@ -468,13 +375,13 @@ func TestFailureSharedWithinRequest(t *testing.T) {
 func TestNoAccount(t *testing.T) {
 	for _, plan := range []bool{false, true} {
 		t.Run(fmt.Sprintf("plan=%v", plan), func(t *testing.T) {
-			f := &fakeFetcher{}
+			f := &videotest.Fetcher{}
 			var s sizes
-			l := loader.New(t.Context(), f, account.Account{}, false, s.add)
+			l := loader.New(t.Context(), f, account.Account{}, s.add)
 			if plan {
-				l.Prefetch([]loader.Key{{ref("a"), true}, {ref("b"), false}})
+				l.Prefetch([]loader.Key{{videotest.Ref("a"), true}, {videotest.Ref("b"), false}})
 			}
-			vs, errs := l.LoadMany(t.Context(), refs("a", "b", "a"), false)
+			vs, errs := l.LoadMany(t.Context(), videotest.Refs("a", "b", "a"), false)
 			if len(errs) != 3 {
 				t.Fatalf("errs = %v; want 3 errors", errs)
 			}
@@ -486,10 +393,10 @@ func TestNoAccount(t *testing.T) {
 					t.Errorf("videos[%d] = %v; want nil", i, vs[i])
 				}
 			}
-			if _, err := l.Load(t.Context(), ref("c"), true); !errors.Is(err, loader.ErrNoAccount) {
+			if _, err := l.Load(t.Context(), videotest.Ref("c"), true); !errors.Is(err, loader.ErrNoAccount) {
 				t.Errorf("Load(c) = %v; want ErrNoAccount", err)
 			}
-			if got := f.recorded(); len(got) != 0 {
+			if got := f.Calls(); len(got) != 0 {
 				t.Errorf("calls without an account = %v; want none", got)
 			}
 			var me *memories.Error
@@ -508,15 +415,15 @@ func TestNoAccount(t *testing.T) {
 func TestRequestEndCancelsFetches(t *testing.T) {
 	for _, plan := range []bool{false, true} {
 		t.Run(fmt.Sprintf("plan=%v", plan), func(t *testing.T) {
-			f := &fakeFetcher{block: true, started: make(chan struct{})}
+			f := &videotest.Fetcher{Hold: make(chan struct{}), Started: make(chan struct{})}
 			req, cancel := context.WithCancel(t.Context())
 			defer cancel()
-			l := loader.New(req, f, testAccount(t), true, nil)
-			go func() { <-f.started; cancel() }()
+			l := loader.New(req, f, videotest.Account(t, testKey), nil)
+			go func() { <-f.Started; cancel() }()
 			if plan {
-				l.Prefetch([]loader.Key{{ref("slow"), false}})
+				l.Prefetch([]loader.Key{{videotest.Ref("slow"), false}})
 			}
-			_, err := l.Load(t.Context(), ref("slow"), false)
+			_, err := l.Load(t.Context(), videotest.Ref("slow"), false)
 			if !errors.Is(err, context.Canceled) {
 				t.Errorf("Load after the request ended = %v; want context.Canceled", err)
 			}
@@ -529,14 +436,14 @@ func TestRequestEndCancelsFetches(t *testing.T) {
 func TestCancelledFieldContextDoesNotFailBatch(t *testing.T) {
 	for _, plan := range []bool{false, true} {
 		t.Run(fmt.Sprintf("plan=%v", plan), func(t *testing.T) {
-			f := &fakeFetcher{}
-			l := loader.New(t.Context(), f, testAccount(t), true, nil)
+			f := &videotest.Fetcher{}
+			l := loader.New(t.Context(), f, videotest.Account(t, testKey), nil)
 			if plan {
-				l.Prefetch([]loader.Key{{ref("a"), false}, {ref("b"), false}})
+				l.Prefetch([]loader.Key{{videotest.Ref("a"), false}, {videotest.Ref("b"), false}})
 			}
 			field, cancel := context.WithCancel(t.Context())
 			cancel()
-			vs, errs := l.LoadMany(field, refs("a", "b"), false)
+			vs, errs := l.LoadMany(field, videotest.Refs("a", "b"), false)
 			if errs != nil {
 				t.Fatalf("LoadMany on a cancelled field ctx errs = %v; want nil", errs)
 			}
@@ -552,14 +459,14 @@ func TestCancelledFieldContextDoesNotFailBatch(t *testing.T) {
 // NewContext gives each request its own loader, bound to its account,
 // so nothing is shared across requests or accounts.
 func TestLoaderPerRequest(t *testing.T) {
-	f := &fakeFetcher{}
+	f := &videotest.Fetcher{}
 	var s sizes
 	h := withLoader(f, 5*time.Second, s.add, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		l := loader.For(r.Context())
 		if l2, ok := loader.FromContext(r.Context()); !ok || l2 != l {
 			t.Errorf("FromContext = %p, %v; want %p, true", l2, ok, l)
 		}
-		if _, err := l.Load(r.Context(), ref("a"), false); err != nil {
+		if _, err := l.Load(r.Context(), videotest.Ref("a"), false); err != nil {
 			t.Error(err)
 		}
 	}))
@@ -568,13 +475,13 @@ func TestLoaderPerRequest(t *testing.T) {
 		req.Header.Set("Authorization", fmt.Sprintf("key-%d", i))
 		h.ServeHTTP(httptest.NewRecorder(), req)
 	}
-	calls := f.recorded()
+	calls := f.Calls()
 	if got, want := len(calls), 3; got != want {
 		t.Errorf("calls over 3 requests = %d; want %d (no loader outlives its request)", got, want)
 	}
 	accts := map[string]bool{}
 	for _, c := range calls {
-		accts[c.acct] = true
+		accts[c.Account] = true
 	}
 	if got, want := len(accts), 3; got != want {
 		t.Errorf("accounts seen = %d; want %d", got, want)
@@ -586,16 +493,16 @@ func TestLoaderPerRequest(t *testing.T) {
 
 // A request without an account gets ErrNoAccount, not a call.
 func TestRequestWithoutAccount(t *testing.T) {
-	f := &fakeFetcher{}
+	f := &videotest.Fetcher{}
 	var err error
 	h := withLoader(f, 5*time.Second, nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, err = loader.For(r.Context()).Load(r.Context(), ref("a"), false)
+		_, err = loader.For(r.Context()).Load(r.Context(), videotest.Ref("a"), false)
 	}))
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/query", nil))
 	if !errors.Is(err, loader.ErrNoAccount) {
 		t.Errorf("Load = %v; want ErrNoAccount", err)
 	}
-	if got := f.recorded(); len(got) != 0 {
+	if got := f.Calls(); len(got) != 0 {
 		t.Errorf("calls = %v; want none", got)
 	}
 }
@@ -604,14 +511,14 @@ func TestRequestWithoutAccount(t *testing.T) {
 // field's context.
 func TestRequestTimeoutEndsFetches(t *testing.T) {
 	const timeout = 50 * time.Millisecond
-	f := &fakeFetcher{block: true}
+	f := &videotest.Fetcher{Hold: make(chan struct{})}
 	var err error
 	var elapsed time.Duration
 	h := withLoader(f, timeout, nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		// A field context without the request's deadline: the loader's own
 		// context must still end.
-		_, err = loader.For(r.Context()).Load(context.WithoutCancel(r.Context()), ref("slow"), false)
+		_, err = loader.For(r.Context()).Load(context.WithoutCancel(r.Context()), videotest.Ref("slow"), false)
 		elapsed = time.Since(start)
 	}))
 	req := httptest.NewRequest(http.MethodPost, "/query", nil)
@@ -621,9 +528,13 @@ func TestRequestTimeoutEndsFetches(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Load = %v; want context.DeadlineExceeded", err)
 	}
-	f.mu.Lock()
-	ctxErr, dl, hasDL := f.ctxErr, f.ctxDL, f.hasDL
-	f.mu.Unlock()
+	var ctxErr error
+	var dl time.Time
+	var hasDL bool
+	if calls := f.Calls(); len(calls) > 0 { // the blocked call
+		c := calls[len(calls)-1]
+		ctxErr, dl, hasDL = c.Err, c.Deadline, c.HasDeadline
+	}
 	if !errors.Is(ctxErr, context.DeadlineExceeded) {
 		t.Errorf("Fetcher ctx.Err() = %v; want context.DeadlineExceeded", ctxErr)
 	}
@@ -648,23 +559,17 @@ func TestForWithoutLoaderPanics(t *testing.T) {
 	loader.For(t.Context())
 }
 
-// panicking is a Fetcher whose every call panics.
-type panicking struct{}
-
-func (panicking) Videos(context.Context, account.Account, []memories.VideoRef, bool) ([]*memories.Video, []error) {
-	panic("boom")
-}
-
 // A panic while fetching fails the videos of its batch, planned or not,
 // and not the request.
 func TestPanickingFetchFailsItsVideos(t *testing.T) {
 	for _, plan := range []bool{false, true} {
 		t.Run(fmt.Sprintf("plan=%v", plan), func(t *testing.T) {
-			l := loader.New(t.Context(), panicking{}, testAccount(t), true, nil)
+			panicking := &videotest.Fetcher{Before: func(context.Context) error { panic("boom") }}
+			l := loader.New(t.Context(), panicking, videotest.Account(t, testKey), nil)
 			if plan {
-				l.Prefetch([]loader.Key{{ref("a"), false}, {ref("b"), false}})
+				l.Prefetch([]loader.Key{{videotest.Ref("a"), false}, {videotest.Ref("b"), false}})
 			}
-			vs, errs := l.LoadMany(t.Context(), refs("a", "b"), false)
+			vs, errs := l.LoadMany(t.Context(), videotest.Refs("a", "b"), false)
 			for i := range vs {
 				if vs[i] != nil || errs == nil || errs[i] == nil || !strings.Contains(errs[i].Error(), "boom") {
 					t.Errorf("video %d = %v, %v; want nil and an error naming the panic", i, vs[i], errs)
@@ -678,8 +583,8 @@ func TestPanickingFetchFailsItsVideos(t *testing.T) {
 // Authorization header, as the server does in pass-through mode.
 func withLoader(f loader.Fetcher, timeout time.Duration, onBatch func(int), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		acct, ok := account.New(r.Header.Get("Authorization"))
-		ctx, end := loader.NewContext(r.Context(), timeout, f, acct, ok, onBatch)
+		acct, _ := account.New(r.Header.Get("Authorization")) // the zero Account without a key
+		ctx, end := loader.NewContext(r.Context(), timeout, f, acct, onBatch)
 		defer end()
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})

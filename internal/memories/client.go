@@ -123,7 +123,7 @@ func (c *Client) GetMetadata(ctx context.Context, key string, ref VideoRef) (*Vi
 	if err != nil {
 		return nil, err
 	}
-	if Blank(ref.VideoNo) {
+	if EmptyID(ref.VideoNo) {
 		return nil, &Error{Kind: KindBadRequest, Err: errors.New("missing video_no")}
 	}
 	uniqueID := ref.UniqueID
@@ -131,7 +131,7 @@ func (c *Client) GetMetadata(ctx context.Context, key string, ref VideoRef) (*Vi
 		uniqueID = DefaultUniqueID
 	}
 	q := url.Values{"video_no": {ref.VideoNo}, "unique_id": {uniqueID}}
-	return do(c, ctx, key, request{
+	return do(ctx, c, key, request{
 		op:      "get metadata",
 		method:  http.MethodGet,
 		url:     c.endpoint + "?" + q.Encode(),
@@ -168,7 +168,7 @@ func (c *Client) ListVideos(ctx context.Context, key string, req ListRequest) (*
 	switch {
 	case len(req.VideoNos) == 0:
 		return nil, &Error{Kind: KindBadRequest, Err: errors.New("missing video_nos")}
-	case slices.ContainsFunc(req.VideoNos, Blank):
+	case slices.ContainsFunc(req.VideoNos, EmptyID):
 		return nil, &Error{Kind: KindBadRequest, Err: errors.New("blank entry in video_nos")}
 	case req.Page < 0:
 		return nil, &Error{Kind: KindBadRequest, Err: errors.New("negative page")}
@@ -189,7 +189,7 @@ func (c *Client) ListVideos(ctx context.Context, key string, req ListRequest) (*
 	if err != nil { // unreachable for strings and ints; kept for safety
 		return nil, &Error{Kind: KindBadRequest, Err: err}
 	}
-	page, err := do(c, ctx, key, request{
+	page, err := do(ctx, c, key, request{
 		op:      "list videos",
 		method:  http.MethodPost,
 		url:     c.listEndpoint,
@@ -207,7 +207,7 @@ func (c *Client) ListVideos(ctx context.Context, key string, req ListRequest) (*
 
 // checkKey normalizes the caller's key and refuses one that cannot be sent.
 func checkKey(key string) (string, error) {
-	key = normalizeKey(key)
+	key = authheader.Credential(key) // trimmed, a "Bearer" scheme stripped
 	if key == "" {
 		return "", &Error{Kind: KindUnauthenticated, Err: errors.New("missing api key")}
 	}
@@ -232,7 +232,7 @@ type request struct {
 // capped read, the classification of context and transport failures, and
 // the redaction of every error, including parse's. key must have passed
 // checkKey. Every error is an *Error except a cancellation by ctx.
-func do[T any](c *Client, ctx context.Context, key string, r request, parse func(int, http.Header, []byte) (T, error)) (T, error) {
+func do[T any](ctx context.Context, c *Client, key string, r request, parse func(int, http.Header, []byte) (T, error)) (T, error) {
 	var zero T
 	if err := ctx.Err(); err != nil {
 		return zero, c.contextError(ctx, err, r.op)
@@ -312,9 +312,6 @@ func readBody(resp *http.Response, limit int64) ([]byte, error) {
 		}
 	}
 }
-
-// normalizeKey trims the key and strips a "Bearer" scheme in any case.
-func normalizeKey(key string) string { return authheader.Credential(key) }
 
 // contextError reports a context that ended: cancellation passes through
 // (the caller chose it, so it is not an upstream failure), a deadline

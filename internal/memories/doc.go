@@ -1,7 +1,7 @@
 // Package memories is the REST client for memories.ai's
 // GET /serve/api/v1/get_metadata and POST /serve/api/v1/list_videos
 // endpoints. It is the last layer of the request path, below the upstream
-// source (internal/upstream).
+// calls (internal/upstream).
 //
 // Every upstream answer is parsed exactly once, at this boundary, into either
 // a *Video (a *ListPage for list_videos) or a typed *Error (see Kind), so the

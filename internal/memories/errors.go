@@ -99,6 +99,10 @@ type Error struct {
 	Message    string        // the vendor's msg, trimmed and capped at 200 bytes; may be ""
 	RetryAfter time.Duration // from Retry-After (delta-seconds or HTTP-date); 0 when absent
 	Err        error         // the underlying cause, if any
+	// Unsent reports a call that was never sent: the account's rate budget
+	// had no room for it before the caller's deadline. A caller with more
+	// time may try again.
+	Unsent bool
 }
 
 // Error returns e.g. "memories: rate limited (code 0429): too many requests".

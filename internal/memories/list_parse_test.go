@@ -42,7 +42,7 @@ func vendorListPage() *memories.ListPage {
 	return &memories.ListPage{
 		Videos: []*memories.Video{first, {
 			VideoNo:    "VI606402870447996928",
-			VideoName:  ptr("clip"),
+			VideoName:  new("clip"),
 			Status:     memories.StatusUnparse,
 			RawStatus:  "UNPARSE",
 			CreateTime: millis(1754037000000),
@@ -87,7 +87,7 @@ var listCases = []listCase{
 	{parseCase: parseCase{name: "numbers as strings", status: 200, body: listData(`"current_page":"2","page_size":" 50 ","total_count":"120",` +
 		`"videos":[{"video_no":"VI1","duration":"12","size":"5000000014","create_time":"1754037217992","status":"FAILED","cause":"null"}]`)},
 		wantPage: &memories.ListPage{Page: 2, PageSize: 50, TotalCount: 120, Videos: []*memories.Video{item("VI1", func(v *memories.Video) {
-			v.Duration, v.Size, v.CreateTime = ptr(12), ptr(int64(5000000014)), millis(1754037217992)
+			v.Duration, v.Size, v.CreateTime = new(12), new(int64(5000000014)), millis(1754037217992)
 			v.Status, v.RawStatus = memories.StatusFailed, "FAILED"
 		})}}},
 	{parseCase: parseCase{name: "whole floats", status: 200, body: listData(`"current_page":1.0,"page_size":2e0,"total_count":"3.0","videos":[{"video_no":"VI1"}]`)},
@@ -103,7 +103,7 @@ var listCases = []listCase{
 		wantPage: &memories.ListPage{PageSize: 2, TotalCount: 2, Videos: items("VI1", "VI1")}},
 	{parseCase: parseCase{name: "detailed fields kept but not Detailed", status: 200, body: listData(`"videos":[{"video_no":"VI1","resolution_label":"720P","fps":"30"}]`)},
 		wantPage: &memories.ListPage{PageSize: 1, TotalCount: 1, Videos: []*memories.Video{item("VI1", func(v *memories.Video) {
-			v.ResolutionLabel, v.FPS = ptr("720P"), ptr(30)
+			v.ResolutionLabel, v.FPS = new("720P"), new(30)
 		})}}},
 	{parseCase: parseCase{name: "data null", status: 200, body: ok(`null`)}, wantPage: &memories.ListPage{Videos: []*memories.Video{}}},
 	{parseCase: parseCase{name: "data absent", status: 200, body: `{"code":"0000","msg":"success"}`}, wantPage: &memories.ListPage{Videos: []*memories.Video{}}},

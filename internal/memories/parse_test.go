@@ -37,28 +37,26 @@ const vendorExample = `{
     "failed": false
 }`
 
-func ptr[T any](v T) *T { return &v }
-
-func millis(ms int64) *time.Time { return ptr(time.UnixMilli(ms).UTC()) }
+func millis(ms int64) *time.Time { return new(time.UnixMilli(ms).UTC()) }
 
 // vendorVideo is exactly what vendorExample describes.
 func vendorVideo() *memories.Video {
 	return &memories.Video{
 		VideoNo:         "VI606404158946574336",
-		VideoName:       ptr("182082-867762198_tiny"),
-		Duration:        ptr(12),
-		Size:            ptr(int64(3284512)),
+		VideoName:       new("182082-867762198_tiny"),
+		Duration:        new(12),
+		Size:            new(int64(3284512)),
 		Status:          memories.StatusParse,
 		RawStatus:       "PARSE",
-		CreateTime:      ptr(time.Date(2025, 8, 1, 8, 33, 37, 992_000_000, time.UTC)),
-		ResolutionLabel: ptr("720P"),
-		FPS:             ptr(30),
-		Width:           ptr(1280),
-		Height:          ptr(720),
-		DatetimeTaken:   ptr(time.Date(2024, 10, 20, 1, 40, 0, 0, time.UTC)),
-		CameraModel:     ptr("Canon EOS 5D"),
-		Latitude:        ptr(39.9042),
-		Longitude:       ptr(116.4074),
+		CreateTime:      new(time.Date(2025, 8, 1, 8, 33, 37, 992_000_000, time.UTC)),
+		ResolutionLabel: new("720P"),
+		FPS:             new(30),
+		Width:           new(1280),
+		Height:          new(720),
+		DatetimeTaken:   new(time.Date(2024, 10, 20, 1, 40, 0, 0, time.UTC)),
+		CameraModel:     new("Canon EOS 5D"),
+		Latitude:        new(39.9042),
+		Longitude:       new(116.4074),
 		Tags:            []string{"holiday", "beijing", "api"},
 		Detailed:        true,
 	}
@@ -115,31 +113,31 @@ var parseCases = []parseCase{
 
 	// Exact sizes and numeric coercion.
 	{name: "size above 2^32 exact", status: 200, body: ok(`{"video_no":"VI1","size":5000000014}`),
-		want: minimal(func(v *memories.Video) { v.Size = ptr(int64(5000000014)) })},
+		want: minimal(func(v *memories.Video) { v.Size = new(int64(5000000014)) })},
 	{name: "size max int64 exact", status: 200, body: ok(`{"video_no":"VI1","size":9223372036854775807}`),
-		want: minimal(func(v *memories.Video) { v.Size = ptr(int64(9223372036854775807)) })},
+		want: minimal(func(v *memories.Video) { v.Size = new(int64(9223372036854775807)) })},
 	{name: "size numeric string padded", status: 200, body: ok(`{"video_no":"VI1","size":" 3284512 "}`),
-		want: minimal(func(v *memories.Video) { v.Size = ptr(int64(3284512)) })},
+		want: minimal(func(v *memories.Video) { v.Size = new(int64(3284512)) })},
 	{name: "size string above 2^32", status: 200, body: ok(`{"video_no":"VI1","size":"5000000014"}`),
-		want: minimal(func(v *memories.Video) { v.Size = ptr(int64(5000000014)) })},
+		want: minimal(func(v *memories.Video) { v.Size = new(int64(5000000014)) })},
 	{name: "size whole float", status: 200, body: ok(`{"video_no":"VI1","size":5000000014.0}`),
-		want: minimal(func(v *memories.Video) { v.Size = ptr(int64(5000000014)) })},
+		want: minimal(func(v *memories.Video) { v.Size = new(int64(5000000014)) })},
 	{name: "size exponent", status: 200, body: ok(`{"video_no":"VI1","size":5.000000014e9}`),
-		want: minimal(func(v *memories.Video) { v.Size = ptr(int64(5000000014)) })},
+		want: minimal(func(v *memories.Video) { v.Size = new(int64(5000000014)) })},
 	{name: "duration 12.0", status: 200, body: ok(`{"video_no":"VI1","duration":12.0}`),
-		want: minimal(func(v *memories.Video) { v.Duration = ptr(12) })},
+		want: minimal(func(v *memories.Video) { v.Duration = new(12) })},
 	{name: "duration string", status: 200, body: ok(`{"video_no":"VI1","duration":"12"}`),
-		want: minimal(func(v *memories.Video) { v.Duration = ptr(12) })},
+		want: minimal(func(v *memories.Video) { v.Duration = new(12) })},
 	{name: "duration string 12.0", status: 200, body: ok(`{"video_no":"VI1","duration":"12.0"}`),
-		want: minimal(func(v *memories.Video) { v.Duration = ptr(12) })},
+		want: minimal(func(v *memories.Video) { v.Duration = new(12) })},
 	{name: "fps width height strings", status: 200, body: ok(`{"video_no":"VI1","fps":"30","width":"1280","height":" 720"}`),
-		want: minimal(func(v *memories.Video) { v.FPS, v.Width, v.Height = ptr(30), ptr(1280), ptr(720) })},
+		want: minimal(func(v *memories.Video) { v.FPS, v.Width, v.Height = new(30), new(1280), new(720) })},
 	{name: "times as strings", status: 200, body: ok(`{"video_no":"VI1","create_time":"1754037217992","datetime_taken":"1729388400000"}`),
 		want: minimal(func(v *memories.Video) { v.CreateTime, v.DatetimeTaken = millis(1754037217992), millis(1729388400000) })},
 	{name: "null-ish numbers are nil", status: 200, body: ok(`{"video_no":"VI1","duration":null,"size":"","width":"null","height":"  ","create_time":"NULL","latitude":null,"longitude":""}`),
 		want: minimal(nil)},
 	{name: "coordinates as strings", status: 200, body: ok(`{"video_no":"VI1","latitude":"39.9042","longitude":" -116.4074 "}`),
-		want: minimal(func(v *memories.Video) { v.Latitude, v.Longitude = ptr(39.9042), ptr(-116.4074) })},
+		want: minimal(func(v *memories.Video) { v.Latitude, v.Longitude = new(39.9042), new(-116.4074) })},
 
 	// Cause.
 	{name: "cause string null", status: 200, body: ok(`{"video_no":"VI1","status":"FAILED","cause":"null"}`),
@@ -148,7 +146,7 @@ var parseCases = []parseCase{
 	{name: "cause json null", status: 200, body: ok(`{"video_no":"VI1","cause":null}`), want: minimal(nil)},
 	{name: "cause kept", status: 200, body: ok(`{"video_no":"VI1","status":"FAILED","cause":"decode error"}`),
 		want: minimal(func(v *memories.Video) {
-			v.Status, v.RawStatus, v.Cause = memories.StatusFailed, "FAILED", ptr("decode error")
+			v.Status, v.RawStatus, v.Cause = memories.StatusFailed, "FAILED", new("decode error")
 		})},
 
 	// Status spellings.

@@ -33,6 +33,14 @@ type VideoRef struct {
 	VideoNo  string
 }
 
+// DefaultUniqueID is the upload scope the upstream assumes when a call
+// names none.
+const DefaultUniqueID = "default"
+
+// EmptyID reports an id (a video number or a unique_id) that is empty or
+// only white space, which the upstream refuses.
+func EmptyID(id string) bool { return strings.TrimSpace(id) == "" }
+
 // ListRequest asks list_videos for one page of videos of one scope.
 type ListRequest struct {
 	UniqueID string   // "" is sent as "default"

@@ -1,11 +1,9 @@
 package presence
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,16 +12,14 @@ import (
 	"github.com/memories-facade/memories-graphql/internal/eventually"
 	"github.com/memories-facade/memories-graphql/internal/redisconn"
 	"github.com/memories-facade/memories-graphql/internal/redistest"
+	"github.com/memories-facade/memories-graphql/internal/redistest/redisconntest"
+	"github.com/memories-facade/memories-graphql/internal/videotest"
 )
 
+// open opens a Conn under prefix with the options every test here uses.
 func open(t *testing.T, url, prefix string) *redisconn.Conn {
 	t.Helper()
-	conn, err := redisconn.Open(url, redisconn.Options{Prefix: prefix, Timeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
+	return redisconntest.Open(t, url, redisconn.Options{Prefix: prefix, Timeout: 2 * time.Second})
 }
 
 // redisNow returns Redis's clock in seconds, the trackers' clock.
@@ -79,33 +75,19 @@ func TestMissing(t *testing.T) {
 func TestWarnsAboveExpected(t *testing.T) {
 	url := redistest.URL(t)
 	prefix := redistest.Prefix(t, url)
-	var logs bytes.Buffer
-	var mu sync.Mutex
-	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		return logs.Write(p)
-	}), nil))
+	var logs videotest.SyncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	opts := Options{every: 50 * time.Millisecond, Expected: 1, Logger: logger}
 	one := Start(open(t, url, prefix), opts)
 	defer one.Close()
-	logged := func() string {
-		mu.Lock()
-		defer mu.Unlock()
-		return logs.String()
-	}
 	time.Sleep(3 * opts.every)
-	if strings.Contains(logged(), "EXPECTED_REPLICAS") {
-		t.Fatalf("one replica, one expected: logged %q; want no warning", logged())
+	if strings.Contains(logs.String(), "EXPECTED_REPLICAS") {
+		t.Fatalf("one replica, one expected: logged %q; want no warning", logs.String())
 	}
 	two := Start(open(t, url, prefix), Options{every: 50 * time.Millisecond})
 	defer two.Close()
 	eventually.True(t, "the warning", func() bool {
-		return strings.Contains(logged(), "more replicas share Redis than EXPECTED_REPLICAS") &&
-			strings.Contains(logged(), "replicas=2 expected_replicas=1")
+		return strings.Contains(logs.String(), "more replicas share Redis than EXPECTED_REPLICAS") &&
+			strings.Contains(logs.String(), "replicas=2 expected_replicas=1")
 	})
 }
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -3,7 +3,7 @@
 // a caller whose deadline comes before its turn is told at once how long it
 // would have had to wait.
 //
-// It sits below the upstream source (internal/upstream), which waits on one
+// It sits below the upstream calls (internal/upstream), which wait on one
 // limiter per endpoint before each call.
 package ratelimit
 

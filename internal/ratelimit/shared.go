@@ -69,8 +69,8 @@ func (s *Shared) share() (interval float64, burst int) {
 // SharedOptions configure a Shared limiter.
 type SharedOptions struct {
 	// Budget names the budget, so that one account's budgets for different
-	// endpoints live in different keys; "rate" is get_metadata's, as older
-	// replicas named it.
+	// endpoints live in different keys: "rate" is get_metadata's and
+	// "rate-list" list_videos' (the names replicas of every version share).
 	Budget string
 	// PerSecond and Burst are the account's rate, across every replica.
 	PerSecond float64

@@ -11,6 +11,7 @@ import (
 	"github.com/memories-facade/memories-graphql/internal/eventually"
 	"github.com/memories-facade/memories-graphql/internal/redisconn"
 	"github.com/memories-facade/memories-graphql/internal/redistest"
+	"github.com/memories-facade/memories-graphql/internal/redistest/redisconntest"
 )
 
 // perHour is a rate slow enough that "the next slot" is an hour away, so
@@ -43,17 +44,6 @@ func (f *fakeLocal) waitCount() int {
 	return f.waits
 }
 
-// openConn opens a Conn to rawURL under prefix.
-func openConn(t *testing.T, rawURL, prefix string) *redisconn.Conn {
-	t.Helper()
-	conn, err := redisconn.Open(rawURL, redisconn.Options{Prefix: prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
-}
-
 // replicas returns n Shared limiters on one Redis prefix, as n replicas of
 // the service would have.
 func sharedReplicas(t *testing.T, n int, perSecond float64, burst int) ([]*Shared, *fakeLocal) {
@@ -63,7 +53,7 @@ func sharedReplicas(t *testing.T, n int, perSecond float64, burst int) ([]*Share
 	local := &fakeLocal{}
 	out := make([]*Shared, n)
 	for i := range out {
-		s := NewShared(openConn(t, url, prefix), SharedOptions{Budget: "rate", PerSecond: perSecond, Burst: burst, Fallback: local})
+		s := NewShared(redisconntest.Open(t, url, redisconn.Options{Prefix: prefix}), SharedOptions{Budget: "rate", PerSecond: perSecond, Burst: burst, Fallback: local})
 		out[i] = s
 	}
 	return out, local
@@ -192,11 +182,7 @@ func TestSharedWaitsForItsTurn(t *testing.T) {
 func TestSharedFallsBackToLocal(t *testing.T) {
 	srv := redistest.StartServer(t)
 	local := &fakeLocal{}
-	conn, err := redisconn.Open(srv.URL(), redisconn.Options{Prefix: "t", ProbeEvery: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := redisconntest.Open(t, srv.URL(), redisconn.Options{Prefix: "t", ProbeEvery: 20 * time.Millisecond})
 	l := NewShared(conn, SharedOptions{Budget: "rate", PerSecond: perHour, Burst: 1, Fallback: local})
 	if err := l.Wait(minuteCtx(t), "acct"); err != nil || local.waitCount() != 0 {
 		t.Fatalf("with Redis: err %v, local waits %d; want nil, 0", err, local.waitCount())

@@ -30,7 +30,7 @@ type Options struct {
 	// Redis must cost a request little more than a missing one.
 	Timeout time.Duration
 	// ProbeEvery is how often an unavailable Redis is tried again
-	// (default 1s).
+	// (default 1s). For tests: the service keeps the default.
 	ProbeEvery time.Duration
 	// Logger receives the availability changes; nil discards them.
 	Logger *slog.Logger

@@ -1,36 +1,17 @@
 package redisconn
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/memories-facade/memories-graphql/internal/redistest"
+	"github.com/memories-facade/memories-graphql/internal/videotest"
 )
-
-// logBuffer is a concurrency-safe log sink.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), s)
-}
 
 func TestKeyPart(t *testing.T) {
 	long := strings.Repeat("x", 129)
@@ -73,7 +54,7 @@ func TestOpenRejectsBadURLWithoutEchoingIt(t *testing.T) {
 // its return once.
 func TestAvailabilityIsLoggedOncePerChange(t *testing.T) {
 	srv := redistest.StartServer(t)
-	var logs logBuffer
+	var logs videotest.SyncBuffer
 	conn, err := Open(srv.URL(), Options{ProbeEvery: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -98,11 +79,11 @@ func TestAvailabilityIsLoggedOncePerChange(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if got := logs.count("redis unavailable, using local limiter and cache"); got != 1 {
-		t.Errorf("unavailable logged %d times; want 1\n%s", got, logs.b.String())
+	if got := logs.Count("redis unavailable, using local limiter and cache"); got != 1 {
+		t.Errorf("unavailable logged %d times; want 1\n%s", got, logs.String())
 	}
-	if got := logs.count("redis available again"); got != 1 {
-		t.Errorf("available again logged %d times; want 1\n%s", got, logs.b.String())
+	if got := logs.Count("redis available again"); got != 1 {
+		t.Errorf("available again logged %d times; want 1\n%s", got, logs.String())
 	}
 }
 
@@ -111,7 +92,7 @@ func TestAvailabilityIsLoggedOncePerChange(t *testing.T) {
 func TestOpenWithRedisDown(t *testing.T) {
 	srv := redistest.StartServer(t)
 	srv.Stop()
-	var logs logBuffer
+	var logs videotest.SyncBuffer
 	conn, err := Open(srv.URL(), Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatalf("Open with Redis down: %v; want no error", err)
@@ -120,8 +101,8 @@ func TestOpenWithRedisDown(t *testing.T) {
 	if conn.Up() {
 		t.Error("Up() = true with Redis down")
 	}
-	if got := logs.count("level=WARN msg=\"redis unavailable"); got != 1 {
-		t.Errorf("WARN logged %d times; want 1\n%s", got, logs.b.String())
+	if got := logs.Count("level=WARN msg=\"redis unavailable"); got != 1 {
+		t.Errorf("WARN logged %d times; want 1\n%s", got, logs.String())
 	}
 }
 

@@ -62,8 +62,8 @@ type Observer interface {
 type Options struct {
 	// MaxConcurrency bounds the upstream calls in flight at once (default 16).
 	MaxConcurrency int
-	// NoBatch makes every video cost one get_metadata call, as before
-	// list_videos was used (MEMORIES_BATCH=off).
+	// NoBatch makes every video cost one get_metadata call, whatever its
+	// selection (MEMORIES_BATCH=off).
 	NoBatch bool
 	// BatchSize is the number of videos asked per list_videos call
 	// (default 200).
@@ -170,16 +170,16 @@ func positive[T int | time.Duration](v, def T) T {
 // Every error is a *memories.Error, except when ctx is cancelled. Running
 // out of budget before ctx's deadline is memories.KindRateLimited, with the
 // limiter's refusal as its cause.
-func (s *Caller) Videos(ctx context.Context, acct account.Account, refs []memories.VideoRef, detail bool) ([]*memories.Video, []error) {
+func (c *Caller) Videos(ctx context.Context, acct account.Account, refs []memories.VideoRef, detail bool) ([]*memories.Video, []error) {
 	r := &results{videos: make([]*memories.Video, len(refs)), errs: make([]error, len(refs))}
 	all := make([]int, len(refs))
 	for i := range all {
 		all[i] = i
 	}
-	if detail || s.noBatch || !s.listAvailable(acct.ID()) {
-		s.each(ctx, acct, refs, all, r)
+	if detail || c.noBatch || !c.listAvailable(acct.ID()) {
+		c.each(ctx, acct, refs, all, r)
 	} else {
-		s.batches(ctx, acct, refs, all, r)
+		c.batches(ctx, acct, refs, all, r)
 	}
 	for _, err := range r.errs {
 		if err != nil {
@@ -198,16 +198,16 @@ type results struct {
 
 // each fetches the videos at idx with get_metadata, at most MaxConcurrency
 // at once.
-func (s *Caller) each(ctx context.Context, acct account.Account, refs []memories.VideoRef, idx []int, r *results) {
-	parallel(len(idx), cap(s.slots), func(j int) {
+func (c *Caller) each(ctx context.Context, acct account.Account, refs []memories.VideoRef, idx []int, r *results) {
+	parallel(len(idx), cap(c.slots), func(j int) {
 		i := idx[j]
-		r.videos[i], r.errs[i] = s.video(ctx, acct, refs[i])
+		r.videos[i], r.errs[i] = c.video(ctx, acct, refs[i])
 	})
 }
 
 // batches groups the videos at idx by scope, cuts each group into chunks of
 // BatchSize and fetches the chunks through list_videos.
-func (s *Caller) batches(ctx context.Context, acct account.Account, refs []memories.VideoRef, idx []int, r *results) {
+func (c *Caller) batches(ctx context.Context, acct account.Account, refs []memories.VideoRef, idx []int, r *results) {
 	var chunks [][]int
 	groups := map[string][]int{}
 	var order []string
@@ -221,13 +221,13 @@ func (s *Caller) batches(ctx context.Context, acct account.Account, refs []memor
 	for _, u := range order {
 		g := groups[u]
 		for len(g) > 0 {
-			n := min(len(g), s.batchSize)
+			n := min(len(g), c.batchSize)
 			chunks = append(chunks, g[:n:n])
 			g = g[n:]
 		}
 	}
-	parallel(len(chunks), cap(s.slots), func(j int) {
-		s.batch(ctx, acct, refs, chunks[j], r)
+	parallel(len(chunks), cap(c.slots), func(j int) {
+		c.batch(ctx, acct, refs, chunks[j], r)
 	})
 }
 
@@ -237,8 +237,8 @@ func (s *Caller) batches(ctx context.Context, acct account.Account, refs []memor
 // splits the chunk and tries the halves, down to get_metadata calls for the
 // last one or two videos, so that only the videos that fail on their own
 // get an error.
-func (s *Caller) batch(ctx context.Context, acct account.Account, refs []memories.VideoRef, idx []int, r *results) {
-	got, err := s.listAll(ctx, acct, refs, idx)
+func (c *Caller) batch(ctx context.Context, acct account.Account, refs []memories.VideoRef, idx []int, r *results) {
+	got, err := c.listAll(ctx, acct, refs, idx)
 	if err == nil {
 		for _, i := range idx {
 			r.videos[i] = got[refs[i].VideoNo]
@@ -249,8 +249,8 @@ func (s *Caller) batch(ctx context.Context, acct account.Account, refs []memorie
 	isMe := errors.As(err, &me)
 	switch {
 	case isMe && me.Kind == memories.KindUnsupported:
-		s.markUnavailable(ctx, acct.ID())
-		s.each(ctx, acct, refs, idx, r)
+		c.markUnavailable(ctx, acct.ID())
+		c.each(ctx, acct, refs, idx, r)
 	case ctx.Err() != nil || !isMe || me.Kind == memories.KindRateLimited || me.AboutAccount():
 		// Out of time or budget, or an answer about the account: no
 		// smaller call would fare better.
@@ -258,14 +258,14 @@ func (s *Caller) batch(ctx context.Context, acct account.Account, refs []memorie
 			r.errs[i] = err
 		}
 	case len(idx) <= 2:
-		s.each(ctx, acct, refs, idx, r)
+		c.each(ctx, acct, refs, idx, r)
 	default:
 		half := len(idx) / 2
 		parallel(2, 2, func(j int) {
 			if j == 0 {
-				s.batch(ctx, acct, refs, idx[:half:half], r)
+				c.batch(ctx, acct, refs, idx[:half:half], r)
 			} else {
-				s.batch(ctx, acct, refs, idx[half:], r)
+				c.batch(ctx, acct, refs, idx[half:], r)
 			}
 		})
 	}
@@ -275,7 +275,7 @@ func (s *Caller) batch(ctx context.Context, acct account.Account, refs []memorie
 // page until every match has arrived, and returns them by video number.
 // Videos the answer names but the call did not ask for are dropped: the
 // order and the contents of an answer are the upstream's, not a promise.
-func (s *Caller) listAll(ctx context.Context, acct account.Account, refs []memories.VideoRef, idx []int) (map[string]*memories.Video, error) {
+func (c *Caller) listAll(ctx context.Context, acct account.Account, refs []memories.VideoRef, idx []int) (map[string]*memories.Video, error) {
 	nos := make([]string, len(idx))
 	want := make(map[string]bool, len(idx))
 	for j, i := range idx {
@@ -288,13 +288,13 @@ func (s *Caller) listAll(ctx context.Context, acct account.Account, refs []memor
 	// never add up.
 	for page := 1; page <= len(nos)+1; page++ {
 		var p *memories.ListPage
-		err := s.do(ctx, acct, s.list, func(ctx context.Context, span trace.Span) (string, error) {
+		err := c.do(ctx, acct, c.list, func(ctx context.Context, span trace.Span) (string, error) {
 			if span.IsRecording() {
 				span.SetAttributes(attribute.String("memories.unique_id", uniqueID),
 					attribute.Int("memories.videos", len(nos)), attribute.Int("memories.page", page))
 			}
 			var err error
-			p, err = s.client.ListVideos(ctx, acct.Key(), memories.ListRequest{UniqueID: uniqueID, VideoNos: nos, Page: page, Size: len(nos)})
+			p, err = c.client.ListVideos(ctx, acct.Key(), memories.ListRequest{UniqueID: uniqueID, VideoNos: nos, Page: page, Size: len(nos)})
 			return "ok", err
 		})
 		if err != nil {
@@ -314,14 +314,14 @@ func (s *Caller) listAll(ctx context.Context, acct account.Account, refs []memor
 }
 
 // video fetches one video with get_metadata.
-func (s *Caller) video(ctx context.Context, acct account.Account, ref memories.VideoRef) (*memories.Video, error) {
+func (c *Caller) video(ctx context.Context, acct account.Account, ref memories.VideoRef) (*memories.Video, error) {
 	var v *memories.Video
-	err := s.do(ctx, acct, s.meta, func(ctx context.Context, span trace.Span) (string, error) {
+	err := c.do(ctx, acct, c.meta, func(ctx context.Context, span trace.Span) (string, error) {
 		if span.IsRecording() {
 			span.SetAttributes(attribute.String("memories.video_no", ref.VideoNo), attribute.String("memories.unique_id", ref.UniqueID))
 		}
 		var err error
-		v, err = s.client.GetMetadata(ctx, acct.Key(), ref)
+		v, err = c.client.GetMetadata(ctx, acct.Key(), ref)
 		if err == nil && v == nil {
 			return "not_found", nil
 		}
@@ -335,18 +335,18 @@ func (s *Caller) video(ctx context.Context, acct account.Account, ref memories.V
 // the whole account, or a jittered backoff) and the vendor's transient
 // 0001 (up to transientRetries times). call returns the outcome to record
 // when it succeeds.
-func (s *Caller) do(ctx context.Context, acct account.Account, ep endpoint, call func(context.Context, trace.Span) (string, error)) error {
+func (c *Caller) do(ctx context.Context, acct account.Account, ep endpoint, call func(context.Context, trace.Span) (string, error)) error {
 	transient := 0
 	for attempt := 0; ; attempt++ {
-		if err := s.wait(ctx, acct, ep); err != nil {
+		if err := c.wait(ctx, acct, ep); err != nil {
 			return err
 		}
-		err := s.call(ctx, ep, call)
+		err := c.call(ctx, ep, call)
 		var me *memories.Error
 		if err == nil || !errors.As(err, &me) || !me.Retryable() {
 			return err
 		}
-		delay := s.backoffFor(attempt)
+		delay := c.backoffFor(attempt)
 		if me.Kind == memories.KindRateLimited {
 			if me.RetryAfter > 0 {
 				// The upstream says when the account's budget is back: hold
@@ -354,7 +354,7 @@ func (s *Caller) do(ctx context.Context, acct account.Account, ep endpoint, call
 				delay = me.RetryAfter
 				ep.limiter.Pause(acct.ID(), delay)
 			}
-		} else if transient++; transient > s.retries {
+		} else if transient++; transient > c.retries {
 			return err
 		}
 		if deadline, ok := ctx.Deadline(); ok && time.Now().Add(delay).After(deadline) {
@@ -368,38 +368,38 @@ func (s *Caller) do(ctx context.Context, acct account.Account, ep endpoint, call
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return outOfTime(ctx, delay, ctx.Err())
+			return waitEnded(ctx, delay, ctx.Err())
 		}
 	}
 }
 
 // wait waits for ep's budget, keeping callReserve before ctx's deadline for
 // the call itself.
-func (s *Caller) wait(ctx context.Context, acct account.Account, ep endpoint) error {
+func (c *Caller) wait(ctx context.Context, acct account.Account, ep endpoint) error {
 	waitCtx := ctx
 	if deadline, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc
-		waitCtx, cancel = context.WithDeadline(ctx, deadline.Add(-s.reserve))
+		waitCtx, cancel = context.WithDeadline(ctx, deadline.Add(-c.reserve))
 		defer cancel()
 	}
 	start := time.Now()
 	err := ep.limiter.Wait(waitCtx, acct.ID())
-	if s.obs != nil {
-		s.obs.LimiterWait(ep.name, time.Since(start))
+	if c.obs != nil {
+		c.obs.LimiterWait(ep.name, time.Since(start))
 	}
 	if err == nil {
 		return nil
 	}
 	var denied *ratelimit.DeniedError
 	if errors.As(err, &denied) {
-		return &memories.Error{Kind: memories.KindRateLimited, RetryAfter: denied.RetryAfter, Err: err}
+		return &memories.Error{Kind: memories.KindRateLimited, RetryAfter: denied.RetryAfter, Unsent: true, Err: err}
 	}
-	return outOfTime(ctx, s.reserve, err)
+	return waitEnded(ctx, c.reserve, err)
 }
 
-// outOfTime is the error of a call that ran out of ctx's time while it
-// waited: no budget in time (retry after wait), or ctx cancelled.
-func outOfTime(ctx context.Context, wait time.Duration, err error) error {
+// waitEnded is the error of a call whose context ended while it waited:
+// for budget or between retries (retry after wait), or cancelled.
+func waitEnded(ctx context.Context, wait time.Duration, err error) error {
 	if errors.Is(ctx.Err(), context.Canceled) {
 		return ctx.Err()
 	}
@@ -409,23 +409,23 @@ func outOfTime(ctx context.Context, wait time.Duration, err error) error {
 // call makes one upstream call inside the concurrency bound. Waiting for a
 // slot means calls already in flight are slow, so running out of time there
 // is an upstream timeout, not a rate limit.
-func (s *Caller) call(ctx context.Context, ep endpoint, call func(context.Context, trace.Span) (string, error)) error {
+func (c *Caller) call(ctx context.Context, ep endpoint, call func(context.Context, trace.Span) (string, error)) error {
 	select {
-	case s.slots <- struct{}{}:
+	case c.slots <- struct{}{}:
 	case <-ctx.Done():
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return &memories.Error{Kind: memories.KindTimeout, Err: ctx.Err()}
 		}
 		return ctx.Err()
 	}
-	defer func() { <-s.slots }()
+	defer func() { <-c.slots }()
 	// Spans name videos, never the account: its key must not leave the
 	// process, and its hash identifies a customer.
 	// Without a tracer, no span: starting even a no-op one costs a context
 	// and its look-ups on every call.
 	var span trace.Span = noSpan
-	if s.tracer != nil {
-		ctx, span = s.tracer.Start(ctx, "memories."+ep.name, trace.WithSpanKind(trace.SpanKindClient))
+	if c.tracer != nil {
+		ctx, span = c.tracer.Start(ctx, "memories."+ep.name, trace.WithSpanKind(trace.SpanKindClient))
 		defer span.End()
 	}
 	start := time.Now()
@@ -437,8 +437,8 @@ func (s *Caller) call(ctx context.Context, ep endpoint, call func(context.Contex
 	if span.IsRecording() {
 		span.SetAttributes(attribute.String("memories.outcome", outcome))
 	}
-	if s.obs != nil {
-		s.obs.UpstreamCall(ep.name, outcome, time.Since(start))
+	if c.obs != nil {
+		c.obs.UpstreamCall(ep.name, outcome, time.Since(start))
 	}
 	return err
 }
@@ -460,10 +460,10 @@ func outcomeOf(err error) string {
 
 // listAvailable reports whether list_videos may be used for the account:
 // it has not been found unavailable lately.
-func (s *Caller) listAvailable(accountID string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	until, ok := s.unavailable[accountID]
+func (c *Caller) listAvailable(accountID string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	until, ok := c.unavailable[accountID]
 	if !ok {
 		return true
 	}
@@ -471,39 +471,39 @@ func (s *Caller) listAvailable(accountID string) bool {
 		return false
 	}
 	// Probe: the next batch tries list_videos again.
-	delete(s.unavailable, accountID)
+	delete(c.unavailable, accountID)
 	return true
 }
 
 // markUnavailable makes the account use get_metadata for ProbeAfter.
-func (s *Caller) markUnavailable(ctx context.Context, accountID string) {
+func (c *Caller) markUnavailable(ctx context.Context, accountID string) {
 	now := time.Now()
-	s.mu.Lock()
-	_, already := s.unavailable[accountID]
-	if len(s.unavailable) >= sweepUnavailable {
-		for id, until := range s.unavailable {
+	c.mu.Lock()
+	_, already := c.unavailable[accountID]
+	if len(c.unavailable) >= sweepUnavailable {
+		for id, until := range c.unavailable {
 			if now.After(until) {
-				delete(s.unavailable, id)
+				delete(c.unavailable, id)
 			}
 		}
 	}
-	s.unavailable[accountID] = now.Add(s.probeAfter)
-	s.mu.Unlock()
+	c.unavailable[accountID] = now.Add(c.probeAfter)
+	c.mu.Unlock()
 	if already {
 		return // another batch of the account found out at the same time
 	}
-	s.logger.WarnContext(ctx, "list_videos is unavailable for this account: using get_metadata, one call per video",
-		"probe_after", s.probeAfter)
-	if s.obs != nil {
-		s.obs.ListUnavailable()
+	c.logger.WarnContext(ctx, "list_videos is unavailable for this account: using get_metadata, one call per video",
+		"probe_after", c.probeAfter)
+	if c.obs != nil {
+		c.obs.ListUnavailable()
 	}
 }
 
 // backoffFor returns a jittered exponential delay: between half and all of
 // base·2^attempt, capped, so that callers that failed together do not retry
 // together.
-func (s *Caller) backoffFor(attempt int) time.Duration {
-	d := s.backoff << min(attempt, 10)
+func (c *Caller) backoffFor(attempt int) time.Duration {
+	d := c.backoff << min(attempt, 10)
 	if d > maxBackoff || d <= 0 {
 		d = maxBackoff
 	}

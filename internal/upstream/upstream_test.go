@@ -148,7 +148,7 @@ type config struct {
 // env is a Caller over the real client and real limiters, against an
 // emulator over HTTP.
 type env struct {
-	src        *upstream.Caller
+	caller     *upstream.Caller
 	emu        *emulator.Server
 	meta, list *recordingLimiter
 	obs        *recorder
@@ -194,7 +194,7 @@ func setup(t *testing.T, cfg config) *env {
 	if o.Observer == nil {
 		o.Observer = e.obs
 	}
-	e.src = upstream.New(e.client, e.meta, e.list, o)
+	e.caller = upstream.New(e.client, e.meta, e.list, o)
 	return e
 }
 
@@ -230,7 +230,8 @@ func catalogue() []emulator.Video {
 	return vs
 }
 
-// refs returns n refs of scope, from video from on.
+// refs returns n refs of scope to the catalogue's videos, from video from
+// on.
 func refs(scope string, from, n int) []memories.VideoRef {
 	rs := make([]memories.VideoRef, n)
 	for i := range rs {
@@ -327,7 +328,7 @@ func TestEndpointAndBatching(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := setup(t, config{opts: tt.opts})
-			got, errs := e.src.Videos(context.Background(), acct, tt.refs, tt.detail)
+			got, errs := e.caller.Videos(context.Background(), acct, tt.refs, tt.detail)
 			checkAll(t, tt.refs, got, errs, tt.wantMeta > 0)
 			st := e.emu.Stats()
 			if st.List.Requests != tt.wantList {
@@ -355,7 +356,7 @@ func TestUnknownVideosAreNilWithoutError(t *testing.T) {
 	for _, detail := range []bool{false, true} {
 		t.Run(fmt.Sprintf("detail=%v", detail), func(t *testing.T) {
 			e := setup(t, config{})
-			got, errs := e.src.Videos(context.Background(), acct, rs, detail)
+			got, errs := e.caller.Videos(context.Background(), acct, rs, detail)
 			if errs != nil {
 				t.Errorf("errs = %v; want nil", errs)
 			}
@@ -397,7 +398,7 @@ func TestListPaging(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := setup(t, config{emu: emulator.Options{ListPageCap: tt.pageCap}, opts: upstream.Options{BatchSize: tt.asked}})
 			rs := refs(scopeA, videoCount-tt.known, tt.asked) // the last asked-known are unknown
-			got, errs := e.src.Videos(context.Background(), acct, rs, false)
+			got, errs := e.caller.Videos(context.Background(), acct, rs, false)
 			if errs != nil {
 				t.Errorf("errs = %v; want nil", errs)
 			}
@@ -434,7 +435,7 @@ func TestListFaultIsolatesTheVideo(t *testing.T) {
 					opts.Faults = map[string]emulator.Fault{rs[bad].VideoNo: {Kind: kind}}
 				}
 				e := setup(t, config{emu: opts})
-				got, errs := e.src.Videos(context.Background(), acct, rs, false)
+				got, errs := e.caller.Videos(context.Background(), acct, rs, false)
 				if len(got) != len(rs) {
 					t.Fatalf("got %d videos; want %d", len(got), len(rs))
 				}
@@ -489,7 +490,7 @@ func TestListRateLimitRetriesTheWholeChunk(t *testing.T) {
 	e := setup(t, config{emu: emulator.Options{ListFaults: map[string]emulator.Fault{
 		rs[5].VideoNo: {Kind: emulator.FaultCode, Code: "0429", Msg: "Request has exceeded the limit.", Times: 2},
 	}}})
-	got, errs := e.src.Videos(context.Background(), acct, rs, false)
+	got, errs := e.caller.Videos(context.Background(), acct, rs, false)
 	checkAll(t, rs, got, errs, false)
 	st := e.emu.Stats()
 	if st.List.Requests != 3 {
@@ -542,13 +543,13 @@ func TestRetryAfterPausesTheAccount(t *testing.T) {
 			e := setup(t, config{emu: limitedEndpoint(detail, 1)})
 			ctx := context.Background()
 			rs := refs(scopeA, 0, 1)
-			if _, errs := e.src.Videos(ctx, acct, rs, detail); errs != nil {
+			if _, errs := e.caller.Videos(ctx, acct, rs, detail); errs != nil {
 				t.Fatalf("first call: %v", errs)
 			}
 			// The emulator's bucket is empty now: the next call gets 0429
 			// with Retry-After: 1, pauses the account, and succeeds after
 			// the pause.
-			got, errs := e.src.Videos(ctx, acct, rs, detail)
+			got, errs := e.caller.Videos(ctx, acct, rs, detail)
 			checkAll(t, rs, got, errs, detail)
 			paused, other := e.list, e.meta
 			if detail {
@@ -573,12 +574,12 @@ func TestRateLimitedWhenRetryAfterPassesDeadline(t *testing.T) {
 		t.Run(fmt.Sprintf("detail=%v", detail), func(t *testing.T) {
 			e := setup(t, config{emu: limitedEndpoint(detail, 0.1)})
 			rs := refs(scopeA, 0, 3)
-			if _, errs := e.src.Videos(context.Background(), acct, rs[:1], detail); errs != nil {
+			if _, errs := e.caller.Videos(context.Background(), acct, rs[:1], detail); errs != nil {
 				t.Fatalf("first call: %v", errs)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
-			got, errs := e.src.Videos(ctx, acct, rs, detail)
+			got, errs := e.caller.Videos(ctx, acct, rs, detail)
 			if ctx.Err() != nil {
 				t.Error("Videos waited out the deadline; want an early answer")
 			}
@@ -638,7 +639,7 @@ func TestTransientCodeRetriedAFewTimes(t *testing.T) {
 				opts = emulator.Options{Faults: faults}
 			}
 			e := setup(t, config{emu: opts, opts: upstream.Options{}.WithTransientRetries(tt.retries)})
-			got, errs := e.src.Videos(context.Background(), acct, rs, tt.detail)
+			got, errs := e.caller.Videos(context.Background(), acct, rs, tt.detail)
 			if tt.wantError {
 				if len(errs) != 1 {
 					t.Fatalf("errs = %v; want one error", errs)
@@ -673,7 +674,7 @@ func TestDefiniteFailuresAreNotRetried(t *testing.T) {
 		t.Run(tt.fault.Kind.String()+tt.fault.Code, func(t *testing.T) {
 			rs := refs(scopeA, 0, 1)
 			e := setup(t, config{emu: emulator.Options{Faults: map[string]emulator.Fault{rs[0].VideoNo: tt.fault}}})
-			_, errs := e.src.Videos(context.Background(), acct, rs, true)
+			_, errs := e.caller.Videos(context.Background(), acct, rs, true)
 			if len(errs) != 1 {
 				t.Fatalf("errs = %v; want one error", errs)
 			}
@@ -700,14 +701,14 @@ func TestBudgetInsideCallReserveIsRefused(t *testing.T) {
 			}
 			e := setup(t, cfg)
 			rs := refs(scopeB, 0, 1)
-			if _, errs := e.src.Videos(context.Background(), acct, rs, detail); errs != nil {
+			if _, errs := e.caller.Videos(context.Background(), acct, rs, detail); errs != nil {
 				t.Fatalf("first call: %v", errs)
 			}
 			// The next token is ~2s away: inside the deadline (6s) but not
 			// before the deadline less the 5s reserve.
 			ctx, cancel := context.WithTimeout(context.Background(), 6*time.Second)
 			defer cancel()
-			got, errs := e.src.Videos(ctx, acct, rs, detail)
+			got, errs := e.caller.Videos(ctx, acct, rs, detail)
 			if ctx.Err() != nil {
 				t.Error("Videos waited out the deadline; want an immediate refusal")
 			}
@@ -715,8 +716,8 @@ func TestBudgetInsideCallReserveIsRefused(t *testing.T) {
 				t.Fatalf("Videos = %v, %v; want no video and one error", got, errs)
 			}
 			me := memoriesError(t, errs[0])
-			if me.Kind != memories.KindRateLimited || me.RetryAfter <= 0 {
-				t.Errorf("got %v (retry after %v); want rate limited with a RetryAfter", me, me.RetryAfter)
+			if me.Kind != memories.KindRateLimited || me.RetryAfter <= 0 || !me.Unsent {
+				t.Errorf("got %v (retry after %v, unsent %v); want rate limited with a RetryAfter, unsent", me, me.RetryAfter, me.Unsent)
 			}
 			var denied *ratelimit.DeniedError
 			if !errors.As(errs[0], &denied) {
@@ -753,7 +754,7 @@ func TestConcurrencyIsBounded(t *testing.T) {
 			tt.opts.MaxConcurrency = limit
 			tt.emu.Latency = 20 * time.Millisecond
 			e := setup(t, config{emu: tt.emu, opts: tt.opts})
-			got, errs := e.src.Videos(context.Background(), acct, many, tt.detail)
+			got, errs := e.caller.Videos(context.Background(), acct, many, tt.detail)
 			if errs != nil {
 				t.Errorf("errs = %v; want nil", errs)
 			}
@@ -783,14 +784,14 @@ func TestObserverOutcomes(t *testing.T) {
 		videoNo(2): {Kind: emulator.FaultCode, Code: "0403", Msg: "disabled"},
 	}}})
 	ctx := context.Background()
-	e.src.Videos(ctx, acct, rs, true)
+	e.caller.Videos(ctx, acct, rs, true)
 	if got, want := e.obs.outcomes("get_metadata"), map[string]int{"ok": 1, "not_found": 1, "forbidden": 1}; !mapsEqual(got, want) {
 		t.Errorf("get_metadata outcomes: got %v; want %v", got, want)
 	}
 	if got := e.obs.waitsFor("get_metadata"); got != 3 {
 		t.Errorf("get_metadata limiter waits: got %d; want 3", got)
 	}
-	e.src.Videos(ctx, acct, rs[:2], false)
+	e.caller.Videos(ctx, acct, rs[:2], false)
 	if got, want := e.obs.outcomes("list_videos"), map[string]int{"ok": 1}; !mapsEqual(got, want) {
 		t.Errorf("list_videos outcomes: got %v; want %v", got, want)
 	}
@@ -810,7 +811,7 @@ func TestListUnavailableFallsBackOnGetMetadata(t *testing.T) {
 	first := func(t *testing.T, probeAfter time.Duration) *env {
 		t.Helper()
 		e := setup(t, config{emu: emulator.Options{ListDisabled: true}, opts: upstream.Options{BatchSize: 10, ProbeAfter: probeAfter}})
-		got, errs := e.src.Videos(context.Background(), acct, rs, false)
+		got, errs := e.caller.Videos(context.Background(), acct, rs, false)
 		checkAll(t, rs, got, errs, true)
 		st := e.emu.Stats()
 		if st.List.Disabled != chunks {
@@ -829,7 +830,7 @@ func TestListUnavailableFallsBackOnGetMetadata(t *testing.T) {
 		e := first(t, time.Hour)
 		e.emu.SetListDisabled(false)
 		e.emu.ResetCounters()
-		got, errs := e.src.Videos(context.Background(), acct, rs, false)
+		got, errs := e.caller.Videos(context.Background(), acct, rs, false)
 		checkAll(t, rs, got, errs, true)
 		st := e.emu.Stats()
 		if st.List.Requests != 0 {
@@ -846,7 +847,7 @@ func TestListUnavailableFallsBackOnGetMetadata(t *testing.T) {
 		e.emu.SetListDisabled(false)
 		e.emu.ResetCounters()
 		time.Sleep(probeAfter + 100*time.Millisecond)
-		got, errs := e.src.Videos(context.Background(), acct, rs, false)
+		got, errs := e.caller.Videos(context.Background(), acct, rs, false)
 		checkAll(t, rs, got, errs, false)
 		st := e.emu.Stats()
 		if st.List.Served != chunks {
@@ -862,7 +863,7 @@ func TestListUnavailableFallsBackOnGetMetadata(t *testing.T) {
 
 	t.Run("detail never probes", func(t *testing.T) {
 		e := setup(t, config{emu: emulator.Options{ListDisabled: true}})
-		if _, errs := e.src.Videos(context.Background(), acct, rs, true); errs != nil {
+		if _, errs := e.caller.Videos(context.Background(), acct, rs, true); errs != nil {
 			t.Errorf("errs = %v; want nil", errs)
 		}
 		if st := e.emu.Stats(); st.List.Requests != 0 {
@@ -893,7 +894,7 @@ func TestAccountErrorIsNotSplit(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := setup(t, config{emu: tt.emu})
-			got, errs := e.src.Videos(context.Background(), acct, rs, false)
+			got, errs := e.caller.Videos(context.Background(), acct, rs, false)
 			if len(errs) != len(rs) {
 				t.Fatalf("got %d errors; want %d", len(errs), len(rs))
 			}

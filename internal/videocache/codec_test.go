@@ -66,7 +66,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		{"minimal", &memories.Video{VideoNo: "VI1", Status: memories.StatusUnparse}},
 		{"minimal detailed", &memories.Video{VideoNo: "VI1", Status: memories.StatusUnparse, Detailed: true}},
 		{"no tags differs from empty tags", &memories.Video{VideoNo: "VI2", Status: memories.StatusParse, Tags: []string{}}},
-		{"unicode", &memories.Video{VideoNo: "VI3", VideoName: str("東京の夜 🌃 café"), Status: memories.StatusParse}},
+		{"unicode", &memories.Video{VideoNo: "VI3", VideoName: new("東京の夜 🌃 café"), Status: memories.StatusParse}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			b, err := encode(tt.v)

@@ -16,17 +16,9 @@ import (
 	"github.com/memories-facade/memories-graphql/internal/memories"
 	"github.com/memories-facade/memories-graphql/internal/redisconn"
 	"github.com/memories-facade/memories-graphql/internal/redistest"
+	"github.com/memories-facade/memories-graphql/internal/redistest/redisconntest"
+	"github.com/memories-facade/memories-graphql/internal/videotest"
 )
-
-func openConn(t *testing.T, rawURL string, opts redisconn.Options) *redisconn.Conn {
-	t.Helper()
-	conn, err := redisconn.Open(rawURL, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
-}
 
 // sharedPair returns two Shared stores over one Redis namespace, as two
 // replicas have.
@@ -34,8 +26,8 @@ func sharedPair(t *testing.T) (url, prefix string, one, two *Shared) {
 	t.Helper()
 	url = redistest.URL(t)
 	prefix = redistest.Prefix(t, url)
-	one = NewShared(openConn(t, url, redisconn.Options{Prefix: prefix, Timeout: 2 * time.Second}), newLocal(t))
-	two = NewShared(openConn(t, url, redisconn.Options{Prefix: prefix, Timeout: 2 * time.Second}), newLocal(t))
+	one = NewShared(redisconntest.Open(t, url, redisconn.Options{Prefix: prefix, Timeout: 2 * time.Second}), newLocal(t))
+	two = NewShared(redisconntest.Open(t, url, redisconn.Options{Prefix: prefix, Timeout: 2 * time.Second}), newLocal(t))
 	return url, prefix, one, two
 }
 
@@ -46,7 +38,7 @@ func TestSharedStoreAcrossReplicas(t *testing.T) {
 	url, prefix, one, two := sharedPair(t)
 	ctx := context.Background()
 
-	a, b := mustAccount(t, "sk-secret-alpha"), mustAccount(t, "sk-secret-bravo")
+	a, b := videotest.Account(t, "sk-secret-alpha"), videotest.Account(t, "sk-secret-bravo")
 	video := fullVideo(t)
 	listed := &memories.Video{VideoNo: "c", Status: memories.StatusParse}
 	long := strings.Repeat("VI", 500)
@@ -115,8 +107,8 @@ func TestSharedStoreAcrossReplicas(t *testing.T) {
 func TestSharedIgnoresV1Entries(t *testing.T) {
 	_, _, one, two := sharedPair(t)
 	ctx := context.Background()
-	acct := mustAccount(t, "sk-a")
-	k := Key{acct.ID(), ref("VI1")}
+	acct := videotest.Account(t, "sk-a")
+	k := Key{acct.ID(), videotest.Ref("VI1")}
 	v1 := `{"no":"VI1","st":"PARSE","tags":null}`
 	c := one.conn
 	for _, name := range []string{
@@ -148,12 +140,12 @@ func TestSharedIgnoresV1Entries(t *testing.T) {
 // While Redis is down the local store serves, warmed by earlier writes.
 func TestSharedStoreFallsBackToLocal(t *testing.T) {
 	srv := redistest.StartServer(t)
-	conn := openConn(t, srv.URL(), redisconn.Options{ProbeEvery: 20 * time.Millisecond})
+	conn := redisconntest.Open(t, srv.URL(), redisconn.Options{ProbeEvery: 20 * time.Millisecond})
 	s := NewShared(conn, newLocal(t))
 	ctx := context.Background()
-	acct := mustAccount(t, "sk-a")
-	before := Key{acct.ID(), ref("before")}
-	during := Key{acct.ID(), ref("during")}
+	acct := videotest.Account(t, "sk-a")
+	before := Key{acct.ID(), videotest.Ref("before")}
+	during := Key{acct.ID(), videotest.Ref("during")}
 	v := &memories.Video{VideoNo: "before", Status: memories.StatusParse}
 	s.Set(ctx, []Entry{{Key: before, Video: v, TTL: time.Minute}})
 
@@ -181,24 +173,24 @@ func TestSharedStoreFallsBackToLocal(t *testing.T) {
 	}
 }
 
-// sharedSources returns n Sources over one upstream, each with its own
+// sharedCaches returns n Caches over one upstream, each with its own
 // connection to one Redis namespace, as n replicas have.
-func sharedSources(t *testing.T, n int, up Upstream, opts Options) ([]*Cache, []*Shared) {
+func sharedCaches(t *testing.T, n int, up Upstream, opts Options) ([]*Cache, []*Shared) {
 	t.Helper()
 	url := redistest.URL(t)
 	prefix := redistest.Prefix(t, url)
-	var sources []*Cache
+	var caches []*Cache
 	var stores []*Shared
 	for range n {
 		// A generous command timeout: on a loaded machine a slow reply
 		// would turn Redis "down", and each replica would fetch for itself.
-		store := NewShared(openConn(t, url, redisconn.Options{Prefix: prefix, Timeout: 2 * time.Second}), newLocal(t))
+		store := NewShared(redisconntest.Open(t, url, redisconn.Options{Prefix: prefix, Timeout: 2 * time.Second}), newLocal(t))
 		stores = append(stores, store)
 		o := opts
 		o.Upstream, o.Store, o.TTLs = up, store, TTLs{Parse: time.Minute, NotFound: time.Minute}
-		sources = append(sources, New(o))
+		caches = append(caches, New(o))
 	}
-	return sources, stores
+	return caches, stores
 }
 
 // holdLease sets the lease on k as a replica would, under another token.
@@ -211,32 +203,32 @@ func holdLease(t *testing.T, s *Shared, k Key, ttl time.Duration) {
 
 // Replicas missing the same videos at once fetch each once between them.
 func TestSharedLeaseOneFetchAcrossReplicas(t *testing.T) {
-	acct := mustAccount(t, "sk-a")
+	acct := videotest.Account(t, "sk-a")
 	up := serving(acct, "a", "b", "c")
-	up.gate = make(chan struct{})
-	sources, _ := sharedSources(t, 3, up, Options{})
+	up.Hold = make(chan struct{})
+	caches, _ := sharedCaches(t, 3, up, Options{})
 
 	var wg sync.WaitGroup
-	got := make([][]*memories.Video, len(sources))
-	errs := make([][]error, len(sources))
-	for i, s := range sources {
+	got := make([][]*memories.Video, len(caches))
+	errs := make([][]error, len(caches))
+	for i, s := range caches {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			got[i], errs[i] = s.Videos(context.Background(), acct, refs("a", "b", "c", "unknown"), false)
+			got[i], errs[i] = s.Videos(context.Background(), acct, videotest.Refs("a", "b", "c", "unknown"), false)
 		}()
 	}
-	eventually.True(t, "one upstream call", func() bool { return up.callCount() == 1 })
+	eventually.True(t, "one upstream call", func() bool { return up.CallCount() == 1 })
 	time.Sleep(100 * time.Millisecond) // the others reach the leases meanwhile
-	close(up.gate)
+	close(up.Hold)
 	wg.Wait()
-	for i := range sources {
+	for i := range caches {
 		if errs[i] != nil || len(got[i]) != 4 || got[i][0] == nil || got[i][0].VideoNo != "a" || got[i][2] == nil || got[i][3] != nil {
 			t.Errorf("replica %d: got %v, %v; want a, b, c and nil", i, got[i], errs[i])
 		}
 	}
-	want := map[memories.VideoRef]int{ref("a"): 1, ref("b"): 1, ref("c"): 1, ref("unknown"): 1}
-	if got := up.fetched(); !reflect.DeepEqual(got, want) {
+	want := map[memories.VideoRef]int{videotest.Ref("a"): 1, videotest.Ref("b"): 1, videotest.Ref("c"): 1, videotest.Ref("unknown"): 1}
+	if got := up.Fetched(); !reflect.DeepEqual(got, want) {
 		t.Errorf("got fetches %v; want each video once %v", got, want)
 	}
 }
@@ -244,20 +236,20 @@ func TestSharedLeaseOneFetchAcrossReplicas(t *testing.T) {
 // A replica that died holding a lease delays the others until the lease
 // expires, then one of them fetches.
 func TestSharedLeaseOfDeadReplicaExpires(t *testing.T) {
-	acct := mustAccount(t, "sk-a")
+	acct := videotest.Account(t, "sk-a")
 	up := serving(acct, "VI1")
-	sources, stores := sharedSources(t, 1, up, Options{})
+	caches, stores := sharedCaches(t, 1, up, Options{})
 	const dead = 500 * time.Millisecond
-	holdLease(t, stores[0], Key{acct.ID(), ref("VI1")}, dead)
+	holdLease(t, stores[0], Key{acct.ID(), videotest.Ref("VI1")}, dead)
 	start := time.Now()
-	v, err := one(context.Background(), sources[0], acct, "VI1", false)
+	v, err := one(context.Background(), caches[0], acct, "VI1", false)
 	if err != nil || v == nil {
 		t.Fatalf("got %+v, %v; want VI1", v, err)
 	}
 	if waited := time.Since(start); waited < dead/2 {
 		t.Errorf("answered after %v; want a wait for the held lease (%v)", waited, dead)
 	}
-	if got := up.callCount(); got != 1 {
+	if got := up.CallCount(); got != 1 {
 		t.Errorf("got %d upstream calls; want 1", got)
 	}
 }
@@ -265,35 +257,35 @@ func TestSharedLeaseOfDeadReplicaExpires(t *testing.T) {
 // A holder whose call fails keeps nothing; a waiting replica then makes its
 // own call rather than share the failure.
 func TestSharedLeaseFailureIsNotShared(t *testing.T) {
-	acct := mustAccount(t, "sk-a")
+	acct := videotest.Account(t, "sk-a")
 	boom := &memories.Error{Kind: memories.KindUpstream}
 	up := serving(acct)
-	up.errs = map[string]error{"VI1": boom}
-	up.gate = make(chan struct{})
-	sources, _ := sharedSources(t, 2, up, Options{})
+	up.Errs = map[string]error{"VI1": boom}
+	up.Hold = make(chan struct{})
+	caches, _ := sharedCaches(t, 2, up, Options{})
 
 	first := make(chan error, 1)
 	go func() {
-		_, err := one(context.Background(), sources[0], acct, "VI1", false)
+		_, err := one(context.Background(), caches[0], acct, "VI1", false)
 		first <- err
 	}()
-	eventually.True(t, "the first call", func() bool { return up.callCount() == 1 })
+	eventually.True(t, "the first call", func() bool { return up.CallCount() == 1 })
 	second := make(chan error, 1)
 	go func() {
-		_, err := one(context.Background(), sources[1], acct, "VI1", false)
+		_, err := one(context.Background(), caches[1], acct, "VI1", false)
 		second <- err
 	}()
 	time.Sleep(100 * time.Millisecond) // the second waits on the lease
-	if got := up.callCount(); got != 1 {
+	if got := up.CallCount(); got != 1 {
 		t.Fatalf("got %d upstream calls while the lease is held; want 1", got)
 	}
-	close(up.gate)
+	close(up.Hold)
 	for i, ch := range []chan error{first, second} {
 		if err := <-ch; !errors.Is(err, boom) {
 			t.Errorf("replica %d: got err %v; want the upstream error", i, err)
 		}
 	}
-	if got := up.callCount(); got != 2 {
+	if got := up.CallCount(); got != 2 {
 		t.Errorf("got %d upstream calls; want 2 (the waiter tried itself)", got)
 	}
 }
@@ -303,11 +295,11 @@ func TestSharedLeaseFailureIsNotShared(t *testing.T) {
 // successor's; while Redis is down every claim is granted.
 func TestSharedLease(t *testing.T) {
 	srv := redistest.StartServer(t)
-	conn := openConn(t, srv.URL(), redisconn.Options{ProbeEvery: 20 * time.Millisecond, Timeout: 2 * time.Second})
+	conn := redisconntest.Open(t, srv.URL(), redisconn.Options{ProbeEvery: 20 * time.Millisecond, Timeout: 2 * time.Second})
 	one, two := NewShared(conn, newLocal(t)), NewShared(conn, newLocal(t))
 	ctx := context.Background()
-	acct := mustAccount(t, "sk-a")
-	k1, k2, k3 := Key{acct.ID(), ref("VI1")}, Key{acct.ID(), ref("VI2")}, Key{acct.ID(), ref("VI3")}
+	acct := videotest.Account(t, "sk-a")
+	k1, k2, k3 := Key{acct.ID(), videotest.Ref("VI1")}, Key{acct.ID(), videotest.Ref("VI2")}, Key{acct.ID(), videotest.Ref("VI3")}
 
 	held, release := one.Lease(ctx, []Key{k1, k2})
 	if want := []bool{true, true}; !reflect.DeepEqual(held, want) {
@@ -359,8 +351,8 @@ func TestSharedLease(t *testing.T) {
 func TestSharedAwait(t *testing.T) {
 	_, _, one, two := sharedPair(t)
 	ctx := context.Background()
-	acct := mustAccount(t, "sk-a")
-	kept, later, failed, free := Key{acct.ID(), ref("kept")}, Key{acct.ID(), ref("later")}, Key{acct.ID(), ref("failed")}, Key{acct.ID(), ref("free")}
+	acct := videotest.Account(t, "sk-a")
+	kept, later, failed, free := Key{acct.ID(), videotest.Ref("kept")}, Key{acct.ID(), videotest.Ref("later")}, Key{acct.ID(), videotest.Ref("failed")}, Key{acct.ID(), videotest.Ref("free")}
 	v := &memories.Video{VideoNo: "kept", Status: memories.StatusParse, Detailed: true}
 	w := &memories.Video{VideoNo: "later", Status: memories.StatusUnparse}
 	one.Set(ctx, []Entry{{Key: kept, Video: v, TTL: time.Minute}})
@@ -395,21 +387,21 @@ func TestSharedAwait(t *testing.T) {
 // A look-up waiting on another replica's lease stops at its own deadline,
 // with a timeout, and makes no call.
 func TestSharedLeaseWaiterDeadline(t *testing.T) {
-	acct := mustAccount(t, "sk-a")
+	acct := videotest.Account(t, "sk-a")
 	up := serving(acct, "VI1", "VI2")
 	obs := &counter{}
-	sources, stores := sharedSources(t, 1, up, Options{Observer: obs})
-	holdLease(t, stores[0], Key{acct.ID(), ref("VI1")}, time.Minute)
+	caches, stores := sharedCaches(t, 1, up, Options{Observer: obs})
+	holdLease(t, stores[0], Key{acct.ID(), videotest.Ref("VI1")}, time.Minute)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	vs, errs := sources[0].Videos(ctx, acct, refs("VI1", "VI2"), false)
+	vs, errs := caches[0].Videos(ctx, acct, videotest.Refs("VI1", "VI2"), false)
 	if errs == nil || !isTimeout(errs[0]) {
 		t.Errorf("got %v, %v; want a timeout for VI1", vs, errs)
 	}
 	if errs != nil && errs[1] != nil || vs[1] == nil {
 		t.Errorf("VI2: got %+v, %v; want the video", vs[1], errs)
 	}
-	if got, want := up.fetched(), map[memories.VideoRef]int{ref("VI2"): 1}; !reflect.DeepEqual(got, want) {
+	if got, want := up.Fetched(), map[memories.VideoRef]int{videotest.Ref("VI2"): 1}; !reflect.DeepEqual(got, want) {
 		t.Errorf("got fetches %v; want only VI2", got)
 	}
 	if got := obs.counts(); got[""] != 0 || got["miss"] != 1 {
@@ -420,13 +412,13 @@ func TestSharedLeaseWaiterDeadline(t *testing.T) {
 // Time spent waiting on another replica's lease shows as a span of its own
 // under the look-up.
 func TestSharedLeaseWaitIsTraced(t *testing.T) {
-	acct := mustAccount(t, "sk-a")
+	acct := videotest.Account(t, "sk-a")
 	up := serving(acct, "VI1")
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	sources, stores := sharedSources(t, 1, up, Options{Tracer: tp.Tracer("test")})
-	holdLease(t, stores[0], Key{acct.ID(), ref("VI1")}, 200*time.Millisecond)
-	if _, err := one(context.Background(), sources[0], acct, "VI1", false); err != nil {
+	caches, stores := sharedCaches(t, 1, up, Options{Tracer: tp.Tracer("test")})
+	holdLease(t, stores[0], Key{acct.ID(), videotest.Ref("VI1")}, 200*time.Millisecond)
+	if _, err := one(context.Background(), caches[0], acct, "VI1", false); err != nil {
 		t.Fatal(err)
 	}
 	byName := map[string]sdktrace.ReadOnlySpan{}
@@ -451,7 +443,7 @@ func TestSharedLeaseWaitIsTraced(t *testing.T) {
 func TestSharedSetKeepsComplete(t *testing.T) {
 	_, _, one, two := sharedPair(t)
 	ctx := context.Background()
-	k := Key{AccountID: mustAccount(t, "sk-a").ID(), Ref: ref("VI1")}
+	k := Key{AccountID: videotest.Account(t, "sk-a").ID(), Ref: videotest.Ref("VI1")}
 	full := &memories.Video{VideoNo: "VI1", Status: memories.StatusParse, Detailed: true, FPS: new(int)}
 	list := &memories.Video{VideoNo: "VI1", Status: memories.StatusParse}
 	one.Set(ctx, []Entry{{Key: k, Video: full, TTL: time.Minute}})
@@ -462,7 +454,7 @@ func TestSharedSetKeepsComplete(t *testing.T) {
 		t.Errorf("after a list answer over a complete one: got %+v, found %v; want the complete answer", vs[0], found[0])
 	}
 	// A complete answer replaces a list one.
-	k2 := Key{AccountID: k.AccountID, Ref: ref("VI2")}
+	k2 := Key{AccountID: k.AccountID, Ref: videotest.Ref("VI2")}
 	two.Set(ctx, []Entry{{Key: k2, Video: &memories.Video{VideoNo: "VI2"}, TTL: time.Minute}})
 	one.Set(ctx, []Entry{{Key: k2, Video: &memories.Video{VideoNo: "VI2", Detailed: true}, TTL: time.Minute}})
 	if vs, found := two.Get(ctx, []Key{k2}); !found[0] || !vs[0].Detailed {
@@ -473,17 +465,17 @@ func TestSharedSetKeepsComplete(t *testing.T) {
 // Replicas that waited on a holder that kept nothing claim the fetch again
 // among themselves: one fetches, the other waits for it.
 func TestSharedLeaseClaimedAgainAfterHolderFails(t *testing.T) {
-	acct := mustAccount(t, "sk-a")
+	acct := videotest.Account(t, "sk-a")
 	up := serving(acct, "VI1")
-	up.gate = make(chan struct{})
-	sources, stores := sharedSources(t, 2, up, Options{})
-	k := Key{AccountID: acct.ID(), Ref: ref("VI1")}
+	up.Hold = make(chan struct{})
+	caches, stores := sharedCaches(t, 2, up, Options{})
+	k := Key{AccountID: acct.ID(), Ref: videotest.Ref("VI1")}
 	holdLease(t, stores[0], k, time.Minute)
 
 	answers := make(chan error, 2)
-	for _, src := range sources {
+	for _, cache := range caches {
 		go func() {
-			v, err := one(context.Background(), src, acct, "VI1", false)
+			v, err := one(context.Background(), cache, acct, "VI1", false)
 			if err == nil && v == nil {
 				err = errors.New("no video")
 			}
@@ -491,22 +483,22 @@ func TestSharedLeaseClaimedAgainAfterHolderFails(t *testing.T) {
 		}()
 	}
 	time.Sleep(100 * time.Millisecond) // both wait on the holder
-	if got := up.callCount(); got != 0 {
+	if got := up.CallCount(); got != 0 {
 		t.Fatalf("got %d upstream calls while another replica holds the lease; want 0", got)
 	}
 	// The holder lets go with nothing kept.
 	if err := stores[0].conn.Client().Del(context.Background(), stores[0].key("lease", k)).Err(); err != nil {
 		t.Fatal(err)
 	}
-	eventually.True(t, "one replica's call", func() bool { return up.callCount() == 1 })
+	eventually.True(t, "one replica's call", func() bool { return up.CallCount() == 1 })
 	time.Sleep(200 * time.Millisecond) // the other has claimed again and waits
-	close(up.gate)
-	for range sources {
+	close(up.Hold)
+	for range caches {
 		if err := <-answers; err != nil {
 			t.Errorf("got err %v; want the video", err)
 		}
 	}
-	if got := up.callCount(); got != 1 {
+	if got := up.CallCount(); got != 1 {
 		t.Errorf("got %d upstream calls; want 1 (the second claim went to one replica)", got)
 	}
 }

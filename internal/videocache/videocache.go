@@ -3,7 +3,7 @@
 // missing the same videos at the same time shares, in this process and,
 // with Redis, across replicas.
 //
-// It sits between the per-request loader and the upstream source, and
+// It sits between the per-request loader and the upstream calls, and
 // takes many videos per look-up: one store round trip for all of them, one
 // claim round trip for the ones to fetch, one upstream batch for the rest.
 package videocache
@@ -20,7 +20,6 @@ import (
 	"github.com/memories-facade/memories-graphql/internal/account"
 	"github.com/memories-facade/memories-graphql/internal/departure"
 	"github.com/memories-facade/memories-graphql/internal/memories"
-	"github.com/memories-facade/memories-graphql/internal/ratelimit"
 )
 
 // Upstream fetches distinct videos of one account, in order; errs is nil
@@ -94,9 +93,17 @@ func (t TTLs) For(v *memories.Video) time.Duration {
 	}
 }
 
+// result is how a video of a look-up was answered.
+type result string
+
+const (
+	resultHit       result = "hit"       // a kept answer
+	resultMiss      result = "miss"      // this look-up's call reached the upstream
+	resultCoalesced result = "coalesced" // it shared a call in flight, in this replica or another
+)
+
 // Observer records how each video of a look-up was answered, for metrics:
-// "hit" (kept answer), "miss" (this look-up's call reached the upstream) or
-// "coalesced" (it shared a call in flight, in this replica or another).
+// "hit", "miss" or "coalesced" (see result).
 type Observer interface {
 	CacheResult(result string, n int)
 }
@@ -135,11 +142,11 @@ func New(opts Options) *Cache {
 
 // start starts a span when the Cache has a tracer. Without one it returns
 // ctx and its span as they are, allocating nothing.
-func (s *Cache) start(ctx context.Context, name string) (context.Context, trace.Span) {
-	if s.tracer == nil {
+func (c *Cache) start(ctx context.Context, name string) (context.Context, trace.Span) {
+	if c.tracer == nil {
 		return ctx, trace.SpanFromContext(ctx)
 	}
-	return s.tracer.Start(ctx, name)
+	return c.tracer.Start(ctx, name)
 }
 
 // maxAttempts bounds how often a look-up fetches a video again after the
@@ -152,8 +159,8 @@ const maxAttempts = 3
 // when it is complete enough: with detail, only answers of get_metadata
 // serve. Videos that other look-ups are fetching already are awaited, not
 // fetched again.
-func (s *Cache) Videos(ctx context.Context, acct account.Account, refs []memories.VideoRef, detail bool) ([]*memories.Video, []error) {
-	ctx, span := s.start(ctx, "videocache.lookup")
+func (c *Cache) Videos(ctx context.Context, acct account.Account, refs []memories.VideoRef, detail bool) ([]*memories.Video, []error) {
+	ctx, span := c.start(ctx, "videocache.lookup")
 	defer span.End()
 	// Attributes only for a span that records them: building them is most
 	// of what a cache hit costs here otherwise.
@@ -165,15 +172,15 @@ func (s *Cache) Videos(ctx context.Context, acct account.Account, refs []memorie
 	for i, ref := range refs {
 		keys[i] = Key{AccountID: acct.ID(), Ref: ref}
 	}
-	kept, found := s.store.Get(ctx, keys)
+	kept, found := c.store.Get(ctx, keys)
 	var miss []int
 	for i := range refs {
 		if !found[i] || !complete(kept[i], detail) {
 			miss = append(miss, i)
 		}
 	}
-	if s.obs != nil && len(miss) < len(refs) {
-		s.obs.CacheResult("hit", len(refs)-len(miss))
+	if c.obs != nil && len(miss) < len(refs) {
+		c.obs.CacheResult(string(resultHit), len(refs)-len(miss))
 	}
 	if len(miss) == 0 {
 		if recording {
@@ -182,7 +189,7 @@ func (s *Cache) Videos(ctx context.Context, acct account.Account, refs []memorie
 		return kept, nil
 	}
 	l := &lookup{
-		Cache: s, acct: acct, refs: refs, keys: keys, detail: detail, span: span,
+		Cache: c, acct: acct, refs: refs, keys: keys, detail: detail, span: span,
 		videos: kept,
 		errs:   make([]error, len(refs)),
 	}
@@ -249,20 +256,20 @@ type lookup struct {
 	linked map[trace.SpanID]bool
 }
 
-func (l *lookup) count(result string, n int) {
-	if n == 0 || result == "" {
+func (l *lookup) count(r result, n int) {
+	if n == 0 || r == "" {
 		return
 	}
-	switch result {
-	case "hit":
+	switch r {
+	case resultHit:
 		l.n.hit += n
-	case "miss":
+	case resultMiss:
 		l.n.miss += n
-	case "coalesced":
+	case resultCoalesced:
 		l.n.coalesced += n
 	}
 	if l.obs != nil {
-		l.obs.CacheResult(result, n)
+		l.obs.CacheResult(string(r), n)
 	}
 }
 
@@ -300,7 +307,7 @@ func (l *lookup) fetch(ctx context.Context, idx []int, attempt int) (again []int
 			continue
 		}
 		l.videos[i], l.errs[i] = f.video, f.err
-		l.count("coalesced", 1)
+		l.count(resultCoalesced, 1)
 	}
 	return again
 }
@@ -325,7 +332,7 @@ func (l *lookup) fetchOwn(ctx context.Context, own []owned) {
 	var rest []owned
 	for j, o := range own {
 		if found[j] && complete(kept[j], l.detail) {
-			l.done(o, kept[j], nil, "hit", false)
+			l.done(o, kept[j], nil, resultHit, false)
 		} else {
 			rest = append(rest, o)
 		}
@@ -374,7 +381,7 @@ func (l *lookup) fetchOwn(ctx context.Context, own []owned) {
 			// Cancelled because the owner left: say why in its terms.
 			err = waitError(owner)
 		}
-		l.done(o, vs[j], err, "miss", err != nil && outOfTime(ctx, err))
+		l.done(o, vs[j], err, resultMiss, err != nil && outOfTime(ctx, err))
 	}
 }
 
@@ -423,7 +430,7 @@ func (l *lookup) claimReplicas(ctx context.Context, own []owned) (fetch []owned,
 		for j, o := range others {
 			switch {
 			case found[j] && complete(vs[j], l.detail):
-				l.done(o, vs[j], nil, "coalesced", false)
+				l.done(o, vs[j], nil, resultCoalesced, false)
 			case err != nil:
 				// Out of time waiting for another replica: a caller with
 				// more time asks again.
@@ -438,9 +445,9 @@ func (l *lookup) claimReplicas(ctx context.Context, own []owned) (fetch []owned,
 }
 
 // done completes an owned flight and this look-up's answer for it.
-func (l *lookup) done(o owned, v *memories.Video, err error, result string, outOfTime bool) {
+func (l *lookup) done(o owned, v *memories.Video, err error, r result, outOfTime bool) {
 	l.videos[o.i], l.errs[o.i] = v, err
-	l.count(result, 1)
+	l.count(r, 1)
 	l.flights.complete(o, v, err, outOfTime)
 }
 
@@ -459,12 +466,12 @@ func detach(ctx context.Context) (context.Context, context.CancelFunc) {
 // rate budget would not come before its deadline. A look-up with more time
 // tries again.
 func outOfTime(ctx context.Context, err error) bool {
-	var denied *ratelimit.DeniedError
-	return ctx.Err() != nil || errors.As(err, &denied)
+	var me *memories.Error
+	return ctx.Err() != nil || (errors.As(err, &me) && me.Unsent)
 }
 
 // waitError is the error of a look-up whose context ended while it waited,
-// in the terms the upstream source uses for the same event.
+// in the terms the upstream calls use for the same event.
 func waitError(ctx context.Context) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return &memories.Error{Kind: memories.KindTimeout, Err: ctx.Err()}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,100 +17,18 @@ import (
 	"github.com/memories-facade/memories-graphql/internal/account"
 	"github.com/memories-facade/memories-graphql/internal/eventually"
 	"github.com/memories-facade/memories-graphql/internal/memories"
-	"github.com/memories-facade/memories-graphql/internal/ratelimit"
+	"github.com/memories-facade/memories-graphql/internal/videotest"
 )
 
-// upCall is one call of fakeUpstream.Videos.
-type upCall struct {
-	refs   []memories.VideoRef
-	detail bool
-}
-
-// fakeUpstream serves videos by key, as get_metadata (detail: Detailed
-// true) or list_videos would, and records every call. The first gated
-// calls (all of them when gated is 0) wait for gate to close, when gate is
-// non-nil.
-type fakeUpstream struct {
-	mu     sync.Mutex
-	videos map[Key]*memories.Video
-	errs   map[string]error // by video no
-	calls  []upCall
-	gate   chan struct{}
-	gated  int
-	// needTime: a call with less time than this fails as rate limited,
-	// once past the gate.
-	needTime time.Duration
-}
-
-func (f *fakeUpstream) Videos(ctx context.Context, acct account.Account, refs []memories.VideoRef, detail bool) ([]*memories.Video, []error) {
-	f.mu.Lock()
-	f.calls = append(f.calls, upCall{refs: slices.Clone(refs), detail: detail})
-	gate := f.gate
-	if f.gated > 0 && len(f.calls) > f.gated {
-		gate = nil
-	}
-	f.mu.Unlock()
-	vs, errs := make([]*memories.Video, len(refs)), make([]error, len(refs))
-	fail := func(err error) ([]*memories.Video, []error) {
-		for i := range errs {
-			errs[i] = err
+// shortOfTime refuses a call with less than need left before its
+// deadline, as the upstream calls do when the budget would come too late.
+func shortOfTime(need time.Duration) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if d, ok := ctx.Deadline(); ok && need > 0 && time.Until(d) < need {
+			return &memories.Error{Kind: memories.KindRateLimited, RetryAfter: time.Second, Unsent: true}
 		}
-		return vs, errs
+		return nil
 	}
-	if gate != nil {
-		select {
-		case <-gate:
-		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return fail(&memories.Error{Kind: memories.KindTimeout, Err: ctx.Err()}) // as the client does
-			}
-			return fail(ctx.Err())
-		}
-	}
-	if d, ok := ctx.Deadline(); ok && f.needTime > 0 && time.Until(d) < f.needTime {
-		return fail(&ratelimit.DeniedError{RetryAfter: time.Second})
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	failed := false
-	for i, ref := range refs {
-		if err := f.errs[ref.VideoNo]; err != nil {
-			errs[i], failed = err, true
-			continue
-		}
-		if v := f.videos[Key{acct.ID(), ref}]; v != nil {
-			c := *v
-			c.Detailed = detail
-			vs[i] = &c
-		}
-	}
-	if !failed {
-		errs = nil
-	}
-	return vs, errs
-}
-
-func (f *fakeUpstream) callCount() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.calls)
-}
-
-func (f *fakeUpstream) recorded() []upCall {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.calls)
-}
-
-// fetched returns how often each video was asked of the upstream.
-func (f *fakeUpstream) fetched() map[memories.VideoRef]int {
-	n := map[memories.VideoRef]int{}
-	for _, c := range f.recorded() {
-		for _, r := range c.refs {
-			n[r]++
-		}
-	}
-	return n
 }
 
 // counter is an Observer.
@@ -146,27 +63,6 @@ func (s *spyStore) Get(ctx context.Context, keys []Key) ([]*memories.Video, []bo
 	return s.Store.Get(ctx, keys)
 }
 
-func str(s string) *string { return &s }
-
-func ref(no string) memories.VideoRef { return memories.VideoRef{UniqueID: "default", VideoNo: no} }
-
-func refs(nos ...string) []memories.VideoRef {
-	out := make([]memories.VideoRef, len(nos))
-	for i, no := range nos {
-		out[i] = ref(no)
-	}
-	return out
-}
-
-func mustAccount(t testing.TB, key string) account.Account {
-	t.Helper()
-	a, ok := account.New(key)
-	if !ok {
-		t.Fatalf("account.New(%q) failed", key)
-	}
-	return a
-}
-
 func newLocal(t testing.TB) *Local {
 	t.Helper()
 	l := NewLocal(1000)
@@ -175,17 +71,38 @@ func newLocal(t testing.TB) *Local {
 }
 
 // serving returns an upstream that knows the videos nos of acct, parsed.
-func serving(acct account.Account, nos ...string) *fakeUpstream {
-	up := &fakeUpstream{videos: map[Key]*memories.Video{}}
+func serving(acct account.Account, nos ...string) *videotest.Fetcher {
+	videos := map[Key]*memories.Video{}
 	for _, no := range nos {
-		up.videos[Key{acct.ID(), ref(no)}] = &memories.Video{VideoNo: no, Status: memories.StatusParse}
+		videos[Key{acct.ID(), videotest.Ref(no)}] = &memories.Video{VideoNo: no, Status: memories.StatusParse}
 	}
-	return up
+	return upstreamOf(videos)
+}
+
+// upstreamOf returns an upstream that keeps videos per account, as
+// get_metadata (Detailed true) or list_videos would return them; any other
+// video is not found. It answers a call on an ended context too: a look-up
+// that waited on another replica until its deadline still fetches the rest
+// (TestSharedLeaseWaiterDeadline), and what the upstream does then is not
+// the cache's to test.
+func upstreamOf(videos map[Key]*memories.Video) *videotest.Fetcher {
+	return &videotest.Fetcher{
+		Answer: func(acct account.Account, ref memories.VideoRef, detail bool) *memories.Video {
+			v := videos[Key{acct.ID(), ref}]
+			if v == nil {
+				return nil
+			}
+			c := *v
+			c.Detailed = detail
+			return &c
+		},
+		IgnoreEnded: true,
+	}
 }
 
 // one looks up a single video.
 func one(ctx context.Context, s *Cache, acct account.Account, no string, detail bool) (*memories.Video, error) {
-	vs, errs := s.Videos(ctx, acct, refs(no), detail)
+	vs, errs := s.Videos(ctx, acct, videotest.Refs(no), detail)
 	if errs != nil {
 		return vs[0], errs[0]
 	}
@@ -215,8 +132,8 @@ func TestTTLsFor(t *testing.T) {
 
 // Each kind of answer is kept when its TTL is positive and asked again
 // when it is zero; errors are never kept.
-func TestSourceKeepsAnswersByTTL(t *testing.T) {
-	acct := mustAccount(t, "sk-a")
+func TestCacheKeepsAnswersByTTL(t *testing.T) {
+	acct := videotest.Account(t, "sk-a")
 	videos := map[string]*memories.Video{
 		"parse":   {VideoNo: "parse", Status: memories.StatusParse},
 		"failed":  {VideoNo: "failed", Status: memories.StatusFailed},
@@ -239,20 +156,19 @@ func TestSourceKeepsAnswersByTTL(t *testing.T) {
 		{"error never kept", "broken", allTTLs, 3},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			up := &fakeUpstream{
-				videos: map[Key]*memories.Video{},
-				errs:   map[string]error{"broken": &memories.Error{Kind: memories.KindUpstream}},
-			}
+			kept := map[Key]*memories.Video{}
 			for no, v := range videos {
-				up.videos[Key{acct.ID(), ref(no)}] = v
+				kept[Key{acct.ID(), videotest.Ref(no)}] = v
 			}
-			src := New(Options{Upstream: up, Store: newLocal(t), TTLs: tt.ttl})
+			up := upstreamOf(kept)
+			up.Errs = map[string]error{"broken": &memories.Error{Kind: memories.KindUpstream}}
+			cache := New(Options{Upstream: up, Store: newLocal(t), TTLs: tt.ttl})
 			for i := range 2 {
 				for _, detail := range []bool{true, false} {
 					if i == 0 && !detail {
 						continue // the first look-up fetches in full; the rest may hit
 					}
-					got, err := one(context.Background(), src, acct, tt.videoNo, detail)
+					got, err := one(context.Background(), cache, acct, tt.videoNo, detail)
 					want := videos[tt.videoNo]
 					if tt.videoNo == "broken" {
 						if err == nil {
@@ -265,68 +181,68 @@ func TestSourceKeepsAnswersByTTL(t *testing.T) {
 					}
 				}
 			}
-			if got := up.callCount(); got != tt.wantCalls {
+			if got := up.CallCount(); got != tt.wantCalls {
 				t.Errorf("got %d upstream calls; want %d", got, tt.wantCalls)
 			}
 		})
 	}
 }
 
-func TestSourceEntriesExpire(t *testing.T) {
-	acct := mustAccount(t, "sk-a")
+func TestCacheEntriesExpire(t *testing.T) {
+	acct := videotest.Account(t, "sk-a")
 	up := serving(acct)
-	src := New(Options{Upstream: up, Store: newLocal(t), TTLs: TTLs{NotFound: time.Millisecond}})
+	cache := New(Options{Upstream: up, Store: newLocal(t), TTLs: TTLs{NotFound: time.Millisecond}})
 	for range 2 {
-		if _, err := one(context.Background(), src, acct, "VI1", false); err != nil {
+		if _, err := one(context.Background(), cache, acct, "VI1", false); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if got, want := up.callCount(), 2; got != want {
+	if got, want := up.CallCount(), 2; got != want {
 		t.Errorf("got %d upstream calls; want %d (the entry expired)", got, want)
 	}
 }
 
 // Two accounts asking for the same videos each get their own answer.
-func TestSourceSeparatesAccounts(t *testing.T) {
-	a, b := mustAccount(t, "sk-a"), mustAccount(t, "sk-b")
-	up := &fakeUpstream{videos: map[Key]*memories.Video{
-		{a.ID(), ref("VI1")}: {VideoNo: "VI1", VideoName: str("a's"), Status: memories.StatusParse},
-		{b.ID(), ref("VI1")}: {VideoNo: "VI1", VideoName: str("b's"), Status: memories.StatusParse},
-	}}
-	src := New(Options{Upstream: up, Store: newLocal(t), TTLs: allTTLs})
+func TestCacheSeparatesAccounts(t *testing.T) {
+	a, b := videotest.Account(t, "sk-a"), videotest.Account(t, "sk-b")
+	up := upstreamOf(map[Key]*memories.Video{
+		{a.ID(), videotest.Ref("VI1")}: {VideoNo: "VI1", VideoName: new("a's"), Status: memories.StatusParse},
+		{b.ID(), videotest.Ref("VI1")}: {VideoNo: "VI1", VideoName: new("b's"), Status: memories.StatusParse},
+	})
+	cache := New(Options{Upstream: up, Store: newLocal(t), TTLs: allTTLs})
 	for range 2 {
 		for _, tt := range []struct {
 			acct account.Account
 			want string
 		}{{a, "a's"}, {b, "b's"}} {
-			v, err := one(context.Background(), src, tt.acct, "VI1", false)
+			v, err := one(context.Background(), cache, tt.acct, "VI1", false)
 			if err != nil || v == nil || *v.VideoName != tt.want {
 				t.Errorf("%v: got %+v, %v; want %s", tt.acct, v, err, tt.want)
 			}
 		}
 	}
-	if got, want := up.callCount(), 2; got != want {
+	if got, want := up.CallCount(), 2; got != want {
 		t.Errorf("got %d upstream calls; want %d (one per account)", got, want)
 	}
 }
 
 // A batch costs one upstream call, with only the videos not kept, and its
 // answers come back in the order asked; errors are per video.
-func TestSourceBatchFetchesOnlyMisses(t *testing.T) {
-	acct := mustAccount(t, "sk-a")
+func TestCacheBatchFetchesOnlyMisses(t *testing.T) {
+	acct := videotest.Account(t, "sk-a")
 	up := serving(acct, "a", "b", "c", "d", "e")
 	boom := &memories.Error{Kind: memories.KindUpstream}
-	up.errs = map[string]error{"bad": boom}
+	up.Errs = map[string]error{"bad": boom}
 	obs := &counter{}
-	src := New(Options{Upstream: up, Store: newLocal(t), TTLs: allTTLs, Observer: obs})
+	cache := New(Options{Upstream: up, Store: newLocal(t), TTLs: allTTLs, Observer: obs})
 	ctx := context.Background()
 
-	if _, errs := src.Videos(ctx, acct, refs("b", "d"), false); errs != nil {
+	if _, errs := cache.Videos(ctx, acct, videotest.Refs("b", "d"), false); errs != nil {
 		t.Fatalf("got errs %v; want nil", errs)
 	}
-	asked := refs("e", "d", "c", "b", "a", "unknown")
-	vs, errs := src.Videos(ctx, acct, asked, false)
+	asked := videotest.Refs("e", "d", "c", "b", "a", "unknown")
+	vs, errs := cache.Videos(ctx, acct, asked, false)
 	if errs != nil {
 		t.Errorf("got errs %v; want nil", errs)
 	}
@@ -340,11 +256,11 @@ func TestSourceBatchFetchesOnlyMisses(t *testing.T) {
 			t.Errorf("video %d: got %+v; want %s", i, vs[i], r.VideoNo)
 		}
 	}
-	calls := up.recorded()
+	calls := up.Calls()
 	if len(calls) != 2 {
 		t.Fatalf("got %d upstream calls; want 2", len(calls))
 	}
-	if got, want := calls[1].refs, refs("e", "c", "a", "unknown"); !reflect.DeepEqual(got, want) {
+	if got, want := calls[1].Refs, videotest.Refs("e", "c", "a", "unknown"); !reflect.DeepEqual(got, want) {
 		t.Errorf("second call asked %v; want only the misses %v", got, want)
 	}
 	if got, want := obs.counts(), map[string]int{"miss": 6, "hit": 2}; !reflect.DeepEqual(got, want) {
@@ -352,14 +268,14 @@ func TestSourceBatchFetchesOnlyMisses(t *testing.T) {
 	}
 
 	// One failure fails its own video only, and is not kept.
-	vs, errs = src.Videos(ctx, acct, refs("a", "bad"), false)
+	vs, errs = cache.Videos(ctx, acct, videotest.Refs("a", "bad"), false)
 	if errs == nil || errs[0] != nil || !errors.Is(errs[1], boom) || vs[0] == nil {
 		t.Errorf("got %v, %v; want a and the upstream's error for bad", vs, errs)
 	}
-	if _, errs := src.Videos(ctx, acct, refs("bad"), false); errs == nil || !errors.Is(errs[0], boom) {
+	if _, errs := cache.Videos(ctx, acct, videotest.Refs("bad"), false); errs == nil || !errors.Is(errs[0], boom) {
 		t.Errorf("again: got errs %v; want the upstream's error again", errs)
 	}
-	if got := up.fetched()[ref("bad")]; got != 2 {
+	if got := up.Fetched()[videotest.Ref("bad")]; got != 2 {
 		t.Errorf("bad fetched %d times; want 2 (errors are not kept)", got)
 	}
 }
@@ -367,8 +283,8 @@ func TestSourceBatchFetchesOnlyMisses(t *testing.T) {
 // A list_videos answer serves look-ups without detail only; a look-up with
 // detail fetches the video in full, which replaces the entry. "Not found"
 // serves both.
-func TestSourceDetailNeedsCompleteEntry(t *testing.T) {
-	acct := mustAccount(t, "sk-a")
+func TestCacheDetailNeedsCompleteEntry(t *testing.T) {
+	acct := videotest.Account(t, "sk-a")
 	for _, tt := range []struct {
 		name      string
 		no        string
@@ -383,9 +299,9 @@ func TestSourceDetailNeedsCompleteEntry(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			up := serving(acct, "VI1")
-			src := New(Options{Upstream: up, Store: newLocal(t), TTLs: allTTLs})
+			cache := New(Options{Upstream: up, Store: newLocal(t), TTLs: allTTLs})
 			for i, detail := range tt.steps {
-				v, err := one(context.Background(), src, acct, tt.no, detail)
+				v, err := one(context.Background(), cache, acct, tt.no, detail)
 				if err != nil {
 					t.Fatalf("look-up %d: %v", i, err)
 				}
@@ -400,8 +316,8 @@ func TestSourceDetailNeedsCompleteEntry(t *testing.T) {
 				}
 			}
 			var got []bool
-			for _, c := range up.recorded() {
-				got = append(got, c.detail)
+			for _, c := range up.Calls() {
+				got = append(got, c.Detail)
 			}
 			if !reflect.DeepEqual(got, tt.wantCalls) {
 				t.Errorf("got upstream calls with detail %v; want %v", got, tt.wantCalls)
@@ -413,8 +329,8 @@ func TestSourceDetailNeedsCompleteEntry(t *testing.T) {
 // Local keeps the latest answer, except that a list answer never replaces
 // a complete one.
 func TestLocalSetKeepsDetailed(t *testing.T) {
-	acct := mustAccount(t, "sk-a")
-	k := Key{acct.ID(), ref("VI1")}
+	acct := videotest.Account(t, "sk-a")
+	k := Key{acct.ID(), videotest.Ref("VI1")}
 	list := &memories.Video{VideoNo: "VI1", Status: memories.StatusParse}
 	full := &memories.Video{VideoNo: "VI1", Status: memories.StatusParse, Detailed: true}
 	full2 := &memories.Video{VideoNo: "VI1", Status: memories.StatusFailed, Detailed: true}
@@ -460,12 +376,12 @@ func TestLocalSetKeepsDetailed(t *testing.T) {
 // 50 concurrent look-ups of one video make one upstream call. A waiter
 // whose ctx ends returns at once; the owner's leaving does not cancel the
 // call, and the others get the answer.
-func TestSourceCoalescesConcurrentLookups(t *testing.T) {
-	acct := mustAccount(t, "sk-a")
+func TestCacheCoalescesConcurrentLookups(t *testing.T) {
+	acct := videotest.Account(t, "sk-a")
 	up := serving(acct, "VI1")
-	up.gate = make(chan struct{})
+	up.Hold = make(chan struct{})
 	obs := &counter{}
-	src := New(Options{Upstream: up, Store: newLocal(t), TTLs: allTTLs, Observer: obs})
+	cache := New(Options{Upstream: up, Store: newLocal(t), TTLs: allTTLs, Observer: obs})
 
 	const n = 50
 	type result struct {
@@ -487,11 +403,11 @@ func TestSourceCoalescesConcurrentLookups(t *testing.T) {
 			ctx = ctxWaiter
 		}
 		go func() {
-			v, err := one(ctx, src, acct, "VI1", false)
+			v, err := one(ctx, cache, acct, "VI1", false)
 			results[i] <- result{v, err}
 		}()
 		if i == 0 {
-			eventually.True(t, "the first call", func() bool { return up.callCount() == 1 })
+			eventually.True(t, "the first call", func() bool { return up.CallCount() == 1 })
 		}
 	}
 	cancelWaiter()
@@ -505,7 +421,7 @@ func TestSourceCoalescesConcurrentLookups(t *testing.T) {
 	}
 	cancelOwner() // the owner's client goes away: the call goes on
 	time.Sleep(20 * time.Millisecond)
-	close(up.gate)
+	close(up.Hold)
 	for i := range n {
 		if i == 1 {
 			continue
@@ -514,7 +430,7 @@ func TestSourceCoalescesConcurrentLookups(t *testing.T) {
 			t.Errorf("caller %d: got %+v, %v; want the video", i, r.v, r.err)
 		}
 	}
-	if got := up.callCount(); got != 1 {
+	if got := up.CallCount(); got != 1 {
 		t.Errorf("got %d upstream calls; want 1", got)
 	}
 	got := obs.counts()
@@ -524,7 +440,7 @@ func TestSourceCoalescesConcurrentLookups(t *testing.T) {
 	if _, ok := got[""]; ok {
 		t.Errorf("got results %v; want no unnamed result", got)
 	}
-	if got := src.flights.inFlight(); got != 0 {
+	if got := cache.flights.inFlight(); got != 0 {
 		t.Errorf("got %d flights left; want 0", got)
 	}
 }
@@ -532,8 +448,8 @@ func TestSourceCoalescesConcurrentLookups(t *testing.T) {
 // A look-up that shares a call which ran out of its owner's time (deadline
 // or rate budget) fetches again if it has more time, and shares the
 // failure otherwise.
-func TestSourceOwnerOutOfTime(t *testing.T) {
-	acct := mustAccount(t, "sk-a")
+func TestCacheOwnerOutOfTime(t *testing.T) {
+	acct := videotest.Account(t, "sk-a")
 	for _, tt := range []struct {
 		name       string
 		needTime   time.Duration // the rate budget comes after this
@@ -551,17 +467,17 @@ func TestSourceOwnerOutOfTime(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			up := serving(acct, "VI1")
-			up.needTime = tt.needTime
-			up.gate, up.gated = make(chan struct{}), 1 // only the owner's call waits
-			src := New(Options{Upstream: up, Store: newLocal(t), TTLs: allTTLs})
+			up.Before = shortOfTime(tt.needTime)
+			up.Hold, up.HoldFirst = make(chan struct{}), 1 // only the owner's call waits
+			cache := New(Options{Upstream: up, Store: newLocal(t), TTLs: allTTLs})
 			ownerCtx, cancel := context.WithTimeout(context.Background(), tt.owner)
 			defer cancel()
 			ownerErr := make(chan error, 1)
 			go func() {
-				_, err := one(ownerCtx, src, acct, "VI1", false)
+				_, err := one(ownerCtx, cache, acct, "VI1", false)
 				ownerErr <- err
 			}()
-			eventually.True(t, "the owner's call", func() bool { return up.callCount() == 1 })
+			eventually.True(t, "the owner's call", func() bool { return up.CallCount() == 1 })
 			waiterCtx, cancel2 := context.Background(), context.CancelFunc(func() {})
 			if tt.waiter > 0 {
 				waiterCtx, cancel2 = context.WithTimeout(context.Background(), tt.waiter)
@@ -573,14 +489,14 @@ func TestSourceOwnerOutOfTime(t *testing.T) {
 			}
 			waiter := make(chan result, 1)
 			go func() {
-				v, err := one(waiterCtx, src, acct, "VI1", false)
+				v, err := one(waiterCtx, cache, acct, "VI1", false)
 				waiter <- result{v, err}
 			}()
 			time.Sleep(20 * time.Millisecond) // the waiter joins
 			if tt.openGate {
-				close(up.gate)
+				close(up.Hold)
 			} else {
-				defer close(up.gate)
+				defer close(up.Hold)
 			}
 			if err := <-ownerErr; err == nil {
 				t.Errorf("owner: got err nil; want it out of time")
@@ -589,10 +505,11 @@ func TestSourceOwnerOutOfTime(t *testing.T) {
 			if tt.wantWaiter && (r.err != nil || r.v == nil) {
 				t.Errorf("waiter: got %+v, %v; want the video", r.v, r.err)
 			}
-			if !tt.wantWaiter && !errors.As(r.err, new(*ratelimit.DeniedError)) {
-				t.Errorf("waiter: got %+v, %v; want the owner's *ratelimit.DeniedError", r.v, r.err)
+			var unsent *memories.Error
+			if !tt.wantWaiter && (!errors.As(r.err, &unsent) || !unsent.Unsent) {
+				t.Errorf("waiter: got %+v, %v; want the owner's unsent call", r.v, r.err)
 			}
-			if got := up.callCount(); got != tt.wantCalls {
+			if got := up.CallCount(); got != tt.wantCalls {
 				t.Errorf("got %d upstream calls; want %d", got, tt.wantCalls)
 			}
 		})
@@ -601,17 +518,17 @@ func TestSourceOwnerOutOfTime(t *testing.T) {
 
 // A look-up whose deadline passes while it fetches or waits gets an
 // upstream timeout.
-func TestSourceCallerDeadlineIsTimeout(t *testing.T) {
-	acct := mustAccount(t, "sk-a")
+func TestCacheCallerDeadlineIsTimeout(t *testing.T) {
+	acct := videotest.Account(t, "sk-a")
 	up := serving(acct)
-	up.gate = make(chan struct{})
-	defer close(up.gate)
-	src := New(Options{Upstream: up, Store: newLocal(t), TTLs: allTTLs})
-	go one(context.Background(), src, acct, "VI2", false) // owns VI2 until the gate opens
-	eventually.True(t, "the first call", func() bool { return up.callCount() == 1 })
+	up.Hold = make(chan struct{})
+	defer close(up.Hold)
+	cache := New(Options{Upstream: up, Store: newLocal(t), TTLs: allTTLs})
+	go one(context.Background(), cache, acct, "VI2", false) // owns VI2 until the gate opens
+	eventually.True(t, "the first call", func() bool { return up.CallCount() == 1 })
 	for _, tt := range []struct{ name, no string }{{"owner", "VI1"}, {"waiter", "VI2"}} {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-		_, err := one(ctx, src, acct, tt.no, false)
+		_, err := one(ctx, cache, acct, tt.no, false)
 		cancel()
 		if !isTimeout(err) {
 			t.Errorf("%s: got err %v; want a memories timeout", tt.name, err)
@@ -621,14 +538,14 @@ func TestSourceCallerDeadlineIsTimeout(t *testing.T) {
 
 // Two concurrent batches that overlap fetch each video once in all: the
 // second asks the upstream only for what the first is not fetching.
-func TestSourceOverlappingBatches(t *testing.T) {
-	acct := mustAccount(t, "sk-a")
+func TestCacheOverlappingBatches(t *testing.T) {
+	acct := videotest.Account(t, "sk-a")
 	up := serving(acct, "a", "b", "c", "d")
-	up.gate = make(chan struct{})
+	up.Hold = make(chan struct{})
 	obs := &counter{}
-	src := New(Options{Upstream: up, Store: newLocal(t), TTLs: allTTLs, Observer: obs})
+	cache := New(Options{Upstream: up, Store: newLocal(t), TTLs: allTTLs, Observer: obs})
 
-	batches := [][]memories.VideoRef{refs("a", "b", "c"), refs("d", "c", "b")}
+	batches := [][]memories.VideoRef{videotest.Refs("a", "b", "c"), videotest.Refs("d", "c", "b")}
 	var wg sync.WaitGroup
 	got := make([][]*memories.Video, len(batches))
 	errs := make([][]error, len(batches))
@@ -636,11 +553,11 @@ func TestSourceOverlappingBatches(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			got[i], errs[i] = src.Videos(context.Background(), acct, b, false)
+			got[i], errs[i] = cache.Videos(context.Background(), acct, b, false)
 		}()
-		eventually.True(t, fmt.Sprintf("call %d", i+1), func() bool { return up.callCount() == i+1 })
+		eventually.True(t, fmt.Sprintf("call %d", i+1), func() bool { return up.CallCount() == i+1 })
 	}
-	close(up.gate)
+	close(up.Hold)
 	wg.Wait()
 	for i, b := range batches {
 		if errs[i] != nil {
@@ -652,8 +569,8 @@ func TestSourceOverlappingBatches(t *testing.T) {
 			}
 		}
 	}
-	want := map[memories.VideoRef]int{ref("a"): 1, ref("b"): 1, ref("c"): 1, ref("d"): 1}
-	if got := up.fetched(); !reflect.DeepEqual(got, want) {
+	want := map[memories.VideoRef]int{videotest.Ref("a"): 1, videotest.Ref("b"): 1, videotest.Ref("c"): 1, videotest.Ref("d"): 1}
+	if got := up.Fetched(); !reflect.DeepEqual(got, want) {
 		t.Errorf("got fetches %v; want each video once %v", got, want)
 	}
 	if got, want := obs.counts(), map[string]int{"miss": 4, "coalesced": 2}; !reflect.DeepEqual(got, want) {
@@ -663,8 +580,8 @@ func TestSourceOverlappingBatches(t *testing.T) {
 
 // A look-up with detail does not share a list_videos call in flight, which
 // would not answer it; one without detail shares a get_metadata call.
-func TestSourceDetailAndListFlights(t *testing.T) {
-	acct := mustAccount(t, "sk-a")
+func TestCacheDetailAndListFlights(t *testing.T) {
+	acct := videotest.Account(t, "sk-a")
 	for _, tt := range []struct {
 		name          string
 		first, second bool // detail
@@ -678,37 +595,37 @@ func TestSourceDetailAndListFlights(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			up := serving(acct, "VI1")
-			up.gate = make(chan struct{})
+			up.Hold = make(chan struct{})
 			obs := &counter{}
 			store := &spyStore{Store: newLocal(t)}
-			src := New(Options{Upstream: up, Store: store, TTLs: allTTLs, Observer: obs})
+			cache := New(Options{Upstream: up, Store: store, TTLs: allTTLs, Observer: obs})
 			var wg sync.WaitGroup
 			got := make([]*memories.Video, 2)
 			for i, detail := range []bool{tt.first, tt.second} {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					v, err := one(context.Background(), src, acct, "VI1", detail)
+					v, err := one(context.Background(), cache, acct, "VI1", detail)
 					if err != nil {
 						t.Errorf("look-up %d: %v", i, err)
 					}
 					got[i] = v
 				}()
 				if i == 0 {
-					eventually.True(t, "the first call", func() bool { return up.callCount() == 1 })
+					eventually.True(t, "the first call", func() bool { return up.CallCount() == 1 })
 				}
 			}
 			// The second look-up's first Get (the owner made two), then its claim.
 			eventually.True(t, "the second look-up", func() bool { return store.gets.Load() >= 3 })
 			time.Sleep(50 * time.Millisecond)
-			close(up.gate)
+			close(up.Hold)
 			wg.Wait()
 			if got[1] == nil || (tt.second && !got[1].Detailed) {
 				t.Errorf("second look-up: got %+v; want the video, detailed if asked", got[1])
 			}
 			var calls []bool
-			for _, c := range up.recorded() {
-				calls = append(calls, c.detail)
+			for _, c := range up.Calls() {
+				calls = append(calls, c.Detail)
 			}
 			if !reflect.DeepEqual(calls, tt.wantCalls) {
 				t.Errorf("got upstream calls with detail %v; want %v", calls, tt.wantCalls)
@@ -722,25 +639,25 @@ func TestSourceDetailAndListFlights(t *testing.T) {
 
 // A look-up's span counts its results; one that shares another's call
 // links to that look-up's span.
-func TestSourceTracesLookups(t *testing.T) {
-	acct := mustAccount(t, "sk-a")
+func TestCacheTracesLookups(t *testing.T) {
+	acct := videotest.Account(t, "sk-a")
 	up := serving(acct, "a", "b")
-	up.gate = make(chan struct{})
+	up.Hold = make(chan struct{})
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	src := New(Options{Upstream: up, Store: newLocal(t), TTLs: allTTLs, Tracer: tp.Tracer("test")})
+	cache := New(Options{Upstream: up, Store: newLocal(t), TTLs: allTTLs, Tracer: tp.Tracer("test")})
 
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		src.Videos(context.Background(), acct, refs("a"), false)
+		cache.Videos(context.Background(), acct, videotest.Refs("a"), false)
 	}()
-	eventually.True(t, "the first call", func() bool { return up.callCount() == 1 })
+	eventually.True(t, "the first call", func() bool { return up.CallCount() == 1 })
 	go func() {
 		time.Sleep(50 * time.Millisecond)
-		close(up.gate)
+		close(up.Hold)
 	}()
-	if _, errs := src.Videos(context.Background(), acct, refs("a", "b"), false); errs != nil {
+	if _, errs := cache.Videos(context.Background(), acct, videotest.Refs("a", "b"), false); errs != nil {
 		t.Fatal(errs)
 	}
 	<-done
