@@ -424,7 +424,7 @@ type Query {
   its index (` + "`" + `path: ["videos", i]` + "`" + `) and null there; the others still answer.
   """
   videos(
-    "The video numbers, at most ` + "`" + `MAX_VIDEOS_PER_QUERY` + "`" + ` (500 by default) per operation."
+    "The video numbers, at most ` + "`" + `MAX_VIDEOS_PER_QUERY` + "`" + ` (2000 by default) per operation, aliases and other fields included."
     videoNos: [ID!]!
     "The scope the videos were uploaded under (the upload's ` + "`" + `unique_id` + "`" + `)."
     uniqueId: String! = "default"
