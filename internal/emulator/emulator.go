@@ -163,6 +163,7 @@ type Server struct {
 	mu       sync.Mutex
 	videos   map[videoRef]json.RawMessage            // served to every key
 	accounts map[string]map[videoRef]json.RawMessage // by KeyHash
+	later    map[storeKey]*later                     // what videos with a Then become
 
 	// done is closed by Close to release hanging and delayed requests.
 	done      chan struct{}
@@ -197,6 +198,7 @@ func newServer(opts Options) *Server {
 		logger:           opts.Logger,
 		videos:           map[videoRef]json.RawMessage{},
 		accounts:         map[string]map[videoRef]json.RawMessage{},
+		later:            map[storeKey]*later{},
 		done:             make(chan struct{}),
 
 		meta: newEndpoint(http.MethodGet, opts.RateLimit, opts.Burst, opts.Faults),

@@ -2,6 +2,7 @@ package emulator_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
 	"net/http"
@@ -430,5 +431,38 @@ func TestStartListenError(t *testing.T) {
 	addr := strings.TrimPrefix(s.URL(), "http://")
 	if _, err := emulator.Start(emulator.Options{Addr: addr}); err == nil {
 		t.Errorf("Start on a busy address %s: got nil error; want one", addr)
+	}
+}
+
+// A video with a Then is served as Data until After has passed since it was
+// first asked for, by either call, and as Then afterwards.
+func TestVideoThatChanges(t *testing.T) {
+	t.Parallel()
+	const no = "VI606531877412306944"
+	const after = 300 * time.Millisecond
+	s := start(t, emulator.Options{Videos: []emulator.Video{{
+		Data:  json.RawMessage(`{"video_no":"` + no + `","video_name":"before","status":"UNPARSE"}`),
+		Then:  json.RawMessage(`{"video_no":"` + no + `","video_name":"after","status":"PARSE"}`),
+		After: emulator.Duration(after),
+	}}})
+	c := newClient(t, s.URL(), true)
+	name := func() string {
+		res, env := c.getEnvelope("key", "video_no="+no)
+		return videoName(t, wantFound(t, res, env))
+	}
+	start := time.Now()
+	if got := name(); got != "before" && time.Since(start) < after {
+		t.Fatalf("first look: video_name %s; want before", got)
+	}
+	time.Sleep(after + 50*time.Millisecond)
+	if got := name(); got != "after" {
+		t.Errorf("after %v: video_name %s; want after", after, got)
+	}
+
+	// A Then must name the same video.
+	if _, err := emulator.Start(emulator.Options{Videos: []emulator.Video{{
+		Data: json.RawMessage(`{"video_no":"VI1"}`), Then: json.RawMessage(`{"video_no":"VI2"}`),
+	}}}); err == nil {
+		t.Error("Start with a Then of another video_no: nil error; want one")
 	}
 }

@@ -11,7 +11,8 @@ import (
 // samplesJSON holds the sample videos served when Options.Videos is nil.
 //
 // The file is a JSON array of {"unique_id": ..., "data": {...}} objects in
-// the format ParseVideos reads. JSON has no comments, so each sample's
+// the format ParseVideos reads (with "then" and "after" for videos that
+// change). JSON has no comments, so each sample's
 // purpose is listed here; tests and the playground refer to these numbers.
 //
 //	video_no              unique_id  shape
@@ -39,7 +40,12 @@ import (
 //	VI606520198374883328  team-a     scoping: only visible with unique_id=team-a
 //	VI606524661839065088  team-a     scoping: only visible with unique_id=team-a, full metadata
 //	VI606528114725249024  team-a     scoping: only visible with unique_id=team-a; UNPARSE, exactly 4 GiB
+//	VI606531877412306944  default    processing: UNPARSE, then PARSE 8 s after it is first asked for (watch it)
+//	VI606535210987741184  default    processing: UNPARSE, then PARSE 12 s after it is first asked for (watch it)
+//	VI606538640251518976  default    processing: UNPARSE, then FAILED 10 s after it is first asked for (watch it)
 //
+// The file's entries may also carry "then" (the data object served once
+// "after" has passed since the video was first asked for, such as "8s").
 //go:embed testdata/samples.json
 var samplesJSON []byte
 
@@ -79,6 +85,13 @@ func ParseVideos(data []byte) ([]Video, error) {
 			return nil, fmt.Errorf("parse videos: entry %d: %w", i, err)
 		}
 		vs[i].Data = buf.Bytes()
+		if vs[i].Then != nil {
+			var then bytes.Buffer
+			if err := json.Compact(&then, vs[i].Then); err != nil {
+				return nil, fmt.Errorf("parse videos: entry %d: then: %w", i, err)
+			}
+			vs[i].Then = then.Bytes()
+		}
 		if _, err := vs[i].VideoNo(); err != nil {
 			return nil, fmt.Errorf("parse videos: entry %d: %w", i, err)
 		}
