@@ -41,11 +41,11 @@ func New(tokens []string, bearer bool) *Tokens {
 // enabled reports whether any token is configured.
 func (t *Tokens) enabled() bool { return t != nil && len(t.sums) > 0 }
 
-// allowed reports whether r presents an accepted token.
-func (t *Tokens) allowed(r *http.Request) bool {
-	tok := r.Header.Get(Header)
+// allowed reports whether the headers h present an accepted token.
+func (t *Tokens) allowed(h http.Header) bool {
+	tok := h.Get(Header)
 	if tok == "" && t.bearer {
-		tok, _ = authheader.Bearer(r.Header.Get("Authorization"))
+		tok, _ = authheader.Bearer(h.Get("Authorization"))
 	}
 	if tok == "" {
 		return false
@@ -64,7 +64,7 @@ func (t *Tokens) allowed(r *http.Request) bool {
 // CORS preflight, or no tokens are configured. A request refused has been
 // answered with 401 and a GraphQL-shaped error.
 func (t *Tokens) Allow(w http.ResponseWriter, r *http.Request) bool {
-	if !t.enabled() || r.Method == http.MethodOptions || t.allowed(r) {
+	if !t.enabled() || r.Method == http.MethodOptions || t.allowed(r.Header) {
 		return true
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -73,3 +73,12 @@ func (t *Tokens) Allow(w http.ResponseWriter, r *http.Request) bool {
 	_, _ = w.Write([]byte(`{"errors":[{"message":"missing or invalid access token: send it in the ` + Header + ` header","extensions":{"code":"UNAUTHENTICATED"}}]}` + "\n"))
 	return false
 }
+
+// Check reports whether h carries an accepted token, or no tokens are
+// configured. h is a request's headers, or what a client sends in their
+// place: a WebSocket's connection_init payload, since browsers cannot set
+// headers on a WebSocket.
+func (t *Tokens) Check(h http.Header) bool { return !t.enabled() || t.allowed(h) }
+
+// Enabled reports whether any token is configured.
+func (t *Tokens) Enabled() bool { return t.enabled() }

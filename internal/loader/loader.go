@@ -303,3 +303,33 @@ func FromContext(ctx context.Context) (*Loader, bool) {
 	l, ok := ctx.Value(ctxKey{}).(*Loader)
 	return l, ok
 }
+
+// Stream is what a streaming request (a WebSocket connection, an event
+// stream) carries in place of a loader: it outlives any one operation, so
+// each of its queries gets a loader of its own, made from it
+// (ForOperation), and its subscriptions read its account.
+type Stream struct {
+	Fetcher Fetcher
+	Account account.Account // the zero Account when the client sent no key
+	Timeout time.Duration   // of each query
+	OnBatch func(size int)
+}
+
+type streamKey struct{}
+
+// WithStream returns ctx carrying s.
+func WithStream(ctx context.Context, s Stream) context.Context {
+	return context.WithValue(ctx, streamKey{}, s)
+}
+
+// StreamFrom returns the stream ctx carries, if any.
+func StreamFrom(ctx context.Context) (Stream, bool) {
+	s, ok := ctx.Value(streamKey{}).(Stream)
+	return s, ok
+}
+
+// ForOperation returns ctx carrying a loader for one operation of s, as
+// NewContext does for one request.
+func (s Stream) ForOperation(ctx context.Context) (_ context.Context, end func()) {
+	return NewContext(ctx, s.Timeout, s.Fetcher, s.Account, s.OnBatch)
+}

@@ -31,6 +31,11 @@ type Metrics struct {
 	operations        *prometheus.CounterVec
 	operationDuration *prometheus.HistogramVec
 	refused           *prometheus.CounterVec
+	streams           *prometheus.GaugeVec
+	watchPolls        *prometheus.CounterVec
+	watchPolled       *prometheus.CounterVec
+	watchBudgetWaits  prometheus.Counter
+	watchEvents       *prometheus.CounterVec
 
 	names operationNames
 }
@@ -80,12 +85,33 @@ func New() *Metrics {
 			Name: "graphql_requests_refused_total",
 			Help: "GraphQL requests refused before execution, by reason: a document limit (tokens, selections, fragments, directives, variables, operations, name_length, value_nesting), fragment_expansion, executed_fields, introspection_fields, depth, parse, validation, input, bad_request, timeout.",
 		}, []string{"reason"}),
+		streams: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "graphql_streams_open",
+			Help: "Open streams, by transport: websocket (connections) and sse (event streams).",
+		}, []string{"transport"}),
+		watchPolls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "memories_watch_polls_total",
+			Help: "Polls of watched videos, by call: list (their state, through list_videos) or detail (get_metadata, once a video settled).",
+		}, []string{"call"}),
+		watchPolled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "memories_watch_polled_videos_total",
+			Help: "Videos asked by polls of watched videos, by call (list or detail).",
+		}, []string{"call"}),
+		watchBudgetWaits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "memories_watch_budget_waits_total",
+			Help: "Polls put off to the next interval because the watch's share of the budget (WATCH_BUDGET_SHARE) had no room.",
+		}),
+		watchEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "memories_watch_events_total",
+			Help: "Video states for subscribers, by result: sent (read by the subscription), dropped (replaced by a newer state before a slow subscriber read it).",
+		}, []string{"result"}),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.upstreamCalls, m.upstreamLatency, m.limiterWait, m.listUnavailable, m.cache, m.batchSize,
 		m.operations, m.operationDuration, m.refused,
+		m.streams, m.watchPolls, m.watchPolled, m.watchBudgetWaits, m.watchEvents,
 	)
 	return m
 }
@@ -113,6 +139,69 @@ func (m *Metrics) WatchRedis(up func() bool, missing func() int) {
 			Help: "Replicas seen in Redis lately but not now; the shared rate budget leaves their fallback share.",
 		}, func() float64 { return float64(missing()) }),
 	)
+}
+
+// WatchRegistry exports the number of open subscriptions and of watched
+// videos.
+func (m *Metrics) WatchRegistry(subscriptions, videos func() int) {
+	if m == nil {
+		return
+	}
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "memories_watch_subscriptions",
+			Help: "Open watchVideos subscriptions.",
+		}, func() float64 { return float64(subscriptions()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "memories_watch_videos",
+			Help: "Videos being watched, each polled once whatever its subscribers.",
+		}, func() float64 { return float64(videos()) }),
+	)
+}
+
+// StreamOpened records a stream opening on transport ("websocket" or
+// "sse"); the returned func records it closing.
+func (m *Metrics) StreamOpened(transport string) (closed func()) {
+	if m == nil {
+		return func() {}
+	}
+	g := m.streams.WithLabelValues(transport)
+	g.Inc()
+	return g.Dec
+}
+
+// WatchPoll records one poll of watched videos.
+func (m *Metrics) WatchPoll(videos int, detail bool) {
+	if m == nil {
+		return
+	}
+	call := "list"
+	if detail {
+		call = "detail"
+	}
+	m.watchPolls.WithLabelValues(call).Inc()
+	m.watchPolled.WithLabelValues(call).Add(float64(videos))
+}
+
+// WatchBudgetWait records a poll put off for the budget.
+func (m *Metrics) WatchBudgetWait() {
+	if m == nil {
+		return
+	}
+	m.watchBudgetWaits.Inc()
+}
+
+// WatchEvents records video states sent to subscribers and dropped.
+func (m *Metrics) WatchEvents(sent, dropped int) {
+	if m == nil {
+		return
+	}
+	if sent > 0 {
+		m.watchEvents.WithLabelValues("sent").Add(float64(sent))
+	}
+	if dropped > 0 {
+		m.watchEvents.WithLabelValues("dropped").Add(float64(dropped))
+	}
 }
 
 // Handler serves the metrics in the Prometheus text format.

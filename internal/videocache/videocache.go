@@ -196,6 +196,30 @@ func (c *Cache) Videos(ctx context.Context, acct account.Account, refs []memorie
 	return l.fetchMisses(ctx, miss, recording)
 }
 
+// Refresh is Videos without the kept answers: every video is fetched (or
+// awaited from a fetch in flight) and kept anew. A watch polls through it,
+// so that it sees what the upstream says now, whatever the TTLs, and the
+// queries after it see the same.
+func (c *Cache) Refresh(ctx context.Context, acct account.Account, refs []memories.VideoRef, detail bool) ([]*memories.Video, []error) {
+	ctx, span := c.start(ctx, "videocache.refresh")
+	defer span.End()
+	recording := span.IsRecording()
+	if recording {
+		setLookupAttributes(span, len(refs), detail)
+	}
+	l := &lookup{
+		Cache: c, acct: acct, refs: refs, keys: make([]Key, len(refs)), detail: detail, span: span, refresh: true,
+		videos: make([]*memories.Video, len(refs)),
+		errs:   make([]error, len(refs)),
+	}
+	all := make([]int, len(refs))
+	for i, ref := range refs {
+		l.keys[i] = Key{AccountID: acct.ID(), Ref: ref}
+		all[i] = i
+	}
+	return l.fetchMisses(ctx, all, recording)
+}
+
 // The span's attributes and the misses' fetch are functions of their own,
 // kept out of line, so that their large stack frames are not part of every
 // cache hit's stack.
@@ -245,15 +269,16 @@ func complete(v *memories.Video, detail bool) bool {
 // lookup is one call of Videos.
 type lookup struct {
 	*Cache
-	acct   account.Account
-	refs   []memories.VideoRef
-	keys   []Key
-	detail bool
-	span   trace.Span
-	videos []*memories.Video
-	errs   []error
-	n      struct{ hit, miss, coalesced int }
-	linked map[trace.SpanID]bool
+	acct    account.Account
+	refs    []memories.VideoRef
+	keys    []Key
+	detail  bool
+	refresh bool // ask the upstream, whatever is kept (Refresh)
+	span    trace.Span
+	videos  []*memories.Video
+	errs    []error
+	n       struct{ hit, miss, coalesced int }
+	linked  map[trace.SpanID]bool
 }
 
 func (l *lookup) count(r result, n int) {
@@ -327,14 +352,18 @@ func (l *lookup) fetchOwn(ctx context.Context, own []owned) {
 		keys[j] = l.keys[o.i]
 	}
 	// Look again: a call that ended between this look-up's miss and its
-	// claim has kept its answer and left no flight to join.
-	kept, found := l.store.Get(ctx, keys)
-	var rest []owned
-	for j, o := range own {
-		if found[j] && complete(kept[j], l.detail) {
-			l.done(o, kept[j], nil, resultHit, false)
-		} else {
-			rest = append(rest, o)
+	// claim has kept its answer and left no flight to join. A refresh
+	// wants the upstream's answer, not a kept one.
+	rest := own
+	if !l.refresh {
+		kept, found := l.store.Get(ctx, keys)
+		rest = nil
+		for j, o := range own {
+			if found[j] && complete(kept[j], l.detail) {
+				l.done(o, kept[j], nil, resultHit, false)
+			} else {
+				rest = append(rest, o)
+			}
 		}
 	}
 	if len(rest) == 0 {

@@ -188,6 +188,30 @@ func TestCacheKeepsAnswersByTTL(t *testing.T) {
 	}
 }
 
+// Refresh asks the upstream whatever is kept, and keeps its answer for the
+// look-ups after it.
+func TestCacheRefresh(t *testing.T) {
+	acct := videotest.Account(t, "sk-a")
+	key := Key{acct.ID(), videotest.Ref("v")}
+	videos := map[Key]*memories.Video{key: {VideoNo: "v", Status: memories.StatusUnparse}}
+	up := upstreamOf(videos)
+	cache := New(Options{Upstream: up, Store: newLocal(t), TTLs: allTTLs})
+	if v, err := one(context.Background(), cache, acct, "v", false); err != nil || v.Status != memories.StatusUnparse {
+		t.Fatalf("first look-up: %+v, %v", v, err)
+	}
+	videos[key] = &memories.Video{VideoNo: "v", Status: memories.StatusParse} // processing ended
+	if v, _ := one(context.Background(), cache, acct, "v", false); v.Status != memories.StatusUnparse || up.CallCount() != 1 {
+		t.Fatalf("second look-up: %+v after %d calls; want the kept UNPARSE, no call", v, up.CallCount())
+	}
+	vs, errs := cache.Refresh(context.Background(), acct, videotest.Refs("v"), false)
+	if errs != nil || vs[0].Status != memories.StatusParse || up.CallCount() != 2 {
+		t.Fatalf("Refresh: %+v, %v after %d calls; want PARSE from a call", vs[0], errs, up.CallCount())
+	}
+	if v, _ := one(context.Background(), cache, acct, "v", false); v.Status != memories.StatusParse || up.CallCount() != 2 {
+		t.Errorf("look-up after Refresh: %+v after %d calls; want the refreshed PARSE, kept", v, up.CallCount())
+	}
+}
+
 func TestCacheEntriesExpire(t *testing.T) {
 	acct := videotest.Account(t, "sk-a")
 	up := serving(acct)

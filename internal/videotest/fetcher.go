@@ -130,6 +130,12 @@ func (f *Fetcher) Videos(ctx context.Context, acct account.Account, refs []memor
 	return vs, errs
 }
 
+// Refresh answers as Videos does, recording the call with Refresh set: the
+// fake keeps nothing to refresh.
+func (f *Fetcher) Refresh(ctx context.Context, acct account.Account, refs []memories.VideoRef, detail bool) ([]*memories.Video, []error) {
+	return f.Videos(ctx, acct, refs, detail)
+}
+
 // answered records ctx's state as c's when it is answered.
 func (f *Fetcher) answered(ctx context.Context, c *Call) {
 	err := ctx.Err()

@@ -27,8 +27,12 @@ import (
 )
 
 // Fetcher fetches videos of an account: internal/videocache's Cache.
+// Refresh asks the upstream whatever is kept; a poll of unsettled videos
+// goes through it, and the one detail call of a settled video through
+// Videos, which a kept answer serves (it no longer changes).
 type Fetcher interface {
 	Videos(ctx context.Context, acct account.Account, refs []memories.VideoRef, detail bool) ([]*memories.Video, []error)
+	Refresh(ctx context.Context, acct account.Account, refs []memories.VideoRef, detail bool) ([]*memories.Video, []error)
 }
 
 // Observer records what the watch does, for metrics.
@@ -87,6 +91,7 @@ type Registry struct {
 
 	mu      sync.Mutex
 	pollers map[string]*poller // by account ID
+	subs    int                // open subscriptions
 	closed  bool
 	wg      sync.WaitGroup
 }
@@ -111,6 +116,13 @@ func (r *Registry) Watched() int {
 		n += len(p.videos)
 	}
 	return n
+}
+
+// Subscriptions returns the number of open subscriptions, for metrics.
+func (r *Registry) Subscriptions() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.subs
 }
 
 // Close stops every poller and ends every subscription with ErrClosed.
@@ -170,6 +182,7 @@ func (r *Registry) Subscribe(acct account.Account, refs []memories.VideoRef, det
 	if r.closed {
 		return nil, ErrClosed
 	}
+	r.subs++
 	p := r.pollers[acct.ID()]
 	if p == nil {
 		p = &poller{r: r, acct: acct, videos: map[memories.VideoRef]*watched{}, wake: make(chan struct{}, 1), stop: make(chan struct{})}
@@ -317,7 +330,11 @@ func (p *poller) poll(refs []memories.VideoRef, detail bool) {
 		r.opts.Observer.WatchPoll(len(refs), detail)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), r.opts.PollTimeout)
-	vs, errs := r.fetch.Videos(ctx, p.acct, refs, detail)
+	fetch := r.fetch.Refresh
+	if detail {
+		fetch = r.fetch.Videos
+	}
+	vs, errs := fetch(ctx, p.acct, refs, detail)
 	cancel()
 
 	r.mu.Lock()
@@ -399,7 +416,7 @@ type Subscription struct {
 // video. A detail subscriber waits for its settled video's detail.
 func (s *Subscription) offerLocked(w *watched, ev Event) {
 	if ev.Settled && s.detail && ev.Video != nil && ev.Video.Status == memories.StatusParse && !ev.Video.Detailed {
-		ev.Settled = false // its detail comes next
+		return // its detail comes next, with the same state
 	}
 	s.mu.Lock()
 	if s.closed || s.sent[ev.Ref] {
@@ -494,8 +511,13 @@ func (s *Subscription) Close() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
 	s.closed = true
 	s.mu.Unlock()
+	r.subs--
 	p := r.pollers[s.acct]
 	if p == nil {
 		return
