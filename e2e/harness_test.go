@@ -83,6 +83,7 @@ type instance struct {
 	logs    *videotest.SyncBuffer // what it logged, when startInstance was given one
 	entered atomic.Int64          // requests that reached it over HTTP
 	close   func() error          // closes the HTTP server, then the app; once
+	drain   func()                // what the server does on SIGTERM, before it closes
 }
 
 // startInstance starts a server configured by env, the variables a user
@@ -107,7 +108,7 @@ func startInstance(t testing.TB, env map[string]string, logs *videotest.SyncBuff
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
 	}
-	in := &instance{handler: a.Handler(), logs: logs}
+	in := &instance{handler: a.Handler(), logs: logs, drain: a.Drain}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		in.entered.Add(1)
 		in.handler.ServeHTTP(w, r)

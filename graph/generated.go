@@ -32,6 +32,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Entity() EntityResolver
 	Query() QueryResolver
+	Subscription() SubscriptionResolver
 }
 
 type DirectiveRoot struct {
@@ -60,6 +61,10 @@ type ComplexityRoot struct {
 		Videos             func(childComplexity int, videoNos []string, uniqueID string) int
 		__resolve__service func(childComplexity int) int
 		__resolve_entities func(childComplexity int, representations []map[string]any) int
+	}
+
+	Subscription struct {
+		WatchVideos func(childComplexity int, videoNos []string, uniqueID string) int
 	}
 
 	Video struct {
@@ -95,6 +100,9 @@ type EntityResolver interface {
 type QueryResolver interface {
 	Video(ctx context.Context, videoNo string, uniqueID string) (*model.Video, error)
 	Videos(ctx context.Context, videoNos []string, uniqueID string) ([]*model.Video, error)
+}
+type SubscriptionResolver interface {
+	WatchVideos(ctx context.Context, videoNos []string, uniqueID string) (<-chan graphql.Event[*model.Video], error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -215,6 +223,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.__resolve_entities(childComplexity, args["representations"].([]map[string]any)), true
+
+	case "Subscription.watchVideos":
+		if e.ComplexityRoot.Subscription.WatchVideos == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_watchVideos_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.WatchVideos(childComplexity, args["videoNos"].([]string), args["uniqueId"].(string)), true
 
 	case "Video.captureMetadata":
 		if e.ComplexityRoot.Video.CaptureMetadata == nil {
@@ -354,9 +374,34 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 
 			return &response
 		}
+	case ast.Subscription:
+		// Exec discards the per-event context; the event-aware path is exposed
+		// via ExecWithEventContext and used by the executor when it detects
+		// ExecutableSchemaWithEventContext.
+		return graphql.SubscriptionResponseHandler(ec._Subscription(ctx, opCtx.Operation.SelectionSet))
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
+	}
+}
+
+// ExecWithEventContext is the per-event-context-aware response handler. The
+// graphql executor type-asserts the executable schema for this method when
+// at least one subscription field is annotated @subscriptionContext; absence
+// falls back to Exec.
+func (e *executableSchema) ExecWithEventContext(ctx context.Context) graphql.ResponseHandlerWithContext {
+	opCtx := graphql.GetOperationContext(ctx)
+	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
+
+	switch opCtx.Operation.Operation {
+	case ast.Subscription:
+		return graphql.SubscriptionEventResponseHandler(ec._Subscription(ctx, opCtx.Operation.SelectionSet))
+	default:
+		// Non-subscription operations fall through to Exec via the executor's
+		// default path; this method only handles ast.Subscription.
+		return func(ctx context.Context) (context.Context, *graphql.Response) {
+			return ctx, graphql.ErrorResponse(ctx, "ExecWithEventContext only handles subscriptions")
+		}
 	}
 }
 
@@ -509,6 +554,39 @@ enum VideoStatus {
   UNPARSE
   "Processing failed; ` + "`" + `cause` + "`" + ` says why."
   FAILED
+}
+
+"""
+Live updates. Served over WebSocket (the graphql-transport-ws protocol) and
+server-sent events (graphql-sse, distinct connections); a plain GET or POST
+refuses a subscription.
+"""
+type Subscription {
+  """
+  Watches videos until their processing ends. Each video's state comes as
+  an event once it is first fetched, and again each time one of the selected
+  fields changes; the subscription completes once every video has settled
+  (` + "`" + `PARSE` + "`" + ` or ` + "`" + `FAILED` + "`" + `, or not found).
+
+  The server polls each watched video once for every subscriber, every
+  ` + "`" + `WATCH_INTERVAL` + "`" + ` (10 s by default), through ` + "`" + `list_videos` + "`" + ` (one call covers
+  200 videos); a selection with ` + "`" + `resolutionLabel` + "`" + `, ` + "`" + `fps` + "`" + `, ` + "`" + `width` + "`" + ` or ` + "`" + `height` + "`" + `
+  adds one ` + "`" + `get_metadata` + "`" + ` call per video, once it has settled.
+
+  An event for a video that cannot be answered has no data and one error:
+  ` + "`" + `NOT_FOUND` + "`" + ` for a video that does not exist (reported once, and the watch
+  goes on for the others), or the upstream's failure with the usual codes
+  (` + "`" + `RATE_LIMITED` + "`" + ` with ` + "`" + `retryAfterSeconds` + "`" + `, ` + "`" + `UPSTREAM_ERROR` + "`" + `, ...), retried at
+  the next interval. Either way ` + "`" + `extensions.videoNo` + "`" + ` names the video. A watch
+  still open after ` + "`" + `WATCH_MAX_DURATION` + "`" + ` (1 h) ends with ` + "`" + `WATCH_EXPIRED` + "`" + `, and
+  one open as the server shuts down completes after a ` + "`" + `SHUTTING_DOWN` + "`" + ` error.
+  """
+  watchVideos(
+    "The video numbers, at most ` + "`" + `MAX_VIDEOS_PER_QUERY` + "`" + ` (2000 by default) per subscription."
+    videoNos: [ID!]!
+    "The scope the videos were uploaded under (the upload's ` + "`" + `unique_id` + "`" + `)."
+    uniqueId: String! = "default"
+  ): Video!
 }
 `, BuiltIn: false},
 	{Name: "../federation/directives.graphql", Input: `
@@ -859,6 +937,28 @@ func (ec *executionContext) field_Query_video_args(ctx context.Context, rawArgs 
 }
 
 func (ec *executionContext) field_Query_videos_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "videoNos",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["videoNos"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "uniqueId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["uniqueId"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_watchVideos_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "videoNos",
@@ -1425,6 +1525,50 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___Schema(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_watchVideos(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) (context.Context, graphql.Marshaler)) {
+	return graphql.ResolveFieldStreamWithEventContext(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_watchVideos(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().WatchVideos(ctx, fc.Args["videoNos"].([]string), fc.Args["uniqueId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Video) graphql.Marshaler {
+			return ec.marshalNVideo2ᚖgithubᚗcomᚋmemoriesᚑfacadeᚋmemoriesᚑgraphqlᚋgraphᚋmodelᚐVideo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_watchVideos(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Video(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_watchVideos_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -3183,6 +3327,26 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 	return out
 }
 
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) (context.Context, graphql.Marshaler) {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "watchVideos":
+		return ec._Subscription_watchVideos(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
+}
+
 var videoImplementors = []string{"Video", "_Entity"}
 
 func (ec *executionContext) _Video(ctx context.Context, sel ast.SelectionSet, obj *model.Video) graphql.Marshaler {
@@ -3812,6 +3976,14 @@ func (ec *executionContext) marshalNVideo2ᚕᚖgithubᚗcomᚋmemoriesᚑfacade
 	})
 
 	return ret
+}
+
+func (ec *executionContext) marshalNVideo2ᚖgithubᚗcomᚋmemoriesᚑfacadeᚋmemoriesᚑgraphqlᚋgraphᚋmodelᚐVideo(ctx context.Context, sel ast.SelectionSet, v *model.Video) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Video!")
+		return graphql.Null
+	}
+	return ec._Video(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNVideoByVideoNoAndUniqueIDsInput2ᚕᚖgithubᚗcomᚋmemoriesᚑfacadeᚋmemoriesᚑgraphqlᚋgraphᚋmodelᚐVideoByVideoNoAndUniqueIDsInput(ctx context.Context, v any) ([]*model.VideoByVideoNoAndUniqueIDsInput, error) {

@@ -64,12 +64,14 @@ func summarize(oc *graphql.OperationContext) *summary {
 
 // loadsVideos reports a root field that loads videos.
 func loadsVideos(f *ast.Field) bool {
-	if f.Definition == nil || f.ObjectDefinition == nil || f.ObjectDefinition.Name != "Query" {
+	if f.Definition == nil || f.ObjectDefinition == nil {
 		return false
 	}
-	switch f.Name {
-	case "video", "videos", "_entities":
-		return true
+	switch f.ObjectDefinition.Name {
+	case "Query":
+		return f.Name == "video" || f.Name == "videos" || f.Name == "_entities"
+	case "Subscription":
+		return f.Name == "watchVideos"
 	}
 	return false
 }
@@ -82,11 +84,11 @@ func tooBigError() *gqlerror.Error {
 }
 
 // VideoPlan checks, before anything executes, the video references of a
-// query, then starts fetching them all in one batch.
+// query or a subscription, then starts fetching a query's all in one batch.
 //
 // The checks: no id may be blank; there may be at most Max references
-// (each video field, each element of a videos list and each Video
-// representation of _entities counts; aliases add up), and at most
+// (each video field, each element of a videos or watchVideos list and each
+// Video representation of _entities counts; aliases add up), and at most
 // MaxDetail distinct videos whose selection needs resolutionLabel, fps,
 // width or height, since each of those costs a get_metadata call where a
 // list_videos call serves up to 200 others. Checking here rather than in
@@ -118,7 +120,7 @@ func (VideoPlan) Validate(graphql.ExecutableSchema) error { return nil }
 
 // MutateOperationContext implements graphql.OperationContextMutator.
 func (p VideoPlan) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	if oc.Operation == nil || oc.Operation.Operation != ast.Query {
+	if oc.Operation == nil || oc.Operation.Operation == ast.Mutation {
 		return nil
 	}
 	s := summarize(oc)
@@ -148,7 +150,11 @@ func (p VideoPlan) MutateOperationContext(_ context.Context, oc *graphql.Operati
 	if len(detail) > p.MaxDetail {
 		return inputError(nil, "this operation asks for resolutionLabel, fps, width or height of %d videos, one upstream call each; at most %d are allowed per operation (MAX_DETAIL_VIDEOS_PER_QUERY)", len(detail), p.MaxDetail)
 	}
-	oc.Stats.SetExtension(planKey, keys)
+	if oc.Operation.Operation == ast.Query {
+		// A subscription's videos are watched, not loaded: checked, not
+		// planned.
+		oc.Stats.SetExtension(planKey, keys)
+	}
 	return nil
 }
 

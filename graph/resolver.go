@@ -8,7 +8,9 @@ package graph
 
 //go:generate go run github.com/99designs/gqlgen generate
 
-// Resolver is the root resolver. It holds no state: everything per request
-// (the loader, the account) travels in the context, and the operation
-// limits are handler extensions (limits.go).
-type Resolver struct{}
+// Resolver is the root resolver. It holds the service's dependencies, and
+// no state: everything per request (the loader, the account) travels in the
+// context, and the operation limits are handler extensions (limits.go).
+type Resolver struct {
+	Watch Watcher // the watched videos of every subscription
+}

@@ -25,6 +25,7 @@ type Options struct {
 	Recorder       OperationRecorder
 	Tracer         trace.Tracer // nil: no spans
 	Logger         *slog.Logger
+	Watch          Watcher // what subscriptions watch through; nil: none
 }
 
 // NewServer returns the GraphQL server: the schema, its transports, and
@@ -35,7 +36,7 @@ type Options struct {
 // per selection set and introspection fields (OperationLimits), then the
 // video references, which the plan starts fetching (VideoPlan).
 func NewServer(o Options) *handler.Server {
-	gql := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{}}))
+	gql := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{Watch: o.Watch}}))
 	docs := lru.New[*ast.QueryDocument](o.QueryCacheSize)
 	adm := newAdmission(docs)
 	for _, t := range o.Transports {
@@ -52,8 +53,10 @@ func NewServer(o Options) *handler.Server {
 	gql.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](o.QueryCacheSize)})
 	gql.Use(DocumentLimits{Limits: o.Limits, Cache: docs})
 	gql.Use(OperationLimits{Depth: o.MaxDepth, Selections: o.Limits.Selections})
+	gql.Use(StreamLoader{}) // before the plan, which hands its videos to the loader
 	gql.Use(VideoPlan{Max: o.MaxVideos, MaxDetail: o.MaxDetail})
 	gql.Use(EntityKeys{})
+	gql.Use(EventErrors{})
 	gql.Use(OperationMetrics{Recorder: o.Recorder})
 	if o.Tracer != nil {
 		gql.Use(Tracing{Tracer: o.Tracer})

@@ -37,7 +37,18 @@ func (r *queryResolver) Videos(ctx context.Context, videoNos []string, uniqueID 
 	return out, nil
 }
 
+// WatchVideos is the resolver for the watchVideos field.
+func (r *subscriptionResolver) WatchVideos(ctx context.Context, videoNos []string, uniqueID string) (<-chan graphql.Event[*model.Video], error) {
+	return r.watchVideos(ctx, videoNos, uniqueID)
+}
+
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
-type queryResolver struct{ *Resolver }
+// Subscription returns SubscriptionResolver implementation.
+func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
+
+type (
+	queryResolver        struct{ *Resolver }
+	subscriptionResolver struct{ *Resolver }
+)

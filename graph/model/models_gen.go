@@ -36,6 +36,12 @@ type GeoPoint struct {
 type Query struct {
 }
 
+// Live updates. Served over WebSocket (the graphql-transport-ws protocol) and
+// server-sent events (graphql-sse, distinct connections); a plain GET or POST
+// refuses a subscription.
+type Subscription struct {
+}
+
 type VideoByVideoNoAndUniqueIDsInput struct {
 	VideoNo  string `json:"VideoNo"`
 	UniqueID string `json:"UniqueID"`

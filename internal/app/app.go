@@ -11,12 +11,15 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	coderws "github.com/coder/websocket"
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/go-chi/cors"
@@ -38,6 +41,7 @@ import (
 	"github.com/memories-facade/memories-graphql/internal/tracing"
 	"github.com/memories-facade/memories-graphql/internal/upstream"
 	"github.com/memories-facade/memories-graphql/internal/videocache"
+	"github.com/memories-facade/memories-graphql/internal/watch"
 )
 
 // DefaultBaseURL is the real upstream.
@@ -55,6 +59,12 @@ type App struct {
 	// ready is false while the server drains, so that load balancers stop
 	// sending new requests before it closes its listener.
 	ready atomic.Bool
+	watch *watch.Registry
+
+	// streams cancels the open WebSocket connections and event streams
+	// when the app closes, after Drain ended their subscriptions.
+	mu      sync.Mutex
+	streams map[*context.CancelFunc]bool
 }
 
 // Close releases what New started, in reverse order.
@@ -104,7 +114,23 @@ func New(cfg Config, logger *slog.Logger) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
+	a.watch = watch.New(videos, watch.Options{
+		Interval:    cfg.WatchInterval,
+		MaxDuration: cfg.WatchMaxDuration,
+		PollTimeout: cfg.CallTimeout,
+		// The watch's share of each budget, replica by replica (a replica
+		// polls its own subscribers' videos).
+		Budget: watch.NewBudget(cfg.WatchBudgetShare,
+			cfg.ListRateLimit/float64(cfg.ExpectedReplicas), cfg.ListRateBurst,
+			cfg.RateLimit/float64(cfg.ExpectedReplicas), cfg.RateBurst),
+		BatchSize: cfg.ListBatchSize,
+		Observer:  a.metrics,
+	})
+	a.closers = append(a.closers, a.watch.Close)
+	a.metrics.WatchRegistry(a.watch.Subscriptions, a.watch.Watched)
 	a.handler = a.routes(cfg, logger, videos, fixed, tracer)
+	// First on Close: the streams still open end.
+	a.closers = append(a.closers, func() error { a.endStreams(); return nil })
 	return a, nil
 }
 
@@ -221,12 +247,16 @@ func (a *App) videoCache(cfg Config, logger *slog.Logger, client *memories.Clien
 // routes builds the HTTP surface: the GraphQL endpoint with its checks, the
 // playground, health, readiness and metrics.
 func (a *App) routes(cfg Config, logger *slog.Logger, videos loader.Fetcher, fixed *account.Account, tracer trace.Tracer) http.Handler {
+	tokens := access.New(cfg.AccessTokens, fixed != nil)
 	gql := graph.NewServer(graph.Options{
 		// GraphQL over HTTP as its specification says (status codes, media
 		// types, no data on request errors), which gqlgen's own GET and POST
 		// transports do not quite: see internal/gqlhttp and e2e/graphql-http.
+		// Subscriptions over a WebSocket or an event stream.
 		Transports: []graphql.Transport{
 			transport.Options{},
+			a.websocket(cfg, tokens, fixed != nil),
+			gqlhttp.SSE{BodyTimeout: cfg.BodyReadTimeout, KeepAlive: 15 * time.Second},
 			gqlhttp.GET{},
 			gqlhttp.POST{BodyTimeout: cfg.BodyReadTimeout},
 			gqlhttp.Unsupported{}, // last: it takes what no other does
@@ -240,9 +270,9 @@ func (a *App) routes(cfg Config, logger *slog.Logger, videos loader.Fetcher, fix
 		Recorder:       a.metrics,
 		Tracer:         tracer,
 		Logger:         logger,
+		Watch:          a.watch,
 	})
 
-	tokens := access.New(cfg.AccessTokens, fixed != nil)
 	r := chi.NewRouter()
 	r.Use(middleware.RequestID, reqlog.Middleware(logger), middleware.Recoverer)
 	if len(cfg.CORSOrigins) > 0 {
@@ -293,12 +323,19 @@ func accountOf(fixed *account.Account) func(*http.Request) account.Account {
 // so that every request's stack stays small: past a few kilobytes, each
 // garbage collection shrinks a connection's stack and the next request
 // copies it back.
+//
+// A stream (a WebSocket or an event stream) outlives any one operation: it
+// gets no deadline, and each of its queries a loader of its own
+// (graph.StreamLoader). A WebSocket may bring its access token and key in
+// connection_init instead of headers, which browsers cannot set on one.
 func (a *App) query(cfg Config, gql http.Handler, tokens *access.Tokens, videos loader.Fetcher, accountOf func(*http.Request) account.Account) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Answers depend on the caller's key (and its access token): no
 		// browser or shared HTTP cache may keep them.
 		w.Header().Set("Cache-Control", "no-store")
-		if !tokens.Allow(w, r) {
+		// A WebSocket's token is checked in connection_init (see websocket).
+		kind := streamKind(r)
+		if kind != "websocket" && !tokens.Allow(w, r) {
 			return
 		}
 		if r.ContentLength > cfg.MaxBodyBytes {
@@ -310,18 +347,122 @@ func (a *App) query(cfg Config, gql http.Handler, tokens *access.Tokens, videos 
 		// A body without a Content-Length is cut off where it passes the
 		// limit, and gqlhttp answers 413.
 		r.Body = http.MaxBytesReader(w, r.Body, cfg.MaxBodyBytes)
+		if kind != "" {
+			ctx, done := a.openStream(tracing.Extract(r.Context(), r.Header), kind)
+			defer done()
+			ctx = context.WithValue(ctx, upgradeHeadersKey{}, r.Header)
+			ctx = loader.WithStream(ctx, loader.Stream{Fetcher: videos, Account: accountOf(r), Timeout: cfg.RequestTimeout, OnBatch: a.metrics.LoaderBatch})
+			gql.ServeHTTP(w, r.WithContext(ctx))
+			return
+		}
 		ctx, end := loader.NewContext(tracing.Extract(r.Context(), r.Header), cfg.RequestTimeout, videos, accountOf(r), a.metrics.LoaderBatch)
 		defer end()
 		gql.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
+// streamKind names the stream a request opens: "websocket", "sse", or ""
+// for a plain request.
+func streamKind(r *http.Request) string {
+	switch {
+	case r.Header.Get("Upgrade") != "":
+		return "websocket"
+	case r.Method == http.MethodPost && strings.Contains(r.Header.Get("Accept"), "text/event-stream"):
+		return "sse"
+	}
+	return ""
+}
+
+// openStream returns ctx, cancelled when the app closes, for a stream of
+// kind; done forgets it.
+func (a *App) openStream(ctx context.Context, kind string) (_ context.Context, done func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	closed := a.metrics.StreamOpened(kind)
+	a.mu.Lock()
+	if a.streams == nil {
+		a.streams = map[*context.CancelFunc]bool{}
+	}
+	a.streams[&cancel] = true
+	a.mu.Unlock()
+	return ctx, func() {
+		a.mu.Lock()
+		delete(a.streams, &cancel)
+		a.mu.Unlock()
+		cancel()
+		closed()
+	}
+}
+
+// endStreams cancels every open stream: WebSocket connections close.
+func (a *App) endStreams() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for cancel := range a.streams {
+		(*cancel)()
+	}
+}
+
+// websocket is the graphql-transport-ws transport (and the older
+// graphql-ws): connection_init within 10 s, a ping every 15 s. Its
+// connection_init payload may carry the access token (X-Access-Token, or
+// Authorization: Bearer when the server holds the key) and, in pass-through
+// mode, the memories.ai key (Authorization), as headers would.
+func (a *App) websocket(cfg Config, tokens *access.Tokens, fixedKey bool) graphql.Transport {
+	var patterns []string
+	for _, o := range cfg.CORSOrigins {
+		if u, err := url.Parse(o); err == nil && u.Host != "" {
+			patterns = append(patterns, u.Host)
+		} else {
+			patterns = append(patterns, o) // "*", or a bare host
+		}
+	}
+	return transport.Websocket{
+		// Browsers send Origin on a WebSocket and CORS does not apply:
+		// only this server's own origin and CORS_ALLOWED_ORIGINS may open
+		// one.
+		Implementation:   transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{OriginPatterns: patterns}},
+		InitTimeout:      10 * time.Second,
+		PingPongInterval: 15 * time.Second,
+		InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+			h := http.Header{}
+			for k, v := range payload {
+				if s, ok := v.(string); ok {
+					h.Set(k, s)
+				}
+			}
+			if tokens.Enabled() && !tokens.Check(h) && !tokens.Check(upgradeHeaders(ctx)) {
+				ctx = transport.WithWebsocketCloseCode(ctx, 4403)
+				return transport.AppendCloseReason(ctx, "Forbidden"), nil, errors.New("missing or invalid access token: send it in connection_init's payload as " + access.Header)
+			}
+			if s, ok := loader.StreamFrom(ctx); ok && !fixedKey && h.Get("Authorization") != "" {
+				s.Account, _ = account.New(h.Get("Authorization"))
+				ctx = loader.WithStream(ctx, s)
+			}
+			return ctx, nil, nil
+		},
+	}
+}
+
+// upgradeHeaders returns the headers of the request that opened the
+// WebSocket whose context ctx is.
+func upgradeHeaders(ctx context.Context) http.Header {
+	h, _ := ctx.Value(upgradeHeadersKey{}).(http.Header)
+	return h
+}
+
+type upgradeHeadersKey struct{}
+
 // Handler returns the service's HTTP handler.
 func (a *App) Handler() http.Handler { return a.handler }
 
 // Drain makes /readyz answer 503, so that load balancers stop sending new
-// requests before the server closes its listener.
-func (a *App) Drain() { a.ready.Store(false) }
+// requests before the server closes its listener, and ends every
+// subscription: each gets a SHUTTING_DOWN error and completes, so that
+// event streams end before the drain waits for them.
+func (a *App) Drain() {
+	a.ready.Store(false)
+	_ = a.watch.Close()
+}
 
 // NewLogger returns the service's logger: text or json, at level, tagging
 // every record of a request with its request id.

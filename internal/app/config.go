@@ -43,6 +43,11 @@ type Config struct {
 	LogFormat string
 	LogLevel  string
 
+	// Subscriptions: how watched videos are polled.
+	WatchInterval    time.Duration
+	WatchBudgetShare float64
+	WatchMaxDuration time.Duration
+
 	// Cross-request cache and, with Redis, state shared by replicas.
 	RedisURL         string
 	RedisTimeout     time.Duration
@@ -107,6 +112,12 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		"largest request body accepted")
 	fs.DurationVar(&c.BodyReadTimeout, "body-read-timeout", 10*time.Second,
 		"longest time one request body may take to arrive; a body still arriving then is answered 408 and its connection closed")
+	fs.DurationVar(&c.WatchInterval, "watch-interval", 10*time.Second,
+		"time between two polls of a watched video, whatever its subscribers")
+	fs.Float64Var(&c.WatchBudgetShare, "watch-budget-share", 0.5,
+		"share of each rate budget that polls of watched videos may take (0 to 1); the rest is left to queries")
+	fs.DurationVar(&c.WatchMaxDuration, "watch-max-duration", time.Hour,
+		"longest a watchVideos subscription lasts before it ends with WATCH_EXPIRED")
 	fs.IntVar(&c.Limits.Tokens, "max-query-tokens", 0,
 		"lexical tokens one document may have, comments included; default 40 × MAX_VIDEOS_PER_QUERY + 10000")
 	fs.IntVar(&c.Limits.Selections, "max-selections", 0,
@@ -208,6 +219,9 @@ func (c Config) validate() error {
 	}
 	if l := c.Limits; l.Tokens < 1 || l.Selections < 1 || l.Fragments < 1 || l.Directives < 1 || l.Variables < 1 || l.Operations < 1 || c.BodyReadTimeout <= 0 {
 		errs = append(errs, errors.New("MAX_QUERY_TOKENS, MAX_SELECTIONS, MAX_FRAGMENTS, MAX_DIRECTIVES, MAX_VARIABLES and MAX_OPERATIONS must be at least 1 (or unset, for their defaults), BODY_READ_TIMEOUT positive"))
+	}
+	if c.WatchInterval <= 0 || c.WatchMaxDuration <= 0 || !(c.WatchBudgetShare > 0 && c.WatchBudgetShare <= 1) {
+		errs = append(errs, fmt.Errorf("WATCH_INTERVAL and WATCH_MAX_DURATION must be positive and WATCH_BUDGET_SHARE in (0, 1], got %v, %v and %v", c.WatchInterval, c.WatchMaxDuration, c.WatchBudgetShare))
 	}
 	if c.MaxDepth < 1 || c.ShutdownDelay < 0 {
 		errs = append(errs, errors.New("MAX_QUERY_DEPTH must be at least 1 and SHUTDOWN_DELAY not negative"))

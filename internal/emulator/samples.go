@@ -46,6 +46,7 @@ import (
 //
 // The file's entries may also carry "then" (the data object served once
 // "after" has passed since the video was first asked for, such as "8s").
+//
 //go:embed testdata/samples.json
 var samplesJSON []byte
 

@@ -44,6 +44,7 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/lexer"
@@ -167,6 +168,11 @@ func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor,
 			gqlerror.Errorf("GET requests may only run query operations; send a %s with POST", opCtx.Operation.Operation))
 		return
 	}
+	if opCtx.Operation.Operation == ast.Subscription {
+		writeError(graphql.WithOperationContext(ctx, opCtx), w, exec, http.StatusBadRequest,
+			gqlerror.Errorf("a subscription needs a stream: send it with Accept: text/event-stream, or over a WebSocket (graphql-transport-ws)"))
+		return
+	}
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)
 	writeResponse(w, responses(ctx))
 }
@@ -214,17 +220,7 @@ func (t POST) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecu
 
 	body, err := t.readBody(w, r)
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		switch {
-		case errors.As(err, &tooLarge):
-			badRequest(ctx, w, exec, http.StatusRequestEntityTooLarge, "request body exceeds %d bytes", tooLarge.Limit)
-		case errors.Is(err, os.ErrDeadlineExceeded):
-			w.Header().Set("Connection", "close")
-			writeError(ctx, w, exec, http.StatusRequestTimeout,
-				&gqlerror.Error{Message: fmt.Sprintf("the request body did not arrive within %v", t.BodyTimeout), Extensions: map[string]any{"code": "REQUEST_TIMEOUT"}})
-		default:
-			badRequest(ctx, w, exec, http.StatusBadRequest, "could not read the request body: %v", err)
-		}
+		t.refuseBody(w, r, exec, err)
 		return
 	}
 	var p postBody
@@ -258,6 +254,52 @@ func (t POST) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecu
 		raw.OperationName = *p.OperationName
 	}
 	execute(w, r, exec, media, raw, nil)
+}
+
+// refuseBody answers a request whose body could not be read: too large,
+// too slow (and its connection closed), or cut off.
+func (t POST) refuseBody(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, err error) {
+	ctx := r.Context()
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		badRequest(ctx, w, exec, http.StatusRequestEntityTooLarge, "request body exceeds %d bytes", tooLarge.Limit)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		w.Header().Set("Connection", "close")
+		writeError(ctx, w, exec, http.StatusRequestTimeout,
+			&gqlerror.Error{Message: fmt.Sprintf("the request body did not arrive within %v", t.BodyTimeout), Extensions: map[string]any{"code": "REQUEST_TIMEOUT"}})
+	default:
+		badRequest(ctx, w, exec, http.StatusBadRequest, "could not read the request body: %v", err)
+	}
+}
+
+// SSE is gqlgen's server-sent events transport (the graphql-sse
+// protocol's distinct connections mode: a POST with Accept:
+// text/event-stream, answered with event: next and event: complete), with
+// its body read as POST reads it: within BodyTimeout.
+type SSE struct {
+	BodyTimeout time.Duration
+	// KeepAlive is the time between two comment lines that keep an idle
+	// stream open through proxies; 0 sends none.
+	KeepAlive time.Duration
+}
+
+var _ graphql.Transport = SSE{}
+
+// Supports reports a POST of JSON that accepts text/event-stream.
+func (t SSE) Supports(r *http.Request) bool { return transport.SSE{}.Supports(r) }
+
+// Do answers one event stream.
+func (t SSE) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	post := POST{BodyTimeout: t.BodyTimeout}
+	body, err := post.readBody(w, r)
+	if err != nil {
+		w.Header().Set("Content-Type", mediaJSON)
+		post.refuseBody(w, r, exec, err)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	transport.SSE{KeepAlivePingInterval: t.KeepAlive}.Do(w, r, exec)
 }
 
 // readBody reads r's body within BodyTimeout.
