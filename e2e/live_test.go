@@ -389,3 +389,50 @@ func TestWatchEndsOnShutdown(t *testing.T) {
 		t.Errorf("events after drain %+v; want one SHUTTING_DOWN error", evs)
 	}
 }
+
+// liveResult is what e2e/live/run.mjs prints.
+type liveResult struct {
+	Events    []liveEvent `json:"events"`
+	Completed bool        `json:"completed"`
+	Error     *struct {
+		CloseCode int    `json:"closeCode"`
+		Reason    string `json:"reason"`
+		Message   string `json:"message"`
+	} `json:"error"`
+}
+
+// The protocols' reference clients, graphql-ws and graphql-sse, watch
+// videos through to completion; graphql-ws reports the close code of a
+// connection refused for its access token.
+func TestWatchWithReferenceClients(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Node")
+	}
+	node, script := nodeHarness(t, "live", "graphql-ws", "runs the graphql-ws and graphql-sse clients")
+	for _, transport := range []string{"ws", "sse"} {
+		t.Run(transport, func(t *testing.T) {
+			vs, nos := processingVideos(3, 400*time.Millisecond)
+			h := setup(t, emulator.Options{Videos: vs}, live)
+			var res liveResult
+			runNode(t, node, script, []string{string(mustJSON(map[string]any{
+				"url": h.url, "transport": transport, "query": watchQuery,
+				"variables": map[string]any{"nos": append(append([]string(nil), nos...), "VI000000000000000000")},
+			}))}, nil, &res)
+			if !res.Completed || res.Error != nil {
+				t.Fatalf("completed %v, error %+v; want completed", res.Completed, res.Error)
+			}
+			checkWatch(t, res.Events, nos)
+		})
+	}
+	t.Run("ws without its access token", func(t *testing.T) {
+		vs, nos := processingVideos(1, time.Hour)
+		h := setup(t, emulator.Options{Videos: vs}, with(live, "ACCESS_TOKENS", "tok"))
+		var res liveResult
+		runNode(t, node, script, []string{string(mustJSON(map[string]any{
+			"url": h.url, "transport": "ws", "query": watchQuery, "variables": map[string]any{"nos": nos},
+		}))}, nil, &res)
+		if res.Completed || res.Error == nil || res.Error.CloseCode != 4403 {
+			t.Errorf("got %+v; want the connection closed with 4403", res)
+		}
+	})
+}
