@@ -17,7 +17,10 @@
 //   - a mutation over GET is 405 with Allow: POST, where gqlgen sends 406;
 //   - POST without Content-Type application/json is 415, and a method other
 //     than GET, POST or OPTIONS is 405 (see Unsupported), where gqlgen's
-//     handler answers 400.
+//     handler answers 400;
+//   - a subscription over plain GET or POST is 400: it needs a stream, an
+//     event stream (SSE, gqlgen's transport with its body read as POST
+//     reads it) or a WebSocket.
 //
 // The response media type follows the request's Accept header, with
 // q-values: application/graphql-response+json when the client prefers it,
