@@ -436,3 +436,95 @@ func TestWatchWithReferenceClients(t *testing.T) {
 		}
 	})
 }
+
+// wsRaw opens a graphql-transport-ws connection and sends raw messages,
+// returning the close status the server ends it with.
+func wsRaw(t *testing.T, url string, msgs ...string) coderws.StatusCode {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	conn, _, err := coderws.Dial(ctx, strings.Replace(url, "http", "ws", 1), &coderws.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer conn.CloseNow()
+	for _, m := range msgs {
+		if err := conn.Write(ctx, coderws.MessageText, []byte(m)); err != nil {
+			break
+		}
+	}
+	for {
+		if _, _, err := conn.Read(ctx); err != nil {
+			return coderws.CloseStatus(err)
+		}
+	}
+}
+
+// Bad input over each transport gets the protocol's answer, and a watch
+// on another connection goes on undisturbed.
+func TestLiveBadInput(t *testing.T) {
+	vs, nos := processingVideos(1, 2*time.Second)
+	h := setup(t, emulator.Options{Videos: vs}, with(live, "MAX_SUBSCRIPTIONS_PER_ACCOUNT", "3", "MAX_VIDEOS_PER_QUERY", "5"))
+	c, _ := wsConnect(t, h.url, nil)
+	watching := c.subscribe("w", watchQuery, map[string]any{"nos": nos})
+
+	const init = `{"type":"connection_init"}`
+	for _, tt := range []struct {
+		name string
+		msgs []string
+		want coderws.StatusCode
+	}{
+		{"not JSON", []string{init, `{"type":`}, 4400},
+		{"an unknown message type", []string{init, `{"type":"start","id":"1"}`}, 4400},
+		{"subscribe before connection_ack", []string{`{"type":"subscribe","id":"1","payload":{"query":"{ __typename }"}}`}, 4401},
+		{"a second connection_init", []string{init, init}, 4429},
+		{"a reused id", []string{init, `{"type":"subscribe","id":"1","payload":{"query":"subscription($n: [ID!]!) { watchVideos(videoNos: $n) { videoNo } }","variables":{"n":["VI1"]}}}`,
+			`{"type":"subscribe","id":"1","payload":{"query":"subscription($n: [ID!]!) { watchVideos(videoNos: $n) { videoNo } }","variables":{"n":["VI1"]}}}`}, 4409},
+	} {
+		t.Run("websocket: "+tt.name, func(t *testing.T) {
+			if got := wsRaw(t, h.url, tt.msgs...); got != tt.want {
+				t.Errorf("closed with %d; want %d", got, tt.want)
+			}
+		})
+	}
+
+	t.Run("sse: a body that is not JSON", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodPost, h.url, strings.NewReader(`{"query":`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "text/event-stream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("HTTP %d; want 400", resp.StatusCode)
+		}
+	})
+	t.Run("sse: more videos than MAX_VIDEOS_PER_QUERY", func(t *testing.T) {
+		evs := untilComplete(t, sseSubscribe(t, h.url, watchQuery, map[string]any{"nos": []string{"a", "b", "c", "d", "e", "f"}}), 10*time.Second)
+		if len(evs) != 1 || len(evs[0].Errors) != 1 || evs[0].Errors[0].Code() != "BAD_USER_INPUT" {
+			t.Errorf("events %+v; want one BAD_USER_INPUT", evs)
+		}
+	})
+	t.Run("more subscriptions than MAX_SUBSCRIPTIONS_PER_ACCOUNT", func(t *testing.T) {
+		// The watch above is one; two more fit, the fourth does not.
+		a := c.subscribe("a", watchQuery, map[string]any{"nos": nos})
+		b := c.subscribe("b", watchQuery, map[string]any{"nos": nos})
+		for _, ch := range []<-chan liveEvent{a, b} {
+			if ev := <-ch; ev.video(t) == nil {
+				t.Fatalf("subscription within the limit: %+v", ev)
+			}
+		}
+		evs := untilComplete(t, c.subscribe("d", watchQuery, map[string]any{"nos": nos}), 10*time.Second)
+		if len(evs) != 1 || len(evs[0].Errors) != 1 || evs[0].Errors[0].Code() != "TOO_MANY_SUBSCRIPTIONS" {
+			t.Errorf("fourth subscription: %+v; want TOO_MANY_SUBSCRIPTIONS", evs)
+		}
+	})
+
+	// The watch on the first connection went on through all of it.
+	evs := untilComplete(t, watching, 20*time.Second)
+	if last := evs[len(evs)-1].video(t); last == nil || last.Status != "PARSE" {
+		t.Errorf("the undisturbed watch: %+v; want it through to PARSE", evs)
+	}
+}

@@ -27,6 +27,8 @@ const (
 	CodeNotFound     = "NOT_FOUND"
 	CodeWatchExpired = "WATCH_EXPIRED"
 	CodeShuttingDown = "SHUTTING_DOWN"
+
+	CodeTooManySubscriptions = "TOO_MANY_SUBSCRIPTIONS"
 )
 
 // watchVideos streams each video's state to the subscriber, once first
@@ -41,7 +43,12 @@ func (r *Resolver) watchVideos(ctx context.Context, videoNos []string, uniqueID 
 		return nil, loader.ErrNoAccount
 	}
 	sub, err := r.Watch.Subscribe(s.Account, videoRefs(uniqueID, videoNos), needsDetail(ctx))
-	if err != nil {
+	switch {
+	case errors.Is(err, watch.ErrTooMany):
+		return nil, codedError(CodeTooManySubscriptions, "this account has the most subscriptions it may have open (MAX_SUBSCRIPTIONS_PER_ACCOUNT); complete one first")
+	case errors.Is(err, watch.ErrClosed):
+		return nil, codedError(CodeShuttingDown, "the server is shutting down")
+	case err != nil:
 		return nil, err
 	}
 	fields := selectedVideoFields(ctx)

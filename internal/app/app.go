@@ -123,8 +123,9 @@ func New(cfg Config, logger *slog.Logger) (_ *App, err error) {
 		Budget: watch.NewBudget(cfg.WatchBudgetShare,
 			cfg.ListRateLimit/float64(cfg.ExpectedReplicas), cfg.ListRateBurst,
 			cfg.RateLimit/float64(cfg.ExpectedReplicas), cfg.RateBurst),
-		BatchSize: cfg.ListBatchSize,
-		Observer:  a.metrics,
+		BatchSize:     cfg.ListBatchSize,
+		MaxPerAccount: cfg.MaxSubscriptionsPerAccount,
+		Observer:      a.metrics,
 	})
 	a.closers = append(a.closers, a.watch.Close)
 	a.metrics.WatchRegistry(a.watch.Subscriptions, a.watch.Watched)
@@ -403,7 +404,8 @@ func (a *App) endStreams() {
 }
 
 // websocket is the graphql-transport-ws transport (and the older
-// graphql-ws): connection_init within 10 s, a ping every 15 s. Its
+// graphql-ws): connection_init within 10 s, a ping every 15 s, at most
+// MAX_SUBSCRIPTIONS_PER_CONNECTION subscriptions at once. Its
 // connection_init payload may carry the access token (X-Access-Token, or
 // Authorization: Bearer when the server holds the key) and, in pass-through
 // mode, the memories.ai key (Authorization), as headers would.
@@ -416,11 +418,7 @@ func (a *App) websocket(cfg Config, tokens *access.Tokens, fixedKey bool) graphq
 			patterns = append(patterns, o) // "*", or a bare host
 		}
 	}
-	return transport.Websocket{
-		// Browsers send Origin on a WebSocket and CORS does not apply:
-		// only this server's own origin and CORS_ALLOWED_ORIGINS may open
-		// one.
-		Implementation:   transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{OriginPatterns: patterns}},
+	return gqlhttp.Websocket(transport.Websocket{
 		InitTimeout:      10 * time.Second,
 		PingPongInterval: 15 * time.Second,
 		InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
@@ -440,7 +438,12 @@ func (a *App) websocket(cfg Config, tokens *access.Tokens, fixedKey bool) graphq
 			}
 			return ctx, nil, nil
 		},
-	}
+	},
+		// Browsers send Origin on a WebSocket and CORS does not apply:
+		// only this server's own origin and CORS_ALLOWED_ORIGINS may open
+		// one.
+		coderws.AcceptOptions{OriginPatterns: patterns},
+		cfg.MaxSubscriptionsPerConnection)
 }
 
 // upgradeHeaders returns the headers of the request that opened the

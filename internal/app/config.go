@@ -47,6 +47,9 @@ type Config struct {
 	WatchInterval    time.Duration
 	WatchBudgetShare float64
 	WatchMaxDuration time.Duration
+	// Open subscriptions at once, per WebSocket connection and per account.
+	MaxSubscriptionsPerConnection int
+	MaxSubscriptionsPerAccount    int
 
 	// Cross-request cache and, with Redis, state shared by replicas.
 	RedisURL         string
@@ -118,6 +121,10 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		"share of each rate budget that polls of watched videos may take (0 to 1); the rest is left to queries")
 	fs.DurationVar(&c.WatchMaxDuration, "watch-max-duration", time.Hour,
 		"longest a watchVideos subscription lasts before it ends with WATCH_EXPIRED")
+	fs.IntVar(&c.MaxSubscriptionsPerConnection, "max-subscriptions-per-connection", 100,
+		"subscriptions one WebSocket connection may have open at once")
+	fs.IntVar(&c.MaxSubscriptionsPerAccount, "max-subscriptions-per-account", 1000,
+		"subscriptions one memories.ai account may have open at once, on this replica, over every transport")
 	fs.IntVar(&c.Limits.Tokens, "max-query-tokens", 0,
 		"lexical tokens one document may have, comments included; default 40 × MAX_VIDEOS_PER_QUERY + 10000")
 	fs.IntVar(&c.Limits.Selections, "max-selections", 0,
@@ -219,6 +226,9 @@ func (c Config) validate() error {
 	}
 	if l := c.Limits; l.Tokens < 1 || l.Selections < 1 || l.Fragments < 1 || l.Directives < 1 || l.Variables < 1 || l.Operations < 1 || c.BodyReadTimeout <= 0 {
 		errs = append(errs, errors.New("MAX_QUERY_TOKENS, MAX_SELECTIONS, MAX_FRAGMENTS, MAX_DIRECTIVES, MAX_VARIABLES and MAX_OPERATIONS must be at least 1 (or unset, for their defaults), BODY_READ_TIMEOUT positive"))
+	}
+	if c.MaxSubscriptionsPerConnection < 1 || c.MaxSubscriptionsPerAccount < 1 {
+		errs = append(errs, errors.New("MAX_SUBSCRIPTIONS_PER_CONNECTION and MAX_SUBSCRIPTIONS_PER_ACCOUNT must be at least 1"))
 	}
 	if c.WatchInterval <= 0 || c.WatchMaxDuration <= 0 || !(c.WatchBudgetShare > 0 && c.WatchBudgetShare <= 1) {
 		errs = append(errs, fmt.Errorf("WATCH_INTERVAL and WATCH_MAX_DURATION must be positive and WATCH_BUDGET_SHARE in (0, 1], got %v, %v and %v", c.WatchInterval, c.WatchMaxDuration, c.WatchBudgetShare))

@@ -301,6 +301,14 @@ func (t SSE) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecut
 		post.refuseBody(w, r, exec, err)
 		return
 	}
+	// Refused here as POST refuses it, rather than by gqlgen, which logs
+	// the body it could not decode.
+	var p postBody
+	if err := json.Unmarshal(body, &p); err != nil {
+		w.Header().Set("Content-Type", mediaJSON)
+		badRequest(r.Context(), w, exec, http.StatusBadRequest, "json request body could not be decoded: %v", err)
+		return
+	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	transport.SSE{KeepAlivePingInterval: t.KeepAlive}.Do(w, r, exec)
 }

@@ -56,8 +56,13 @@ type Options struct {
 	// BatchSize is the videos one list_videos call covers, for the budget's
 	// count of a poll's calls (default 200).
 	BatchSize int
-	Observer  Observer
+	// MaxPerAccount bounds an account's open subscriptions; 0: no bound.
+	MaxPerAccount int
+	Observer      Observer
 }
+
+// ErrTooMany refuses a subscription past MaxPerAccount.
+var ErrTooMany = errors.New("watch: the account has the most subscriptions it may have open")
 
 // ErrExpired ends a subscription that lasted MaxDuration.
 var ErrExpired = errors.New("watch: the watch lasted its maximum duration")
@@ -89,11 +94,12 @@ type Registry struct {
 	fetch Fetcher
 	opts  Options
 
-	mu      sync.Mutex
-	pollers map[string]*poller // by account ID
-	subs    int                // open subscriptions
-	closed  bool
-	wg      sync.WaitGroup
+	mu         sync.Mutex
+	pollers    map[string]*poller // by account ID
+	subs       int                // open subscriptions
+	perAccount map[string]int     // open subscriptions by account ID
+	closed     bool
+	wg         sync.WaitGroup
 }
 
 // New returns a registry that polls through f.
@@ -104,7 +110,7 @@ func New(f Fetcher, o Options) *Registry {
 	if o.BatchSize <= 0 {
 		o.BatchSize = 200
 	}
-	return &Registry{fetch: f, opts: o, pollers: map[string]*poller{}}
+	return &Registry{fetch: f, opts: o, pollers: map[string]*poller{}, perAccount: map[string]int{}}
 }
 
 // Watched returns the number of videos being watched, for metrics.
@@ -182,7 +188,11 @@ func (r *Registry) Subscribe(acct account.Account, refs []memories.VideoRef, det
 	if r.closed {
 		return nil, ErrClosed
 	}
+	if r.opts.MaxPerAccount > 0 && r.perAccount[acct.ID()] >= r.opts.MaxPerAccount {
+		return nil, ErrTooMany
+	}
 	r.subs++
+	r.perAccount[acct.ID()]++
 	p := r.pollers[acct.ID()]
 	if p == nil {
 		p = &poller{r: r, acct: acct, videos: map[memories.VideoRef]*watched{}, wake: make(chan struct{}, 1), stop: make(chan struct{})}
@@ -518,6 +528,9 @@ func (s *Subscription) Close() {
 	s.closed = true
 	s.mu.Unlock()
 	r.subs--
+	if r.perAccount[s.acct]--; r.perAccount[s.acct] == 0 {
+		delete(r.perAccount, s.acct)
+	}
 	p := r.pollers[s.acct]
 	if p == nil {
 		return

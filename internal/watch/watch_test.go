@@ -366,3 +366,33 @@ func TestWatchBudgetShare(t *testing.T) {
 		t.Error("no budget wait counted")
 	}
 }
+
+// An account may have MaxPerAccount subscriptions open; a closed one makes
+// room, and other accounts have their own.
+func TestWatchSubscriptionsPerAccount(t *testing.T) {
+	f := &videotest.Fetcher{Answer: (&processing{}).answer}
+	r := newRegistry(t, f, watch.Options{MaxPerAccount: 2})
+	a, b := videotest.Account(t, "a"), videotest.Account(t, "b")
+	s1, err1 := r.Subscribe(a, videotest.Refs("V1"), false)
+	s2, err2 := r.Subscribe(a, videotest.Refs("V2"), false)
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	defer s2.Close()
+	if _, err := r.Subscribe(a, videotest.Refs("V3"), false); !errors.Is(err, watch.ErrTooMany) {
+		t.Errorf("third subscription: %v; want ErrTooMany", err)
+	}
+	sb, err := r.Subscribe(b, videotest.Refs("V3"), false)
+	if err != nil {
+		t.Errorf("another account's: %v; want nil", err)
+	} else {
+		defer sb.Close()
+	}
+	s1.Close()
+	s3, err := r.Subscribe(a, videotest.Refs("V3"), false)
+	if err != nil {
+		t.Errorf("after one closed: %v; want nil", err)
+	} else {
+		s3.Close()
+	}
+}
