@@ -14,6 +14,8 @@ import (
 	coderws "github.com/coder/websocket"
 
 	"github.com/memories-facade/memories-graphql/internal/emulator"
+	"github.com/memories-facade/memories-graphql/internal/eventually"
+	"github.com/memories-facade/memories-graphql/internal/redistest"
 	"github.com/memories-facade/memories-graphql/internal/videotest"
 )
 
@@ -527,4 +529,136 @@ func TestLiveBadInput(t *testing.T) {
 	if last := evs[len(evs)-1].video(t); last == nil || last.Status != "PARSE" {
 		t.Errorf("the undisturbed watch: %+v; want it through to PARSE", evs)
 	}
+}
+
+// watchPolls reads how many list polls of watched videos in reports.
+func watchPolls(t *testing.T, in *instance) int {
+	t.Helper()
+	for _, line := range strings.Split(in.metrics(t), "\n") {
+		if strings.HasPrefix(line, `memories_watch_polls_total{call="list"} `) {
+			var n float64
+			fmt.Sscan(strings.TrimPrefix(line, `memories_watch_polls_total{call="list"} `), &n)
+			return int(n)
+		}
+	}
+	return 0
+}
+
+// subscribeAll starts n subscriptions of the watch of nos on in, over
+// WebSocket connections of 10 each.
+func subscribeAll(t *testing.T, in *instance, n int, nos []string) []<-chan liveEvent {
+	t.Helper()
+	var chans []<-chan liveEvent
+	var c *wsClient
+	for i := range n {
+		if i%10 == 0 {
+			c, _ = wsConnect(t, in.url, nil)
+		}
+		chans = append(chans, c.subscribe(fmt.Sprint(i), `subscription($nos: [ID!]!) { watchVideos(videoNos: $nos) { videoNo status } }`, map[string]any{"nos": nos}))
+	}
+	return chans
+}
+
+// awaitStatus reads ch until each of nos has had status, and fails t after
+// timeout.
+func awaitStatus(t *testing.T, ch <-chan liveEvent, nos []string, status string, timeout time.Duration) {
+	t.Helper()
+	left := map[string]bool{}
+	for _, no := range nos {
+		left[no] = true
+	}
+	deadline := time.After(timeout)
+	for len(left) > 0 {
+		select {
+		case ev, ok := <-ch:
+			if !ok {
+				t.Fatalf("stream ended with %d videos not %s", len(left), status)
+			}
+			if v := ev.video(t); v != nil && v.Status == status {
+				delete(left, v.VideoNo)
+			}
+		case <-deadline:
+			t.Fatalf("%d videos not %s within %v", len(left), status, timeout)
+		}
+	}
+}
+
+// 100 subscribers over 2 replicas on one Redis watch the same 50 videos:
+// the upstream sees the polls of one watcher, and every subscriber, on
+// either replica, sees the change.
+func TestWatchSharedAcrossReplicas(t *testing.T) {
+	vs, nos := processingVideos(50, 6*time.Second)
+	r := setupReplicas(t, 2, emulator.Options{Videos: vs}, withRedis(t, with(fastList, "WATCH_INTERVAL", "300ms")))
+	var chans []<-chan liveEvent
+	for _, in := range r.servers {
+		chans = append(chans, subscribeAll(t, in, 50, nos)...)
+	}
+	for _, ch := range chans {
+		awaitStatus(t, ch, nos, "UNPARSE", 20*time.Second)
+	}
+	before := r.emu.Stats().List.Requests
+	time.Sleep(3 * time.Second) // 10 intervals
+	polls := r.emu.Stats().List.Requests - before
+	if polls < 5 || polls > 14 {
+		t.Errorf("%d list_videos calls in 10 intervals for 100 subscribers on 2 replicas; want about 10, one replica's", polls)
+	}
+	for _, ch := range chans {
+		awaitStatus(t, ch, nos, "PARSE", 20*time.Second)
+	}
+}
+
+// The replica that polls is killed: the other takes its polls over within
+// a few intervals, and its subscribers see the change.
+func TestWatchTakeover(t *testing.T) {
+	vs, nos := processingVideos(3, 4*time.Second)
+	r := setupReplicas(t, 2, emulator.Options{Videos: vs}, withRedis(t, with(fastList, "WATCH_INTERVAL", "300ms")))
+	a := subscribeAll(t, r.servers[0], 1, nos)[0]
+	b := subscribeAll(t, r.servers[1], 1, nos)[0]
+	awaitStatus(t, a, nos, "UNPARSE", 10*time.Second)
+	awaitStatus(t, b, nos, "UNPARSE", 10*time.Second)
+	time.Sleep(time.Second)
+	holder, survivor, survivorCh := 0, 1, b
+	if watchPolls(t, r.servers[1]) > watchPolls(t, r.servers[0]) {
+		holder, survivor, survivorCh = 1, 0, a
+	}
+	_ = r.servers[holder].close()
+	before := watchPolls(t, r.servers[survivor])
+	eventually.True(t, "the survivor to poll", func() bool { return watchPolls(t, r.servers[survivor]) > before })
+	awaitStatus(t, survivorCh, nos, "PARSE", 15*time.Second)
+}
+
+// Redis stops during a watch: each replica polls for its own subscribers,
+// who keep getting changes, and sharing resumes when Redis is back.
+func TestWatchWithoutRedis(t *testing.T) {
+	redis := redistest.StartServer(t)
+	vs, nos := processingVideos(4, 5*time.Second)
+	vs[2].After = emulator.Duration(time.Hour)        // still processing when Redis is back
+	vs[3].After = emulator.Duration(16 * time.Second) // done once sharing has resumed
+	env := with(fastList, "WATCH_INTERVAL", "300ms", "REDIS_URL", redis.URL(), "REDIS_KEY_PREFIX", "watch-test", "REDIS_TIMEOUT", "200ms")
+	r := setupReplicas(t, 2, emulator.Options{Videos: vs}, env)
+	a := subscribeAll(t, r.servers[0], 1, nos)[0]
+	b := subscribeAll(t, r.servers[1], 1, nos)[0]
+	awaitStatus(t, a, nos, "UNPARSE", 10*time.Second)
+	awaitStatus(t, b, nos, "UNPARSE", 10*time.Second)
+	redis.Stop()
+	// Both replicas poll now: each one's count grows.
+	p0, p1 := watchPolls(t, r.servers[0]), watchPolls(t, r.servers[1])
+	eventually.True(t, "both replicas to poll for themselves", func() bool {
+		return watchPolls(t, r.servers[0]) > p0+2 && watchPolls(t, r.servers[1]) > p1+2
+	})
+	awaitStatus(t, a, nos[:2], "PARSE", 15*time.Second)
+	awaitStatus(t, b, nos[:2], "PARSE", 15*time.Second)
+
+	// With Redis back, the video still processing is polled by one
+	// replica again: in 10 intervals, about 10 polls between the two.
+	redis.Start()
+	eventually.True(t, "sharing to resume", func() bool {
+		p0, p1 := watchPolls(t, r.servers[0]), watchPolls(t, r.servers[1])
+		time.Sleep(3 * time.Second)
+		return watchPolls(t, r.servers[0])-p0+watchPolls(t, r.servers[1])-p1 <= 14
+	})
+	// And the other replica hears the polls again: both subscribers see
+	// the last change.
+	awaitStatus(t, a, nos[3:], "PARSE", 20*time.Second)
+	awaitStatus(t, b, nos[3:], "PARSE", 20*time.Second)
 }

@@ -60,6 +60,7 @@ type App struct {
 	// sending new requests before it closes its listener.
 	ready atomic.Bool
 	watch *watch.Registry
+	redis *redisconn.Conn // nil without REDIS_URL
 
 	// streams cancels the open WebSocket connections and event streams
 	// when the app closes, after Drain ended their subscriptions.
@@ -114,12 +115,19 @@ func New(cfg Config, logger *slog.Logger) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
+	var share *watch.Shared
+	if a.redis != nil {
+		share = watch.NewShared(a.redis)
+		a.closers = append(a.closers, share.Close)
+	}
 	a.watch = watch.New(videos, watch.Options{
+		Share:       share,
 		Interval:    cfg.WatchInterval,
 		MaxDuration: cfg.WatchMaxDuration,
 		PollTimeout: cfg.CallTimeout,
-		// The watch's share of each budget, replica by replica (a replica
-		// polls its own subscribers' videos).
+		// The watch's share of each budget, replica by replica: each polls
+		// its share of the watched videos, or, cut off from Redis, its own
+		// subscribers'.
 		Budget: watch.NewBudget(cfg.WatchBudgetShare,
 			cfg.ListRateLimit/float64(cfg.ExpectedReplicas), cfg.ListRateBurst,
 			cfg.RateLimit/float64(cfg.ExpectedReplicas), cfg.RateBurst),
@@ -208,6 +216,7 @@ func (a *App) videoCache(cfg Config, logger *slog.Logger, client *memories.Clien
 			return nil, err
 		}
 		a.closers = append(a.closers, conn.Close)
+		a.redis = conn
 		n := cfg.ExpectedReplicas
 		// Replicas cut off from Redis spend their fallback share alone;
 		// the others leave it unspent.

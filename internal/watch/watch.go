@@ -58,7 +58,10 @@ type Options struct {
 	BatchSize int
 	// MaxPerAccount bounds an account's open subscriptions; 0: no bound.
 	MaxPerAccount int
-	Observer      Observer
+	// Share, if not nil, shares the polls with the other replicas of one
+	// Redis: each video is polled by one of them.
+	Share    *Shared
+	Observer Observer
 }
 
 // ErrTooMany refuses a subscription past MaxPerAccount.
@@ -238,12 +241,13 @@ type poller struct {
 
 // watched is one watched video of an account.
 type watched struct {
-	ref        memories.VideoRef
-	subs       map[*Subscription]bool
-	detailSubs int    // subscribers that select detail fields
-	latest     *Event // the last poll's answer; nil before the first
-	polled     time.Time
-	detailed   bool // its detail fields were fetched, after it settled
+	ref         memories.VideoRef
+	subs        map[*Subscription]bool
+	detailSubs  int       // subscribers that select detail fields
+	latest      *Event    // the last poll's answer; nil before the first
+	polled      time.Time // its last poll, here or by another replica
+	detailTried time.Time // its last detail call was due
+	detailed    bool      // its detail fields were fetched, after it settled
 }
 
 func (p *poller) poke() {
@@ -256,6 +260,10 @@ func (p *poller) poke() {
 // run polls until no video is watched or the registry closes.
 func (p *poller) run() {
 	defer p.r.wg.Done()
+	if sh := p.r.opts.Share; sh != nil {
+		stop := sh.listen(p.acct.ID(), p.deliver)
+		defer stop()
+	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -297,16 +305,22 @@ func (p *poller) due(now time.Time) (list, detail []memories.VideoRef, next time
 		return nil, nil, time.Time{}, true
 	}
 	next = now.Add(r.opts.Interval)
+	due := func(last time.Time) bool {
+		if last.IsZero() || !now.Before(last.Add(r.opts.Interval)) {
+			return true
+		}
+		next = minTime(next, last.Add(r.opts.Interval))
+		return false
+	}
 	for ref, w := range p.videos {
-		switch {
-		case w.latest != nil && w.latest.Err == nil && settled(w.latest.Video):
-			if w.detailSubs > 0 && !w.detailed && w.latest.Video != nil && w.latest.Video.Status == memories.StatusParse {
+		if w.latest != nil && w.latest.Err == nil && settled(w.latest.Video) {
+			if w.detailSubs > 0 && !w.detailed && w.latest.Video != nil && w.latest.Video.Status == memories.StatusParse && due(w.detailTried) {
 				detail = append(detail, ref)
 			}
-		case w.polled.IsZero() || !now.Before(w.polled.Add(r.opts.Interval)):
+			continue
+		}
+		if due(w.polled) {
 			list = append(list, ref)
-		default:
-			next = minTime(next, w.polled.Add(r.opts.Interval))
 		}
 	}
 	return list, detail, next, false
@@ -319,53 +333,119 @@ func minTime(a, b time.Time) time.Time {
 	return a
 }
 
-// poll asks for refs and hands each answer to the videos' subscribers.
+// leaseFor is how long a replica holds the poll of a video it polls: a
+// little over an interval, renewed at each poll, so that another replica
+// takes a dead one's polls over within about two intervals.
+func (r *Registry) leaseFor() time.Duration { return r.opts.Interval * 5 / 4 }
+
+// poll asks for refs and hands each answer to the videos' subscribers. With
+// Share, it polls only the videos whose lease it holds; the others'
+// answers come from the replica that holds theirs (deliver), and a video
+// never seen here starts from the cache.
 func (p *poller) poll(refs []memories.VideoRef, detail bool) {
 	r := p.r
+	p.tried(refs, detail)
+	if sh := r.opts.Share; sh != nil {
+		mine := sh.claim(p.acct.ID(), refs, detail, r.leaseFor())
+		var own, fresh []memories.VideoRef
+		r.mu.Lock()
+		for i, ref := range refs {
+			if mine[i] {
+				own = append(own, ref)
+			} else if w := p.videos[ref]; w != nil && w.latest == nil && !detail {
+				fresh = append(fresh, ref)
+			}
+		}
+		r.mu.Unlock()
+		if len(fresh) > 0 {
+			p.fetch(fresh, false, r.fetch.Videos) // a kept answer serves until the holder's next
+		}
+		refs = own
+		if len(refs) == 0 {
+			return
+		}
+	}
 	if b := r.opts.Budget; b != nil && !b.allow(p.acct.ID(), detail, calls(refs, detail, r.opts.BatchSize)) {
 		if r.opts.Observer != nil {
 			r.opts.Observer.WatchBudgetWait()
 		}
-		r.mu.Lock()
-		now := time.Now()
-		for _, ref := range refs {
-			if w := p.videos[ref]; w != nil && !detail {
-				w.polled = now // tried again at the next interval
-			}
-		}
-		r.mu.Unlock()
-		return
+		return // tried again at the next interval
 	}
 	if r.opts.Observer != nil {
 		r.opts.Observer.WatchPoll(len(refs), detail)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), r.opts.PollTimeout)
 	fetch := r.fetch.Refresh
 	if detail {
-		fetch = r.fetch.Videos
+		fetch = r.fetch.Videos // a settled video's kept detail no longer changes
 	}
-	vs, errs := fetch(ctx, p.acct, refs, detail)
-	cancel()
+	evs := p.fetch(refs, detail, fetch)
+	if sh := r.opts.Share; sh != nil {
+		sh.publish(p.acct.ID(), evs)
+	}
+}
 
+// tried notes that refs were due now, so that they are next due an
+// interval later, whoever polls them.
+func (p *poller) tried(refs []memories.VideoRef, detail bool) {
+	r := p.r
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := time.Now()
+	for _, ref := range refs {
+		if w := p.videos[ref]; w != nil {
+			if detail {
+				w.detailTried = now
+			} else {
+				w.polled = now
+			}
+		}
+	}
+}
+
+// fetch asks f for refs and applies the answers; it returns them.
+func (p *poller) fetch(refs []memories.VideoRef, detail bool, f func(context.Context, account.Account, []memories.VideoRef, bool) ([]*memories.Video, []error)) []Event {
+	ctx, cancel := context.WithTimeout(context.Background(), p.r.opts.PollTimeout)
+	vs, errs := f(ctx, p.acct, refs, detail)
+	cancel()
+	evs := make([]Event, len(refs))
 	for i, ref := range refs {
-		w := p.videos[ref]
+		evs[i] = Event{Ref: ref, Video: vs[i]}
+		if errs != nil && errs[i] != nil {
+			evs[i] = Event{Ref: ref, Err: errs[i]}
+		}
+		evs[i].Settled = evs[i].Err == nil && settled(evs[i].Video)
+	}
+	p.r.mu.Lock()
+	defer p.r.mu.Unlock()
+	p.applyLocked(evs)
+	return evs
+}
+
+// deliver applies another replica's answers.
+func (p *poller) deliver(evs []Event) {
+	p.r.mu.Lock()
+	defer p.r.mu.Unlock()
+	now := time.Now()
+	for _, ev := range evs {
+		if w := p.videos[ev.Ref]; w != nil && ev.Err == nil {
+			w.polled = now // polled, by another replica
+		}
+	}
+	p.applyLocked(evs)
+}
+
+// applyLocked hands each answer that says something new to its video's
+// subscribers.
+func (p *poller) applyLocked(evs []Event) {
+	for _, ev := range evs {
+		w := p.videos[ev.Ref]
 		if w == nil {
 			continue // nobody watches it any more
 		}
-		ev := Event{Ref: ref, Video: vs[i]}
-		if errs != nil && errs[i] != nil {
-			ev = Event{Ref: ref, Err: errs[i]}
-		}
-		if !detail {
-			w.polled = now
-		} else if ev.Err == nil {
+		if ev.Err == nil && ev.Video != nil && ev.Video.Detailed {
 			w.detailed = true
 		}
-		ev.Settled = ev.Err == nil && settled(ev.Video)
-		changed := w.latest == nil || !sameEvent(*w.latest, ev) || detail
+		changed := w.latest == nil || !sameEvent(*w.latest, ev)
 		if ev.Err == nil {
 			w.latest = &ev
 		}
@@ -376,7 +456,7 @@ func (p *poller) poll(refs []memories.VideoRef, detail bool) {
 			s.offerLocked(w, ev)
 		}
 		if len(w.subs) == 0 {
-			delete(p.videos, ref) // every subscriber has its last state
+			delete(p.videos, ev.Ref) // every subscriber has its last state
 		}
 	}
 }
