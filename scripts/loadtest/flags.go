@@ -42,6 +42,9 @@ type options struct {
 	// abuse
 	attackers int
 	timeout   time.Duration
+	// watch
+	interval  time.Duration
+	intervals int
 }
 
 // modeFlags is one mode's flag set. Its methods register the flags that

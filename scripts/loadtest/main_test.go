@@ -58,6 +58,7 @@ func TestModeFlags(t *testing.T) {
 		"vs-floor":  append([]string{"concurrency", "duration", "floor", "rounds"}, server...),
 		"vs-apollo": append([]string{"apollo", "call-floor", "concurrency", "duration", "rounds", "upstream-latency", "upstream-rate", "videos"}, server...),
 		"abuse":     {"apollo", "attackers", "duration", "floor", "server-bin", "timeout"},
+		"watch":     {"interval", "intervals", "server-bin"},
 	}
 	for _, c := range commands() {
 		var got []string
