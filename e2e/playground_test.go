@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"sync"
@@ -137,7 +138,15 @@ const reportCSPViolations = `document.addEventListener('securitypolicyviolation'
 // directory (kept with go test -artifacts).
 func TestPlaygroundInBrowser(t *testing.T) {
 	chromium := chromiumPath(t)
-	h := setup(t, emulator.Options{}, fast)
+	// The samples, with the processing ones settling within seconds, so
+	// that the watch tab's subscription ends while the test looks on.
+	samples := emulator.Samples()
+	for i, v := range samples {
+		if v.Then != nil {
+			samples[i].After = emulator.Duration(time.Duration(i%3+1) * time.Second)
+		}
+	}
+	h := setup(t, emulator.Options{Videos: samples}, with(fast, "WATCH_INTERVAL", "500ms"))
 	origin := h.origin
 	server, err := url.Parse(origin)
 	if err != nil {
@@ -173,6 +182,7 @@ func TestPlaygroundInBrowser(t *testing.T) {
 	}
 
 	var bad problems
+	var sockets problems                       // the URLs of WebSockets opened and the frames they received, in order
 	requests := map[network.RequestID]string{} // only the listener touches it
 	err = chromedp.Listen(ctx, func(ev any) {
 		switch ev := ev.(type) {
@@ -199,6 +209,12 @@ func TestPlaygroundInBrowser(t *testing.T) {
 			if ev.Response.Status >= 400 {
 				bad.add("HTTP %d for %s", ev.Response.Status, ev.Response.URL)
 			}
+		case *network.EventWebSocketCreated:
+			sockets.add("%s", ev.URL)
+		case *network.EventWebSocketFrameReceived:
+			sockets.add("%s", ev.Response.PayloadData)
+		case *network.EventWebSocketFrameError:
+			bad.add("WebSocket frame error: %s", ev.ErrorMessage)
 		}
 	})
 	if err != nil {
@@ -214,7 +230,7 @@ func TestPlaygroundInBrowser(t *testing.T) {
 				return
 			}
 			u, perr := url.Parse(ev.Request.URL)
-			if perr == nil && u.Scheme == server.Scheme && u.Host == server.Host {
+			if perr == nil && (u.Scheme == server.Scheme || u.Scheme == "ws") && u.Host == server.Host {
 				_, _ = chromedp.Call(ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID})
 				continue
 			}
@@ -302,6 +318,65 @@ func TestPlaygroundInBrowser(t *testing.T) {
 		shot = filepath.Join(moduleRoot(t), "docs", "playground.png")
 	}
 	saveScreenshot(ctx, t, shot)
+
+	// The second tab watches the processing samples over a WebSocket to
+	// the same endpoint until each has settled: every video's first state
+	// and its last, then the subscription's end.
+	step("open the watch tab", chromedp.Click(chromedp.JSPath(
+		`[...document.querySelectorAll('.graphiql-tab-button')].find((b) => b.textContent.includes('WatchUploads'))`)))
+	waitFor("the watch in the editor",
+		`(document.querySelector('.graphiql-query-editor') || {innerText: ''}).innerText.includes('subscription WatchUploads')`)
+	step("run the watch", chromedp.Click(chromedp.CSS(".graphiql-execute-button")))
+	waitFor("the subscription's start",
+		`(document.querySelector('.graphiql-execute-button') || {ariaLabel: ''}).ariaLabel.startsWith('Stop')`)
+	waitFor("the subscription's end",
+		`(document.querySelector('.graphiql-execute-button') || {ariaLabel: ''}).ariaLabel.startsWith('Execute')`)
+	var opened, events, completed int
+	statuses := map[string][]string{}
+	for _, f := range sockets.all() {
+		if strings.HasPrefix(f, "ws://") {
+			if f != strings.Replace(origin, "http://", "ws://", 1)+"/query" {
+				t.Errorf("the watch opened a WebSocket to %s; want the GraphQL endpoint", f)
+			}
+			opened++
+			continue
+		}
+		var msg struct {
+			Type    string `json:"type"`
+			Payload struct {
+				Data struct {
+					WatchVideos struct{ VideoNo, Status string }
+				}
+				Errors []any
+			}
+		}
+		if err := json.Unmarshal([]byte(f), &msg); err != nil {
+			t.Errorf("WebSocket frame %q: %v", f, err)
+			continue
+		}
+		switch msg.Type {
+		case "next":
+			events++
+			if len(msg.Payload.Errors) > 0 {
+				t.Errorf("event with errors: %s", f)
+			}
+			v := msg.Payload.Data.WatchVideos
+			statuses[v.VideoNo] = append(statuses[v.VideoNo], v.Status)
+		case "complete":
+			completed++
+		}
+	}
+	if opened != 1 || completed != 1 {
+		t.Errorf("WebSockets opened = %d, subscriptions completed = %d; want 1 and 1", opened, completed)
+	}
+	wantStatuses := map[string][]string{
+		"VI606531877412306944": {"UNPARSE", "PARSE"},
+		"VI606535210987741184": {"UNPARSE", "PARSE"},
+		"VI606538640251518976": {"UNPARSE", "FAILED"},
+	}
+	if !reflect.DeepEqual(statuses, wantStatuses) {
+		t.Errorf("statuses by video = %v (%d events); want %v", statuses, events, wantStatuses)
+	}
 
 	// Let late reports (a violation from the last render) arrive.
 	step("settle", chromedp.Sleep(500*time.Millisecond))

@@ -98,6 +98,34 @@ fragment VideoSummary on Video {
 }
 `
 
+// WatchQuery is the operation in the playground's second tab: a watch of
+// the sandbox's videos that finish processing a few seconds after they are
+// first asked for, streamed over a WebSocket.
+const WatchQuery = `# Live updates: watch videos until they are
+# processed. Each video's state arrives as it
+# changes, and the subscription completes once
+# every video is PARSE, FAILED or not found.
+#
+# The sandbox's three "upload-in-progress"
+# videos finish 8 to 12 s after they are first
+# asked for (restart the server to see it
+# again); the server polls every WATCH_INTERVAL
+# (10 s) for every watcher at once.
+
+subscription WatchUploads {
+  watchVideos(videoNos: [
+    "VI606531877412306944"
+    "VI606535210987741184"
+    "VI606538640251518976"
+  ]) {
+    videoNo
+    videoName
+    status
+    cause
+  }
+}
+`
+
 // DefaultHeaders prefills the headers editor. The server ignores the header
 // when it has its own key (MEMORIES_API_KEY, or the sandbox), so the default
 // query runs unchanged there; in pass-through mode the header is the
@@ -261,9 +289,9 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
 
 // pageConfig is what the page's script reads from data-config.
 type pageConfig struct {
-	Endpoint string `json:"endpoint"`
-	Query    string `json:"query"`
-	Headers  string `json:"headers"`
+	Endpoint string   `json:"endpoint"`
+	Tabs     []string `json:"tabs"` // the operations of the tabs, first first
+	Headers  string   `json:"headers"`
 }
 
 // Handler returns the playground for the GraphQL endpoint at endpoint (a
@@ -276,7 +304,7 @@ func Handler(title, endpoint string) http.Handler {
 		// build defect; failing loudly beats a blank page.
 		panic(err)
 	}
-	config, err := json.Marshal(pageConfig{Endpoint: endpoint, Query: DefaultQuery, Headers: DefaultHeaders})
+	config, err := json.Marshal(pageConfig{Endpoint: endpoint, Tabs: []string{DefaultQuery, WatchQuery}, Headers: DefaultHeaders})
 	if err != nil {
 		panic(fmt.Sprintf("playground: encode config: %v", err))
 	}
