@@ -33,6 +33,7 @@ type ResolverRoot interface {
 	Entity() EntityResolver
 	Query() QueryResolver
 	Subscription() SubscriptionResolver
+	Video() VideoResolver
 }
 
 type DirectiveRoot struct {
@@ -103,6 +104,12 @@ type QueryResolver interface {
 }
 type SubscriptionResolver interface {
 	WatchVideos(ctx context.Context, videoNos []string, uniqueID string) (<-chan graphql.Event[*model.Video], error)
+}
+type VideoResolver interface {
+	ResolutionLabel(ctx context.Context, obj *model.Video) (*string, error)
+	Fps(ctx context.Context, obj *model.Video) (*int, error)
+	Width(ctx context.Context, obj *model.Video) (*int, error)
+	Height(ctx context.Context, obj *model.Video) (*int, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -478,6 +485,13 @@ type Query {
 
 """
 A video uploaded to memories.ai, with its processing state and metadata.
+
+` + "`" + `resolutionLabel` + "`" + `, ` + "`" + `fps` + "`" + `, ` + "`" + `width` + "`" + ` and ` + "`" + `height` + "`" + ` cost one ` + "`" + `get_metadata` + "`" + ` call per
+video, where ` + "`" + `list_videos` + "`" + ` answers 200 videos' other fields at once. Put them in
+a fragment marked ` + "`" + `@defer` + "`" + ` and send the query with
+` + "`" + `Accept: multipart/mixed;deferSpec=20220824` + "`" + ` (Apollo Client does): the other
+fields come at once, and each video's deferred part as its own call returns,
+with its own error if it fails. Other transports answer such a query whole.
 
 A federation entity: other subgraphs reference it by ` + "`" + `videoNo` + "`" + ` alone (meaning
 ` + "`" + `uniqueId` + "`" + ` "default") or by ` + "`" + `videoNo` + "`" + ` and ` + "`" + `uniqueId` + "`" + `.
@@ -1789,7 +1803,7 @@ func (ec *executionContext) _Video_resolutionLabel(ctx context.Context, field gr
 			return ec.fieldContext_Video_resolutionLabel(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ResolutionLabel, nil
+			return ec.Resolvers.Video().ResolutionLabel(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -1800,7 +1814,7 @@ func (ec *executionContext) _Video_resolutionLabel(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Video_resolutionLabel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Video", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Video", field, true, true, "String")
 }
 
 func (ec *executionContext) _Video_fps(ctx context.Context, field graphql.CollectedField, obj *model.Video) (ret graphql.Marshaler) {
@@ -1812,7 +1826,7 @@ func (ec *executionContext) _Video_fps(ctx context.Context, field graphql.Collec
 			return ec.fieldContext_Video_fps(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Fps, nil
+			return ec.Resolvers.Video().Fps(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
@@ -1823,7 +1837,7 @@ func (ec *executionContext) _Video_fps(ctx context.Context, field graphql.Collec
 	)
 }
 func (ec *executionContext) fieldContext_Video_fps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Video", field, false, false, "Int")
+	return graphql.NewScalarFieldContext("Video", field, true, true, "Int")
 }
 
 func (ec *executionContext) _Video_width(ctx context.Context, field graphql.CollectedField, obj *model.Video) (ret graphql.Marshaler) {
@@ -1835,7 +1849,7 @@ func (ec *executionContext) _Video_width(ctx context.Context, field graphql.Coll
 			return ec.fieldContext_Video_width(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Width, nil
+			return ec.Resolvers.Video().Width(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
@@ -1846,7 +1860,7 @@ func (ec *executionContext) _Video_width(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Video_width(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Video", field, false, false, "Int")
+	return graphql.NewScalarFieldContext("Video", field, true, true, "Int")
 }
 
 func (ec *executionContext) _Video_height(ctx context.Context, field graphql.CollectedField, obj *model.Video) (ret graphql.Marshaler) {
@@ -1858,7 +1872,7 @@ func (ec *executionContext) _Video_height(ctx context.Context, field graphql.Col
 			return ec.fieldContext_Video_height(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Height, nil
+			return ec.Resolvers.Video().Height(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
@@ -1869,7 +1883,7 @@ func (ec *executionContext) _Video_height(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Video_height(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Video", field, false, false, "Int")
+	return graphql.NewScalarFieldContext("Video", field, true, true, "Int")
 }
 
 func (ec *executionContext) _Video_captureMetadata(ctx context.Context, field graphql.CollectedField, obj *model.Video) (ret graphql.Marshaler) {
@@ -3361,72 +3375,76 @@ func (ec *executionContext) _Video(ctx context.Context, sel ast.SelectionSet, ob
 		case "videoNo":
 			out.Values[i] = ec._Video_videoNo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "uniqueId":
 			out.Values[i] = ec._Video_uniqueId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "videoName":
 			out.Values[i] = ec._Video_videoName(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "duration":
 			out.Values[i] = ec._Video_duration(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "size":
 			out.Values[i] = ec._Video_size(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "status":
 			out.Values[i] = ec._Video_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "rawStatus":
 			out.Values[i] = ec._Video_rawStatus(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "cause":
 			out.Values[i] = ec._Video_cause(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createTime":
 			out.Values[i] = ec._Video_createTime(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "resolutionLabel":
-			out.Values[i] = ec._Video_resolutionLabel(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Video_resolutionLabel(ctx, field, obj)
+				})
 		case "fps":
-			out.Values[i] = ec._Video_fps(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Video_fps(ctx, field, obj)
+				})
 		case "width":
-			out.Values[i] = ec._Video_width(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Video_width(ctx, field, obj)
+				})
 		case "height":
-			out.Values[i] = ec._Video_height(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Video_height(ctx, field, obj)
+				})
 		case "captureMetadata":
 			out.Values[i] = ec._Video_captureMetadata(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))

@@ -399,6 +399,18 @@ func TestPlan(t *testing.T) {
 			wantData:  `{"_entities": [{"height": 1080}]}`,
 		},
 		{
+			name:      "fps under @defer, on a transport without increments: in the plan, answered whole",
+			query:     `{ video(videoNo: "V1") { videoNo ... @defer { fps } } }`,
+			wantCalls: "detail[default/V1]",
+			wantData:  `{"video": {"videoNo": "V1", "fps": 30}}`,
+		},
+		{
+			name:      "fps in a deferred spread, used twice, on a transport without increments",
+			query:     `{ a: video(videoNo: "V1") { ...D @defer } b: videos(videoNos: ["V2"]) { ...D @defer(label: "b") @include(if: true) } } fragment D on Video { width }`,
+			wantCalls: "detail[default/V1 default/V2]",
+			wantData:  `{"a": {"width": 1920}, "b": [{"width": 1920}]}`,
+		},
+		{
 			name:      "captureMetadata is no detail field",
 			query:     `{ video(videoNo: "V1") { captureMetadata { tags } } }`,
 			wantCalls: "list[default/V1]",

@@ -23,8 +23,10 @@ type summary struct {
 
 // videoField is a root field that loads videos.
 type videoField struct {
-	field  *ast.Field
-	detail bool // its selection needs a field only get_metadata returns
+	field *ast.Field
+	// detail: its selection needs a field only get_metadata returns;
+	// deferredDetail: it needs one under @defer only.
+	detail, deferredDetail bool
 }
 
 const summaryKey = "graph.summary"
@@ -37,12 +39,16 @@ func summarize(oc *graphql.OperationContext) *summary {
 	}
 	s := &summary{}
 	index := map[*ast.Field]int{}
-	res := walk(oc.Operation.SelectionSet, oc.Variables, func(f, root *ast.Field, depth int) {
+	res := walk(oc.Operation.SelectionSet, oc.Variables, func(f, root *ast.Field, depth int, deferred bool) {
 		s.depth = max(s.depth, depth)
 		if f != root {
 			if isDetailField(f) {
 				if i, ok := index[root]; ok {
-					s.videos[i].detail = true
+					if deferred {
+						s.videos[i].deferredDetail = true
+					} else {
+						s.videos[i].detail = true
+					}
 				}
 			}
 			return
@@ -96,8 +102,10 @@ func tooBigError() *gqlerror.Error {
 //
 // The plan: every video the operation names, literally or through
 // variables, goes to the request's loader at once, marked for get_metadata
-// when any reference to it needs a detail field. The loader makes them one
-// batch, so a query's aliases and lists share list_videos calls.
+// when any reference to it needs a detail field outside @defer. The loader
+// makes them one batch, so a query's aliases and lists share list_videos
+// calls. Detail fields under @defer are fetched video by video as the
+// deferred parts resolve (they count against MaxDetail all the same).
 type VideoPlan struct {
 	Max       int
 	MaxDetail int
@@ -136,7 +144,7 @@ func (p VideoPlan) MutateOperationContext(_ context.Context, oc *graphql.Operati
 		}
 		for _, ref := range refs {
 			keys = append(keys, loader.Key{Ref: ref, Detail: vf.detail})
-			if vf.detail {
+			if vf.detail || vf.deferredDetail {
 				if detail == nil {
 					detail = map[memories.VideoRef]bool{}
 				}

@@ -32,7 +32,8 @@ type Options struct {
 // every check an operation passes, in order. Before parsing: the document
 // limits. Parsing and validation: gqlparser's, with a linear
 // overlapping-fields rule and at most maxValidationErrors errors, large new
-// documents a few at a time (admission). After validation: depth, fields
+// documents a few at a time (admission). After validation: @defer taken
+// out unless the transport delivers increments (Incremental), depth, fields
 // per selection set and introspection fields (OperationLimits), then the
 // video references, which the plan starts fetching (VideoPlan).
 func NewServer(o Options) *handler.Server {
@@ -40,10 +41,13 @@ func NewServer(o Options) *handler.Server {
 	docs := lru.New[*ast.QueryDocument](o.QueryCacheSize)
 	adm := newAdmission(docs)
 	for _, t := range o.Transports {
-		gql.AddTransport(adm.transport(t))
+		gql.AddTransport(adm.transport(markIncremental(t)))
 	}
 	gql.SetQueryCache(docs)
 	gql.SetValidationRulesFn(validationRules)
+	// First of the checks after validation: the walk they share reads
+	// @defer, which this takes out where it does not apply.
+	gql.Use(Incremental{})
 	if o.Introspection {
 		gql.Use(extension.Introspection{})
 	} else {

@@ -20,8 +20,8 @@ func videoRefs(uniqueID string, videoNos []string) []memories.VideoRef {
 }
 
 // needsDetail reports whether the selection of the field being resolved
-// needs a field that only get_metadata returns, by the same walk that
-// planned the request.
+// needs, outside @defer, a field that only get_metadata returns, by the
+// same walk that planned the request.
 func needsDetail(ctx context.Context) bool {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil {
@@ -32,8 +32,9 @@ func needsDetail(ctx context.Context) bool {
 		vars = graphql.GetOperationContext(ctx).Variables
 	}
 	detail := false
-	walk(fc.Field.Selections, vars, func(f, _ *ast.Field, _ int) {
-		detail = detail || isDetailField(f)
+	walk(fc.Field.Selections, vars, func(f, _ *ast.Field, _ int, deferred bool) {
+		// A deferred detail field is fetched on its own (videoDetail).
+		detail = detail || (isDetailField(f) && !deferred)
 	})
 	return detail
 }
@@ -65,6 +66,7 @@ func newVideo(uniqueID string, v *memories.Video) *model.Video {
 		Width:           v.Width,
 		Height:          v.Height,
 		CaptureMetadata: newCaptureMetadata(v),
+		Detailed:        v.Detailed,
 	}
 	if v.RawStatus != "" {
 		raw := v.RawStatus

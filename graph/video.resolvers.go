@@ -42,13 +42,53 @@ func (r *subscriptionResolver) WatchVideos(ctx context.Context, videoNos []strin
 	return r.watchVideos(ctx, videoNos, uniqueID)
 }
 
+// ResolutionLabel is the resolver for the resolutionLabel field.
+func (r *videoResolver) ResolutionLabel(ctx context.Context, obj *model.Video) (*string, error) {
+	v, err := videoDetail(ctx, obj)
+	if v == nil {
+		return nil, err
+	}
+	return v.ResolutionLabel, nil
+}
+
+// Fps is the resolver for the fps field.
+func (r *videoResolver) Fps(ctx context.Context, obj *model.Video) (*int, error) {
+	v, err := videoDetail(ctx, obj)
+	if v == nil {
+		return nil, err
+	}
+	return v.Fps, nil
+}
+
+// Width is the resolver for the width field.
+func (r *videoResolver) Width(ctx context.Context, obj *model.Video) (*int, error) {
+	v, err := videoDetail(ctx, obj)
+	if v == nil {
+		return nil, err
+	}
+	return v.Width, nil
+}
+
+// Height is the resolver for the height field.
+func (r *videoResolver) Height(ctx context.Context, obj *model.Video) (*int, error) {
+	v, err := videoDetail(ctx, obj)
+	if v == nil {
+		return nil, err
+	}
+	return v.Height, nil
+}
+
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
 // Subscription returns SubscriptionResolver implementation.
 func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
 
+// Video returns VideoResolver implementation.
+func (r *Resolver) Video() VideoResolver { return &videoResolver{r} }
+
 type (
 	queryResolver        struct{ *Resolver }
 	subscriptionResolver struct{ *Resolver }
+	videoResolver        struct{ *Resolver }
 )

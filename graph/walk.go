@@ -16,11 +16,12 @@ type walkResult struct {
 }
 
 // visitFunc is told each field an operation would execute: root is the
-// root field it is under (itself, at the root), and depth the number of
-// fields from the root down to it, introspection's ofType not counted (its
+// root field it is under (itself, at the root), depth the number of fields
+// from the root down to it, introspection's ofType not counted (its
 // nesting is bounded by the schema's type wrappers, and GraphiQL's docs
-// query nests it eight deep).
-type visitFunc func(f, root *ast.Field, depth int)
+// query nests it eight deep), and deferred whether this occurrence is
+// inside a fragment marked @defer (whose if is not false).
+type visitFunc func(f, root *ast.Field, depth int, deferred bool)
 
 // walk visits the fields of set that would execute with vars, through
 // inline fragments and fragment spreads, leaving out what @skip and
@@ -29,7 +30,7 @@ type visitFunc func(f, root *ast.Field, depth int)
 // fetch and how.
 func walk(set ast.SelectionSet, vars map[string]any, visit visitFunc) walkResult {
 	w := walker{vars: vars, visit: visit}
-	top := w.set(set, nil, 0)
+	top := w.set(set, nil, 0, false)
 	return walkResult{ok: w.n <= maxWalk, width: max(w.width, top)}
 }
 
@@ -44,7 +45,7 @@ type walker struct {
 // set walks one selection set, and returns how many fields it collects
 // through its fragments: the fields gqlgen merges, each against all the
 // others it has collected.
-func (w *walker) set(set ast.SelectionSet, root *ast.Field, depth int) (fields int) {
+func (w *walker) set(set ast.SelectionSet, root *ast.Field, depth int, deferred bool) (fields int) {
 	for _, sel := range set {
 		if w.n > maxWalk {
 			return fields
@@ -63,11 +64,11 @@ func (w *walker) set(set ast.SelectionSet, root *ast.Field, depth int) (fields i
 			if sel.Name != "ofType" {
 				d++
 			}
-			w.visit(sel, r, d)
-			w.width = max(w.width, w.set(sel.SelectionSet, r, d))
+			w.visit(sel, r, d, deferred)
+			w.width = max(w.width, w.set(sel.SelectionSet, r, d, deferred))
 		case *ast.InlineFragment:
 			if w.included(sel.Directives) {
-				fields += w.set(sel.SelectionSet, root, depth)
+				fields += w.set(sel.SelectionSet, root, depth, deferred || w.deferred(sel.Directives))
 			}
 		case *ast.FragmentSpread:
 			if sel.Definition == nil || w.visiting[sel.Name] || !w.included(sel.Directives) {
@@ -77,7 +78,7 @@ func (w *walker) set(set ast.SelectionSet, root *ast.Field, depth int) (fields i
 				w.visiting = map[string]bool{}
 			}
 			w.visiting[sel.Name] = true
-			fields += w.set(sel.Definition.SelectionSet, root, depth)
+			fields += w.set(sel.Definition.SelectionSet, root, depth, deferred || w.deferred(sel.Directives))
 			delete(w.visiting, sel.Name)
 		}
 	}
@@ -100,6 +101,25 @@ func (w *walker) included(ds ast.DirectiveList) bool {
 		}
 	}
 	return true
+}
+
+// deferred reports a fragment marked @defer whose if is not false, as
+// gqlgen reads it.
+func (w *walker) deferred(ds ast.DirectiveList) bool {
+	d := ds.ForName("defer")
+	if d == nil {
+		return false
+	}
+	arg := d.Arguments.ForName("if")
+	if arg == nil || arg.Value == nil {
+		return true
+	}
+	v, err := arg.Value.Value(w.vars)
+	if err != nil {
+		return true
+	}
+	b, _ := v.(bool)
+	return b
 }
 
 // detailFields are the Video fields that only get_metadata returns.

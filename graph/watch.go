@@ -64,7 +64,7 @@ func (r *Resolver) watchVideos(ctx context.Context, videoNos []string, uniqueID 
 				evCtx = context.WithValue(ctx, eventErrorKey{}, e)
 				// A video to marshal, which EventErrors replaces with null:
 				// a nil one would be a null where the schema allows none.
-				v = &model.Video{}
+				v = &model.Video{Detailed: true}
 			}
 			select {
 			case out <- graphql.Event[*model.Video]{Context: evCtx, Value: v}:
@@ -97,6 +97,9 @@ func (r *Resolver) watchVideos(ctx context.Context, videoNos []string, uniqueID 
 					ok = send(nil, e)
 				default:
 					v := newVideo(uniqueID, ev.Video)
+					// The watch fetches detail itself, once a video settles:
+					// the fields' resolvers must not fetch it per event.
+					v.Detailed = true
 					values := fieldValues(v, fields)
 					if prev, seen := last[ev.Ref]; seen && reflect.DeepEqual(prev, values) {
 						continue // nothing the subscriber selected changed

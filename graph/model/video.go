@@ -21,6 +21,11 @@ type Video struct {
 	Width           *int
 	Height          *int
 	CaptureMetadata *CaptureMetadata
+	// Detailed says ResolutionLabel, Fps, Width and Height are final for
+	// this answer: set from get_metadata, or where no call is to be made
+	// for them (a watch event). Without it, those fields' resolvers fetch
+	// the video's detail.
+	Detailed bool
 }
 
 // IsEntity marks Video as an Apollo Federation entity.

@@ -267,6 +267,7 @@ func (a *App) routes(cfg Config, logger *slog.Logger, videos loader.Fetcher, fix
 			transport.Options{},
 			a.websocket(cfg, tokens, fixed != nil),
 			gqlhttp.SSE{BodyTimeout: cfg.BodyReadTimeout, KeepAlive: 15 * time.Second},
+			gqlhttp.Multipart{BodyTimeout: cfg.BodyReadTimeout, Gather: 10 * time.Millisecond},
 			gqlhttp.GET{},
 			gqlhttp.POST{BodyTimeout: cfg.BodyReadTimeout},
 			gqlhttp.Unsupported{}, // last: it takes what no other does

@@ -313,6 +313,49 @@ func (t SSE) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecut
 	transport.SSE{KeepAlivePingInterval: t.KeepAlive}.Do(w, r, exec)
 }
 
+// Multipart is gqlgen's multipart/mixed transport, which sends a query's
+// @defer parts as they resolve (incremental delivery, deferSpec=20220824,
+// as Apollo Client and GraphiQL read it): a POST of JSON whose Accept names
+// multipart/mixed. Its body is read as POST reads it (BodyTimeout, 413,
+// 408), and a body that is not JSON is refused before gqlgen logs it.
+type Multipart struct {
+	BodyTimeout time.Duration
+	// Gather is how long parts that resolve together are gathered into one
+	// before they are written; gqlgen's default of 1 ms wakes the request
+	// a thousand times a second while it waits.
+	Gather time.Duration
+}
+
+var _ graphql.Transport = Multipart{}
+
+// Supports reports a POST of JSON that accepts multipart/mixed.
+func (Multipart) Supports(r *http.Request) bool {
+	return r.Header.Get("Upgrade") == "" && transport.MultipartMixed{}.Supports(r)
+}
+
+// Incremental marks Multipart as delivering deferred parts (see
+// graph.IncrementalTransport).
+func (Multipart) Incremental() {}
+
+// Do answers one query, in parts.
+func (t Multipart) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	post := POST{BodyTimeout: t.BodyTimeout}
+	body, err := post.readBody(w, r)
+	if err != nil {
+		w.Header().Set("Content-Type", mediaJSON)
+		post.refuseBody(w, r, exec, err)
+		return
+	}
+	var p postBody
+	if err := json.Unmarshal(body, &p); err != nil {
+		w.Header().Set("Content-Type", mediaJSON)
+		badRequest(r.Context(), w, exec, http.StatusBadRequest, "json request body could not be decoded: %v", err)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	transport.MultipartMixed{Boundary: "-", DeliveryTimeout: t.Gather}.Do(w, r, exec)
+}
+
 // readBody reads r's body within BodyTimeout.
 func (t POST) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if t.BodyTimeout <= 0 {

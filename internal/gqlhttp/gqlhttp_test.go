@@ -55,6 +55,7 @@ func newServer(t *testing.T) string {
 	t.Helper()
 	srv := testserver.New()
 	srv.AddTransport(transport.Options{})
+	srv.AddTransport(Multipart{Gather: 5 * time.Millisecond})
 	srv.AddTransport(GET{})
 	srv.AddTransport(POST{})
 	srv.AddTransport(Unsupported{})
@@ -399,4 +400,39 @@ func TestPOSTBodyTimeout(t *testing.T) {
 			t.Errorf("HTTP %d %s; want the operation's data", resp.StatusCode, raw)
 		}
 	})
+}
+
+// Multipart answers a query in parts, and refuses a body it cannot read or
+// decode as POST does, with a JSON error and no part.
+func TestMultipart(t *testing.T) {
+	base := newServer(t)
+	const accept = "multipart/mixed;deferSpec=20220824, application/json"
+	req, err := http.NewRequest(http.MethodPost, base+"/query", strings.NewReader(`{"query":"{ name }"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", accept)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if got, want := resp.Header.Get("Content-Type"), `multipart/mixed;boundary="-";deferSpec=20220824`; got != want {
+		t.Errorf("Content-Type %q; want %q", got, want)
+	}
+	if want := "---\r\nContent-Type: application/json\r\n\r\n{\"data\":{\"name\":\"test\"}}\r\n-----\r\n"; string(raw) != want {
+		t.Errorf("body %q; want %q", raw, want)
+	}
+
+	for _, tt := range []struct {
+		name, path, body string
+		status           int
+	}{
+		{"not JSON", "/query", `{"query":`, http.StatusBadRequest},
+		{"body over the limit", "/small", `{"query":"{ name }","variables":{"pad":"` + strings.Repeat("x", 100) + `"}}`, http.StatusRequestEntityTooLarge},
+	} {
+		do(t, http.MethodPost, base+tt.path, "application/json", accept, tt.body).check(t, tt.name, tt.status, mediaJSON, false)
+	}
 }

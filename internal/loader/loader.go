@@ -70,6 +70,15 @@ type Loader struct {
 	// detail holds the videos that some reference needs in full and the
 	// plan does not fetch in full.
 	detail map[memories.VideoRef]bool
+	// alone holds the videos fetched in full one by one (LoadAlone).
+	alone map[memories.VideoRef]*call
+}
+
+// call is one video's fetch of its own, which later loads of it wait for.
+type call struct {
+	done  chan struct{}
+	video *memories.Video
+	err   error
 }
 
 // New returns a loader for one request of acct (the zero Account: the
@@ -180,6 +189,44 @@ func (l *Loader) load(ctx context.Context, ref memories.VideoRef, detail bool) d
 // Load returns one video, or nil when the upstream does not know it.
 func (l *Loader) Load(ctx context.Context, ref memories.VideoRef, detail bool) (*memories.Video, error) {
 	return l.load(ctx, ref, detail)()
+}
+
+// LoadAlone returns one video in full, fetched on its own rather than in
+// a batch, so that it is answered as soon as its own call is: a deferred
+// part of a response waits for its video only. Loads of one video share
+// its fetch, and a video the plan fetched in full costs nothing.
+func (l *Loader) LoadAlone(ctx context.Context, ref memories.VideoRef) (*memories.Video, error) {
+	l.mu.Lock()
+	if i, ok := find(l.plan, l.planned, ref); ok && l.plan[i].Detail {
+		l.mu.Unlock()
+		if l.errs != nil && l.errs[i] != nil {
+			return nil, l.errs[i]
+		}
+		return l.videos[i], nil
+	}
+	c, started := l.alone[ref]
+	if !started {
+		if l.alone == nil {
+			l.alone = map[memories.VideoRef]*call{}
+		}
+		c = &call{done: make(chan struct{})}
+		l.alone[ref] = c
+	}
+	l.mu.Unlock()
+	if !started {
+		videos, errs := l.fetchPlan([]Key{{Ref: ref, Detail: true}})
+		c.video = videos[0]
+		if errs != nil {
+			c.err = errs[0]
+		}
+		close(c.done)
+	}
+	select {
+	case <-c.done:
+		return c.video, c.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // LoadMany returns the videos of refs in order, with nil errs when all

@@ -589,3 +589,47 @@ func withLoader(f loader.Fetcher, timeout time.Duration, onBatch func(int), next
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
+
+// LoadAlone fetches each video in full in a call of its own, which loads
+// of the same video share, and answers a video the plan fetched in full
+// from the plan. Its failures are the video's own.
+func TestLoadAlone(t *testing.T) {
+	boom := errors.New("boom")
+	f := &videotest.Fetcher{Errs: map[string]error{"bad": boom}}
+	l := loader.New(t.Context(), f, videotest.Account(t, testKey), nil)
+	l.Prefetch([]loader.Key{{videotest.Ref("planned"), true}, {videotest.Ref("a"), false}})
+	f.Reset()
+
+	var wg sync.WaitGroup
+	got := make([]*memories.Video, 8)
+	for i := range got {
+		wg.Go(func() {
+			v, err := l.LoadAlone(t.Context(), videotest.Ref("a"))
+			if err != nil {
+				t.Errorf("LoadAlone(a): %v", err)
+			}
+			got[i] = v
+		})
+	}
+	wg.Wait()
+	for i, v := range got {
+		if v == nil || v != got[0] || !v.Detailed {
+			t.Errorf("load %d of a = %+v; want the one full video of the first", i, v)
+		}
+	}
+	if v, err := l.LoadAlone(t.Context(), videotest.Ref("planned")); err != nil || v == nil || !v.Detailed {
+		t.Errorf("LoadAlone(planned) = %+v, %v; want the plan's full video", v, err)
+	}
+	if _, err := l.LoadAlone(t.Context(), videotest.Ref("bad")); !errors.Is(err, boom) {
+		t.Errorf("LoadAlone(bad) error = %v; want %v", err, boom)
+	}
+	calls := f.Calls()
+	if len(calls) != 2 {
+		t.Fatalf("calls = %d (%v); want 2: a, bad", len(calls), calls)
+	}
+	for i, want := range []string{"a", "bad"} {
+		if c := calls[i]; !c.Detail || !slices.Equal(c.Refs, videotest.Refs(want)) {
+			t.Errorf("call %d = %v detail=%v; want [%s] detail=true", i, c.Refs, c.Detail, want)
+		}
+	}
+}
