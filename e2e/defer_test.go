@@ -8,6 +8,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -141,8 +142,11 @@ func TestDeferDetailArrivesVideoByVideo(t *testing.T) {
 		if v.VideoNo != nos[i] || v.VideoName == nil || *v.VideoName != fmt.Sprintf("clip-%d", i) {
 			t.Errorf("initial videos[%d] = %s %v; want %s clip-%d", i, v.VideoNo, v.VideoName, nos[i], i)
 		}
-		if v.ResolutionLabel != nil {
-			t.Errorf("initial videos[%d] has resolutionLabel %s; want it deferred", i, *v.ResolutionLabel)
+	}
+	// Held back, not null: a client must not read them as values.
+	for _, f := range []string{"resolutionLabel", "fps", "width", "height"} {
+		if strings.Contains(string(first.Data), f) {
+			t.Errorf("initial part has %s; want it held back:\n%s", f, first.Data)
 		}
 	}
 
@@ -295,4 +299,72 @@ func TestDeferCountsAgainstDetailLimit(t *testing.T) {
 	if st := h.emu.Stats(); st.Requests+st.List.Requests != 0 {
 		t.Errorf("upstream calls = %d; want 0", st.Requests+st.List.Requests)
 	}
+}
+
+// Apollo Client 4 reads the parts as they come: its HttpLink asks for
+// multipart/mixed, its Defer20220824Handler merges each video's part, and
+// the query's results stream (dataState "streaming") from the list fields
+// alone to every video's detail, then complete.
+func TestDeferWithApolloClient(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Node")
+	}
+	node, run := nodeHarness(t, "live", "@apollo/client", "runs Apollo Client")
+	const n = 20
+	vs, nos := detailVideos("4", n)
+	h := setup(t, emulator.Options{Videos: vs}, with(fastList, "MEMORIES_RATE_LIMIT", "5", "MEMORIES_RATE_BURST", "1"))
+
+	type video struct {
+		VideoNo   string `json:"videoNo"`
+		VideoName string `json:"videoName"`
+		detailJSON
+	}
+	var out struct {
+		Results []struct {
+			DataState string                    `json:"dataState"`
+			Data      struct{ Videos []*video } `json:"data"`
+			Error     *string                   `json:"error"`
+		} `json:"results"`
+	}
+	runNode(t, node, filepath.Join(filepath.Dir(run), "defer.mjs"), []string{string(mustJSON(map[string]any{
+		"url": h.url, "query": deferredDetailQuery, "variables": map[string]any{"nos": nos},
+	}))}, nil, &out)
+
+	rs := out.Results
+	if len(rs) < 3 {
+		t.Fatalf("Apollo Client emitted %d results; want a first, at least one more while streaming, and the complete one: %+v", len(rs), rs)
+	}
+	for i, r := range rs {
+		if r.Error != nil {
+			t.Fatalf("result %d: error %s", i, *r.Error)
+		}
+		if want := map[bool]string{true: "complete", false: "streaming"}[i == len(rs)-1]; r.DataState != want {
+			t.Errorf("result %d of %d: dataState %q; want %q", i, len(rs), r.DataState, want)
+		}
+		if len(r.Data.Videos) != n {
+			t.Fatalf("result %d: %d videos; want %d", i, len(r.Data.Videos), n)
+		}
+	}
+	withDetail := func(i int) (k int) {
+		for _, v := range rs[i].Data.Videos {
+			if v.ResolutionLabel != nil {
+				k++
+			}
+		}
+		return k
+	}
+	if k := withDetail(0); k == n {
+		t.Errorf("first result has every video's detail; want it streamed")
+	}
+	for i := 1; i < len(rs); i++ {
+		if withDetail(i) < withDetail(i-1) {
+			t.Errorf("result %d has detail for %d videos, fewer than the %d before", i, withDetail(i), withDetail(i-1))
+		}
+	}
+	for i, v := range rs[len(rs)-1].Data.Videos {
+		if v.VideoNo != nos[i] || v.VideoName != fmt.Sprintf("clip-%d", i) || v.detailJSON.String() != wantDetail(i).String() {
+			t.Errorf("complete videos[%d] = %s %s %v; want %s clip-%d %v", i, v.VideoNo, v.VideoName, v.detailJSON, nos[i], i, wantDetail(i))
+		}
+	}
+	t.Logf("%d results, videos with detail: first %d, then up to %d", len(rs), withDetail(0), n)
 }

@@ -1,7 +1,9 @@
 package graph
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -58,6 +60,7 @@ type Incremental struct{}
 var (
 	_ graphql.HandlerExtension        = Incremental{}
 	_ graphql.OperationContextMutator = Incremental{}
+	_ graphql.ResponseInterceptor     = Incremental{}
 )
 
 // ExtensionName implements graphql.HandlerExtension.
@@ -82,6 +85,127 @@ func (Incremental) MutateOperationContext(ctx context.Context, oc *graphql.Opera
 	}
 	oc.Doc, oc.Operation = withoutDefer(oc.Doc, oc.Operation)
 	return nil
+}
+
+// InterceptResponse implements graphql.ResponseInterceptor: the first part
+// of a deferred answer leaves out the fields it holds back. gqlgen writes
+// them as null, which a client cannot tell from a null value: Apollo Client
+// would call the first part complete, with no resolution.
+func (Incremental) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	resp := next(ctx)
+	if resp == nil || resp.Path != nil || resp.HasNext == nil || !*resp.HasNext || !graphql.HasOperationContext(ctx) {
+		return resp
+	}
+	if drop := deferredFields(graphql.GetOperationContext(ctx)); len(drop) > 0 {
+		if data, err := dropFields(resp.Data, drop); err == nil {
+			resp.Data = data
+		}
+	}
+	return resp
+}
+
+// deferredFields returns, by the response key of each root field that
+// loads videos, the response keys of the Video fields that field's
+// selection defers. They are the only fields gqlgen defers: the others
+// under @defer have no resolver, and no Video holds another.
+func deferredFields(oc *graphql.OperationContext) map[string]map[string]bool {
+	var out map[string]map[string]bool
+	for _, root := range graphql.CollectFields(oc, oc.Operation.SelectionSet, queryImplementors) {
+		for _, f := range graphql.CollectFields(oc, root.Selections, videoImplementors) {
+			if !detailFields[f.Name] || !f.IsDeferred() {
+				continue
+			}
+			if out == nil {
+				out = map[string]map[string]bool{}
+			}
+			if out[root.Alias] == nil {
+				out[root.Alias] = map[string]bool{}
+			}
+			out[root.Alias][f.Alias] = true
+		}
+	}
+	return out
+}
+
+// dropFields returns data without the fields drop names: drop[k] are the
+// keys to remove from the object at data.k, or from each object of the
+// list there. The other bytes are kept as they are, in their order.
+func dropFields(data json.RawMessage, drop map[string]map[string]bool) (json.RawMessage, error) {
+	return editObject(data, func(key string, v json.RawMessage) (json.RawMessage, bool, error) {
+		keys := drop[key]
+		if keys == nil {
+			return v, true, nil
+		}
+		without := func(obj json.RawMessage) (json.RawMessage, error) {
+			return editObject(obj, func(k string, v json.RawMessage) (json.RawMessage, bool, error) {
+				return v, !keys[k], nil
+			})
+		}
+		if len(v) == 0 || v[0] != '[' {
+			out, err := without(v)
+			return out, true, err
+		}
+		var items []json.RawMessage
+		if err := json.Unmarshal(v, &items); err != nil {
+			return nil, false, err
+		}
+		var b bytes.Buffer
+		b.WriteByte('[')
+		for i, item := range items {
+			out, err := without(item)
+			if err != nil {
+				return nil, false, err
+			}
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.Write(out)
+		}
+		b.WriteByte(']')
+		return b.Bytes(), true, nil
+	})
+}
+
+// editObject rewrites the JSON object obj member by member: edit returns
+// each member's new value and whether to keep it. Anything but an object
+// (null) is returned as it is.
+func editObject(obj json.RawMessage, edit func(key string, v json.RawMessage) (json.RawMessage, bool, error)) (json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(obj))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return obj, nil
+	}
+	var b bytes.Buffer
+	b.Grow(len(obj))
+	b.WriteByte('{')
+	n := 0
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := tok.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		v, keep, err := edit(key, v)
+		if err != nil {
+			return nil, err
+		}
+		if !keep {
+			continue
+		}
+		if n > 0 {
+			b.WriteByte(',')
+		}
+		n++
+		k, _ := json.Marshal(key)
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
 }
 
 // withoutDefer returns a copy of doc and of its operation op with every

@@ -65,7 +65,9 @@ func (w *walker) set(set ast.SelectionSet, root *ast.Field, depth int, deferred 
 				d++
 			}
 			w.visit(sel, r, d, deferred)
-			w.width = max(w.width, w.set(sel.SelectionSet, r, d, deferred))
+			// @defer holds back the fields of its own selection set only, as
+			// gqlgen collects them: a field's subfields are not deferred.
+			w.width = max(w.width, w.set(sel.SelectionSet, r, d, false))
 		case *ast.InlineFragment:
 			if w.included(sel.Directives) {
 				fields += w.set(sel.SelectionSet, root, depth, deferred || w.deferred(sel.Directives))

@@ -1,5 +1,5 @@
 // Command loadtest measures the server, built from this module and run as
-// its own process on loopback, in one of six modes, each a subcommand with
+// its own process on loopback, in one of seven modes, each a subcommand with
 // flags of its own (loadtest MODE -h lists them):
 //
 //	go run ./scripts/loadtest [load] -duration 60s -concurrency 32
@@ -8,6 +8,7 @@
 //	go run ./scripts/loadtest vs-apollo -apollo scripts/apollo-baseline -call-floor ../shared/bench/gqlgen-floor
 //	go run ./scripts/loadtest abuse -apollo scripts/apollo-baseline -floor ../shared/bench/gqlgen-floor
 //	go run ./scripts/loadtest watch -interval 1s
+//	go run ./scripts/loadtest defer -videos 100 -upstream-rate 5
 //
 // load, the mode without a name, drives the server in front of the
 // memories.ai emulator with concurrent mixed queries for a fixed time. It
@@ -58,6 +59,7 @@ func commands() []command {
 		{"vs-apollo", "upstream calls against the Apollo Server baseline of -apollo (and the bare gqlgen server of -call-floor)", apolloFlags, vsApollo},
 		{"abuse", "hostile requests to ours (and -apollo, -floor), and a normal query's latency under attack", abuseFlags, abuse},
 		{"watch", "watchVideos: upstream calls per interval for S subscribers of V videos, memory per subscription, event latency", watchFlags, watch},
+		{"defer", "@defer over multipart/mixed: when the first part and each video's detail arrive, against the plain query", deferFlags, deferMode},
 	}
 }
 

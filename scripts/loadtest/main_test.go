@@ -59,6 +59,7 @@ func TestModeFlags(t *testing.T) {
 		"vs-apollo": append([]string{"apollo", "call-floor", "concurrency", "duration", "rounds", "upstream-latency", "upstream-rate", "videos"}, server...),
 		"abuse":     {"apollo", "attackers", "duration", "floor", "server-bin", "timeout"},
 		"watch":     {"interval", "intervals", "server-bin"},
+		"defer":     {"rounds", "server-bin", "upstream-rate", "videos"},
 	}
 	for _, c := range commands() {
 		var got []string
