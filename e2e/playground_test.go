@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -146,7 +147,10 @@ func TestPlaygroundInBrowser(t *testing.T) {
 			samples[i].After = emulator.Duration(time.Duration(i%3+1) * time.Second)
 		}
 	}
-	h := setup(t, emulator.Options{Videos: samples}, with(fast, "WATCH_INTERVAL", "500ms"))
+	// get_metadata at 2 calls/s, so that the @defer tab's parts arrive
+	// while the test looks on.
+	h := setup(t, emulator.Options{Videos: samples}, with(fastList, "WATCH_INTERVAL", "500ms",
+		"MEMORIES_RATE_LIMIT", "2", "MEMORIES_RATE_BURST", "1"))
 	origin := h.origin
 	server, err := url.Parse(origin)
 	if err != nil {
@@ -182,7 +186,8 @@ func TestPlaygroundInBrowser(t *testing.T) {
 	}
 
 	var bad problems
-	var sockets problems                       // the URLs of WebSockets opened and the frames they received, in order
+	var sockets problems // the URLs of WebSockets opened and the frames they received, in order
+	var multipart atomic.Bool
 	requests := map[network.RequestID]string{} // only the listener touches it
 	err = chromedp.Listen(ctx, func(ev any) {
 		switch ev := ev.(type) {
@@ -208,6 +213,9 @@ func TestPlaygroundInBrowser(t *testing.T) {
 		case *network.EventResponseReceived:
 			if ev.Response.Status >= 400 {
 				bad.add("HTTP %d for %s", ev.Response.Status, ev.Response.URL)
+			}
+			if strings.HasPrefix(ev.Response.MimeType, "multipart/mixed") {
+				multipart.Store(true)
 			}
 		case *network.EventWebSocketCreated:
 			sockets.add("%s", ev.URL)
@@ -376,6 +384,31 @@ func TestPlaygroundInBrowser(t *testing.T) {
 	}
 	if !reflect.DeepEqual(statuses, wantStatuses) {
 		t.Errorf("statuses by video = %v (%d events); want %v", statuses, events, wantStatuses)
+	}
+
+	// The third tab defers the detail fields: the result pane shows the
+	// videos at once and fills in their detail part by part, over one
+	// multipart/mixed answer.
+	// The pane draws only the lines in view: its editor holds the text.
+	const resultText = `((document.querySelector('.graphiql-response .CodeMirror') || {}).CodeMirror || {getValue: () => ''}).getValue()`
+	const detailShown = resultText + `.split('"resolutionLabel"').length - 1`
+	step("open the @defer tab", chromedp.Click(chromedp.JSPath(
+		`[...document.querySelectorAll('.graphiql-tab-button')].find((b) => b.textContent.includes('DeferredDetail'))`)))
+	waitFor("the deferred query in the editor",
+		`(document.querySelector('.graphiql-query-editor') || {innerText: ''}).innerText.includes('query DeferredDetail')`)
+	step("run the deferred query", chromedp.Click(chromedp.CSS(".graphiql-execute-button")))
+	waitFor("the videos without all their detail yet",
+		resultText+`.includes('VI606512447106248704') && `+detailShown+` < 7`)
+	waitFor("every video's detail", detailShown+` === 7`)
+	result, err = chromedp.Run(ctx, chromedp.Evaluate[string](resultText))
+	if err != nil {
+		t.Fatalf("read the result pane: %v", err)
+	}
+	if strings.Contains(result, `"errors"`) || !strings.Contains(result, `"4K"`) {
+		t.Errorf("result pane after the deferred parts:\n%s", result)
+	}
+	if !multipart.Load() {
+		t.Errorf("no multipart/mixed answer reached the page")
 	}
 
 	// Let late reports (a violation from the last render) arrive.

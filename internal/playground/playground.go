@@ -126,6 +126,40 @@ subscription WatchUploads {
 }
 `
 
+// DeferQuery is the operation in the playground's third tab: the detail
+// fields, one get_metadata call per video, under @defer, so that the
+// result pane shows the names at once and each video's detail as it comes.
+const DeferQuery = `# Progressive results: resolutionLabel, fps,
+# width and height cost one get_metadata call
+# per video, at the account's rate (5 calls/s),
+# while list_videos answers the other fields of
+# 200 videos at once. Under @defer, the names
+# come first and each video's detail follows as
+# its call returns (multipart/mixed).
+
+query DeferredDetail {
+  videos(videoNos: [
+    "VI606490117735702528"
+    "VI606493864213864448"
+    "VI606497301546663936"
+    "VI606501774260178944"
+    "VI606505229483057152"
+    "VI606508992645877760"
+    "VI606512447106248704"
+  ]) {
+    videoNo
+    videoName
+    status
+    ... @defer(label: "detail") {
+      resolutionLabel
+      fps
+      width
+      height
+    }
+  }
+}
+`
+
 // DefaultHeaders prefills the headers editor. The server ignores the header
 // when it has its own key (MEMORIES_API_KEY, or the sandbox), so the default
 // query runs unchanged there; in pass-through mode the header is the
@@ -304,7 +338,7 @@ func Handler(title, endpoint string) http.Handler {
 		// build defect; failing loudly beats a blank page.
 		panic(err)
 	}
-	config, err := json.Marshal(pageConfig{Endpoint: endpoint, Tabs: []string{DefaultQuery, WatchQuery}, Headers: DefaultHeaders})
+	config, err := json.Marshal(pageConfig{Endpoint: endpoint, Tabs: []string{DefaultQuery, WatchQuery, DeferQuery}, Headers: DefaultHeaders})
 	if err != nil {
 		panic(fmt.Sprintf("playground: encode config: %v", err))
 	}

@@ -195,7 +195,7 @@ func TestPage(t *testing.T) {
 	if err := json.Unmarshal([]byte(html.UnescapeString(m[1])), &cfg); err != nil {
 		t.Fatalf("data-config: %v", err)
 	}
-	if got, want := cfg, (pageConfig{Endpoint: "/api/query", Tabs: []string{DefaultQuery, WatchQuery}, Headers: DefaultHeaders}); !reflect.DeepEqual(got, want) {
+	if got, want := cfg, (pageConfig{Endpoint: "/api/query", Tabs: []string{DefaultQuery, WatchQuery, DeferQuery}, Headers: DefaultHeaders}); !reflect.DeepEqual(got, want) {
 		t.Errorf("config = %+v; want %+v", got, want)
 	}
 

@@ -6,7 +6,8 @@ import React from 'react';
 import { createRoot } from 'react-dom/client';
 import { GraphiQL } from 'graphiql';
 import { explorerPlugin } from '@graphiql/plugin-explorer';
-import { getOperationAST, parse } from 'graphql';
+import { getOperationAST, parse, visit } from 'graphql';
+import { meros } from 'meros/browser';
 import { createClient } from 'graphql-ws';
 import 'graphiql/style.css';
 import '@graphiql/plugin-explorer/style.css';
@@ -40,57 +41,108 @@ function wsClient(headers) {
   return client;
 }
 
-// operation returns params with an operation name the query has, and the
-// operation it names. Just after a tab switch GraphiQL can still hand over
-// the previous tab's operation name (its editor parses on a debounce); a
-// query with a single operation runs that one instead of failing with
-// "operation not found".
+// operation returns params with an operation name the query has, the
+// operation it names, and whether that operation defers anything. Just
+// after a tab switch GraphiQL can still hand over the previous tab's
+// operation name (its editor parses on a debounce); a query with a single
+// operation runs that one instead of failing with "operation not found".
 function operation(params) {
   let doc;
   try {
     doc = parse(params.query);
   } catch {
-    return { params, op: null }; // the server reports the syntax error
+    return { params, op: null, defers: false }; // the server reports the syntax error
   }
   let op = getOperationAST(doc, params.operationName || undefined);
   if (!op && params.operationName) {
     op = getOperationAST(doc);
     if (op) params = { ...params, operationName: op.name ? op.name.value : undefined };
   }
-  return { params, op };
+  let defers = false;
+  if (op) {
+    visit(doc, { Directive: (d) => { defers = defers || d.name.value === 'defer'; } });
+  }
+  return { params, op, defers };
 }
 
 // fetcher posts the operation to the same-origin endpoint, or streams a
 // subscription over the WebSocket. It is written here rather than taken
-// from @graphiql/toolkit's, whose options this one needs none of. A
-// response that is not GraphQL JSON (a proxy's error page, a 413) is shown
-// as an error instead of a parse failure, so the user sees what the server
-// said.
+// from @graphiql/toolkit's, whose options this one needs none of. A query
+// with @defer asks for multipart/mixed and hands GraphiQL each part as it
+// arrives, which GraphiQL merges into the result pane. A response that is
+// not GraphQL JSON (a proxy's error page, a 413) is shown as an error
+// instead of a parse failure, so the user sees what the server said.
 function fetcher(graphiqlParams, opts) {
-  const { params, op } = operation(graphiqlParams);
+  const { params, op, defers } = operation(graphiqlParams);
   if (op && op.operation === 'subscription') {
     return wsClient(opts && opts.headers).iterate(params);
   }
-  return post(params, opts);
+  return post(params, opts, defers);
 }
 
-async function post(params, opts) {
+async function post(params, opts, defers) {
   const res = await fetch(endpoint, {
     method: 'POST',
     credentials: 'same-origin',
     headers: {
-      Accept: 'application/graphql-response+json, application/json',
+      Accept: defers
+        ? 'multipart/mixed;deferSpec=20220824, application/graphql-response+json, application/json'
+        : 'application/graphql-response+json, application/json',
       'Content-Type': 'application/json',
       ...(opts && opts.headers),
     },
     body: JSON.stringify(params),
   });
+  if (defers && res.body) {
+    const answer = { complete: false };
+    const parts = await meros(drainOnceComplete(res, answer));
+    if (parts instanceof Response) return parseJSON(parts);
+    return jsonParts(parts, answer);
+  }
+  return parseJSON(res);
+}
+
+async function parseJSON(res) {
   const text = await res.text();
   try {
     return JSON.parse(text);
   } catch {
     return { errors: [{ message: `HTTP ${res.status} ${res.statusText}: ${text.slice(0, 500)}` }] };
   }
+}
+
+// jsonParts yields the JSON bodies of a multipart answer's parts, and
+// notes when the last has come.
+async function* jsonParts(parts, answer) {
+  for await (const part of parts) {
+    if (!part.json) {
+      yield { errors: [{ message: `a part that is not JSON: ${String(part.body).slice(0, 500)}` }] };
+      continue;
+    }
+    if (part.body.hasNext === false) answer.complete = true;
+    yield part.body;
+  }
+}
+
+// drainOnceComplete returns res with a body that, cancelled after the
+// answer's last part, reads the few bytes left instead of dropping them:
+// meros cancels the body at the closing boundary, before the end of the
+// chunked stream, and Chromium reports that as an aborted request. A body
+// cancelled earlier (the Stop button) is cancelled.
+function drainOnceComplete(res, answer) {
+  const reader = res.body.getReader();
+  const body = new ReadableStream({
+    async pull(controller) {
+      const { done, value } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    async cancel(reason) {
+      if (!answer.complete) return reader.cancel(reason);
+      while (!(await reader.read()).done);
+    },
+  });
+  return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
 }
 
 const explorer = explorerPlugin({ showAttribution: false });
