@@ -662,3 +662,12 @@ func TestWatchWithoutRedis(t *testing.T) {
 	awaitStatus(t, a, nos[3:], "PARSE", 20*time.Second)
 	awaitStatus(t, b, nos[3:], "PARSE", 20*time.Second)
 }
+
+// Through the real server, a WebSocket that never subscribes is closed
+// after WEBSOCKET_IDLE_TIMEOUT with 1000.
+func TestWebsocketIdleTimeout(t *testing.T) {
+	h := setup(t, emulator.Options{}, with(live, "WEBSOCKET_IDLE_TIMEOUT", "500ms"))
+	if got := wsRaw(t, h.url, `{"type":"connection_init"}`); got != coderws.StatusNormalClosure {
+		t.Errorf("closed with %d; want %d", got, coderws.StatusNormalClosure)
+	}
+}

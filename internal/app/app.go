@@ -415,7 +415,8 @@ func (a *App) endStreams() {
 
 // websocket is the graphql-transport-ws transport (and the older
 // graphql-ws): connection_init within 10 s, a ping every 15 s, at most
-// MAX_SUBSCRIPTIONS_PER_CONNECTION subscriptions at once. Its
+// MAX_SUBSCRIPTIONS_PER_CONNECTION subscriptions at once, closed after
+// WEBSOCKET_IDLE_TIMEOUT without one. Its
 // connection_init payload may carry the access token (X-Access-Token, or
 // Authorization: Bearer when the server holds the key) and, in pass-through
 // mode, the memories.ai key (Authorization), as headers would.
@@ -453,7 +454,7 @@ func (a *App) websocket(cfg Config, tokens *access.Tokens, fixedKey bool) graphq
 		// only this server's own origin and CORS_ALLOWED_ORIGINS may open
 		// one.
 		coderws.AcceptOptions{OriginPatterns: patterns},
-		cfg.MaxSubscriptionsPerConnection)
+		cfg.MaxSubscriptionsPerConnection, cfg.WebsocketIdleTimeout)
 }
 
 // upgradeHeaders returns the headers of the request that opened the

@@ -49,6 +49,7 @@ type Config struct {
 	WatchMaxDuration time.Duration
 	// Open subscriptions at once, per WebSocket connection and per account.
 	MaxSubscriptionsPerConnection int
+	WebsocketIdleTimeout          time.Duration
 	MaxSubscriptionsPerAccount    int
 
 	// Cross-request cache and, with Redis, state shared by replicas.
@@ -123,6 +124,8 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		"longest a watchVideos subscription lasts before it ends with WATCH_EXPIRED")
 	fs.IntVar(&c.MaxSubscriptionsPerConnection, "max-subscriptions-per-connection", 100,
 		"subscriptions one WebSocket connection may have open at once")
+	fs.DurationVar(&c.WebsocketIdleTimeout, "websocket-idle-timeout", 5*time.Minute,
+		"longest a WebSocket connection stays open with no subscription; 0 keeps it open")
 	fs.IntVar(&c.MaxSubscriptionsPerAccount, "max-subscriptions-per-account", 1000,
 		"subscriptions one memories.ai account may have open at once, on this replica, over every transport")
 	fs.IntVar(&c.Limits.Tokens, "max-query-tokens", 0,
@@ -226,6 +229,9 @@ func (c Config) validate() error {
 	}
 	if l := c.Limits; l.Tokens < 1 || l.Selections < 1 || l.Fragments < 1 || l.Directives < 1 || l.Variables < 1 || l.Operations < 1 || c.BodyReadTimeout <= 0 {
 		errs = append(errs, errors.New("MAX_QUERY_TOKENS, MAX_SELECTIONS, MAX_FRAGMENTS, MAX_DIRECTIVES, MAX_VARIABLES and MAX_OPERATIONS must be at least 1 (or unset, for their defaults), BODY_READ_TIMEOUT positive"))
+	}
+	if c.WebsocketIdleTimeout < 0 {
+		errs = append(errs, fmt.Errorf("WEBSOCKET_IDLE_TIMEOUT must not be negative, got %v", c.WebsocketIdleTimeout))
 	}
 	if c.MaxSubscriptionsPerConnection < 1 || c.MaxSubscriptionsPerAccount < 1 {
 		errs = append(errs, errors.New("MAX_SUBSCRIPTIONS_PER_CONNECTION and MAX_SUBSCRIPTIONS_PER_ACCOUNT must be at least 1"))

@@ -30,16 +30,21 @@ const (
 // a subscribe before the acknowledgement, a reused id and the init timeout
 // (gqlgen closes them all with 1002), and at most maxSubscriptions
 // subscriptions at once on one connection (a subscribe past it gets an
-// error message with TOO_MANY_SUBSCRIPTIONS). The older graphql-ws
-// subprotocol is served as gqlgen serves it.
-func Websocket(t transport.Websocket, accept coderws.AcceptOptions, maxSubscriptions int) transport.Websocket {
-	t.Implementation = protocolImplementation{inner: transport.CoderWebsocketImplementation{AcceptOptions: accept}, max: maxSubscriptions}
+// error message with TOO_MANY_SUBSCRIPTIONS), and a connection that has
+// had no subscription open for idle (if positive) since its acknowledgement
+// or its last subscription's end is closed with 1000, which the graphql-ws
+// client takes as a normal end (a lazy client opens a new connection for
+// its next subscription). The older graphql-ws subprotocol is served as
+// gqlgen serves it.
+func Websocket(t transport.Websocket, accept coderws.AcceptOptions, maxSubscriptions int, idle time.Duration) transport.Websocket {
+	t.Implementation = protocolImplementation{inner: transport.CoderWebsocketImplementation{AcceptOptions: accept}, max: maxSubscriptions, idle: idle}
 	return t
 }
 
 type protocolImplementation struct {
 	inner transport.WebsocketImplementation
 	max   int
+	idle  time.Duration
 }
 
 func (p protocolImplementation) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
@@ -47,19 +52,68 @@ func (p protocolImplementation) Accept(w http.ResponseWriter, r *http.Request, o
 	if err != nil || c.Subprotocol() != "graphql-transport-ws" {
 		return c, err
 	}
-	return &protocolConn{WebsocketConn: c, max: p.max, active: map[string]bool{}}, nil
+	return &protocolConn{WebsocketConn: c, max: p.max, idle: p.idle, active: map[string]bool{}}, nil
 }
 
 // protocolConn checks each message a client sends before gqlgen reads it,
 // and follows the subscriptions gqlgen ends through what it writes.
 type protocolConn struct {
 	transport.WebsocketConn
-	max int
+	max  int
+	idle time.Duration
 
 	mu     sync.Mutex
 	inited bool
 	acked  bool
 	active map[string]bool // subscriptions not yet completed
+	timer  *time.Timer     // the idle timeout, armed while acked with no subscription
+	closed bool
+}
+
+// closeIdle is the reason of the close that ends an idle connection.
+const closeIdle = "Idle: no subscription"
+
+// idleLocked arms the idle timeout when the connection has no
+// subscription, and stops it when it has one.
+func (c *protocolConn) idleLocked() {
+	if c.idle <= 0 || c.closed {
+		return
+	}
+	if len(c.active) > 0 || !c.acked {
+		if c.timer != nil {
+			c.timer.Stop()
+		}
+		return
+	}
+	if c.timer == nil {
+		c.timer = time.AfterFunc(c.idle, c.expire)
+		return
+	}
+	c.timer.Reset(c.idle)
+}
+
+// expire closes the connection if it is still idle.
+func (c *protocolConn) expire() {
+	c.mu.Lock()
+	idle := !c.closed && len(c.active) == 0
+	if idle {
+		c.closed = true
+	}
+	c.mu.Unlock()
+	if idle {
+		_ = c.WebsocketConn.WriteClose(int(coderws.StatusNormalClosure), closeIdle)
+	}
+}
+
+// Close stops the idle timeout with the connection.
+func (c *protocolConn) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	c.mu.Unlock()
+	return c.WebsocketConn.Close()
 }
 
 // clientMessage is the part of a message the checks read.
@@ -121,8 +175,10 @@ func (c *protocolConn) check(data []byte) (pass bool, code int, reason string) {
 			return false, 0, ""
 		}
 		c.active[m.ID] = true
+		c.idleLocked()
 	case "complete":
 		delete(c.active, m.ID)
+		c.idleLocked()
 	case "ping", "pong":
 	default:
 		return false, closeBadRequest, "Invalid message received"
@@ -148,8 +204,10 @@ func (c *protocolConn) WriteJSON(v any) error {
 			switch m.Type {
 			case "connection_ack":
 				c.acked = true
+				c.idleLocked()
 			case "complete", "error":
 				delete(c.active, m.ID)
+				c.idleLocked()
 			}
 			c.mu.Unlock()
 		}

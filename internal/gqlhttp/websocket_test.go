@@ -14,12 +14,12 @@ import (
 )
 
 // wsServer is gqlgen's test schema over Websocket, whose subscriptions
-// stay open until the test ends, with an init timeout of initTimeout and
-// at most two subscriptions per connection.
-func wsServer(t *testing.T, initTimeout time.Duration) string {
+// stay open until the test ends, with an init timeout of initTimeout, at
+// most two subscriptions per connection, and an idle timeout of idle.
+func wsServer(t *testing.T, initTimeout, idle time.Duration) string {
 	t.Helper()
 	srv := testserver.New()
-	srv.AddTransport(Websocket(transport.Websocket{InitTimeout: initTimeout}, coderws.AcceptOptions{}, 2))
+	srv.AddTransport(Websocket(transport.Websocket{InitTimeout: initTimeout}, coderws.AcceptOptions{}, 2, idle))
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	return "ws" + strings.TrimPrefix(ts.URL, "http")
@@ -76,7 +76,7 @@ func subscribeMsg(id string) string { return strings.Replace(wsSubscribe, "%s", 
 // Each way of breaking graphql-transport-ws ends the connection with the
 // protocol's close code.
 func TestWebsocketCloseCodes(t *testing.T) {
-	url := wsServer(t, 300*time.Millisecond)
+	url := wsServer(t, 300*time.Millisecond, 0)
 	for _, tt := range []struct {
 		name  string
 		init  bool
@@ -116,7 +116,7 @@ func TestWebsocketCloseCodes(t *testing.T) {
 // A connection may have two subscriptions open here: a third gets an error
 // message and the connection stays up, and completing one makes room.
 func TestWebsocketSubscriptionLimit(t *testing.T) {
-	w := dialWS(t, wsServer(t, time.Second))
+	w := dialWS(t, wsServer(t, time.Second, 0))
 	w.init()
 	w.send(subscribeMsg("a"))
 	w.send(subscribeMsg("b"))
@@ -137,5 +137,47 @@ func TestWebsocketSubscriptionLimit(t *testing.T) {
 		case typ == "pong":
 			return // everything before the ping was taken
 		}
+	}
+}
+
+// A connection without a subscription for the idle timeout is closed with
+// 1000; one with a subscription open is not, and its idle time starts
+// when the subscription ends.
+func TestWebsocketIdleTimeout(t *testing.T) {
+	const idle = 300 * time.Millisecond
+	url := wsServer(t, time.Second, idle)
+	// waitClose returns the close status, or -1 when 10 s pass without one.
+	waitClose := func(w *wsTestConn) coderws.StatusCode {
+		for {
+			typ, _, closed := w.read(10 * time.Second)
+			if closed != -1 || typ == "" {
+				return closed
+			}
+		}
+	}
+
+	quiet := dialWS(t, url)
+	quiet.init()
+	if got := waitClose(quiet); got != coderws.StatusNormalClosure {
+		t.Errorf("a connection without subscriptions: closed with %d; want %d", got, coderws.StatusNormalClosure)
+	}
+
+	busy := dialWS(t, url)
+	busy.init()
+	busy.send(subscribeMsg("a"))
+	time.Sleep(4 * idle)
+	busy.send(`{"type":"ping"}`)
+	for {
+		typ, _, closed := busy.read(5 * time.Second)
+		if closed != -1 {
+			t.Fatalf("a connection with a subscription open: closed with %d; want it up", closed)
+		}
+		if typ == "pong" {
+			break
+		}
+	}
+	busy.send(`{"type":"complete","id":"a"}`)
+	if got := waitClose(busy); got != coderws.StatusNormalClosure {
+		t.Errorf("after its subscription completed: closed with %d; want %d", got, coderws.StatusNormalClosure)
 	}
 }
