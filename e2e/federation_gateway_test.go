@@ -3,7 +3,10 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/memories-facade/memories-graphql/internal/emulator"
 	"github.com/memories-facade/memories-graphql/internal/videotest"
@@ -170,4 +173,80 @@ func mustRaw(t *testing.T, data map[string]json.RawMessage) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// Federated subscriptions: Hive Gateway, in front of this server and a
+// second subgraph that adds Video.label, forwards a watchVideos
+// subscription to this server over server-sent events (its default) or a
+// WebSocket, and fills in each event's label from the other subgraph.
+// e2e/federation/hive.mjs composes, serves and subscribes with the
+// graphql-sse client.
+func TestFederationHiveGatewaySubscription(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Node")
+	}
+	node, run := nodeHarness(t, "federation", "@graphql-hive/gateway-runtime", "runs Hive Gateway")
+	for _, tt := range []struct{ kind, transport string }{{"sse", "sse"}, {"ws", "websocket"}} {
+		t.Run(tt.kind, func(t *testing.T) {
+			vs, nos := processingVideos(3, 400*time.Millisecond)
+			h := setup(t, emulator.Options{Videos: vs}, live)
+			var res struct {
+				CompositionErrors []struct{ Message string }
+				Events            []struct {
+					Data *struct {
+						WatchVideos struct{ VideoNo, Status, Label string }
+					}
+					Errors []videotest.GQLError
+				}
+				Completed   bool
+				Error       *struct{ Message string }
+				LabelsCalls int
+			}
+			runNode(t, node, filepath.Join(filepath.Dir(run), "hive.mjs"), []string{string(mustJSON(map[string]any{
+				"subgraphUrl": h.url, "kind": tt.kind,
+				"query":     `subscription($nos: [ID!]!) { watchVideos(videoNos: $nos) { videoNo status label } }`,
+				"variables": map[string]any{"nos": nos},
+			}))}, nil, &res)
+			if len(res.CompositionErrors) > 0 {
+				t.Fatalf("composition errors: %+v", res.CompositionErrors)
+			}
+			if !res.Completed || res.Error != nil {
+				t.Fatalf("completed %v, error %+v; want completed", res.Completed, res.Error)
+			}
+			states := map[string][]string{}
+			for _, ev := range res.Events {
+				if ev.Data == nil || len(ev.Errors) > 0 {
+					t.Errorf("event %+v; want data and no errors", ev)
+					continue
+				}
+				v := ev.Data.WatchVideos
+				if want := "label of " + v.VideoNo; v.Label != want {
+					t.Errorf("%s %s: label %q; want %q, from the other subgraph", v.VideoNo, v.Status, v.Label, want)
+				}
+				states[v.VideoNo] = append(states[v.VideoNo], v.Status)
+			}
+			for _, no := range nos {
+				if got := strings.Join(states[no], ","); got != "UNPARSE,PARSE" {
+					t.Errorf("%s: states %s; want UNPARSE,PARSE", no, got)
+				}
+			}
+			if res.LabelsCalls == 0 {
+				t.Error("the labels subgraph was never asked")
+			}
+			if m := h.metrics(t); !strings.Contains(m, `graphql_streams_opened_total{transport="`+tt.transport+`"} 1`) {
+				t.Errorf("the gateway did not open one %s stream to this server:\n%s", tt.transport, grepLines(m, "graphql_streams_opened_total"))
+			}
+		})
+	}
+}
+
+// grepLines returns the lines of s that contain substr.
+func grepLines(s, substr string) string {
+	var out []string
+	for line := range strings.SplitSeq(s, "\n") {
+		if strings.Contains(line, substr) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -63,7 +63,14 @@ const (
 // supported type with the highest q-value, the first listed on a tie;
 // application/json when the header is empty, names neither type or only
 // wildcards (the specification's default for clients that do not say).
-func negotiate(accept string) string {
+func negotiate(accept string) string { return preferred(accept, false) }
+
+// mediaMultipart is incremental delivery's media type (Multipart).
+const mediaMultipart = "multipart/mixed"
+
+// preferred is negotiate, with multipart/mixed among the candidates when
+// multipart is true.
+func preferred(accept string, multipart bool) string {
 	best, bestQ := mediaJSON, 0.0
 	for part := range strings.SplitSeq(accept, ",") {
 		mediaType, params, err := mime.ParseMediaType(strings.TrimSpace(part))
@@ -82,6 +89,11 @@ func negotiate(accept string) string {
 			candidate = mediaJSON
 		case mediaGraphQLResponse:
 			candidate = mediaGraphQLResponse
+		case mediaMultipart:
+			if !multipart {
+				continue
+			}
+			candidate = mediaMultipart
 		default:
 			continue
 		}
@@ -289,11 +301,20 @@ type SSE struct {
 
 var _ graphql.Transport = SSE{}
 
-// Supports reports a POST of JSON that accepts text/event-stream.
-func (t SSE) Supports(r *http.Request) bool { return transport.SSE{}.Supports(r) }
+// Supports reports a POST of JSON, or a GET, that accepts
+// text/event-stream. GET carries the parameters in the URL's query string,
+// as graphql-sse's GET form and gateways (Hive Gateway) send them.
+func (t SSE) Supports(r *http.Request) bool {
+	return transport.SSE{}.Supports(r) ||
+		(r.Method == http.MethodGet && r.Header.Get("Upgrade") == "" && strings.Contains(r.Header.Get("Accept"), "text/event-stream"))
+}
 
 // Do answers one event stream.
 func (t SSE) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	if r.Method == http.MethodGet {
+		t.get(w, r, exec)
+		return
+	}
 	post := POST{BodyTimeout: t.BodyTimeout}
 	body, err := post.readBody(w, r)
 	if err != nil {
@@ -313,6 +334,50 @@ func (t SSE) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecut
 	transport.SSE{KeepAlivePingInterval: t.KeepAlive}.Do(w, r, exec)
 }
 
+// get answers an event stream asked for by GET: its parameters become the
+// JSON body gqlgen's transport reads, as a POST would send them. A mutation
+// is refused as GET refuses it.
+func (t SSE) get(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	ctx := r.Context()
+	w.Header().Set("Content-Type", mediaJSON)
+	values, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		badRequest(ctx, w, exec, http.StatusBadRequest, "the URL's query string could not be decoded: %v", err)
+		return
+	}
+	body := map[string]any{"query": values.Get("query")}
+	if values.Has("operationName") {
+		body["operationName"] = values.Get("operationName")
+	}
+	for _, name := range []string{"variables", "extensions"} {
+		if s := values.Get(name); s != "" {
+			var m map[string]any
+			if err := decodeJSON([]byte(s), &m); err != nil {
+				badRequest(ctx, w, exec, http.StatusBadRequest, "%s could not be decoded: %v", name, err)
+				return
+			}
+			body[name] = json.RawMessage(s)
+		}
+	}
+	if op, ok := operationType(values.Get("query"), values.Get("operationName")); ok && op == ast.Mutation {
+		w.Header().Set("Allow", http.MethodPost)
+		badRequest(ctx, w, exec, http.StatusMethodNotAllowed, "GET requests may not run mutations; send it with POST")
+		return
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		badRequest(ctx, w, exec, http.StatusBadRequest, "the request could not be read: %v", err)
+		return
+	}
+	post := r.Clone(ctx)
+	post.Method = http.MethodPost
+	post.Header.Set("Content-Type", mediaJSON)
+	post.Body = io.NopCloser(bytes.NewReader(b))
+	post.ContentLength = int64(len(b))
+	w.Header().Del("Content-Type")
+	transport.SSE{KeepAlivePingInterval: t.KeepAlive}.Do(w, post, exec)
+}
+
 // Multipart is gqlgen's multipart/mixed transport, which sends a query's
 // @defer parts as they resolve (incremental delivery, deferSpec=20220824,
 // as Apollo Client and GraphiQL read it): a POST of JSON whose Accept names
@@ -328,9 +393,13 @@ type Multipart struct {
 
 var _ graphql.Transport = Multipart{}
 
-// Supports reports a POST of JSON that accepts multipart/mixed.
+// Supports reports a POST of JSON whose Accept prefers multipart/mixed:
+// listed first among the types of equal q, as Apollo Client and GraphiQL
+// send it with a query that has @defer. A client that lists it after JSON
+// (Hive Gateway sends every query so) is answered by POST.
 func (Multipart) Supports(r *http.Request) bool {
-	return r.Header.Get("Upgrade") == "" && transport.MultipartMixed{}.Supports(r)
+	return r.Header.Get("Upgrade") == "" && transport.MultipartMixed{}.Supports(r) &&
+		preferred(r.Header.Get("Accept"), true) == mediaMultipart
 }
 
 // Incremental marks Multipart as delivering deferred parts (see

@@ -41,6 +41,7 @@ func TestNegotiate(t *testing.T) {
 		{"application/graphql-response+json;q=0, application/json;q=0.1", mediaJSON},
 		{"text/html, */*;q=0.8", mediaJSON},
 		{"application/graphql-response+json;q=nope, application/json;q=0.2", mediaJSON},
+		{"multipart/mixed;deferSpec=20220824", mediaJSON}, // not a candidate here
 	} {
 		if got := negotiate(tt.accept); got != tt.want {
 			t.Errorf("negotiate(%q) = %q; want %q", tt.accept, got, tt.want)
@@ -55,6 +56,7 @@ func newServer(t *testing.T) string {
 	t.Helper()
 	srv := testserver.New()
 	srv.AddTransport(transport.Options{})
+	srv.AddTransport(SSE{})
 	srv.AddTransport(Multipart{Gather: 5 * time.Millisecond})
 	srv.AddTransport(GET{})
 	srv.AddTransport(POST{})
@@ -402,6 +404,29 @@ func TestPOSTBodyTimeout(t *testing.T) {
 	})
 }
 
+// Multipart takes the requests that prefer multipart/mixed.
+func TestMultipartSupports(t *testing.T) {
+	for _, tt := range []struct {
+		accept string
+		want   bool
+	}{
+		{"multipart/mixed;deferSpec=20220824,application/graphql-response+json,application/json;q=0.9", true}, // Apollo Client
+		{"multipart/mixed;deferSpec=20220824, application/json", true},
+		{"application/json;q=0.9, multipart/mixed", true},
+		{"application/graphql-response+json, application/json, multipart/mixed", false}, // Hive Gateway, every query
+		{"*/*, multipart/mixed", false},
+		{"multipart/mixed;q=0", false},
+		{"application/json", false},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/query", strings.NewReader(`{}`))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Accept", tt.accept)
+		if got := (Multipart{}).Supports(r); got != tt.want {
+			t.Errorf("Supports(Accept: %s) = %v; want %v", tt.accept, got, tt.want)
+		}
+	}
+}
+
 // Multipart answers a query in parts, and refuses a body it cannot read or
 // decode as POST does, with a JSON error and no part.
 func TestMultipart(t *testing.T) {
@@ -434,5 +459,43 @@ func TestMultipart(t *testing.T) {
 		{"body over the limit", "/small", `{"query":"{ name }","variables":{"pad":"` + strings.Repeat("x", 100) + `"}}`, http.StatusRequestEntityTooLarge},
 	} {
 		do(t, http.MethodPost, base+tt.path, "application/json", accept, tt.body).check(t, tt.name, tt.status, mediaJSON, false)
+	}
+}
+
+// SSE takes the GET form too: the parameters in the URL's query string,
+// each event as POST's stream sends it; bad parameters and a mutation are
+// refused before any stream opens.
+func TestSSEGet(t *testing.T) {
+	base := newServer(t)
+	get := func(params url.Values) (*http.Response, string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, base+"/query?"+params.Encode(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Accept", "text/event-stream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp, string(raw)
+	}
+	resp, body := get(url.Values{"query": {"query($id: Int!) { find(id: $id) }"}, "variables": {`{"id":1}`}})
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") || !strings.Contains(body, "event: next") || !strings.Contains(body, "event: complete") {
+		t.Errorf("GET stream: HTTP %d %s:\n%s", resp.StatusCode, ct, body)
+	}
+	for _, tt := range []struct {
+		name   string
+		params url.Values
+		status int
+	}{
+		{"variables not JSON", url.Values{"query": {"{ name }"}, "variables": {"{"}}, http.StatusBadRequest},
+		{"a mutation", url.Values{"query": {"mutation { name }"}}, http.StatusMethodNotAllowed},
+	} {
+		if resp, body := get(tt.params); resp.StatusCode != tt.status || !strings.Contains(body, `"code"`) {
+			t.Errorf("%s: HTTP %d:\n%s; want %d with a coded error", tt.name, resp.StatusCode, body, tt.status)
+		}
 	}
 }

@@ -32,6 +32,7 @@ type Metrics struct {
 	operationDuration *prometheus.HistogramVec
 	refused           *prometheus.CounterVec
 	streams           *prometheus.GaugeVec
+	streamsOpened     *prometheus.CounterVec
 	watchPolls        *prometheus.CounterVec
 	watchPolled       *prometheus.CounterVec
 	watchBudgetWaits  prometheus.Counter
@@ -89,6 +90,10 @@ func New() *Metrics {
 			Name: "graphql_streams_open",
 			Help: "Open streams, by transport: websocket (connections) and sse (event streams).",
 		}, []string{"transport"}),
+		streamsOpened: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "graphql_streams_opened_total",
+			Help: "Streams opened, by transport: websocket (connections) and sse (event streams).",
+		}, []string{"transport"}),
 		watchPolls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "memories_watch_polls_total",
 			Help: "Polls of watched videos, by call: list (their state, through list_videos) or detail (get_metadata, once a video settled).",
@@ -111,7 +116,7 @@ func New() *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.upstreamCalls, m.upstreamLatency, m.limiterWait, m.listUnavailable, m.cache, m.batchSize,
 		m.operations, m.operationDuration, m.refused,
-		m.streams, m.watchPolls, m.watchPolled, m.watchBudgetWaits, m.watchEvents,
+		m.streams, m.streamsOpened, m.watchPolls, m.watchPolled, m.watchBudgetWaits, m.watchEvents,
 	)
 	return m
 }
@@ -165,6 +170,7 @@ func (m *Metrics) StreamOpened(transport string) (closed func()) {
 	if m == nil {
 		return func() {}
 	}
+	m.streamsOpened.WithLabelValues(transport).Inc()
 	g := m.streams.WithLabelValues(transport)
 	g.Inc()
 	return g.Dec
