@@ -9,8 +9,10 @@ import (
 	"mime/multipart"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/memories-facade/memories-graphql/internal/emulator"
 	"github.com/memories-facade/memories-graphql/internal/videotest"
@@ -367,4 +369,38 @@ func TestDeferWithApolloClient(t *testing.T) {
 		}
 	}
 	t.Logf("%d results, videos with detail: first %d, then up to %d", len(rs), withDetail(0), n)
+}
+
+// An operation counts once in graphql_operations_total however many
+// responses it takes: a deferred query at its last part, a watch at its
+// first event.
+func TestOperationsCountedOnce(t *testing.T) {
+	vs, nos := processingVideos(2, 300*time.Millisecond)
+	dv, dnos := detailVideos("4", 3)
+	h := setup(t, emulator.Options{Videos: append(vs, dv...)}, live)
+	operations := func() (n int) {
+		t.Helper()
+		for line := range strings.SplitSeq(h.metrics(t), "\n") {
+			if strings.HasPrefix(line, "graphql_operations_total{") {
+				f := strings.Fields(line)
+				v, err := strconv.ParseFloat(f[len(f)-1], 64)
+				if err != nil {
+					t.Fatalf("metric line %q: %v", line, err)
+				}
+				n += int(v)
+			}
+		}
+		return n
+	}
+
+	if _, parts := postMultipart(t, h.origin+"/query", deferredDetailQuery, map[string]any{"nos": dnos}); len(parts) < 2 {
+		t.Fatalf("%d parts; want increments", len(parts))
+	}
+	if got := operations(); got != 1 {
+		t.Errorf("after a query in parts: operations = %d; want 1", got)
+	}
+	untilComplete(t, sseSubscribe(t, h.url, watchQuery, map[string]any{"nos": nos}), 30*time.Second)
+	if got := operations(); got != 2 {
+		t.Errorf("after a watch of 2 videos: operations = %d; want 2", got)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -18,18 +19,38 @@ type OperationRecorder interface {
 	Refused(reason string)
 }
 
-// OperationMetrics reports every operation to Recorder with its outcome:
-// "ok" (no errors), "partial" (data and errors) or "error" (no data),
-// including operations refused before execution, which it also reports by
-// reason (refusalReason).
+// OperationMetrics reports every operation to Recorder once, with its
+// outcome: "ok" (no errors), "partial" (data and errors) or "error" (no
+// data), including operations refused before execution, which it also
+// reports by reason (refusalReason). A query answered in parts (@defer) is
+// reported at its last part, partial if any part had errors; a
+// subscription at its first event, with the time to it (its events are not
+// operations, and its end is not always seen: a client may just leave).
 type OperationMetrics struct {
 	Recorder OperationRecorder
 }
 
 var (
-	_ graphql.HandlerExtension    = OperationMetrics{}
-	_ graphql.ResponseInterceptor = OperationMetrics{}
+	_ graphql.HandlerExtension        = OperationMetrics{}
+	_ graphql.OperationContextMutator = OperationMetrics{}
+	_ graphql.ResponseInterceptor     = OperationMetrics{}
 )
+
+// operationProgress is what OperationMetrics knows of an operation between
+// its responses, which come one after the other.
+type operationProgress struct {
+	outcome  string // so far; "" before the first response
+	recorded bool
+}
+
+const progressKey = "graph.operationProgress"
+
+// MutateOperationContext implements graphql.OperationContextMutator: an
+// operation that passed every check may answer in several responses.
+func (OperationMetrics) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	oc.Stats.SetExtension(progressKey, &operationProgress{})
+	return nil
+}
 
 // ExtensionName implements graphql.HandlerExtension.
 func (OperationMetrics) ExtensionName() string { return "OperationMetrics" }
@@ -41,6 +62,8 @@ func (OperationMetrics) Validate(graphql.ExecutableSchema) error { return nil }
 func (m OperationMetrics) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 	start := time.Now()
 	name := ""
+	var progress *operationProgress
+	subscription := false
 	if graphql.HasOperationContext(ctx) {
 		oc := graphql.GetOperationContext(ctx)
 		start = oc.Stats.OperationStart
@@ -48,6 +71,8 @@ func (m OperationMetrics) InterceptResponse(ctx context.Context, next graphql.Re
 		if name == "" && oc.Operation != nil {
 			name = oc.Operation.Name
 		}
+		progress, _ = oc.Stats.GetExtension(progressKey).(*operationProgress)
+		subscription = oc.Operation != nil && oc.Operation.Operation == ast.Subscription
 	}
 	resp := next(ctx)
 	if resp == nil {
@@ -60,6 +85,22 @@ func (m OperationMetrics) InterceptResponse(ctx context.Context, next graphql.Re
 		outcome = "error"
 	default:
 		outcome = "partial"
+	}
+	if progress != nil {
+		if progress.recorded {
+			return resp
+		}
+		switch {
+		case progress.outcome == "":
+			progress.outcome = outcome
+		case len(resp.Errors) > 0 && progress.outcome == "ok":
+			progress.outcome = "partial" // a later part's errors; the first had data
+		}
+		if !subscription && resp.HasNext != nil && *resp.HasNext {
+			return resp
+		}
+		progress.recorded = true
+		outcome = progress.outcome
 	}
 	m.Recorder.Operation(name, outcome, time.Since(start))
 	if outcome == "error" {
