@@ -20,6 +20,7 @@ import (
 
 	"github.com/memories-facade/memories-graphql/internal/emulator"
 	"github.com/memories-facade/memories-graphql/internal/hostile"
+	"github.com/memories-facade/memories-graphql/internal/videotest"
 )
 
 // maxRefusalBytes bounds the answer to any request the server refuses.
@@ -236,5 +237,37 @@ func TestTrickledBodies(t *testing.T) {
 	}
 	if resp := h.query(t, `{ __typename }`, nil); len(resp.Errors) > 0 {
 		t.Errorf("next request: %s", resp.Raw)
+	}
+}
+
+// The hostile documents are refused over the streams too, as over POST:
+// as a subscription's error over WebSocket (the connection stays up), and
+// as the only event of an event stream; no upstream call.
+func TestHostileRequestsOverStreams(t *testing.T) {
+	h := setup(t, emulator.Options{}, live)
+	c, _ := wsConnect(t, h.url, nil)
+	for i, p := range hostile.Refused() {
+		if p.OperationName != "" {
+			continue // the streams' clients here send no operation name
+		}
+		check := func(transport string, evs []liveEvent) {
+			t.Helper()
+			var last videotest.GQLError
+			n := 0
+			for _, ev := range evs {
+				n += len(ev.Errors)
+				if len(ev.Errors) > 0 {
+					last = ev.Errors[len(ev.Errors)-1]
+				}
+			}
+			if n == 0 || last.Code() != p.Code || (p.Limit != "" && last.Extensions["limit"] != p.Limit) {
+				t.Errorf("%s over %s: last error %+v; want %s %s", p.Name, transport, last, p.Code, p.Limit)
+			}
+		}
+		check("WebSocket", untilComplete(t, c.subscribe(fmt.Sprint(i), p.Query, p.Variables), 20*time.Second))
+		check("SSE", untilComplete(t, sseSubscribe(t, h.url, p.Query, p.Variables), 20*time.Second))
+	}
+	if got := h.emu.Stats().Requests + h.emu.Stats().List.Requests; got != 0 {
+		t.Errorf("upstream calls = %d; want 0", got)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -103,6 +104,7 @@ func sseSubscribe(t *testing.T, url, query string, vars map[string]any, headers 
 type wsClient struct {
 	t    *testing.T
 	conn *coderws.Conn
+	mu   sync.Mutex // guards subs: subscribe and read both make channels
 	subs map[string]chan liveEvent
 	done chan struct{}
 	// closed is the close code and reason the server ended with.
@@ -151,6 +153,8 @@ func (c *wsClient) send(ctx context.Context, msg map[string]any) error {
 func (c *wsClient) read() {
 	defer close(c.done)
 	defer func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
 		for _, ch := range c.subs {
 			close(ch)
 		}
@@ -192,6 +196,8 @@ func (c *wsClient) read() {
 // sub returns the channel of subscription id. Only read calls it once
 // the connection is up; subscribe makes it first.
 func (c *wsClient) sub(id string) chan liveEvent {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	ch, ok := c.subs[id]
 	if !ok {
 		ch = make(chan liveEvent, 256)
