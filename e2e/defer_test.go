@@ -9,7 +9,6 @@ import (
 	"mime/multipart"
 	"net/http"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -378,20 +377,7 @@ func TestOperationsCountedOnce(t *testing.T) {
 	vs, nos := processingVideos(2, 300*time.Millisecond)
 	dv, dnos := detailVideos("4", 3)
 	h := setup(t, emulator.Options{Videos: append(vs, dv...)}, live)
-	operations := func() (n int) {
-		t.Helper()
-		for line := range strings.SplitSeq(h.metrics(t), "\n") {
-			if strings.HasPrefix(line, "graphql_operations_total{") {
-				f := strings.Fields(line)
-				v, err := strconv.ParseFloat(f[len(f)-1], 64)
-				if err != nil {
-					t.Fatalf("metric line %q: %v", line, err)
-				}
-				n += int(v)
-			}
-		}
-		return n
-	}
+	operations := func() int { return int(h.metric(t, "graphql_operations_total{")) }
 
 	if _, parts := postMultipart(t, h.origin+"/query", deferredDetailQuery, map[string]any{"nos": dnos}); len(parts) < 2 {
 		t.Fatalf("%d parts; want increments", len(parts))

@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -213,6 +214,25 @@ func (in *instance) metrics(t testing.TB) string {
 		t.Fatalf("/metrics: HTTP %d", res.StatusCode)
 	}
 	return res.body
+}
+
+// metric sums the values of the /metrics lines of in that start with
+// prefix (a name, or a name and labels): 0 when there are none.
+func (in *instance) metric(t testing.TB, prefix string) float64 {
+	t.Helper()
+	var sum float64
+	for line := range strings.SplitSeq(in.metrics(t), "\n") {
+		if !strings.HasPrefix(line, prefix) {
+			continue
+		}
+		f := strings.Fields(line)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err != nil {
+			t.Fatalf("metric line %q: %v", line, err)
+		}
+		sum += v
+	}
+	return sum
 }
 
 // --- Requests and responses.

@@ -540,14 +540,7 @@ func TestLiveBadInput(t *testing.T) {
 // watchPolls reads how many list polls of watched videos in reports.
 func watchPolls(t *testing.T, in *instance) int {
 	t.Helper()
-	for _, line := range strings.Split(in.metrics(t), "\n") {
-		if strings.HasPrefix(line, `memories_watch_polls_total{call="list"} `) {
-			var n float64
-			fmt.Sscan(strings.TrimPrefix(line, `memories_watch_polls_total{call="list"} `), &n)
-			return int(n)
-		}
-	}
-	return 0
+	return int(in.metric(t, `memories_watch_polls_total{call="list"} `))
 }
 
 // subscribeAll starts n subscriptions of the watch of nos on in, over

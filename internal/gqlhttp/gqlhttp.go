@@ -315,56 +315,54 @@ func (t SSE) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecut
 		t.get(w, r, exec)
 		return
 	}
-	post := POST{BodyTimeout: t.BodyTimeout}
-	body, err := post.readBody(w, r)
+	if (POST{BodyTimeout: t.BodyTimeout}).rereadable(w, r, exec) {
+		transport.SSE{KeepAlivePingInterval: t.KeepAlive}.Do(w, r, exec)
+	}
+}
+
+// rereadable reads r's body as Do reads it and puts it back for one of
+// gqlgen's transports to read again; it answers a body that cannot be read
+// or is not JSON itself, as Do would (gqlgen would log the body), and
+// reports whether r goes on.
+func (t POST) rereadable(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) bool {
+	body, err := t.readBody(w, r)
 	if err != nil {
 		w.Header().Set("Content-Type", mediaJSON)
-		post.refuseBody(w, r, exec, err)
-		return
+		t.refuseBody(w, r, exec, err)
+		return false
 	}
-	// Refused here as POST refuses it, rather than by gqlgen, which logs
-	// the body it could not decode.
 	var p postBody
 	if err := json.Unmarshal(body, &p); err != nil {
 		w.Header().Set("Content-Type", mediaJSON)
 		badRequest(r.Context(), w, exec, http.StatusBadRequest, "json request body could not be decoded: %v", err)
-		return
+		return false
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	transport.SSE{KeepAlivePingInterval: t.KeepAlive}.Do(w, r, exec)
+	return true
 }
 
-// get answers an event stream asked for by GET: its parameters become the
-// JSON body gqlgen's transport reads, as a POST would send them. A mutation
-// is refused as GET refuses it.
+// get answers an event stream asked for by GET: its parameters, read as
+// GET reads them, become the JSON body gqlgen's transport reads, as a POST
+// would send them. A mutation is refused as GET refuses it.
 func (t SSE) get(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	ctx := r.Context()
 	w.Header().Set("Content-Type", mediaJSON)
-	values, err := url.ParseQuery(r.URL.RawQuery)
+	raw, err := urlParams(r)
 	if err != nil {
-		badRequest(ctx, w, exec, http.StatusBadRequest, "the URL's query string could not be decoded: %v", err)
+		badRequest(ctx, w, exec, http.StatusBadRequest, "%v", err)
 		return
 	}
-	body := map[string]any{"query": values.Get("query")}
-	if values.Has("operationName") {
-		body["operationName"] = values.Get("operationName")
-	}
-	for _, name := range []string{"variables", "extensions"} {
-		if s := values.Get(name); s != "" {
-			var m map[string]any
-			if err := decodeJSON([]byte(s), &m); err != nil {
-				badRequest(ctx, w, exec, http.StatusBadRequest, "%s could not be decoded: %v", name, err)
-				return
-			}
-			body[name] = json.RawMessage(s)
-		}
-	}
-	if op, ok := operationType(values.Get("query"), values.Get("operationName")); ok && op == ast.Mutation {
+	if op, ok := operationType(raw.Query, raw.OperationName); ok && op == ast.Mutation {
 		w.Header().Set("Allow", http.MethodPost)
 		badRequest(ctx, w, exec, http.StatusMethodNotAllowed, "GET requests may not run mutations; send it with POST")
 		return
 	}
-	b, err := json.Marshal(body)
+	b, err := json.Marshal(struct {
+		Query         string         `json:"query"`
+		OperationName string         `json:"operationName,omitempty"`
+		Variables     map[string]any `json:"variables,omitempty"`
+		Extensions    map[string]any `json:"extensions,omitempty"`
+	}{raw.Query, raw.OperationName, raw.Variables, raw.Extensions})
 	if err != nil {
 		badRequest(ctx, w, exec, http.StatusBadRequest, "the request could not be read: %v", err)
 		return
@@ -408,21 +406,9 @@ func (Multipart) Incremental() {}
 
 // Do answers one query, in parts.
 func (t Multipart) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	post := POST{BodyTimeout: t.BodyTimeout}
-	body, err := post.readBody(w, r)
-	if err != nil {
-		w.Header().Set("Content-Type", mediaJSON)
-		post.refuseBody(w, r, exec, err)
-		return
+	if (POST{BodyTimeout: t.BodyTimeout}).rereadable(w, r, exec) {
+		transport.MultipartMixed{Boundary: "-", DeliveryTimeout: t.Gather}.Do(w, r, exec)
 	}
-	var p postBody
-	if err := json.Unmarshal(body, &p); err != nil {
-		w.Header().Set("Content-Type", mediaJSON)
-		badRequest(r.Context(), w, exec, http.StatusBadRequest, "json request body could not be decoded: %v", err)
-		return
-	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	transport.MultipartMixed{Boundary: "-", DeliveryTimeout: t.Gather}.Do(w, r, exec)
 }
 
 // readBody reads r's body within BodyTimeout.
@@ -471,30 +457,9 @@ func (GET) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor
 	w.Header().Set("Content-Type", media)
 	start := graphql.Now()
 
-	values, err := url.ParseQuery(r.URL.RawQuery)
+	raw, err := urlParams(r)
 	if err != nil {
-		badRequest(ctx, w, exec, http.StatusBadRequest, "the URL's query string could not be decoded: %v", err)
-		return
-	}
-	raw := &graphql.RawParams{
-		Query:         values.Get("query"),
-		OperationName: values.Get("operationName"),
-		Headers:       r.Header,
-	}
-	if s := values.Get("variables"); s != "" {
-		if err := decodeJSON([]byte(s), &raw.Variables); err != nil {
-			badRequest(ctx, w, exec, http.StatusBadRequest, "variables could not be decoded: %v", err)
-			return
-		}
-	}
-	if s := values.Get("extensions"); s != "" {
-		if err := decodeJSON([]byte(s), &raw.Extensions); err != nil {
-			badRequest(ctx, w, exec, http.StatusBadRequest, "extensions could not be decoded: %v", err)
-			return
-		}
-	}
-	if !values.Has("query") && !persisted(raw.Extensions) {
-		badRequest(ctx, w, exec, http.StatusBadRequest, "the request has no query")
+		badRequest(ctx, w, exec, http.StatusBadRequest, "%v", err)
 		return
 	}
 	raw.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
@@ -509,6 +474,35 @@ func (GET) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor
 		return
 	}
 	execute(w, r, exec, media, raw, func(op ast.Operation) bool { return op == ast.Query })
+}
+
+// urlParams reads a GET's parameters from its URL's query string: query,
+// operationName, and variables and extensions as JSON objects. Its error
+// says why the request is not well-formed (a 400).
+func urlParams(r *http.Request) (*graphql.RawParams, error) {
+	values, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, fmt.Errorf("the URL's query string could not be decoded: %w", err)
+	}
+	raw := &graphql.RawParams{
+		Query:         values.Get("query"),
+		OperationName: values.Get("operationName"),
+		Headers:       r.Header,
+	}
+	for _, m := range []struct {
+		name string
+		dst  *map[string]any
+	}{{"variables", &raw.Variables}, {"extensions", &raw.Extensions}} {
+		if s := values.Get(m.name); s != "" {
+			if err := decodeJSON([]byte(s), m.dst); err != nil {
+				return nil, fmt.Errorf("%s could not be decoded: %w", m.name, err)
+			}
+		}
+	}
+	if !values.Has("query") && !persisted(raw.Extensions) {
+		return nil, errors.New("the request has no query")
+	}
+	return raw, nil
 }
 
 // operationType returns the type of the operation named name in query (the

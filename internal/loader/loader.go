@@ -177,13 +177,18 @@ func (l *Loader) load(ctx context.Context, ref memories.VideoRef, detail bool) d
 	want := detail || full || l.detail[ref]
 	l.mu.Unlock()
 	if planned && full == want {
-		v, err := l.videos[i], error(nil)
-		if l.errs != nil {
-			err = l.errs[i]
-		}
+		v, err := l.planAnswer(i)
 		return func() (*memories.Video, error) { return v, err }
 	}
 	return l.unplanned().Load(ctx, Key{Ref: ref, Detail: want})
+}
+
+// planAnswer is the plan's answer for its key i.
+func (l *Loader) planAnswer(i int) (*memories.Video, error) {
+	if l.errs != nil && l.errs[i] != nil {
+		return nil, l.errs[i]
+	}
+	return l.videos[i], nil
 }
 
 // Load returns one video, or nil when the upstream does not know it.
@@ -199,10 +204,7 @@ func (l *Loader) LoadAlone(ctx context.Context, ref memories.VideoRef) (*memorie
 	l.mu.Lock()
 	if i, ok := find(l.plan, l.planned, ref); ok && l.plan[i].Detail {
 		l.mu.Unlock()
-		if l.errs != nil && l.errs[i] != nil {
-			return nil, l.errs[i]
-		}
-		return l.videos[i], nil
+		return l.planAnswer(i)
 	}
 	c, started := l.alone[ref]
 	if !started {
