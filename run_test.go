@@ -196,6 +196,7 @@ func TestCacheSettings(t *testing.T) {
 		{"CACHE_TTL_FAILED (default)", cfg.CacheTTLFailed, time.Minute},
 		{"CACHE_TTL_UNPARSE (flag)", cfg.CacheTTLUnparse, time.Duration(0)},
 		{"CACHE_TTL_NOT_FOUND (default)", cfg.CacheTTLNotFound, 5 * time.Second},
+		{"CACHE_TTL_DETAIL (default)", cfg.CacheTTLDetail, 24 * time.Hour},
 		{"CACHE_MAX_ENTRIES (env)", cfg.CacheMaxEntries, 5},
 		{"REDIS_URL (env)", cfg.RedisURL, "redis://r:6379/2"},
 		{"REDIS_KEY_PREFIX (default)", cfg.RedisKeyPrefix, "mgql"},
@@ -217,6 +218,7 @@ func TestCacheSettings(t *testing.T) {
 	for _, bad := range []map[string]string{
 		{"CACHE_TTL_PARSE": "-1s"},
 		{"CACHE_TTL_NOT_FOUND": "soon"},
+		{"CACHE_TTL_DETAIL": "-1h"},
 		{"CACHE_MAX_ENTRIES": "0"},
 		{"EXPECTED_REPLICAS": "0"},
 		{"REDIS_URL": "redis://r:6379/0", "REDIS_TIMEOUT": "0s"},

@@ -25,7 +25,7 @@ func BenchmarkQuery(b *testing.B) {
 		"MEMORIES_LIST_RATE_LIMIT": "1000000", "MEMORIES_LIST_RATE_BURST": "1000000",
 		// No cross-request cache: every operation reaches the upstream
 		// (BenchmarkCacheHit measures the cache).
-		"CACHE_TTL_PARSE": "0", "CACHE_TTL_NOT_FOUND": "0",
+		"CACHE_TTL_PARSE": "0", "CACHE_TTL_DETAIL": "0", "CACHE_TTL_NOT_FOUND": "0",
 	})
 	var aliases strings.Builder
 	aliases.WriteString("{")

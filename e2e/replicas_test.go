@@ -366,7 +366,7 @@ func TestRedisOutageFallsBackAndRecovers(t *testing.T) {
 		switch {
 		case k == "outage:v1:rate:{"+acct.ID()+"}:tat":
 			tat++
-		case strings.HasPrefix(k, "outage:v2:video:{"+acct.ID()+"}:"):
+		case strings.HasPrefix(k, "outage:v3:video:{"+acct.ID()+"}:"):
 			videos++
 		}
 	}

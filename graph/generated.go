@@ -487,7 +487,9 @@ type Query {
 A video uploaded to memories.ai, with its processing state and metadata.
 
 ` + "`" + `resolutionLabel` + "`" + `, ` + "`" + `fps` + "`" + `, ` + "`" + `width` + "`" + ` and ` + "`" + `height` + "`" + ` cost one ` + "`" + `get_metadata` + "`" + ` call per
-video, where ` + "`" + `list_videos` + "`" + ` answers 200 videos' other fields at once. Put them in
+video, where ` + "`" + `list_videos` + "`" + ` answers 200 videos' other fields at once. Once read,
+a processed (` + "`" + `PARSE` + "`" + `) video's are kept for ` + "`" + `CACHE_TTL_DETAIL` + "`" + ` (24 h by default)
+and served again with its other fields refreshed through ` + "`" + `list_videos` + "`" + `. Put them in
 a fragment marked ` + "`" + `@defer` + "`" + ` and send the query with
 ` + "`" + `Accept: multipart/mixed;deferSpec=20220824` + "`" + ` (Apollo Client does): the other
 fields come at once, and each video's deferred part as its own call returns,

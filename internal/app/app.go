@@ -248,6 +248,7 @@ func (a *App) videoCache(cfg Config, logger *slog.Logger, client *memories.Clien
 		Store:    store,
 		TTLs: videocache.TTLs{
 			Parse: cfg.CacheTTLParse, Failed: cfg.CacheTTLFailed, Unparse: cfg.CacheTTLUnparse, NotFound: cfg.CacheTTLNotFound,
+			Detail: cfg.CacheTTLDetail,
 		},
 		Observer: a.metrics,
 		Tracer:   tracer,

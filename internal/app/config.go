@@ -62,6 +62,7 @@ type Config struct {
 	CacheTTLFailed   time.Duration
 	CacheTTLUnparse  time.Duration
 	CacheTTLNotFound time.Duration
+	CacheTTLDetail   time.Duration
 
 	// Limits, access and observability.
 	MaxDepth           int
@@ -161,6 +162,8 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		"how long an UNPARSE video is kept; 0 keeps none")
 	fs.DurationVar(&c.CacheTTLNotFound, "cache-ttl-not-found", 5*time.Second,
 		"how long \"no such video\" is kept; 0 keeps none")
+	fs.DurationVar(&c.CacheTTLDetail, "cache-ttl-detail", 24*time.Hour,
+		"how long a PARSE video's resolutionLabel, fps, width and height are kept, refreshed through list_videos; at most CACHE_TTL_PARSE keeps them no longer than the rest")
 
 	fs.IntVar(&c.MaxDepth, "max-query-depth", 10,
 		"deepest field nesting of an operation; introspection's ofType chains do not count")
@@ -224,8 +227,8 @@ func (c Config) validate() error {
 	if c.ExpectedReplicas < 1 || c.CacheMaxEntries < 1 {
 		errs = append(errs, errors.New("EXPECTED_REPLICAS and CACHE_MAX_ENTRIES must be at least 1"))
 	}
-	if c.CacheTTLParse < 0 || c.CacheTTLFailed < 0 || c.CacheTTLUnparse < 0 || c.CacheTTLNotFound < 0 {
-		errs = append(errs, errors.New("CACHE_TTL_PARSE, CACHE_TTL_FAILED, CACHE_TTL_UNPARSE and CACHE_TTL_NOT_FOUND must not be negative"))
+	if c.CacheTTLParse < 0 || c.CacheTTLFailed < 0 || c.CacheTTLUnparse < 0 || c.CacheTTLNotFound < 0 || c.CacheTTLDetail < 0 {
+		errs = append(errs, errors.New("CACHE_TTL_PARSE, CACHE_TTL_FAILED, CACHE_TTL_UNPARSE, CACHE_TTL_NOT_FOUND and CACHE_TTL_DETAIL must not be negative"))
 	}
 	if l := c.Limits; l.Tokens < 1 || l.Selections < 1 || l.Fragments < 1 || l.Directives < 1 || l.Variables < 1 || l.Operations < 1 || c.BodyReadTimeout <= 0 {
 		errs = append(errs, errors.New("MAX_QUERY_TOKENS, MAX_SELECTIONS, MAX_FRAGMENTS, MAX_DIRECTIVES, MAX_VARIABLES and MAX_OPERATIONS must be at least 1 (or unset, for their defaults), BODY_READ_TIMEOUT positive"))

@@ -187,6 +187,11 @@ func TestAccountVideos(t *testing.T) {
 	})
 	s.SetVideo("bob", video("", "VI200000000000000003", "bob-added"))
 	s.SetVideo("", video("", "VI200000000000000004", "shared-added"))
+	s.SetVideo("", video("", "VI200000000000000005", "deleted"))
+	s.DeleteVideo("", "", "VI200000000000000005")
+	s.SetVideo("bob", video("", "VI200000000000000006", "bob-deleted"))
+	s.DeleteVideo("bob", "default", "VI200000000000000006")
+	s.DeleteVideo("alice", "", vendorNo) // alice's own: the shared one serves again
 	c := newClient(t, s.URL(), true)
 
 	tests := []struct {
@@ -194,7 +199,7 @@ func TestAccountVideos(t *testing.T) {
 	}{
 		{"alice", "video_no=VI200000000000000001", "alice-private"},
 		{"bob", "video_no=VI200000000000000001", "null"},
-		{"alice", "video_no=" + vendorNo, "alice-override"},
+		{"alice", "video_no=" + vendorNo, "182082-867762198_tiny"},
 		{"bob", "video_no=" + vendorNo, "182082-867762198_tiny"},
 		{"alice", "video_no=VI200000000000000002&unique_id=team-a", "alice-team-a"},
 		{"alice", "video_no=VI200000000000000002", "null"},
@@ -203,6 +208,8 @@ func TestAccountVideos(t *testing.T) {
 		{"alice", "video_no=VI200000000000000003", "null"},
 		{"alice", "video_no=VI200000000000000004", "shared-added"},
 		{"bob", "video_no=VI200000000000000004", "shared-added"},
+		{"bob", "video_no=VI200000000000000005", "null"},
+		{"bob", "video_no=VI200000000000000006", "null"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key+"/"+tt.query, func(t *testing.T) {

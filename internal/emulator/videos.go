@@ -106,6 +106,28 @@ func (s *Server) SetVideo(key string, v Video) {
 	s.storeLocked(key, v)
 }
 
+// DeleteVideo removes a video, as a user deleting it from the library
+// does: with key "" the video served to every key, otherwise key's own.
+// It is a test hook.
+func (s *Server) DeleteVideo(key, uniqueID, videoNo string) {
+	if uniqueID == "" {
+		uniqueID = defaultUniqueID
+	}
+	ref := videoRef{uniqueID: uniqueID, videoNo: videoNo}
+	h := ""
+	if key != "" {
+		h = KeyHash(key)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.later, storeKey{h, ref})
+	if key == "" {
+		delete(s.videos, ref)
+		return
+	}
+	delete(s.accounts[h], ref)
+}
+
 // storeLocked stores a copy of a validated video for key ("" = all keys).
 // The copy keeps later changes to the caller's slice from reaching answers.
 func (s *Server) storeLocked(key string, v Video) {

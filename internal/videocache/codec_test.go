@@ -56,20 +56,24 @@ func TestCodecRoundTrip(t *testing.T) {
 	listed := *full
 	listed.Detailed = false
 	listed.ResolutionLabel, listed.FPS, listed.Width, listed.Height = nil, nil, nil, nil
+	fresh := time.UnixMilli(time.Now().Add(time.Minute).UnixMilli())
+	detail := fresh.Add(time.Hour)
 	for _, tt := range []struct {
 		name string
-		v    *memories.Video
+		e    localEntry
 	}{
-		{"not found", nil},
-		{"every field", full},
-		{"list answer keeps Detailed false", &listed},
-		{"minimal", &memories.Video{VideoNo: "VI1", Status: memories.StatusUnparse}},
-		{"minimal detailed", &memories.Video{VideoNo: "VI1", Status: memories.StatusUnparse, Detailed: true}},
-		{"no tags differs from empty tags", &memories.Video{VideoNo: "VI2", Status: memories.StatusParse, Tags: []string{}}},
-		{"unicode", &memories.Video{VideoNo: "VI3", VideoName: new("東京の夜 🌃 café"), Status: memories.StatusParse}},
+		{"not found", localEntry{}},
+		{"every field", localEntry{v: full}},
+		{"list answer keeps Detailed false", localEntry{v: &listed}},
+		{"minimal", localEntry{v: &memories.Video{VideoNo: "VI1", Status: memories.StatusUnparse}}},
+		{"minimal detailed", localEntry{v: &memories.Video{VideoNo: "VI1", Status: memories.StatusUnparse, Detailed: true}}},
+		{"no tags differs from empty tags", localEntry{v: &memories.Video{VideoNo: "VI2", Status: memories.StatusParse, Tags: []string{}}}},
+		{"unicode", localEntry{v: &memories.Video{VideoNo: "VI3", VideoName: new("東京の夜 🌃 café"), Status: memories.StatusParse}}},
+		{"detail kept past the list fields", localEntry{v: full, fresh: fresh, detail: detail}},
+		{"detail kept with the list fields", localEntry{v: full, detail: detail}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			b, err := encode(tt.v)
+			b, err := encode(tt.e)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -77,8 +81,8 @@ func TestCodecRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("decode %s: %v", b, err)
 			}
-			if !reflect.DeepEqual(got, tt.v) {
-				t.Errorf("round trip of %s:\n got %+v\nwant %+v", b, got, tt.v)
+			if !reflect.DeepEqual(got, tt.e) {
+				t.Errorf("round trip of %s:\n got %+v\nwant %+v", b, got, tt.e)
 			}
 		})
 	}
@@ -87,15 +91,15 @@ func TestCodecRoundTrip(t *testing.T) {
 // Times come back in UTC whatever zone they were written in.
 func TestCodecTimesInUTC(t *testing.T) {
 	when := time.Date(2025, 8, 1, 10, 0, 0, 0, time.FixedZone("CEST", 2*3600))
-	b, err := encode(&memories.Video{VideoNo: "VI1", Status: memories.StatusParse, CreateTime: &when})
+	b, err := encode(localEntry{v: &memories.Video{VideoNo: "VI1", Status: memories.StatusParse, CreateTime: &when}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := decode(b)
+	e, err := decode(b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.CreateTime.Location() != time.UTC || !got.CreateTime.Equal(when) {
+	if got := e.v; got.CreateTime.Location() != time.UTC || !got.CreateTime.Equal(when) {
 		t.Errorf("CreateTime = %v; want %v in UTC", got.CreateTime, when.UTC())
 	}
 }
@@ -120,7 +124,7 @@ func TestCompleteAnswersStartWithTheirMark(t *testing.T) {
 		{&memories.Video{VideoNo: "VI1"}, false},
 		{nil, false},
 	} {
-		b, err := encode(tt.v)
+		b, err := encode(localEntry{v: tt.v, fresh: time.Now(), detail: time.Now()})
 		if err != nil {
 			t.Fatal(err)
 		}

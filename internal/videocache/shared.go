@@ -10,12 +10,11 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/memories-facade/memories-graphql/internal/memories"
 	"github.com/memories-facade/memories-graphql/internal/redisconn"
 )
 
 // Shared is a Store in Redis, shared by every replica. Each answer is one
-// key, <prefix>:v2:video:{<account id>}:<unique id>:<video no> (the last
+// key, <prefix>:v3:video:{<account id>}:<unique id>:<video no> (the last
 // two through redisconn.KeyPart), holding JSON and expiring with the
 // answer's time-to-live. The braces keep an account's keys in one Redis
 // Cluster slot, so that one command or script can take many of them.
@@ -49,58 +48,64 @@ func (s *Shared) keyList(kind string, keys []Key) []string {
 	return out
 }
 
-// Get returns the answers kept in Redis, in one round trip, or in the local
+// Get returns what is kept in Redis, in one round trip, or in the local
 // store while Redis is unavailable.
-func (s *Shared) Get(ctx context.Context, keys []Key) ([]*memories.Video, []bool) {
+func (s *Shared) Get(ctx context.Context, keys []Key) []Kept {
 	if !s.conn.Up() {
 		return s.local.Get(ctx, keys)
 	}
 	opCtx, cancel := s.conn.Context(ctx)
 	vals, err := s.conn.Client().MGet(opCtx, s.keyList("video", keys)...).Result()
 	cancel()
-	videos, found := make([]*memories.Video, len(keys)), make([]bool, len(keys))
+	kept := make([]Kept, len(keys))
 	if err != nil {
 		if ctx.Err() != nil {
-			return videos, found
+			return kept
 		}
 		s.conn.Fail(err)
 		return s.local.Get(ctx, keys)
 	}
+	now := time.Now()
 	for i, val := range vals {
 		str, ok := val.(string)
 		if !ok {
 			continue
 		}
-		v, err := decode([]byte(str))
+		e, err := decode([]byte(str))
 		if err != nil {
 			continue // not what this version writes: fetch it again
 		}
-		videos[i], found[i] = v, true
+		kept[i] = e.kept(now)
 	}
-	return videos, found
+	return kept
 }
 
 // Set keeps entries in the local store and in Redis, in one round trip. As
 // in the local store, a list_videos answer does not replace a complete one
-// that another replica kept meanwhile.
+// that another replica kept meanwhile, unless it says so.
 func (s *Shared) Set(ctx context.Context, entries []Entry) {
 	s.local.Set(ctx, entries)
 	if !s.conn.Up() {
 		return
 	}
+	now := time.Now()
 	keys := make([]string, 0, len(entries))
 	args := make([]any, 0, 3*len(entries)+1)
 	for _, e := range entries {
-		b, err := encode(e.Video)
-		if e.TTL <= 0 || err != nil {
+		le, ok := localEntryOf(e, now)
+		if !ok {
+			continue
+		}
+		b, err := encode(le)
+		if err != nil {
 			continue
 		}
 		soft := "0"
-		if e.Video != nil && !e.Video.Detailed {
+		if e.Video != nil && !e.Video.Detailed && !e.Replace {
 			soft = "1"
 		}
 		keys = append(keys, s.key("video", e.Key))
-		args = append(args, b, e.TTL.Milliseconds(), soft)
+		args = append(args, b, le.ttl.Milliseconds(), soft)
 	}
 	if len(keys) == 0 {
 		return
@@ -251,8 +256,8 @@ func (s *Shared) renew(keys []string, token string, ttl time.Duration, stop <-ch
 // failed, had nothing to keep, or died and its lease expired: found false).
 // It returns when every key is settled, when Redis becomes unavailable
 // (the rest found false), or with ctx's error when ctx ends first.
-func (s *Shared) Await(ctx context.Context, keys []Key) ([]*memories.Video, []bool, error) {
-	videos, found := make([]*memories.Video, len(keys)), make([]bool, len(keys))
+func (s *Shared) Await(ctx context.Context, keys []Key) ([]Kept, error) {
+	kept := make([]Kept, len(keys))
 	pending := make([]int, len(keys))
 	for i := range pending {
 		pending[i] = i
@@ -262,11 +267,11 @@ func (s *Shared) Await(ctx context.Context, keys []Key) ([]*memories.Video, []bo
 	for wait := firstPoll; len(pending) > 0; wait = min(wait*3/2, maxPoll) {
 		select {
 		case <-ctx.Done():
-			return videos, found, ctx.Err()
+			return kept, ctx.Err()
 		case <-t.C:
 		}
 		if !s.conn.Up() {
-			return videos, found, nil
+			return kept, nil
 		}
 		// The lease first: a holder keeps its answer before it lets go, so
 		// a lease seen gone means the answer, if any, is there to read.
@@ -283,18 +288,19 @@ func (s *Shared) Await(ctx context.Context, keys []Key) ([]*memories.Video, []bo
 		cancel()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			if ctx.Err() != nil {
-				return videos, found, ctx.Err()
+				return kept, ctx.Err()
 			}
 			s.conn.Fail(err)
-			return videos, found, nil
+			return kept, nil
 		}
+		now := time.Now()
 		still := pending[:0]
 		for j, i := range pending {
 			if b, err := answers[j].Bytes(); err == nil {
 				// An entry this version cannot read settles as not found:
 				// the caller fetches it.
-				if v, err := decode(b); err == nil {
-					videos[i], found[i] = v, true
+				if e, err := decode(b); err == nil {
+					kept[i] = e.kept(now)
 				}
 				continue
 			}
@@ -305,5 +311,5 @@ func (s *Shared) Await(ctx context.Context, keys []Key) ([]*memories.Video, []bo
 		pending = still
 		t.Reset(wait)
 	}
-	return videos, found, nil
+	return kept, nil
 }

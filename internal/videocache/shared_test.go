@@ -44,11 +44,11 @@ func TestSharedStoreAcrossReplicas(t *testing.T) {
 	long := strings.Repeat("VI", 500)
 	k := func(acct, uid, no string) Key { return Key{acct, memories.VideoRef{UniqueID: uid, VideoNo: no}} }
 	one.Set(ctx, []Entry{
-		{k(a.ID(), "default", "VI1"), video, time.Minute},
-		{k(a.ID(), "x", "VI2"), nil, time.Minute},
-		{k(a.ID(), "a:b", "c"), listed, time.Minute},
-		{k(a.ID(), "default", long+"1"), nil, time.Minute},
-		{k(a.ID(), "default", "zero"), video, 0}, // not kept
+		{Key: k(a.ID(), "default", "VI1"), Video: video, TTL: time.Minute},
+		{Key: k(a.ID(), "x", "VI2"), Video: nil, TTL: time.Minute},
+		{Key: k(a.ID(), "a:b", "c"), Video: listed, TTL: time.Minute},
+		{Key: k(a.ID(), "default", long+"1"), Video: nil, TTL: time.Minute},
+		{Key: k(a.ID(), "default", "zero"), Video: video, TTL: 0}, // not kept
 	})
 
 	tests := []struct {
@@ -71,7 +71,7 @@ func TestSharedStoreAcrossReplicas(t *testing.T) {
 	for i, tt := range tests {
 		keys[i] = tt.k
 	}
-	got, found := two.Get(ctx, keys)
+	got, found := split(two.Get(ctx, keys))
 	if len(got) != len(tests) || len(found) != len(tests) {
 		t.Fatalf("got %d videos, %d found; want %d", len(got), len(found), len(tests))
 	}
@@ -86,8 +86,8 @@ func TestSharedStoreAcrossReplicas(t *testing.T) {
 		t.Errorf("got keys %q; want %d", stored, want)
 	}
 	for _, key := range stored {
-		if !strings.HasPrefix(key, prefix+":v2:video:{"+a.ID()+"}:") {
-			t.Errorf("got key %q; want it under the account's v2 namespace", key)
+		if !strings.HasPrefix(key, prefix+":v3:video:{"+a.ID()+"}:") {
+			t.Errorf("got key %q; want it under the account's v3 namespace", key)
 		}
 		if len(key) > 300 {
 			t.Errorf("got key %q of %d bytes; want long parts hashed", key, len(key))
@@ -119,20 +119,20 @@ func TestSharedIgnoresV1Entries(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if vs, found := two.Get(ctx, []Key{k}); found[0] {
+	if vs, found := split(two.Get(ctx, []Key{k})); found[0] {
 		t.Errorf("got %+v from a v1 entry; want a miss", vs[0])
 	}
 	// An unreadable v2 entry is a miss too.
 	if err := c.Client().Set(ctx, one.key("video", k), "{garbage", time.Minute).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if vs, found := two.Get(ctx, []Key{k}); found[0] {
+	if vs, found := split(two.Get(ctx, []Key{k})); found[0] {
 		t.Errorf("got %+v from garbage; want a miss", vs[0])
 	}
 	// Detailed crosses replicas.
 	full := &memories.Video{VideoNo: "VI1", Status: memories.StatusParse, Detailed: true}
 	one.Set(ctx, []Entry{{Key: k, Video: full, TTL: time.Minute}})
-	if vs, found := two.Get(ctx, []Key{k}); !found[0] || !reflect.DeepEqual(vs[0], full) {
+	if vs, found := split(two.Get(ctx, []Key{k})); !found[0] || !reflect.DeepEqual(vs[0], full) {
 		t.Errorf("got %+v, %v; want %+v", vs[0], found[0], full)
 	}
 }
@@ -150,25 +150,25 @@ func TestSharedStoreFallsBackToLocal(t *testing.T) {
 	s.Set(ctx, []Entry{{Key: before, Video: v, TTL: time.Minute}})
 
 	srv.Stop()
-	if got, found := s.Get(ctx, []Key{before}); !found[0] || got[0] != v {
+	if got, found := split(s.Get(ctx, []Key{before})); !found[0] || got[0] != v {
 		t.Errorf("Redis down: got %+v, %v; want the locally kept video", got[0], found[0])
 	}
 	if conn.Up() {
 		t.Errorf("got conn.Up() true after a failed command; want false")
 	}
 	s.Set(ctx, []Entry{{Key: during, TTL: time.Minute}})
-	if _, found := s.Get(ctx, []Key{during, before}); !found[0] || !found[1] {
+	if _, found := split(s.Get(ctx, []Key{during, before})); !found[0] || !found[1] {
 		t.Errorf("Redis down: got found %v; want both locally kept answers", found)
 	}
 
 	srv.Start()
 	eventually.True(t, "redis available again", conn.Up)
 	// The restarted Redis is empty, and now serves again.
-	if _, found := s.Get(ctx, []Key{before}); found[0] {
+	if _, found := split(s.Get(ctx, []Key{before})); found[0] {
 		t.Errorf("Redis back: got a hit; want Redis's miss")
 	}
 	s.Set(ctx, []Entry{{Key: before, Video: v, TTL: time.Minute}})
-	if got, found := s.Get(ctx, []Key{before}); !found[0] || got[0].VideoNo != "before" {
+	if got, found := split(s.Get(ctx, []Key{before})); !found[0] || got[0].VideoNo != "before" {
 		t.Errorf("Redis back: got %+v, %v; want the video", got[0], found[0])
 	}
 }
@@ -365,10 +365,11 @@ func TestSharedAwait(t *testing.T) {
 		one.Set(ctx, []Entry{{Key: later, Video: w, TTL: time.Minute}})
 		release()
 	}()
-	vs, found, err := two.Await(ctx, []Key{kept, later, failed, free})
+	ks, err := two.Await(ctx, []Key{kept, later, failed, free})
 	if err != nil {
 		t.Fatal(err)
 	}
+	vs, found := split(ks)
 	if want := []bool{true, true, false, false}; !reflect.DeepEqual(found, want) {
 		t.Errorf("got found %v; want %v", found, want)
 	}
@@ -379,8 +380,8 @@ func TestSharedAwait(t *testing.T) {
 	holdLease(t, one, free, time.Minute)
 	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
-	if _, found, err := two.Await(short, []Key{kept, free}); !errors.Is(err, context.DeadlineExceeded) || found[1] {
-		t.Errorf("held past the deadline: got found %v, err %v; want free unfound and DeadlineExceeded", found, err)
+	if ks, err := two.Await(short, []Key{kept, free}); !errors.Is(err, context.DeadlineExceeded) || ks[1].Found {
+		t.Errorf("held past the deadline: got %+v, err %v; want free unfound and DeadlineExceeded", ks, err)
 	}
 }
 
@@ -449,7 +450,7 @@ func TestSharedSetKeepsComplete(t *testing.T) {
 	one.Set(ctx, []Entry{{Key: k, Video: full, TTL: time.Minute}})
 	two.Set(ctx, []Entry{{Key: k, Video: list, TTL: time.Minute}})
 	// Get reads Redis (two's local copy holds the list answer).
-	vs, found := two.Get(ctx, []Key{k})
+	vs, found := split(two.Get(ctx, []Key{k}))
 	if !found[0] || vs[0] == nil || !vs[0].Detailed {
 		t.Errorf("after a list answer over a complete one: got %+v, found %v; want the complete answer", vs[0], found[0])
 	}
@@ -457,7 +458,7 @@ func TestSharedSetKeepsComplete(t *testing.T) {
 	k2 := Key{AccountID: k.AccountID, Ref: videotest.Ref("VI2")}
 	two.Set(ctx, []Entry{{Key: k2, Video: &memories.Video{VideoNo: "VI2"}, TTL: time.Minute}})
 	one.Set(ctx, []Entry{{Key: k2, Video: &memories.Video{VideoNo: "VI2", Detailed: true}, TTL: time.Minute}})
-	if vs, found := two.Get(ctx, []Key{k2}); !found[0] || !vs[0].Detailed {
+	if vs, found := split(two.Get(ctx, []Key{k2})); !found[0] || !vs[0].Detailed {
 		t.Errorf("after a complete answer over a list one: got %+v; want the complete answer", vs[0])
 	}
 }

@@ -11,6 +11,7 @@ package videocache
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -40,18 +41,47 @@ type Key struct {
 type Entry struct {
 	Key   Key
 	Video *memories.Video
-	TTL   time.Duration
+	// TTL is how long the answer serves as it is: its list fields, and
+	// its detail fields unless DetailUntil says longer.
+	TTL time.Duration
+	// DetailUntil, when later than TTL, keeps a complete answer's detail
+	// fields (resolutionLabel, fps, width, height) until then: they do not
+	// change once a video is parsed, so a list_videos answer that shows it
+	// still parsed is enough to serve them again (see Kept.Stale).
+	DetailUntil time.Time
+	// Replace keeps a list_videos answer even over a complete answer: the
+	// look-up saw the complete one and its answer shows it untrue (the
+	// video is gone or no longer parsed). Without it, a list_videos answer
+	// never replaces a complete one, which would only cost a get_metadata
+	// call later.
+	Replace bool
+}
+
+// Kept is what a Store holds for one key.
+type Kept struct {
+	// Found is false on a miss. A nil Video with Found true is a kept "not
+	// found".
+	Found bool
+	Video *memories.Video
+	// Stale reports an answer whose TTL is over but whose detail fields
+	// are kept (Entry.DetailUntil): Video is complete and parsed, and
+	// serves again only with fresh list fields.
+	Stale bool
+	// DetailUntil is when the detail fields of a complete answer stop
+	// serving; zero when they end with the answer.
+	DetailUntil time.Time
 }
 
 // Store keeps answers for a while. Implementations report no errors: a
 // store that cannot answer reports misses, and one that cannot keep an
 // answer drops it. A kept video carries whether it is complete
-// (memories.Video.Detailed).
+// (memories.Video.Detailed); a store whose detail fields' time is over
+// returns the video without them.
 type Store interface {
-	// Get returns the answers kept for keys; found[i] is false on a miss. A
-	// nil video with found true is a kept "not found".
-	Get(ctx context.Context, keys []Key) (videos []*memories.Video, found []bool)
-	// Set keeps entries, each for its TTL, which is positive.
+	// Get returns what is kept for keys, in order.
+	Get(ctx context.Context, keys []Key) []Kept
+	// Set keeps entries, each for its TTL or until its DetailUntil,
+	// whichever is later; an entry with neither in the future is dropped.
 	Set(ctx context.Context, entries []Entry)
 }
 
@@ -64,9 +94,9 @@ type Leaser interface {
 	// once their answers are kept. A store that cannot tell grants all.
 	Lease(ctx context.Context, keys []Key) (held []bool, release func())
 	// Await waits for the answers of whoever holds the claims on keys.
-	// found[i] is false when the claim on keys[i] ended with no answer
-	// kept; err is ctx's error, when it ends first.
-	Await(ctx context.Context, keys []Key) (videos []*memories.Video, found []bool, err error)
+	// Found is false where the claim ended with no answer kept; err is
+	// ctx's error, when it ends first.
+	Await(ctx context.Context, keys []Key) ([]Kept, error)
 }
 
 // TTLs say how long an answer is kept, by what the upstream said. Zero
@@ -76,6 +106,19 @@ type TTLs struct {
 	Failed   time.Duration // the upstream gave up parsing
 	Unparse  time.Duration // not parsed yet: it will change soon
 	NotFound time.Duration // unknown video: it may be uploaded any moment
+	// Detail is how long a parsed video's detail fields are kept, counted
+	// from the get_metadata call, when longer than Parse: a list_videos
+	// call refreshes the rest (Entry.DetailUntil).
+	Detail time.Duration
+}
+
+// entry is the Entry that keeps v, the upstream's answer as of now.
+func (t TTLs) entry(k Key, v *memories.Video, now time.Time) Entry {
+	e := Entry{Key: k, Video: v, TTL: t.For(v)}
+	if v != nil && v.Detailed && v.Status == memories.StatusParse && t.Detail > e.TTL {
+		e.DetailUntil = now.Add(t.Detail)
+	}
+	return e
 }
 
 // For returns how long v (nil: not found) is kept.
@@ -172,12 +215,14 @@ func (c *Cache) Videos(ctx context.Context, acct account.Account, refs []memorie
 	for i, ref := range refs {
 		keys[i] = Key{AccountID: acct.ID(), Ref: ref}
 	}
-	kept, found := c.store.Get(ctx, keys)
+	kept := c.store.Get(ctx, keys)
+	videos := make([]*memories.Video, len(refs))
 	var miss []int
 	for i := range refs {
-		if !found[i] || !complete(kept[i], detail) {
+		if !complete(kept[i], detail) {
 			miss = append(miss, i)
 		}
+		videos[i] = kept[i].Video
 	}
 	if c.obs != nil && len(miss) < len(refs) {
 		c.obs.CacheResult(string(resultHit), len(refs)-len(miss))
@@ -186,11 +231,11 @@ func (c *Cache) Videos(ctx context.Context, acct account.Account, refs []memorie
 		if recording {
 			setHitAttributes(span, len(refs))
 		}
-		return kept, nil
+		return videos, nil
 	}
 	l := &lookup{
 		Cache: c, acct: acct, refs: refs, keys: keys, detail: detail, span: span,
-		videos: kept,
+		videos: videos,
 		errs:   make([]error, len(refs)),
 	}
 	return l.fetchMisses(ctx, miss, recording)
@@ -259,11 +304,29 @@ func (l *lookup) fetchMisses(ctx context.Context, miss []int, recording bool) ([
 	return l.videos, nil
 }
 
-// complete reports whether a kept answer serves a look-up: "not found" and
-// get_metadata's answers serve any; list_videos' only look-ups without
-// detail.
-func complete(v *memories.Video, detail bool) bool {
-	return v == nil || v.Detailed || !detail
+// complete reports whether a kept answer serves a look-up: a fresh "not
+// found" or get_metadata answer serves any; list_videos' only look-ups
+// without detail.
+func complete(k Kept, detail bool) bool {
+	return k.Found && !k.Stale && (k.Video == nil || k.Video.Detailed || !detail)
+}
+
+// heldDetail returns the complete, parsed answer whose detail fields a
+// list_videos answer may serve again, or nil.
+func heldDetail(k Kept) *memories.Video {
+	if k.Found && k.Video != nil && k.Video.Detailed && k.Video.Status == memories.StatusParse {
+		return k.Video
+	}
+	return nil
+}
+
+// withDetail returns list, a list_videos answer, completed by the detail
+// fields of held, a complete answer of the same video.
+func withDetail(list, held *memories.Video) *memories.Video {
+	v := *list
+	v.Detailed = true
+	v.ResolutionLabel, v.FPS, v.Width, v.Height = held.ResolutionLabel, held.FPS, held.Width, held.Height
+	return &v
 }
 
 // lookup is one call of Videos.
@@ -339,7 +402,7 @@ func (l *lookup) fetch(ctx context.Context, idx []int, attempt int) (again []int
 
 // fetchOwn fetches the videos whose flights this look-up owns: a last look
 // in the store, then the answers of other replicas fetching them already,
-// then one upstream batch for the rest. It completes every flight it owns.
+// then the upstream calls for the rest. It completes every flight it owns.
 func (l *lookup) fetchOwn(ctx context.Context, own []owned) {
 	defer func() {
 		// Whatever happened, no flight is left for others to wait on.
@@ -353,18 +416,23 @@ func (l *lookup) fetchOwn(ctx context.Context, own []owned) {
 	}
 	// Look again: a call that ended between this look-up's miss and its
 	// claim has kept its answer and left no flight to join. A refresh
-	// wants the upstream's answer, not a kept one.
-	rest := own
-	if !l.refresh {
-		kept, found := l.store.Get(ctx, keys)
-		rest = nil
-		for j, o := range own {
-			if found[j] && complete(kept[j], l.detail) {
-				l.done(o, kept[j], nil, resultHit, false)
-			} else {
-				rest = append(rest, o)
-			}
+	// wants the upstream's answer, not a kept one, but it too keeps the
+	// detail fields that its answers show still true.
+	kept := l.store.Get(ctx, keys)
+	var rest []owned
+	var held map[int]Kept // by video index: detail fields a list answer may serve again
+	for j, o := range own {
+		if !l.refresh && complete(kept[j], l.detail) {
+			l.done(o, kept[j].Video, nil, resultHit, false)
+			continue
 		}
+		if heldDetail(kept[j]) != nil {
+			if held == nil {
+				held = map[int]Kept{}
+			}
+			held[o.i] = kept[j]
+		}
+		rest = append(rest, o)
 	}
 	if len(rest) == 0 {
 		return
@@ -374,10 +442,6 @@ func (l *lookup) fetchOwn(ctx context.Context, own []owned) {
 	if len(rest) == 0 {
 		return
 	}
-	refs := make([]memories.VideoRef, len(rest))
-	for j, o := range rest {
-		refs[j] = l.refs[o.i]
-	}
 	// Other look-ups may wait for these answers: a caller that leaves (its
 	// client went away) cancels the fetch only once nobody waits for it.
 	owner := ctx
@@ -386,32 +450,98 @@ func (l *lookup) fetchOwn(ctx context.Context, own []owned) {
 	l.flights.start(own, cancel)
 	stop := departure.AfterFunc(owner, func() { l.flights.ownerLeft(own) })
 	defer stop()
-	vs, errs := l.next.Videos(ctx, l.acct, refs, l.detail)
+	vs, errs := l.call(ctx, rest, held)
 	// Keep the answers before the flights end and before the claims go, so
 	// that look-ups arriving afterwards find them rather than call again.
+	now := time.Now()
 	var entries []Entry
 	for j, o := range rest {
-		if errs != nil && errs[j] != nil {
+		if errs[j] != nil {
 			continue
 		}
-		if ttl := l.ttl.For(vs[j]); ttl > 0 {
-			entries = append(entries, Entry{Key: l.keys[o.i], Video: vs[j], TTL: ttl})
+		e := l.ttl.entry(l.keys[o.i], vs[j], now)
+		if h, ok := held[o.i]; ok {
+			if !e.DetailUntil.IsZero() {
+				// A list answer completed by the kept detail fields (a
+				// held video is asked through get_metadata only once it is
+				// no longer parsed): they keep the time of the
+				// get_metadata call that read them.
+				e.DetailUntil = h.DetailUntil
+			}
+			// Whatever the answer, it is newer than the complete one kept.
+			e.Replace = true
+		}
+		if e.TTL > 0 || e.DetailUntil.After(now) {
+			entries = append(entries, e)
 		}
 	}
 	if len(entries) > 0 {
 		l.store.Set(context.WithoutCancel(ctx), entries)
 	}
 	for j, o := range rest {
-		var err error
-		if errs != nil {
-			err = errs[j]
-		}
+		err := errs[j]
 		if err != nil && owner.Err() != nil {
 			// Cancelled because the owner left: say why in its terms.
 			err = waitError(owner)
 		}
 		l.done(o, vs[j], err, resultMiss, err != nil && outOfTime(ctx, err))
 	}
+}
+
+// call asks the upstream for the videos of own, in order, with an error
+// slot per video. A video whose detail fields are held is asked through
+// list_videos, the batch call, even when the look-up needs its detail: a
+// parsed video's detail fields do not change, so its list answer, if it
+// shows the video still parsed, is completed by them. One that is no
+// longer parsed is then asked through get_metadata, when the look-up
+// needs its detail.
+func (l *lookup) call(ctx context.Context, own []owned, held map[int]Kept) ([]*memories.Video, []error) {
+	vs, errs := make([]*memories.Video, len(own)), make([]error, len(own))
+	fetch := func(at []int, detail bool) {
+		refs := make([]memories.VideoRef, len(at))
+		for j, p := range at {
+			refs[j] = l.refs[own[p].i]
+		}
+		got, es := l.next.Videos(ctx, l.acct, refs, detail)
+		for j, p := range at {
+			vs[p] = got[j]
+			if es != nil {
+				errs[p] = es[j]
+			}
+		}
+	}
+	var viaList, viaMeta []int
+	for p, o := range own {
+		if _, ok := held[o.i]; l.detail && !ok {
+			viaMeta = append(viaMeta, p)
+		} else {
+			viaList = append(viaList, p)
+		}
+	}
+	var wg sync.WaitGroup
+	if len(viaMeta) > 0 {
+		wg.Go(func() { fetch(viaMeta, true) })
+	}
+	if len(viaList) > 0 {
+		fetch(viaList, false)
+	}
+	wg.Wait()
+	var again []int
+	for _, p := range viaList {
+		h, ok := held[own[p].i]
+		if !ok || errs[p] != nil || vs[p] == nil {
+			continue
+		}
+		if vs[p].Status == memories.StatusParse {
+			vs[p] = withDetail(vs[p], h.Video)
+		} else if l.detail {
+			again = append(again, p)
+		}
+	}
+	if len(again) > 0 {
+		fetch(again, true)
+	}
+	return vs, errs
 }
 
 // claimReplicas claims the fetch of own's videos among replicas, when the
@@ -454,12 +584,12 @@ func (l *lookup) claimReplicas(ctx context.Context, own []owned) (fetch []owned,
 		}
 		wctx, span := l.start(ctx, "videocache.await_replica")
 		span.SetAttributes(attribute.Int("memories.videos", len(others)))
-		vs, found, err := ls.Await(wctx, otherKeys)
+		ks, err := ls.Await(wctx, otherKeys)
 		span.End()
 		for j, o := range others {
 			switch {
-			case found[j] && complete(vs[j], l.detail):
-				l.done(o, vs[j], nil, resultCoalesced, false)
+			case complete(ks[j], l.detail):
+				l.done(o, ks[j].Video, nil, resultCoalesced, false)
 			case err != nil:
 				// Out of time waiting for another replica: a caller with
 				// more time asks again.

@@ -58,9 +58,19 @@ type spyStore struct {
 	gets atomic.Int32
 }
 
-func (s *spyStore) Get(ctx context.Context, keys []Key) ([]*memories.Video, []bool) {
+func (s *spyStore) Get(ctx context.Context, keys []Key) []Kept {
 	defer s.gets.Add(1)
 	return s.Store.Get(ctx, keys)
+}
+
+// split returns what a Store's Get found as videos and whether each was
+// found.
+func split(kept []Kept) ([]*memories.Video, []bool) {
+	videos, found := make([]*memories.Video, len(kept)), make([]bool, len(kept))
+	for i, k := range kept {
+		videos[i], found[i] = k.Video, k.Found
+	}
+	return videos, found
 }
 
 func newLocal(t testing.TB) *Local {
@@ -376,7 +386,7 @@ func TestLocalSetKeepsDetailed(t *testing.T) {
 			for _, v := range tt.sets {
 				l.Set(context.Background(), []Entry{{Key: k, Video: v, TTL: time.Hour}})
 			}
-			vs, found := l.Get(context.Background(), []Key{k})
+			vs, found := split(l.Get(context.Background(), []Key{k}))
 			if vs[0] != tt.want || found[0] != tt.found {
 				t.Errorf("got %+v, %v; want %+v, %v", vs[0], found[0], tt.want, tt.found)
 			}
@@ -384,7 +394,7 @@ func TestLocalSetKeepsDetailed(t *testing.T) {
 	}
 	l := newLocal(t)
 	l.Set(context.Background(), []Entry{{Key: k, Video: full, TTL: 0}})
-	if _, found := l.Get(context.Background(), []Key{k}); found[0] {
+	if _, found := split(l.Get(context.Background(), []Key{k})); found[0] {
 		t.Errorf("TTL 0: got found; want nothing kept")
 	}
 	func() {

@@ -82,7 +82,7 @@ func deferRound(ctx context.Context, o *options, bin, rate string) (deferTimes, 
 		"MEMORIES_BASE_URL": emu.URL(), "MEMORIES_API_KEY": loadKey,
 		"MEMORIES_RATE_LIMIT": rate, "MEMORIES_RATE_BURST": "1",
 		"MEMORIES_LIST_RATE_LIMIT": rate, "MEMORIES_LIST_RATE_BURST": "1",
-		"CACHE_TTL_PARSE": "0", "MAX_DETAIL_VIDEOS_PER_QUERY": strconv.Itoa(o.videos),
+		"CACHE_TTL_PARSE": "0", "CACHE_TTL_DETAIL": "0", "MAX_DETAIL_VIDEOS_PER_QUERY": strconv.Itoa(o.videos),
 		"REQUEST_TIMEOUT": "10m", "LOG_LEVEL": "info",
 	}, "")
 	if err != nil {

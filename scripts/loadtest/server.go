@@ -50,7 +50,7 @@ func upstreamEnv(o *options, baseURL string) map[string]string {
 // cacheOff turns the server's cross-request cache off in env: every
 // CACHE_TTL_* 0, so no answer is kept (fetches in flight are still shared).
 func cacheOff(env map[string]string) {
-	for _, k := range []string{"CACHE_TTL_PARSE", "CACHE_TTL_FAILED", "CACHE_TTL_UNPARSE", "CACHE_TTL_NOT_FOUND"} {
+	for _, k := range []string{"CACHE_TTL_PARSE", "CACHE_TTL_FAILED", "CACHE_TTL_UNPARSE", "CACHE_TTL_NOT_FOUND", "CACHE_TTL_DETAIL"} {
 		env[k] = "0"
 	}
 }
