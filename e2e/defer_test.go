@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memories-facade/memories-graphql/internal/cost"
 	"github.com/memories-facade/memories-graphql/internal/emulator"
 	"github.com/memories-facade/memories-graphql/internal/videotest"
 )
@@ -24,14 +25,20 @@ const acceptMultipart = "multipart/mixed;deferSpec=20220824,application/json"
 // deferPart is one part of a multipart/mixed answer: the initial payload
 // (Data) or a set of deferred ones (Incremental).
 type deferPart struct {
-	Data        json.RawMessage      `json:"data"`
-	Errors      []videotest.GQLError `json:"errors"`
-	HasNext     *bool                `json:"hasNext"`
+	Data       json.RawMessage      `json:"data"`
+	Errors     []videotest.GQLError `json:"errors"`
+	HasNext    *bool                `json:"hasNext"`
+	Extensions struct {
+		Cost *cost.Report `json:"cost"`
+	} `json:"extensions"`
 	Incremental []struct {
-		Data   json.RawMessage      `json:"data"`
-		Path   []any                `json:"path"`
-		Label  string               `json:"label"`
-		Errors []videotest.GQLError `json:"errors"`
+		Data       json.RawMessage      `json:"data"`
+		Path       []any                `json:"path"`
+		Label      string               `json:"label"`
+		Errors     []videotest.GQLError `json:"errors"`
+		Extensions struct {
+			Cost *cost.Report `json:"cost"`
+		} `json:"extensions"`
 	} `json:"incremental"`
 }
 

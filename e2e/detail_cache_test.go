@@ -44,10 +44,11 @@ func TestDetailFieldsOutliveListFields(t *testing.T) {
 			} else {
 				h = setup(t, emulator.Options{Videos: vs, ListPageCap: 200}, env)
 			}
-			first := detailAnswer(t, h.servers[0], nos)
+			first, resp := detailAnswer(t, h.servers[0], nos)
 			if st := h.emu.Stats(); st.Requests != 100 || st.List.Requests != 0 {
 				t.Fatalf("first query: %d get_metadata and %d list_videos calls; want 100 and 0", st.Requests, st.List.Requests)
 			}
+			h.wantCost(t, "first query", resp, 0, 100)
 			// Since: video 0 failed, video 1 was deleted, video 2 renamed.
 			// Video 2's fps "changes" too, which a parsed file's cannot: the
 			// answer shows the kept value, so it was not asked again.
@@ -60,7 +61,7 @@ func TestDetailFieldsOutliveListFields(t *testing.T) {
 			h.emu.ResetCounters()
 
 			last := h.servers[len(h.servers)-1]
-			second := detailAnswer(t, last, nos)
+			second, resp := detailAnswer(t, last, nos)
 			want := append([]map[string]any{}, first...)
 			want[0] = map[string]any{"videoNo": nos[0], "videoName": "clip-0", "status": "FAILED", "duration": 0.0, "size": 0.0,
 				"resolutionLabel": "", "fps": 0.0, "width": 0.0, "height": 0.0}
@@ -77,12 +78,15 @@ func TestDetailFieldsOutliveListFields(t *testing.T) {
 				t.Errorf("second query: %d list_videos and %d get_metadata calls (%d for %s); want 1 and 1, for the FAILED video",
 					st.List.Requests, st.Requests, st.ByVideo[nos[0]], nos[0])
 			}
+			h.wantCost(t, "second query", resp, 0, 100)
 			// What the refresh kept answers every replica with no call.
 			h.emu.ResetCounters()
 			for i, in := range h.servers {
-				if got := detailAnswer(t, in, nos); !reflect.DeepEqual(got, second) {
+				got, resp := detailAnswer(t, in, nos)
+				if !reflect.DeepEqual(got, second) {
 					t.Errorf("server %d after the refresh: answers differ from the refresh's", i)
 				}
+				h.wantCost(t, fmt.Sprintf("server %d after the refresh", i), resp, 100, 0)
 			}
 			if st := h.emu.Stats(); st.List.Requests+st.Requests != 0 {
 				t.Errorf("queries after the refresh: %d list_videos and %d get_metadata calls; want none", st.List.Requests, st.Requests)
@@ -91,9 +95,9 @@ func TestDetailFieldsOutliveListFields(t *testing.T) {
 	}
 }
 
-// detailAnswer asks in for nos with detailQuery and returns the videos,
-// requiring no errors.
-func detailAnswer(t *testing.T, in *instance, nos []string) []map[string]any {
+// detailAnswer asks in for nos with detailQuery and returns the videos and
+// the response, requiring no errors.
+func detailAnswer(t *testing.T, in *instance, nos []string) ([]map[string]any, response) {
 	t.Helper()
 	resp := in.query(t, detailQuery, map[string]any{"nos": nos})
 	if len(resp.Errors) > 0 {
@@ -103,7 +107,7 @@ func detailAnswer(t *testing.T, in *instance, nos []string) []map[string]any {
 	if err := json.Unmarshal(resp.Data["videos"], &got); err != nil || len(got) != len(nos) {
 		t.Fatalf("videos: %d decoded (%v); want %d", len(got), err, len(nos))
 	}
-	return got
+	return got, resp
 }
 
 // copyWith returns a copy of m with k set to v.

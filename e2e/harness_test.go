@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/memories-facade/memories-graphql/internal/app"
+	"github.com/memories-facade/memories-graphql/internal/cost"
 	"github.com/memories-facade/memories-graphql/internal/emulator"
 	"github.com/memories-facade/memories-graphql/internal/redistest"
 	"github.com/memories-facade/memories-graphql/internal/videotest"
@@ -206,6 +207,25 @@ func setupCounting(t *testing.T, emuOpts emulator.Options, env map[string]string
 	return &harness{instance: in, emu: up.Server, servers: []*instance{in}}, up
 }
 
+// wantCost reports, in who's name, an extensions.cost of resp other than
+// the upstream calls the emulator counted since its counters were last
+// reset, and the cached and fetched videos given.
+func (h *harness) wantCost(t testing.TB, who string, resp response, cached, fetched int64) {
+	t.Helper()
+	st := h.emu.Stats()
+	want := cost.Report{Calls: cost.Calls{GetMetadata: st.Requests, ListVideos: st.List.Requests},
+		Videos: cost.Videos{Cached: cached, Fetched: fetched}}
+	if resp.Cost == nil {
+		t.Errorf("%s: no extensions.cost; want %+v", who, want)
+		return
+	}
+	got := *resp.Cost
+	got.RateLimitWaitMs = 0 // a time: not asserted
+	if got != want {
+		t.Errorf("%s: extensions.cost = %+v; want %+v", who, got, want)
+	}
+}
+
 // metrics returns what the server serves at /metrics.
 func (in *instance) metrics(t testing.TB) string {
 	t.Helper()
@@ -243,6 +263,7 @@ type response struct {
 	Raw    string
 	Data   map[string]json.RawMessage
 	Errors []videotest.GQLError
+	Cost   *cost.Report // extensions.cost; nil when absent
 }
 
 // errorsByPath indexes the errors by their path.
@@ -306,13 +327,16 @@ func getQuery(t testing.TB, url string) response {
 func graphQLResponse(t testing.TB, resp *http.Response, raw []byte) response {
 	t.Helper()
 	var out struct {
-		Data   map[string]json.RawMessage `json:"data"`
-		Errors []videotest.GQLError       `json:"errors"`
+		Data       map[string]json.RawMessage `json:"data"`
+		Errors     []videotest.GQLError       `json:"errors"`
+		Extensions struct {
+			Cost *cost.Report `json:"cost"`
+		} `json:"extensions"`
 	}
 	if err := json.Unmarshal(raw, &out); err != nil {
 		t.Fatalf("response is not GraphQL JSON (HTTP %d): %v\n%s", resp.StatusCode, err, raw)
 	}
-	return response{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw), Data: out.Data, Errors: out.Errors}
+	return response{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw), Data: out.Data, Errors: out.Errors, Cost: out.Extensions.Cost}
 }
 
 // postQuery posts one GraphQL operation; headers are name, value pairs.

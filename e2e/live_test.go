@@ -23,9 +23,10 @@ import (
 // liveEvent is one message of a subscription: a next's payload, or its
 // end (complete, or an error message that ends it).
 type liveEvent struct {
-	Data     map[string]json.RawMessage `json:"data"`
-	Errors   []videotest.GQLError       `json:"errors"`
-	Complete bool                       `json:"-"`
+	Data       map[string]json.RawMessage `json:"data"`
+	Errors     []videotest.GQLError       `json:"errors"`
+	Extensions map[string]json.RawMessage `json:"extensions"`
+	Complete   bool                       `json:"-"`
 }
 
 // watchedVideo is the part of a watchVideos event the tests read.

@@ -16,8 +16,18 @@ func TestGETQuery(t *testing.T) {
 	h := setup(t, emulator.Options{}, fast)
 	q := url.Values{"query": {`{ video(videoNo: "` + vendorExample + `") { videoName } }`}}
 	res := httpGet(t, h.url+"?"+q.Encode())
-	if got, want := res.body, `{"data":{"video":{"videoName":"182082-867762198_tiny"}}}`; got != want {
-		t.Errorf("GET /query = %s; want %s", got, want)
+	var got struct {
+		Data       json.RawMessage `json:"data"`
+		Extensions map[string]json.RawMessage
+	}
+	if err := json.Unmarshal([]byte(res.body), &got); err != nil {
+		t.Fatalf("GET /query = %s: %v", res.body, err)
+	}
+	if want := `{"video":{"videoName":"182082-867762198_tiny"}}`; string(got.Data) != want {
+		t.Errorf("GET /query data = %s; want %s", got.Data, want)
+	}
+	if _, ok := got.Extensions["cost"]; !ok || len(got.Extensions) != 1 {
+		t.Errorf("GET /query extensions = %v; want cost alone", got.Extensions)
 	}
 }
 

@@ -26,6 +26,7 @@ type Options struct {
 	Tracer         trace.Tracer // nil: no spans
 	Logger         *slog.Logger
 	Watch          Watcher // what subscriptions watch through; nil: none
+	Cost           bool    // add extensions.cost to every query's response
 }
 
 // NewServer returns the GraphQL server: the schema, its transports, and
@@ -62,6 +63,9 @@ func NewServer(o Options) *handler.Server {
 	gql.Use(EntityKeys{})
 	gql.Use(EventErrors{})
 	gql.Use(OperationMetrics{Recorder: o.Recorder})
+	if o.Cost {
+		gql.Use(Cost{})
+	}
 	if o.Tracer != nil {
 		gql.Use(Tracing{Tracer: o.Tracer})
 	}

@@ -283,6 +283,7 @@ func (a *App) routes(cfg Config, logger *slog.Logger, videos loader.Fetcher, fix
 		Tracer:         tracer,
 		Logger:         logger,
 		Watch:          a.watch,
+		Cost:           cfg.Cost,
 	})
 
 	r := chi.NewRouter()

@@ -67,6 +67,7 @@ type Config struct {
 	// Limits, access and observability.
 	MaxDepth           int
 	Introspection      bool
+	Cost               bool
 	AccessTokens       []string
 	CORSOrigins        []string
 	OTLPEndpoint       string
@@ -77,7 +78,7 @@ type Config struct {
 // ParseConfig reads the settings from args and the environment (getenv): defaults, then the environment, then
 // flags. A malformed environment value is an error, not a silent default.
 func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Config, error) {
-	c := Config{Batch: true}
+	c := Config{Batch: true, Cost: true}
 	fs := flag.NewFlagSet("memories-graphql", flag.ContinueOnError)
 	fs.SetOutput(out)
 
@@ -169,6 +170,8 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		"deepest field nesting of an operation; introspection's ofType chains do not count")
 	fs.BoolVar(&c.Introspection, "introspection", true,
 		"answer introspection queries (GraphiQL's docs, gateways' schema checks)")
+	fs.Func("cost-extension", "on (default) or off: extensions.cost in every query's response, with the upstream calls, cached videos and rate-limit wait of the operation",
+		func(v string) (err error) { c.Cost, err = parseSwitch(v); return err })
 	fs.Func("access-tokens", "comma-separated tokens clients must send in X-Access-Token (or as a Bearer token when the server holds the key); prefer the env var",
 		func(v string) error { c.AccessTokens = splitList(v); return nil })
 	fs.Func("cors-allowed-origins", "comma-separated origins browser apps may call from, or *",

@@ -19,6 +19,7 @@ import (
 	"github.com/graph-gophers/dataloader/v7"
 
 	"github.com/memories-facade/memories-graphql/internal/account"
+	"github.com/memories-facade/memories-graphql/internal/cost"
 	"github.com/memories-facade/memories-graphql/internal/memories"
 )
 
@@ -339,10 +340,12 @@ func newContext(ctx context.Context, l *Loader) context.Context {
 }
 
 // NewContext returns ctx carrying a new Loader for one request of acct
-// (see New), and ending after timeout: the loader's fetches end with it,
-// and a request that waits on nothing (a cache hit) arms no timer for it.
-// end releases the deadline; call it when the request is done.
+// (see New) and a cost.Meter that its fetches add to, and ending after
+// timeout: the loader's fetches end with it, and a request that waits on
+// nothing (a cache hit) arms no timer for it. end releases the deadline;
+// call it when the request is done.
 func NewContext(ctx context.Context, timeout time.Duration, f Fetcher, acct account.Account, onBatch func(size int)) (_ context.Context, end func()) {
+	ctx, _ = cost.NewContext(ctx)
 	dl := withLazyDeadline(ctx, time.Now().Add(timeout))
 	return newContext(dl, New(dl, f, acct, onBatch)), dl.stop
 }

@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/memories-facade/memories-graphql/internal/account"
+	"github.com/memories-facade/memories-graphql/internal/cost"
 	"github.com/memories-facade/memories-graphql/internal/memories"
 	"github.com/memories-facade/memories-graphql/internal/ratelimit"
 )
@@ -44,8 +45,8 @@ type Limiter interface {
 
 // The endpoints, as metrics and traces name them.
 const (
-	endpointMetadata = "get_metadata"
-	endpointList     = "list_videos"
+	endpointMetadata = cost.GetMetadata
+	endpointList     = cost.ListVideos
 )
 
 // Observer records what the Caller does, for metrics. endpoint is
@@ -384,9 +385,11 @@ func (c *Caller) wait(ctx context.Context, acct account.Account, ep endpoint) er
 	}
 	start := time.Now()
 	err := ep.limiter.Wait(waitCtx, acct.ID())
+	waited := time.Since(start)
 	if c.obs != nil {
-		c.obs.LimiterWait(ep.name, time.Since(start))
+		c.obs.LimiterWait(ep.name, waited)
 	}
+	cost.From(ctx).Wait(waited)
 	if err == nil {
 		return nil
 	}
@@ -419,6 +422,7 @@ func (c *Caller) call(ctx context.Context, ep endpoint, call func(context.Contex
 		return ctx.Err()
 	}
 	defer func() { <-c.slots }()
+	cost.From(ctx).Call(ep.name)
 	// Spans name videos, never the account: its key must not leave the
 	// process, and its hash identifies a customer.
 	// Without a tracer, no span: starting even a no-op one costs a context

@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/memories-facade/memories-graphql/internal/account"
+	"github.com/memories-facade/memories-graphql/internal/cost"
 	"github.com/memories-facade/memories-graphql/internal/departure"
 	"github.com/memories-facade/memories-graphql/internal/memories"
 )
@@ -224,8 +225,12 @@ func (c *Cache) Videos(ctx context.Context, acct account.Account, refs []memorie
 		}
 		videos[i] = kept[i].Video
 	}
-	if c.obs != nil && len(miss) < len(refs) {
-		c.obs.CacheResult(string(resultHit), len(refs)-len(miss))
+	meter := cost.From(ctx)
+	if len(miss) < len(refs) {
+		if c.obs != nil {
+			c.obs.CacheResult(string(resultHit), len(refs)-len(miss))
+		}
+		meter.Videos(string(resultHit), len(refs)-len(miss))
 	}
 	if len(miss) == 0 {
 		if recording {
@@ -234,7 +239,7 @@ func (c *Cache) Videos(ctx context.Context, acct account.Account, refs []memorie
 		return videos, nil
 	}
 	l := &lookup{
-		Cache: c, acct: acct, refs: refs, keys: keys, detail: detail, span: span,
+		Cache: c, acct: acct, refs: refs, keys: keys, detail: detail, span: span, meter: meter,
 		videos: videos,
 		errs:   make([]error, len(refs)),
 	}
@@ -254,6 +259,7 @@ func (c *Cache) Refresh(ctx context.Context, acct account.Account, refs []memori
 	}
 	l := &lookup{
 		Cache: c, acct: acct, refs: refs, keys: make([]Key, len(refs)), detail: detail, span: span, refresh: true,
+		meter:  cost.From(ctx),
 		videos: make([]*memories.Video, len(refs)),
 		errs:   make([]error, len(refs)),
 	}
@@ -338,6 +344,7 @@ type lookup struct {
 	detail  bool
 	refresh bool // ask the upstream, whatever is kept (Refresh)
 	span    trace.Span
+	meter   *cost.Meter // the operation's, or nil
 	videos  []*memories.Video
 	errs    []error
 	n       struct{ hit, miss, coalesced int }
@@ -359,6 +366,7 @@ func (l *lookup) count(r result, n int) {
 	if l.obs != nil {
 		l.obs.CacheResult(string(r), n)
 	}
+	l.meter.Videos(string(r), n)
 }
 
 // fetch answers the videos at idx: it joins the calls in flight for some
