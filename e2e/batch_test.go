@@ -332,11 +332,12 @@ func TestBatchFaults(t *testing.T) {
 		for _, v := range more[40:] {
 			h.emu.SetVideo("", v)
 		}
-		// A new video each time: a fetched one answers from the cache.
+		// New videos each time, a fetched one answers from the cache; two,
+		// as one alone goes to get_metadata while its budget is there.
 		next := 40
 		eventually.True(t, "list_videos in use again after the probe interval", func() bool {
-			h.requireVideos(t, fresh[next:next+1])
-			next++
+			h.requireVideos(t, fresh[next:next+2])
+			next += 2
 			return h.emu.Stats().List.Served > 0
 		})
 		h.emu.ResetCounters()

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -114,4 +116,69 @@ func TestRateLimitTimeoutGivesRetryAfter(t *testing.T) {
 		t.Errorf("upstream calls = %d; want %d (refused videos make no call)", got, fetched)
 	}
 	t.Logf("fetched %d, rate limited %d, in %v", fetched, limited, elapsed)
+}
+
+// A mixed load at the vendor's exact limits (5 calls/s, burst 5, for each
+// endpoint, on both sides): single videos, which go to get_metadata while
+// its budget is there and to list_videos when it is not, next to detail
+// queries and two-video batches. Neither budget runs over: no 0429 on
+// either endpoint, every video answers, and single videos took both paths.
+func TestRateLimitMixedLoadNo0429(t *testing.T) {
+	vs, nos := testVideos(600)
+	h := setup(t, emulator.Options{Videos: vs, RateLimit: 5, Burst: 5, ListRateLimit: 5, ListBurst: 5, ListPageCap: 200},
+		map[string]string{"MEMORIES_API_KEY": testKey, "MEMORIES_RATE_LIMIT": "5", "MEMORIES_RATE_BURST": "5",
+			"MEMORIES_LIST_RATE_LIMIT": "5", "MEMORIES_LIST_RATE_BURST": "5"})
+	var (
+		next   atomic.Int64
+		single struct {
+			sync.Mutex
+			meta, list int64
+		}
+		wg sync.WaitGroup
+	)
+	take := func(n int) []string {
+		i := int(next.Add(int64(n)))
+		return nos[i-n : i]
+	}
+	ask := func(q string, batch []string) response {
+		resp := h.query(t, q, map[string]any{"nos": batch})
+		if len(resp.Errors) > 0 || resp.Cost == nil {
+			t.Errorf("videos %v: errors %+v, cost %v; want none, and the cost", batch, resp.Errors, resp.Cost)
+		}
+		return resp
+	}
+	const list, detail = `query($nos: [ID!]!) { videos(videoNos: $nos) { videoNo } }`, `query($nos: [ID!]!) { videos(videoNos: $nos) { videoNo fps } }`
+	end := time.Now().Add(3 * time.Second)
+	for range 4 {
+		wg.Go(func() {
+			for time.Now().Before(end) {
+				if c := ask(list, take(1)).Cost; c != nil {
+					single.Lock()
+					single.meta += c.Calls.GetMetadata
+					single.list += c.Calls.ListVideos
+					single.Unlock()
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for time.Now().Before(end) {
+			ask(detail, take(1))
+		}
+	})
+	wg.Go(func() {
+		for time.Now().Before(end) {
+			ask(list, take(2))
+		}
+	})
+	wg.Wait()
+	st := h.emu.Stats()
+	t.Logf("%d videos: %d get_metadata and %d list_videos calls; single videos: %d through get_metadata, %d through list_videos",
+		next.Load(), st.Requests, st.List.Requests, single.meta, single.list)
+	if st.RateLimited != 0 || st.List.RateLimited != 0 {
+		t.Errorf("0429 answers: get_metadata %d, list_videos %d; want 0 and 0", st.RateLimited, st.List.RateLimited)
+	}
+	if single.meta == 0 || single.list == 0 {
+		t.Errorf("single videos: %d through get_metadata, %d through list_videos; want some of each", single.meta, single.list)
+	}
 }

@@ -235,13 +235,14 @@ func (a *App) videoCache(cfg Config, logger *slog.Logger, client *memories.Clien
 		store = videocache.NewShared(conn, local)
 	}
 	up := upstream.New(client, meta, list, upstream.Options{
-		MaxConcurrency: cfg.MaxConcurrency,
-		NoBatch:        !cfg.Batch,
-		BatchSize:      cfg.ListBatchSize,
-		ProbeAfter:     cfg.ListProbe,
-		Observer:       a.metrics,
-		Tracer:         tracer,
-		Logger:         logger,
+		MaxConcurrency:    cfg.MaxConcurrency,
+		NoBatch:           !cfg.Batch,
+		BatchSize:         cfg.ListBatchSize,
+		SingleViaMetadata: true,
+		ProbeAfter:        cfg.ListProbe,
+		Observer:          a.metrics,
+		Tracer:            tracer,
+		Logger:            logger,
 	})
 	return videocache.New(videocache.Options{
 		Upstream: up,

@@ -69,6 +69,10 @@ type Options struct {
 	// BatchSize is the number of videos asked per list_videos call
 	// (default 200).
 	BatchSize int
+	// SingleViaMetadata sends a batch of one video to get_metadata when
+	// that budget is there now (see metaNow). The server sets it; it is off
+	// in the zero value so that tests of list_videos can ask for one video.
+	SingleViaMetadata bool
 	// ProbeAfter is how long an account whose list_videos is unavailable
 	// uses get_metadata before list_videos is tried again (default 1m).
 	ProbeAfter time.Duration
@@ -106,6 +110,7 @@ type Caller struct {
 	reserve    time.Duration
 	noBatch    bool
 	batchSize  int
+	single     bool
 	probeAfter time.Duration
 	obs        Observer
 	tracer     trace.Tracer
@@ -142,6 +147,7 @@ func New(client Client, meta, list Limiter, opts Options) *Caller {
 		reserve:     positive(opts.callReserve, 250*time.Millisecond),
 		noBatch:     opts.NoBatch,
 		batchSize:   positive(opts.BatchSize, 200),
+		single:      opts.SingleViaMetadata,
 		probeAfter:  positive(opts.ProbeAfter, time.Minute),
 		obs:         opts.Observer,
 		tracer:      opts.Tracer,
@@ -228,9 +234,37 @@ func (c *Caller) batches(ctx context.Context, acct account.Account, refs []memor
 		}
 	}
 	parallel(len(chunks), cap(c.slots), func(j int) {
+		if c.single && len(chunks[j]) == 1 && c.metaNow(ctx, acct) {
+			i := chunks[j][0]
+			r.videos[i], r.errs[i] = c.videoOnBudget(ctx, acct, refs[i])
+			return
+		}
 		c.batch(ctx, acct, refs, chunks[j], r)
 	})
 }
+
+// metaNow takes a get_metadata call's budget for the account if it is
+// there now, without waiting: a batch of one video then costs one
+// get_metadata call in place of one list_videos call. Both are one call;
+// get_metadata's answer is complete, so it also serves later selections
+// of the detail fields, and it skips the list path's work. A batch of two
+// or more stays on list_videos, one call for all: more get_metadata calls
+// would spend more of the account's budget. When get_metadata's budget is
+// spent or queued for (detail look-ups waiting for it keep their turn),
+// the video goes to list_videos as before.
+func (c *Caller) metaNow(ctx context.Context, acct account.Account) bool {
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < c.reserve {
+		return false
+	}
+	now, cancel := context.WithTimeout(ctx, noWait)
+	defer cancel()
+	err := c.meta.limiter.Wait(now, acct.ID())
+	return err == nil
+}
+
+// noWait is the longest wait for budget metaNow takes as "there now": the
+// limiters refuse at once a wait longer than the caller's deadline.
+const noWait = time.Millisecond
 
 // batch fetches one chunk of videos of one scope through list_videos. When
 // the call keeps failing in a way that may concern only some of its videos
@@ -289,7 +323,7 @@ func (c *Caller) listAll(ctx context.Context, acct account.Account, refs []memor
 	// never add up.
 	for page := 1; page <= len(nos)+1; page++ {
 		var p *memories.ListPage
-		err := c.do(ctx, acct, c.list, func(ctx context.Context, span trace.Span) (string, error) {
+		err := c.do(ctx, acct, c.list, false, func(ctx context.Context, span trace.Span) (string, error) {
 			if span.IsRecording() {
 				span.SetAttributes(attribute.String("memories.unique_id", uniqueID),
 					attribute.Int("memories.videos", len(nos)), attribute.Int("memories.page", page))
@@ -316,8 +350,17 @@ func (c *Caller) listAll(ctx context.Context, acct account.Account, refs []memor
 
 // video fetches one video with get_metadata.
 func (c *Caller) video(ctx context.Context, acct account.Account, ref memories.VideoRef) (*memories.Video, error) {
+	return c.fetchVideo(ctx, acct, ref, false)
+}
+
+// videoOnBudget is video for a call whose budget was taken already.
+func (c *Caller) videoOnBudget(ctx context.Context, acct account.Account, ref memories.VideoRef) (*memories.Video, error) {
+	return c.fetchVideo(ctx, acct, ref, true)
+}
+
+func (c *Caller) fetchVideo(ctx context.Context, acct account.Account, ref memories.VideoRef, budgeted bool) (*memories.Video, error) {
 	var v *memories.Video
-	err := c.do(ctx, acct, c.meta, func(ctx context.Context, span trace.Span) (string, error) {
+	err := c.do(ctx, acct, c.meta, budgeted, func(ctx context.Context, span trace.Span) (string, error) {
 		if span.IsRecording() {
 			span.SetAttributes(attribute.String("memories.video_no", ref.VideoNo), attribute.String("memories.unique_id", ref.UniqueID))
 		}
@@ -335,12 +378,14 @@ func (c *Caller) video(ctx context.Context, acct account.Account, ref memories.V
 // retrying: rate limited (after the upstream's Retry-After, which pauses
 // the whole account, or a jittered backoff) and the vendor's transient
 // 0001 (up to transientRetries times). call returns the outcome to record
-// when it succeeds.
-func (c *Caller) do(ctx context.Context, acct account.Account, ep endpoint, call func(context.Context, trace.Span) (string, error)) error {
+// when it succeeds. budgeted says the first attempt's budget is taken.
+func (c *Caller) do(ctx context.Context, acct account.Account, ep endpoint, budgeted bool, call func(context.Context, trace.Span) (string, error)) error {
 	transient := 0
 	for attempt := 0; ; attempt++ {
-		if err := c.wait(ctx, acct, ep); err != nil {
-			return err
+		if attempt > 0 || !budgeted {
+			if err := c.wait(ctx, acct, ep); err != nil {
+				return err
+			}
 		}
 		err := c.call(ctx, ep, call)
 		var me *memories.Error

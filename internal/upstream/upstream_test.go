@@ -920,3 +920,58 @@ func TestAccountErrorIsNotSplit(t *testing.T) {
 		})
 	}
 }
+
+// With SingleViaMetadata, a batch of one video costs a get_metadata call
+// while that budget is there now, and a list_videos call when it is spent
+// or queued for; a batch of two stays one list_videos call.
+func TestSingleVideoViaMetadata(t *testing.T) {
+	ctx := context.Background()
+	// get_metadata: one call, then one a second.
+	e := setup(t, config{opts: upstream.Options{SingleViaMetadata: true}, metaRate: 1})
+	for i, tt := range []struct {
+		name       string
+		refs       []memories.VideoRef
+		wantDetail bool // the answer came from get_metadata
+	}{
+		{"one video, budget there", refs(scopeA, 0, 1), true},
+		{"one video, budget spent", refs(scopeA, 1, 1), false},
+		{"two videos", refs(scopeA, 2, 2), false},
+	} {
+		vs, errs := e.caller.Videos(ctx, acct, tt.refs, false)
+		if errs != nil {
+			t.Fatalf("%s: errors %v", tt.name, errs)
+		}
+		for j, v := range vs {
+			if v == nil || v.Detailed != tt.wantDetail || *v.VideoName != name(scopeA, tt.refs[j].VideoNo) {
+				t.Errorf("step %d, %s: video %d = %+v; want it, Detailed %v", i, tt.name, j, v, tt.wantDetail)
+			}
+		}
+	}
+	st := e.emu.Stats()
+	if st.Requests != 1 || st.List.Requests != 2 {
+		t.Errorf("get_metadata calls %d, list_videos calls %d; want 1 and 2", st.Requests, st.List.Requests)
+	}
+
+	// While a detail look-up spends and queues for get_metadata's budget,
+	// one video asked meanwhile goes to list_videos: the look-up keeps its
+	// turn.
+	time.Sleep(1500 * time.Millisecond) // the budget back
+	e.emu.ResetCounters()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if _, errs := e.caller.Videos(ctx, acct, refs(scopeB, 0, 3), true); errs != nil {
+			t.Errorf("detail look-up: %v", errs)
+		}
+	})
+	for e.emu.Stats().Requests == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	vs, errs := e.caller.Videos(ctx, acct, refs(scopeA, 5, 1), false)
+	wg.Wait()
+	if errs != nil || vs[0] == nil || vs[0].Detailed {
+		t.Errorf("one video while detail calls queue: got %+v, %v; want its list answer", vs[0], errs)
+	}
+	if st := e.emu.Stats(); st.Requests != 3 || st.List.Requests != 1 {
+		t.Errorf("get_metadata calls %d, list_videos calls %d; want 3 (the detail look-up's) and 1", st.Requests, st.List.Requests)
+	}
+}
