@@ -11,6 +11,7 @@ package cost
 
 import (
 	"context"
+	"strconv"
 	"sync/atomic"
 	"time"
 )
@@ -99,6 +100,30 @@ func (m *Meter) Report() Report {
 		Videos:          Videos{Cached: m.cached.Load(), Shared: m.shared.Load(), Fetched: m.fetched.Load()},
 		RateLimitWaitMs: time.Duration(m.waited.Load()).Milliseconds(),
 	}
+}
+
+// MarshalJSON writes r as its JSON tags say.
+func (r Report) MarshalJSON() ([]byte, error) {
+	return r.AppendJSON(make([]byte, 0, 128)), nil
+}
+
+// AppendJSON appends r's JSON to b, without reflection: every response
+// carries one, on the path of every cache hit, and the HTTP transports
+// write it with the data as it is (see gqlhttp).
+func (r Report) AppendJSON(b []byte) []byte {
+	b = append(b, `{"calls":{"getMetadata":`...)
+	b = strconv.AppendInt(b, r.Calls.GetMetadata, 10)
+	b = append(b, `,"listVideos":`...)
+	b = strconv.AppendInt(b, r.Calls.ListVideos, 10)
+	b = append(b, `},"videos":{"cached":`...)
+	b = strconv.AppendInt(b, r.Videos.Cached, 10)
+	b = append(b, `,"shared":`...)
+	b = strconv.AppendInt(b, r.Videos.Shared, 10)
+	b = append(b, `,"fetched":`...)
+	b = strconv.AppendInt(b, r.Videos.Fetched, 10)
+	b = append(b, `},"rateLimitWaitMs":`...)
+	b = strconv.AppendInt(b, r.RateLimitWaitMs, 10)
+	return append(b, '}')
 }
 
 type ctxKey struct{}

@@ -2,6 +2,7 @@ package cost_test
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"testing"
 	"time"
@@ -47,5 +48,27 @@ func TestNilMeter(t *testing.T) {
 	m.Wait(time.Second)
 	if got := m.Report(); got != (cost.Report{}) {
 		t.Errorf("nil Meter's Report() = %+v; want zero", got)
+	}
+}
+
+// Report's hand-written JSON is what its tags say.
+func TestReportJSON(t *testing.T) {
+	r := cost.Report{Calls: cost.Calls{GetMetadata: 1, ListVideos: 22},
+		Videos: cost.Videos{Cached: 333, Shared: 4, Fetched: 55}, RateLimitWaitMs: 6789}
+	got, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type plain cost.Report // the same fields and tags, without MarshalJSON
+	want, err := json.Marshal(plain(r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("json.Marshal(Report) = %s; want %s", got, want)
+	}
+	var back cost.Report
+	if err := json.Unmarshal(got, &back); err != nil || back != r {
+		t.Errorf("round trip: got %+v, %v; want %+v", back, err, r)
 	}
 }

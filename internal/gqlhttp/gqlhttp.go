@@ -38,10 +38,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -144,10 +146,32 @@ func writeError(ctx context.Context, w http.ResponseWriter, exec graphql.GraphEx
 func writeResponse(w http.ResponseWriter, resp *graphql.Response) {
 	if onlyData(resp) {
 		// The executor's data is JSON already: written as it is, not
-		// checked and copied again by encoding/json.
-		b := make([]byte, 0, len(`{"data":}`)+len(resp.Data)+1)
-		b = append(append(append(b, `{"data":`...), resp.Data...), '}')
-		_, _ = w.Write(b)
+		// checked and copied again by encoding/json, and so are the
+		// extensions that write their own JSON.
+		b := make([]byte, 0, len(`{"data":,"extensions":{}}`)+len(resp.Data)+160)
+		b = append(append(b, `{"data":`...), resp.Data...)
+		if len(resp.Extensions) > 0 {
+			b = append(b, `,"extensions":{`...)
+			add := func(k string, v any) {
+				if b[len(b)-1] != '{' {
+					b = append(b, ',')
+				}
+				b = append(append(append(b, '"'), k...), `":`...)
+				b = v.(jsonAppender).AppendJSON(b)
+			}
+			if len(resp.Extensions) == 1 {
+				for k, v := range resp.Extensions {
+					add(k, v)
+				}
+			} else {
+				// In encoding/json's order.
+				for _, k := range slices.Sorted(maps.Keys(resp.Extensions)) {
+					add(k, resp.Extensions[k])
+				}
+			}
+			b = append(b, '}')
+		}
+		_, _ = w.Write(append(b, '}'))
 		return
 	}
 	b, err := json.Marshal(resp)
@@ -159,11 +183,35 @@ func writeResponse(w http.ResponseWriter, resp *graphql.Response) {
 	_, _ = w.Write(b)
 }
 
-// onlyData reports whether resp is data and nothing else: no errors,
-// extensions or incremental delivery fields.
+// onlyData reports whether resp is data and nothing else, but extensions
+// that write their own JSON under plain names: no errors or incremental
+// delivery fields.
 func onlyData(resp *graphql.Response) bool {
-	return len(resp.Data) > 0 && len(resp.Errors) == 0 && len(resp.Extensions) == 0 &&
-		resp.Label == "" && resp.Path == nil && resp.HasNext == nil
+	if len(resp.Data) == 0 || len(resp.Errors) != 0 || resp.Label != "" || resp.Path != nil || resp.HasNext != nil {
+		return false
+	}
+	for k, v := range resp.Extensions {
+		if _, ok := v.(jsonAppender); !ok || !plainName(k) {
+			return false
+		}
+	}
+	return true
+}
+
+// jsonAppender is an extension's value that appends its own JSON, such
+// as cost.Report.
+type jsonAppender interface {
+	AppendJSON(b []byte) []byte
+}
+
+// plainName reports whether name needs no escaping in JSON.
+func plainName(name string) bool {
+	for _, c := range []byte(name) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return name != ""
 }
 
 // execute runs a well-formed request: request errors with the media type's

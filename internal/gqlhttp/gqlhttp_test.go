@@ -22,6 +22,8 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/memories-facade/memories-graphql/internal/cost"
 )
 
 func TestNegotiate(t *testing.T) {
@@ -262,6 +264,14 @@ func TestWriteResponse(t *testing.T) {
 		{"data and errors", &graphql.Response{Data: json.RawMessage(`{"a":null}`),
 			Errors: gqlerror.List{{Message: "boom", Path: ast.Path{ast.PathName("a")}}}}, ""},
 		{"data and extensions", &graphql.Response{Data: json.RawMessage(`{"a":1}`), Extensions: map[string]any{"x": 1}}, ""},
+		{"data and the cost", &graphql.Response{Data: json.RawMessage(`{"a":1}`),
+			Extensions: map[string]any{"cost": cost.Report{Calls: cost.Calls{ListVideos: 2}}}}, ""},
+		{"data and extensions that append their JSON, sorted", &graphql.Response{Data: json.RawMessage(`{"a":1}`),
+			Extensions: map[string]any{"cost": cost.Report{}, "b_2": cost.Report{RateLimitWaitMs: 7}}}, ""},
+		{"an extension name to escape", &graphql.Response{Data: json.RawMessage(`{"a":1}`),
+			Extensions: map[string]any{`co"st`: cost.Report{}}}, ""},
+		{"the cost with another extension", &graphql.Response{Data: json.RawMessage(`{"a":1}`),
+			Extensions: map[string]any{"cost": cost.Report{}, "x": 1}}, ""},
 		{"null data", &graphql.Response{Data: json.RawMessage(`null`)}, `{"data":null}`},
 		{"incremental", &graphql.Response{Data: json.RawMessage(`{"a":1}`), HasNext: &hasNext, Label: "l"}, ""},
 	} {
