@@ -119,3 +119,28 @@ func copyWith(m map[string]any, k string, v any) map[string]any {
 	c[k] = v
 	return c
 }
+
+// A query whose videos need detail fields for some and not for others
+// refreshes them all in one list_videos call once CACHE_TTL_PARSE is over.
+func TestDetailAndListVideosShareTheRefresh(t *testing.T) {
+	const parseTTL = time.Second
+	vs, nos := detailVideos("6", 6)
+	h := setup(t, emulator.Options{Videos: vs, ListPageCap: 200}, with(fastList, "CACHE_TTL_PARSE", parseTTL.String(), "CACHE_TTL_DETAIL", "1h"))
+	q := fmt.Sprintf(`query($list: [ID!]!) { full: videos(videoNos: [%q, %q, %q]) { videoNo fps } list: videos(videoNos: $list) { videoNo videoName } }`,
+		nos[0], nos[1], nos[2])
+	vars := map[string]any{"list": nos[3:]}
+	first := h.query(t, q, vars)
+	if len(first.Errors) > 0 {
+		t.Fatalf("errors %+v", first.Errors)
+	}
+	time.Sleep(2 * parseTTL)
+	h.emu.ResetCounters()
+	second := h.query(t, q, vars)
+	if len(second.Errors) > 0 || string(second.Data["full"]) != string(first.Data["full"]) || string(second.Data["list"]) != string(first.Data["list"]) {
+		t.Errorf("after CACHE_TTL_PARSE: %s; want the first answer again, %s", second.Raw, first.Raw)
+	}
+	if st := h.emu.Stats(); st.List.Requests != 1 || st.Requests != 0 {
+		t.Errorf("after CACHE_TTL_PARSE: %d list_videos and %d get_metadata calls; want 1 and 0", st.List.Requests, st.Requests)
+	}
+	h.wantCost(t, "the refresh", second, 0, 6)
+}

@@ -36,6 +36,14 @@ type Fetcher interface {
 	Videos(ctx context.Context, acct account.Account, refs []memories.VideoRef, detail bool) ([]*memories.Video, []error)
 }
 
+// mixedFetcher is a Fetcher that also takes videos of both kinds in one
+// call (detail[i] for refs[i]), so that they can share batches: the cache
+// sends videos whose detail fields it keeps to list_videos with the
+// others.
+type mixedFetcher interface {
+	VideosMixed(ctx context.Context, acct account.Account, refs []memories.VideoRef, detail []bool) ([]*memories.Video, []error)
+}
+
 // ErrNoAccount is the error of every video of a request that carries no API
 // key while the server has none either.
 var ErrNoAccount = &memories.Error{Kind: memories.KindUnauthenticated,
@@ -270,7 +278,8 @@ func (l *Loader) batch(_ context.Context, keys []Key) []*dataloader.Result[*memo
 }
 
 // fetch fetches distinct keys: the videos needed in full and the others,
-// each kind in one call of the Fetcher, on the request's context. errs, if
+// in one call of a mixedFetcher, else each kind in one call of the
+// Fetcher, on the request's context. errs, if
 // not nil, has an entry per key; it may be nil when no video failed.
 func (l *Loader) fetch(keys []Key) (videos []*memories.Video, errs []error) {
 	if l.onBatch != nil {
@@ -296,6 +305,13 @@ func (l *Loader) fetch(keys []Key) (videos []*memories.Video, errs []error) {
 			refs[i] = k.Ref
 		}
 		return l.fetcher.Videos(l.ctx, l.acct, refs, full > 0)
+	}
+	if mf, ok := l.fetcher.(mixedFetcher); ok {
+		refs, detail := make([]memories.VideoRef, len(keys)), make([]bool, len(keys))
+		for i, k := range keys {
+			refs[i], detail[i] = k.Ref, k.Detail
+		}
+		return mf.VideosMixed(l.ctx, l.acct, refs, detail)
 	}
 	videos, errs = make([]*memories.Video, len(keys)), make([]error, len(keys))
 	kind := func(detail bool) {

@@ -254,3 +254,40 @@ func TestCacheListRefreshDropsUntrueDetail(t *testing.T) {
 		t.Errorf("got upstream calls with detail %v; want %v", got, want)
 	}
 }
+
+// One look-up of both kinds shares its list_videos call: videos that need
+// their detail fields and have them kept go with those that need none.
+func TestCacheMixedLookupSharesTheListCall(t *testing.T) {
+	const parseTTL = 50 * time.Millisecond
+	acct := videotest.Account(t, "sk-a")
+	up := &videotest.Fetcher{}
+	cache := New(Options{Upstream: up, Store: newLocal(t), TTLs: TTLs{Parse: parseTTL, Detail: time.Hour}})
+	ctx := context.Background()
+	if _, errs := cache.Videos(ctx, acct, videotest.Refs("VI1", "VI2"), true); errs != nil {
+		t.Fatal(errs)
+	}
+	time.Sleep(3 * parseTTL)
+	up.Reset()
+	refs := videotest.Refs("VI1", "VI2", "VI3", "VI4")
+	vs, errs := cache.VideosMixed(ctx, acct, refs, []bool{true, true, false, false})
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	for i, v := range vs {
+		if v == nil || v.VideoNo != refs[i].VideoNo || v.Detailed != (i < 2) || (i < 2 && *v.FPS != 30) {
+			t.Errorf("video %d = %s; want %s, in full for the first two", i, show(v), refs[i].VideoNo)
+		}
+	}
+	calls := up.Calls()
+	if len(calls) != 1 || calls[0].Detail || len(calls[0].Refs) != 4 {
+		t.Errorf("got calls %+v; want one list call for the four", calls)
+	}
+	// With nothing kept, the kinds go to their own calls.
+	up.Reset()
+	if _, errs := cache.VideosMixed(ctx, acct, videotest.Refs("VI5", "VI6"), []bool{true, false}); errs != nil {
+		t.Fatal(errs)
+	}
+	if got, want := len(up.Calls()), 2; got != want {
+		t.Errorf("got %d calls; want %d, one per kind", got, want)
+	}
+}

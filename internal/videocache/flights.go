@@ -67,7 +67,7 @@ var errAbandoned = errors.New("videocache: the fetch of this video ended without
 // claim joins, for each video at idx, a flight that answers it (any
 // flight answers a look-up without detail; only a detail flight one with
 // detail), or starts one that the caller owns.
-func (fs *flights) claim(ctx context.Context, keys []Key, idx []int, detail bool, span trace.SpanContext) (own []owned, joined []joinedFlight) {
+func (fs *flights) claim(ctx context.Context, keys []Key, idx []int, detail func(i int) bool, span trace.SpanContext) (own []owned, joined []joinedFlight) {
 	deadline, _ := ctx.Deadline()
 	g := &fetchGroup{}
 	fs.mu.Lock()
@@ -77,7 +77,7 @@ func (fs *flights) claim(ctx context.Context, keys []Key, idx []int, detail bool
 	}
 	for _, i := range idx {
 		full := flightKey{Key: keys[i], detail: true}
-		k := flightKey{Key: keys[i], detail: detail}
+		k := flightKey{Key: keys[i], detail: detail(i)}
 		f, ok := fs.m[full]
 		if !ok {
 			f, ok = fs.m[k]

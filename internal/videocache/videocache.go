@@ -11,6 +11,7 @@ package videocache
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -204,13 +205,36 @@ const maxAttempts = 3
 // serve. Videos that other look-ups are fetching already are awaited, not
 // fetched again.
 func (c *Cache) Videos(ctx context.Context, acct account.Account, refs []memories.VideoRef, detail bool) ([]*memories.Video, []error) {
+	return c.videos(ctx, acct, refs, needs{all: detail})
+}
+
+// VideosMixed is Videos with detail said per video: detail[i] for refs[i].
+// The videos of one look-up share its list_videos calls, those that need
+// their detail fields and have them kept included, where two look-ups
+// (one per kind) would each make their own.
+func (c *Cache) VideosMixed(ctx context.Context, acct account.Account, refs []memories.VideoRef, detail []bool) ([]*memories.Video, []error) {
+	return c.videos(ctx, acct, refs, needs{per: detail})
+}
+
+// needs says which videos of a look-up need their detail fields: all, or
+// those whose per is true.
+type needs struct {
+	all bool
+	per []bool
+}
+
+func (n needs) of(i int) bool { return n.all || (n.per != nil && n.per[i]) }
+
+func (n needs) any() bool { return n.all || slices.Contains(n.per, true) }
+
+func (c *Cache) videos(ctx context.Context, acct account.Account, refs []memories.VideoRef, detail needs) ([]*memories.Video, []error) {
 	ctx, span := c.start(ctx, "videocache.lookup")
 	defer span.End()
 	// Attributes only for a span that records them: building them is most
 	// of what a cache hit costs here otherwise.
 	recording := span.IsRecording()
 	if recording {
-		setLookupAttributes(span, len(refs), detail)
+		setLookupAttributes(span, len(refs), detail.any())
 	}
 	keys := make([]Key, len(refs))
 	for i, ref := range refs {
@@ -220,7 +244,7 @@ func (c *Cache) Videos(ctx context.Context, acct account.Account, refs []memorie
 	videos := make([]*memories.Video, len(refs))
 	var miss []int
 	for i := range refs {
-		if !complete(kept[i], detail) {
+		if !complete(kept[i], detail.of(i)) {
 			miss = append(miss, i)
 		}
 		videos[i] = kept[i].Video
@@ -258,7 +282,7 @@ func (c *Cache) Refresh(ctx context.Context, acct account.Account, refs []memori
 		setLookupAttributes(span, len(refs), detail)
 	}
 	l := &lookup{
-		Cache: c, acct: acct, refs: refs, keys: make([]Key, len(refs)), detail: detail, span: span, refresh: true,
+		Cache: c, acct: acct, refs: refs, keys: make([]Key, len(refs)), detail: needs{all: detail}, span: span, refresh: true,
 		meter:  cost.From(ctx),
 		videos: make([]*memories.Video, len(refs)),
 		errs:   make([]error, len(refs)),
@@ -341,7 +365,7 @@ type lookup struct {
 	acct    account.Account
 	refs    []memories.VideoRef
 	keys    []Key
-	detail  bool
+	detail  needs
 	refresh bool // ask the upstream, whatever is kept (Refresh)
 	span    trace.Span
 	meter   *cost.Meter // the operation's, or nil
@@ -374,7 +398,7 @@ func (l *lookup) count(r result, n int) {
 // whose shared call ran out of its owner's time while this look-up has
 // more.
 func (l *lookup) fetch(ctx context.Context, idx []int, attempt int) (again []int) {
-	own, joined := l.flights.claim(ctx, l.keys, idx, l.detail, l.span.SpanContext())
+	own, joined := l.flights.claim(ctx, l.keys, idx, l.detail.of, l.span.SpanContext())
 	if len(own) > 0 {
 		l.fetchOwn(ctx, own)
 	}
@@ -430,7 +454,7 @@ func (l *lookup) fetchOwn(ctx context.Context, own []owned) {
 	var rest []owned
 	var held map[int]Kept // by video index: detail fields a list answer may serve again
 	for j, o := range own {
-		if !l.refresh && complete(kept[j], l.detail) {
+		if !l.refresh && complete(kept[j], l.detail.of(o.i)) {
 			l.done(o, kept[j].Video, nil, resultHit, false)
 			continue
 		}
@@ -520,7 +544,7 @@ func (l *lookup) call(ctx context.Context, own []owned, held map[int]Kept) ([]*m
 	}
 	var viaList, viaMeta []int
 	for p, o := range own {
-		if _, ok := held[o.i]; l.detail && !ok {
+		if _, ok := held[o.i]; l.detail.of(o.i) && !ok {
 			viaMeta = append(viaMeta, p)
 		} else {
 			viaList = append(viaList, p)
@@ -542,7 +566,7 @@ func (l *lookup) call(ctx context.Context, own []owned, held map[int]Kept) ([]*m
 		}
 		if vs[p].Status == memories.StatusParse {
 			vs[p] = withDetail(vs[p], h.Video)
-		} else if l.detail {
+		} else if l.detail.of(own[p].i) {
 			again = append(again, p)
 		}
 	}
@@ -596,7 +620,7 @@ func (l *lookup) claimReplicas(ctx context.Context, own []owned) (fetch []owned,
 		span.End()
 		for j, o := range others {
 			switch {
-			case complete(ks[j], l.detail):
+			case complete(ks[j], l.detail.of(o.i)):
 				l.done(o, ks[j].Video, nil, resultCoalesced, false)
 			case err != nil:
 				// Out of time waiting for another replica: a caller with
