@@ -354,6 +354,27 @@ func TestWatchIsPolledOnceForEveryone(t *testing.T) {
 	}
 }
 
+// A watch of one video polls it through list_videos too, the budget its
+// share is counted in, although a query for one video alone would take
+// get_metadata's budget while it is there.
+func TestWatchOfOneVideoPollsListVideos(t *testing.T) {
+	vs, nos := processingVideos(1, time.Hour)
+	h := setup(t, emulator.Options{Videos: vs}, with(fastList, "WATCH_INTERVAL", "200ms"))
+	ch := sseSubscribe(t, h.url, `subscription($nos: [ID!]!) { watchVideos(videoNos: $nos) { videoNo status } }`, map[string]any{"nos": nos})
+	select {
+	case ev := <-ch:
+		if ev.video(t) == nil {
+			t.Fatalf("first event %+v; want the video", ev)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no first event")
+	}
+	eventually.True(t, "three polls", func() bool { st := h.emu.Stats(); return st.List.Requests+st.Requests >= 3 })
+	if st := h.emu.Stats(); st.Requests != 0 {
+		t.Errorf("%d get_metadata and %d list_videos calls; want list_videos calls only: the watch's polls are counted in that budget", st.Requests, st.List.Requests)
+	}
+}
+
 // In pass-through mode a WebSocket's key comes in connection_init; with
 // access tokens, so does the token, and a connection without one is closed
 // with 4403.

@@ -234,7 +234,7 @@ func (c *Caller) batches(ctx context.Context, acct account.Account, refs []memor
 		}
 	}
 	parallel(len(chunks), cap(c.slots), func(j int) {
-		if c.single && len(chunks[j]) == 1 && c.metaNow(ctx, acct) {
+		if c.single && len(chunks[j]) == 1 && !batchOnly(ctx) && c.metaNow(ctx, acct) {
 			i := chunks[j][0]
 			r.videos[i], r.errs[i] = c.videoOnBudget(ctx, acct, refs[i])
 			return
@@ -260,6 +260,22 @@ func (c *Caller) metaNow(ctx context.Context, acct account.Account) bool {
 	defer cancel()
 	err := c.meta.limiter.Wait(now, acct.ID())
 	return err == nil
+}
+
+type batchOnlyKey struct{}
+
+// BatchOnly returns ctx with its look-ups kept to list_videos where they
+// need no detail fields: a batch of one video stays a list_videos call.
+// A watch polls this way, because it counts its polls against its share of
+// the list_videos budget (watch.Budget); taking get_metadata's budget
+// would take from the queries' share of it.
+func BatchOnly(ctx context.Context) context.Context {
+	return context.WithValue(ctx, batchOnlyKey{}, true)
+}
+
+func batchOnly(ctx context.Context) bool {
+	v, _ := ctx.Value(batchOnlyKey{}).(bool)
+	return v
 }
 
 // noWait is the longest wait for budget metaNow takes as "there now": the

@@ -24,6 +24,7 @@ import (
 
 	"github.com/memories-facade/memories-graphql/internal/account"
 	"github.com/memories-facade/memories-graphql/internal/memories"
+	"github.com/memories-facade/memories-graphql/internal/upstream"
 )
 
 // Fetcher fetches videos of an account: internal/videocache's Cache.
@@ -405,6 +406,9 @@ func (p *poller) tried(refs []memories.VideoRef, detail bool) {
 // fetch asks f for refs and applies the answers; it returns them.
 func (p *poller) fetch(refs []memories.VideoRef, detail bool, f func(context.Context, account.Account, []memories.VideoRef, bool) ([]*memories.Video, []error)) []Event {
 	ctx, cancel := context.WithTimeout(context.Background(), p.r.opts.PollTimeout)
+	if !detail {
+		ctx = upstream.BatchOnly(ctx) // counted against the watch's list_videos share
+	}
 	vs, errs := f(ctx, p.acct, refs, detail)
 	cancel()
 	evs := make([]Event, len(refs))
