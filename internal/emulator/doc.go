@@ -12,7 +12,11 @@
 //
 // The list endpoint (ListPath) serves the same videos. It takes a JSON body
 // such as {"page":1,"size":200,"unique_id":"default","video_nos":[...]}
-// (or video_no for one video), answers
+// (or video_no for one video; without either, the whole library of
+// unique_id), with the vendor's filters ANDed: status, video_name, and the
+// metadata filters camera_model, tag, datetime_taken (taken at or after,
+// ms) and latitude with longitude (within 20 km), which match only parsed
+// videos. It answers
 //
 //	{"code":"0000","msg":"success","data":{"current_page":1,"page_size":100,"total_count":3,"videos":[...]},...}
 //

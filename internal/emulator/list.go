@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -54,14 +55,103 @@ var numericItemFields = map[string]bool{
 }
 
 // listRequest is a list call's JSON body. Pointers tell "absent" (or null)
-// from a sent zero value. Fields the emulator does not filter on (status,
-// video_name, camera_model, ...) are ignored.
+// from a sent zero value.
 type listRequest struct {
 	Page     *int     `json:"page"`
 	Size     *int     `json:"size"`
 	UniqueID *string  `json:"unique_id"`
 	VideoNos []string `json:"video_nos"`
 	VideoNo  string   `json:"video_no"`
+
+	// The filters, ANDed: status and video_name match any video; the
+	// metadata filters match only videos whose parsing has finished
+	// (PARSE), as the vendor's pages say.
+	Status        string   `json:"status"`
+	VideoName     string   `json:"video_name"`
+	CameraModel   string   `json:"camera_model"`
+	Tag           string   `json:"tag"`
+	DatetimeTaken *int64   `json:"datetime_taken"` // ms: taken at or after
+	Latitude      *float64 `json:"latitude"`       // with Longitude: within nearRadiusKm
+	Longitude     *float64 `json:"longitude"`
+}
+
+// nearRadiusKm is the radius of the latitude and longitude filter: the
+// vendor says "about 20 km".
+const nearRadiusKm = 20
+
+// filtered reports whether the request has a filter beyond the video
+// numbers.
+func (q listRequest) filtered() bool {
+	return q.Status != "" || q.VideoName != "" || q.CameraModel != "" || q.Tag != "" ||
+		q.DatetimeTaken != nil || q.Latitude != nil || q.Longitude != nil
+}
+
+// matches reports whether a stored video's data passes the request's
+// filters.
+func (q listRequest) matches(data json.RawMessage) bool {
+	if !q.filtered() {
+		return true
+	}
+	// Read as leniently as the samples are spelled: numbers may be
+	// strings, and a field that does not read is absent.
+	var raw map[string]json.RawMessage
+	if json.Unmarshal(data, &raw) != nil {
+		return false
+	}
+	str := func(k string) string {
+		var v string
+		_ = json.Unmarshal(raw[k], &v)
+		return v
+	}
+	num := func(k string) *float64 {
+		b := bytes.Trim(raw[k], `"`)
+		f, err := strconv.ParseFloat(string(b), 64)
+		if err != nil {
+			return nil
+		}
+		return &f
+	}
+	var v struct {
+		Status, VideoName, CameraModel string
+		Tags                           []string
+		DatetimeTaken                  *float64
+		Latitude, Longitude            *float64
+	}
+	v.Status, v.VideoName, v.CameraModel = str("status"), str("video_name"), str("camera_model")
+	_ = json.Unmarshal(raw["tags"], &v.Tags)
+	v.DatetimeTaken, v.Latitude, v.Longitude = num("datetime_taken"), num("latitude"), num("longitude")
+	switch {
+	case q.Status != "" && v.Status != q.Status,
+		q.VideoName != "" && v.VideoName != q.VideoName:
+		return false
+	}
+	metadata := q.CameraModel != "" || q.Tag != "" || q.DatetimeTaken != nil || q.Latitude != nil || q.Longitude != nil
+	if !metadata {
+		return true
+	}
+	switch {
+	case v.Status != "PARSE",
+		q.CameraModel != "" && v.CameraModel != q.CameraModel,
+		q.Tag != "" && !slices.Contains(v.Tags, q.Tag),
+		q.DatetimeTaken != nil && (v.DatetimeTaken == nil || *v.DatetimeTaken < float64(*q.DatetimeTaken)):
+		return false
+	}
+	if q.Latitude != nil || q.Longitude != nil {
+		if q.Latitude == nil || q.Longitude == nil || v.Latitude == nil || v.Longitude == nil {
+			return false
+		}
+		return distanceKm(*q.Latitude, *q.Longitude, *v.Latitude, *v.Longitude) <= nearRadiusKm
+	}
+	return true
+}
+
+// distanceKm is the great-circle distance between two points, in km.
+func distanceKm(lat1, lon1, lat2, lon2 float64) float64 {
+	const earthKm = 6371.0
+	rad := math.Pi / 180
+	dLat, dLon := (lat2-lat1)*rad, (lon2-lon1)*rad
+	a := math.Sin(dLat/2)*math.Sin(dLat/2) + math.Cos(lat1*rad)*math.Cos(lat2*rad)*math.Sin(dLon/2)*math.Sin(dLon/2)
+	return 2 * earthKm * math.Asin(math.Min(1, math.Sqrt(a)))
 }
 
 // named returns the video numbers the request names, in request order:
@@ -223,7 +313,7 @@ func (s *Server) listMatchesLocked(keyHash, uniqueID string, q listRequest) []li
 			continue
 		}
 		seen[no] = true
-		if data, ok := s.videoLocked(keyHash, videoRef{uniqueID: uniqueID, videoNo: no}); ok {
+		if data, ok := s.videoLocked(keyHash, videoRef{uniqueID: uniqueID, videoNo: no}); ok && q.matches(data) {
 			matches = append(matches, listMatch{videoNo: no, data: data, order: sha256.Sum256([]byte(uniqueID + "\x00" + no))})
 		}
 	}

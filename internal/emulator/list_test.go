@@ -815,3 +815,58 @@ func TestListHandlerInProcess(t *testing.T) {
 		t.Errorf("body = %s; want it to contain %s", res.body, want)
 	}
 }
+
+// The library filters, ANDed with each other and with video_nos: status
+// and video_name match any video, the metadata filters only videos whose
+// parsing has finished; latitude and longitude match within about 20 km.
+func TestListFilters(t *testing.T) {
+	t.Parallel()
+	raw := func(data string) emulator.Video { return emulator.Video{Data: json.RawMessage(data)} }
+	s := start(t, emulator.Options{Videos: []emulator.Video{
+		// Beijing, a Canon, tagged, taken 2024-10-20.
+		raw(`{"video_no":"VI700000000000000001","video_name":"beijing","status":"PARSE","camera_model":"Canon EOS 5D",` +
+			`"tags":["holiday","api"],"datetime_taken":1729388400000,"latitude":39.9042,"longitude":116.4074}`),
+		// 15 km from it, numbers spelled as strings, taken earlier.
+		raw(`{"video_no":"VI700000000000000002","video_name":"near","status":"PARSE","camera_model":"GoPro",` +
+			`"tags":["api"],"datetime_taken":"1700000000000","latitude":"40.0390","longitude":"116.4074"}`),
+		// The same metadata, but not parsed yet: the metadata filters skip it.
+		raw(`{"video_no":"VI700000000000000003","video_name":"beijing","status":"UNPARSE","camera_model":"Canon EOS 5D",` +
+			`"tags":["holiday"],"datetime_taken":1729388400000,"latitude":39.9042,"longitude":116.4074}`),
+		raw(`{"video_no":"VI700000000000000004","video_name":"failed","status":"FAILED"}`),
+	}})
+	c := newClient(t, s.URL(), true)
+	for _, tt := range []struct {
+		name string
+		body map[string]any
+		want []string
+	}{
+		{"no filter", map[string]any{}, []string{"beijing", "near", "beijing", "failed"}},
+		{"status", map[string]any{"status": "FAILED"}, []string{"failed"}},
+		{"status UNPARSE", map[string]any{"status": "UNPARSE"}, []string{"beijing"}},
+		{"video_name, any status", map[string]any{"video_name": "beijing"}, []string{"beijing", "beijing"}},
+		{"camera_model, parsed only", map[string]any{"camera_model": "Canon EOS 5D"}, []string{"beijing"}},
+		{"tag", map[string]any{"tag": "api"}, []string{"beijing", "near"}},
+		{"tag, parsed only", map[string]any{"tag": "holiday"}, []string{"beijing"}},
+		{"taken at or after", map[string]any{"datetime_taken": 1729388400000}, []string{"beijing"}},
+		{"taken after both", map[string]any{"datetime_taken": 1600000000000}, []string{"beijing", "near"}},
+		{"near, 15 km in", map[string]any{"latitude": 39.9042, "longitude": 116.4074}, []string{"beijing", "near"}},
+		{"near, 30 km out", map[string]any{"latitude": 39.6342, "longitude": 116.4074}, []string{}},
+		{"latitude alone matches nothing", map[string]any{"latitude": 39.9042}, []string{}},
+		{"ANDed", map[string]any{"tag": "api", "camera_model": "GoPro"}, []string{"near"}},
+		{"ANDed with video_nos", map[string]any{"tag": "api", "video_nos": []string{"VI700000000000000001", "VI700000000000000004"}}, []string{"beijing"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d := c.listPage("k", listBody(t, tt.body))
+			got := d.names(t)
+			slices.Sort(got)
+			want := slices.Clone(tt.want)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("names = %v; want %v", got, want)
+			}
+			if _, _, total := d.numbers(t); total != len(tt.want) {
+				t.Errorf("total_count = %d; want %d", total, len(tt.want))
+			}
+		})
+	}
+}
