@@ -142,10 +142,18 @@ func (c *Client) GetMetadata(ctx context.Context, key string, ref VideoRef) (*Vi
 // listBody is list_videos' JSON request body; the field order is the
 // vendor's example's.
 type listBody struct {
-	Page     int      `json:"page"`
-	Size     int      `json:"size"`
-	UniqueID string   `json:"unique_id"`
-	VideoNos []string `json:"video_nos"`
+	Page          int      `json:"page"`
+	Size          int      `json:"size,omitempty"`
+	UniqueID      string   `json:"unique_id"`
+	VideoNos      []string `json:"video_nos,omitempty"`
+	VideoNo       string   `json:"video_no,omitempty"`
+	VideoName     string   `json:"video_name,omitempty"`
+	Status        string   `json:"status,omitempty"`
+	CameraModel   string   `json:"camera_model,omitempty"`
+	Tag           string   `json:"tag,omitempty"`
+	DatetimeTaken *int64   `json:"datetime_taken,omitempty"` // ms
+	Latitude      *float64 `json:"latitude,omitempty"`
+	Longitude     *float64 `json:"longitude,omitempty"`
 }
 
 // ListVideos asks list_videos for one page of req.VideoNos. It makes exactly
@@ -166,7 +174,9 @@ func (c *Client) ListVideos(ctx context.Context, key string, req ListRequest) (*
 		return nil, err
 	}
 	switch {
-	case len(req.VideoNos) == 0:
+	case req.Library && len(req.VideoNos) > 0:
+		return nil, &Error{Kind: KindBadRequest, Err: errors.New("video_nos with a library listing")}
+	case !req.Library && len(req.VideoNos) == 0:
 		return nil, &Error{Kind: KindBadRequest, Err: errors.New("missing video_nos")}
 	case slices.ContainsFunc(req.VideoNos, EmptyID):
 		return nil, &Error{Kind: KindBadRequest, Err: errors.New("blank entry in video_nos")}
@@ -175,11 +185,20 @@ func (c *Client) ListVideos(ctx context.Context, key string, req ListRequest) (*
 	case req.Size < 0:
 		return nil, &Error{Kind: KindBadRequest, Err: errors.New("negative size")}
 	}
-	b := listBody{Page: req.Page, Size: req.Size, UniqueID: req.UniqueID, VideoNos: req.VideoNos}
+	f := req.Filter
+	b := listBody{Page: req.Page, Size: req.Size, UniqueID: req.UniqueID, VideoNos: req.VideoNos,
+		VideoNo: f.VideoNo, VideoName: f.VideoName, Status: string(f.Status), CameraModel: f.CameraModel, Tag: f.Tag}
+	if f.TakenAfter != nil {
+		ms := f.TakenAfter.UnixMilli()
+		b.DatetimeTaken = &ms
+	}
+	if f.Near != nil {
+		b.Latitude, b.Longitude = &f.Near.Latitude, &f.Near.Longitude
+	}
 	if b.Page == 0 {
 		b.Page = 1
 	}
-	if b.Size == 0 {
+	if b.Size == 0 && !req.Library {
 		b.Size = len(req.VideoNos)
 	}
 	if b.UniqueID == "" {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/memories-facade/memories-graphql/internal/memories"
 )
@@ -20,6 +21,7 @@ const listPath = "/serve/api/v1/list_videos"
 var one = memories.ListRequest{VideoNos: []string{"VI1"}}
 
 func TestListVideosRequest(t *testing.T) {
+	takenAfter := time.UnixMilli(1729388400000).In(time.FixedZone("CEST", 2*3600))
 	tests := []struct {
 		name     string
 		key      string
@@ -37,6 +39,15 @@ func TestListVideosRequest(t *testing.T) {
 			wantBody: `{"page":1,"size":1,"unique_id":"default","video_nos":["VI1"]}`, wantAuth: testKey},
 		{name: "size larger than the batch", key: testKey, req: memories.ListRequest{VideoNos: []string{"VI1"}, Size: 200},
 			wantBody: `{"page":1,"size":200,"unique_id":"default","video_nos":["VI1"]}`, wantAuth: testKey},
+		{name: "library, no filter", key: testKey, req: memories.ListRequest{Library: true},
+			wantBody: `{"page":1,"unique_id":"default"}`, wantAuth: testKey},
+		{name: "library, every filter", key: testKey, req: memories.ListRequest{Library: true, UniqueID: "u", Page: 3, Size: 50,
+			Filter: memories.ListFilter{Status: memories.StatusParse, VideoName: "n", VideoNo: "VI9", CameraModel: "Canon EOS 5D", Tag: "api",
+				TakenAfter: &takenAfter, Near: &memories.GeoPoint{Latitude: 0, Longitude: -0.5}}},
+			wantBody: `{"page":3,"size":50,"unique_id":"u","video_no":"VI9","video_name":"n","status":"PARSE","camera_model":"Canon EOS 5D",` +
+				`"tag":"api","datetime_taken":1729388400000,"latitude":0,"longitude":-0.5}`, wantAuth: testKey},
+		{name: "filter with video_nos", key: testKey, req: memories.ListRequest{VideoNos: []string{"VI1"}, Filter: memories.ListFilter{Status: memories.StatusFailed}},
+			wantBody: `{"page":1,"size":1,"unique_id":"default","video_nos":["VI1"],"status":"FAILED"}`, wantAuth: testKey},
 		{name: "strings escaped", key: testKey, req: memories.ListRequest{UniqueID: `a"b\c`, VideoNos: []string{"VI 1?x=y#z", "é"}},
 			wantBody: `{"page":1,"size":2,"unique_id":"a\"b\\c","video_nos":["VI 1?x=y#z","é"]}`, wantAuth: testKey},
 	}
@@ -114,6 +125,7 @@ func TestListVideosLocalValidation(t *testing.T) {
 		{"empty video_no", testKey, memories.ListRequest{VideoNos: []string{""}}, memories.KindBadRequest},
 		{"negative page", testKey, memories.ListRequest{VideoNos: []string{"VI1"}, Page: -1}, memories.KindBadRequest},
 		{"negative size", testKey, memories.ListRequest{VideoNos: []string{"VI1"}, Size: -1}, memories.KindBadRequest},
+		{"library with video_nos", testKey, memories.ListRequest{Library: true, VideoNos: []string{"VI1"}}, memories.KindBadRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

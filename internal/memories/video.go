@@ -44,9 +44,32 @@ func EmptyID(id string) bool { return strings.TrimSpace(id) == "" }
 // ListRequest asks list_videos for one page of videos of one scope.
 type ListRequest struct {
 	UniqueID string   // "" is sent as "default"
-	VideoNos []string // the videos wanted; must be non-empty, none blank
+	VideoNos []string // the videos wanted; must be non-empty, none blank, unless Library
 	Page     int      // one-based; 0 means 1
-	Size     int      // items per page asked; 0 means len(VideoNos)
+	Size     int      // items per page asked; 0 means len(VideoNos) (with Library, the vendor's default)
+	// Library lists the scope's whole library, through Filter, rather than
+	// the videos of VideoNos, which must then be empty: a request without
+	// video numbers is never sent by accident.
+	Library bool
+	Filter  ListFilter
+}
+
+// ListFilter is list_videos' filters, ANDed; the zero value filters
+// nothing. The metadata filters (CameraModel, Tag, TakenAfter, Near) match
+// only videos whose processing has finished, the vendor says.
+type ListFilter struct {
+	Status      Status // "": any
+	VideoName   string // exact
+	VideoNo     string // exact
+	CameraModel string
+	Tag         string
+	TakenAfter  *time.Time // taken at or after
+	Near        *GeoPoint  // within about 20 km
+}
+
+// GeoPoint is a point on the globe, in degrees.
+type GeoPoint struct {
+	Latitude, Longitude float64
 }
 
 // ListPage is one page of a list_videos answer.
