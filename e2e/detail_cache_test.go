@@ -7,6 +7,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"testing"
 	"time"
@@ -112,10 +113,7 @@ func detailAnswer(t *testing.T, in *instance, nos []string) ([]map[string]any, r
 
 // copyWith returns a copy of m with k set to v.
 func copyWith(m map[string]any, k string, v any) map[string]any {
-	c := make(map[string]any, len(m))
-	for key, val := range m {
-		c[key] = val
-	}
+	c := maps.Clone(m)
 	c[k] = v
 	return c
 }

@@ -31,16 +31,12 @@ type Key struct {
 }
 
 // Fetcher fetches distinct videos of one account, in order: nil where the
-// upstream does not know a video, errs nil when none failed.
+// upstream does not know a video, errs nil when none failed. Videos takes
+// one kind (detail or not); VideosMixed both, detail[i] for refs[i], so
+// that they can share batches: the cache sends videos whose detail fields
+// it keeps to list_videos with the others.
 type Fetcher interface {
 	Videos(ctx context.Context, acct account.Account, refs []memories.VideoRef, detail bool) ([]*memories.Video, []error)
-}
-
-// mixedFetcher is a Fetcher that also takes videos of both kinds in one
-// call (detail[i] for refs[i]), so that they can share batches: the cache
-// sends videos whose detail fields it keeps to list_videos with the
-// others.
-type mixedFetcher interface {
 	VideosMixed(ctx context.Context, acct account.Account, refs []memories.VideoRef, detail []bool) ([]*memories.Video, []error)
 }
 
@@ -277,9 +273,8 @@ func (l *Loader) batch(_ context.Context, keys []Key) []*dataloader.Result[*memo
 	return results
 }
 
-// fetch fetches distinct keys: the videos needed in full and the others,
-// in one call of a mixedFetcher, else each kind in one call of the
-// Fetcher, on the request's context. errs, if
+// fetch fetches distinct keys, the videos needed in full and the others,
+// in one call of the Fetcher, on the request's context. errs, if
 // not nil, has an entry per key; it may be nil when no video failed.
 func (l *Loader) fetch(keys []Key) (videos []*memories.Video, errs []error) {
 	if l.onBatch != nil {
@@ -306,36 +301,11 @@ func (l *Loader) fetch(keys []Key) (videos []*memories.Video, errs []error) {
 		}
 		return l.fetcher.Videos(l.ctx, l.acct, refs, full > 0)
 	}
-	if mf, ok := l.fetcher.(mixedFetcher); ok {
-		refs, detail := make([]memories.VideoRef, len(keys)), make([]bool, len(keys))
-		for i, k := range keys {
-			refs[i], detail[i] = k.Ref, k.Detail
-		}
-		return mf.VideosMixed(l.ctx, l.acct, refs, detail)
+	refs, detail := make([]memories.VideoRef, len(keys)), make([]bool, len(keys))
+	for i, k := range keys {
+		refs[i], detail[i] = k.Ref, k.Detail
 	}
-	videos, errs = make([]*memories.Video, len(keys)), make([]error, len(keys))
-	kind := func(detail bool) {
-		var idx []int
-		var refs []memories.VideoRef
-		for i, k := range keys {
-			if k.Detail == detail {
-				idx = append(idx, i)
-				refs = append(refs, k.Ref)
-			}
-		}
-		vs, es := l.fetcher.Videos(l.ctx, l.acct, refs, detail)
-		for j, i := range idx {
-			videos[i] = vs[j]
-			if es != nil {
-				errs[i] = es[j]
-			}
-		}
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() { kind(true) })
-	kind(false)
-	wg.Wait()
-	return videos, errs
+	return l.fetcher.VideosMixed(l.ctx, l.acct, refs, detail)
 }
 
 type ctxKey struct{}

@@ -236,7 +236,7 @@ func (c *Caller) batches(ctx context.Context, acct account.Account, refs []memor
 	parallel(len(chunks), cap(c.slots), func(j int) {
 		if c.single && len(chunks[j]) == 1 && !batchOnly(ctx) && c.metaNow(ctx, acct) {
 			i := chunks[j][0]
-			r.videos[i], r.errs[i] = c.videoOnBudget(ctx, acct, refs[i])
+			r.videos[i], r.errs[i] = c.fetchVideo(ctx, acct, refs[i], true)
 			return
 		}
 		c.batch(ctx, acct, refs, chunks[j], r)
@@ -369,11 +369,7 @@ func (c *Caller) video(ctx context.Context, acct account.Account, ref memories.V
 	return c.fetchVideo(ctx, acct, ref, false)
 }
 
-// videoOnBudget is video for a call whose budget was taken already.
-func (c *Caller) videoOnBudget(ctx context.Context, acct account.Account, ref memories.VideoRef) (*memories.Video, error) {
-	return c.fetchVideo(ctx, acct, ref, true)
-}
-
+// fetchVideo is video; budgeted says the call's budget is taken already.
 func (c *Caller) fetchVideo(ctx context.Context, acct account.Account, ref memories.VideoRef, budgeted bool) (*memories.Video, error) {
 	var v *memories.Video
 	err := c.do(ctx, acct, c.meta, budgeted, func(ctx context.Context, span trace.Span) (string, error) {

@@ -130,6 +130,43 @@ func (f *Fetcher) Videos(ctx context.Context, acct account.Account, refs []memor
 	return vs, errs
 }
 
+// VideosMixed answers each kind as Videos does, in a call of its own, the
+// two at once: the calls show which refs the caller wanted in full.
+func (f *Fetcher) VideosMixed(ctx context.Context, acct account.Account, refs []memories.VideoRef, detail []bool) ([]*memories.Video, []error) {
+	videos, errs := make([]*memories.Video, len(refs)), make([]error, len(refs))
+	failed := false
+	var mu sync.Mutex
+	kind := func(want bool) {
+		var idx []int
+		var rs []memories.VideoRef
+		for i, d := range detail {
+			if d == want {
+				idx, rs = append(idx, i), append(rs, refs[i])
+			}
+		}
+		if len(rs) == 0 {
+			return
+		}
+		vs, es := f.Videos(ctx, acct, rs, want)
+		mu.Lock()
+		defer mu.Unlock()
+		for j, i := range idx {
+			videos[i] = vs[j]
+			if es != nil && es[j] != nil {
+				errs[i], failed = es[j], true
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { kind(true) })
+	kind(false)
+	wg.Wait()
+	if !failed {
+		errs = nil
+	}
+	return videos, errs
+}
+
 // Refresh answers as Videos does, recording the call with Refresh set: the
 // fake keeps nothing to refresh.
 func (f *Fetcher) Refresh(ctx context.Context, acct account.Account, refs []memories.VideoRef, detail bool) ([]*memories.Video, []error) {
