@@ -25,8 +25,11 @@ const (
 	CodeRateLimited     = "RATE_LIMITED"
 	CodeUpstreamTimeout = "UPSTREAM_TIMEOUT"
 	CodeUpstreamError   = "UPSTREAM_ERROR"
-	CodeInternal        = "INTERNAL_SERVER_ERROR"
-	CodeRequestTimeout  = "REQUEST_TIMEOUT"
+	// CodeUpstreamUnsupported: the account's upstream does not offer the
+	// call a field needs (list_videos, for the library).
+	CodeUpstreamUnsupported = "UPSTREAM_UNSUPPORTED"
+	CodeInternal            = "INTERNAL_SERVER_ERROR"
+	CodeRequestTimeout      = "REQUEST_TIMEOUT"
 )
 
 // ErrorPresenter maps every error to a message and extensions.code, in this
@@ -108,6 +111,11 @@ func Recover(logger *slog.Logger) graphql.RecoverFunc {
 // or a bug.
 func classify(err error) (code, msg string, ext map[string]any) {
 	var me *memories.Error
+	subject := "this video"
+	var le *listingError
+	if errors.As(err, &le) {
+		subject = "this page of the library"
+	}
 	switch {
 	case errors.Is(err, loader.ErrNoAccount):
 		return CodeUnauthenticated, "no API key: send your memories.ai API key in the Authorization header", nil
@@ -116,10 +124,14 @@ func classify(err error) (code, msg string, ext map[string]any) {
 		if me.Code != "" {
 			ext["upstreamCode"] = me.Code
 		}
+		if me.Kind == memories.KindUnsupported && le != nil {
+			// A video falls back on get_metadata; a library has no other call.
+			return CodeUpstreamUnsupported, "the upstream does not offer list_videos to this account, which the library needs", ext
+		}
 		switch me.Kind {
 		case memories.KindRateLimited:
 			ext["retryAfterSeconds"] = seconds(me.RetryAfter)
-			return CodeRateLimited, "the upstream account's rate limit left no budget for this video in time; retry later", ext
+			return CodeRateLimited, "the upstream account's rate limit left no budget for " + subject + " in time; retry later", ext
 		case memories.KindUnauthenticated:
 			return CodeUnauthenticated, "the memories.ai API key was rejected", ext
 		case memories.KindForbidden:
@@ -131,13 +143,20 @@ func classify(err error) (code, msg string, ext map[string]any) {
 		case memories.KindTimeout:
 			return CodeUpstreamTimeout, "the upstream did not answer in time", ext
 		default:
-			return CodeUpstreamError, "the upstream failed to return this video", ext
+			return CodeUpstreamError, "the upstream failed to return " + subject, ext
 		}
 	case errors.Is(err, context.Canceled):
 		return CodeUpstreamTimeout, "the request was cancelled before the upstream answered", nil
 	}
 	return CodeInternal, "internal error", nil
 }
+
+// listingError marks the failure of a library page, so that its message
+// names the page rather than a video.
+type listingError struct{ err error }
+
+func (e *listingError) Error() string { return e.err.Error() }
+func (e *listingError) Unwrap() error { return e.err }
 
 // seconds rounds d up to whole seconds, at least 1, as Retry-After does.
 func seconds(d time.Duration) int {

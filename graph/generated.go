@@ -57,8 +57,16 @@ type ComplexityRoot struct {
 		Longitude func(childComplexity int) int
 	}
 
+	PageInfo struct {
+		EndCursor       func(childComplexity int) int
+		HasNextPage     func(childComplexity int) int
+		HasPreviousPage func(childComplexity int) int
+		StartCursor     func(childComplexity int) int
+	}
+
 	Query struct {
 		Video              func(childComplexity int, videoNo string, uniqueID string) int
+		VideoLibrary       func(childComplexity int, uniqueID string, filter *model.VideoFilter, first *int, after *string) int
 		Videos             func(childComplexity int, videoNos []string, uniqueID string) int
 		__resolve__service func(childComplexity int) int
 		__resolve_entities func(childComplexity int, representations []map[string]any) int
@@ -85,6 +93,18 @@ type ComplexityRoot struct {
 		Width           func(childComplexity int) int
 	}
 
+	VideoConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	VideoEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	_Service struct {
 		SDL func(childComplexity int) int
 	}
@@ -101,6 +121,7 @@ type EntityResolver interface {
 type QueryResolver interface {
 	Video(ctx context.Context, videoNo string, uniqueID string) (*model.Video, error)
 	Videos(ctx context.Context, videoNos []string, uniqueID string) ([]*model.Video, error)
+	VideoLibrary(ctx context.Context, uniqueID string, filter *model.VideoFilter, first *int, after *string) (*model.VideoConnection, error)
 }
 type SubscriptionResolver interface {
 	WatchVideos(ctx context.Context, videoNos []string, uniqueID string) (<-chan graphql.Event[*model.Video], error)
@@ -191,6 +212,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.GeoPoint.Longitude(childComplexity), true
 
+	case "PageInfo.endCursor":
+		if e.ComplexityRoot.PageInfo.EndCursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageInfo.EndCursor(childComplexity), true
+	case "PageInfo.hasNextPage":
+		if e.ComplexityRoot.PageInfo.HasNextPage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageInfo.HasNextPage(childComplexity), true
+	case "PageInfo.hasPreviousPage":
+		if e.ComplexityRoot.PageInfo.HasPreviousPage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageInfo.HasPreviousPage(childComplexity), true
+	case "PageInfo.startCursor":
+		if e.ComplexityRoot.PageInfo.StartCursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
+
 	case "Query.video":
 		if e.ComplexityRoot.Query.Video == nil {
 			break
@@ -202,6 +248,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Video(childComplexity, args["videoNo"].(string), args["uniqueId"].(string)), true
+	case "Query.videoLibrary":
+		if e.ComplexityRoot.Query.VideoLibrary == nil {
+			break
+		}
+
+		args, err := ec.field_Query_videoLibrary_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.VideoLibrary(childComplexity, args["uniqueId"].(string), args["filter"].(*model.VideoFilter), args["first"].(*int), args["after"].(*string)), true
 	case "Query.videos":
 		if e.ComplexityRoot.Query.Videos == nil {
 			break
@@ -328,6 +385,44 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Video.Width(childComplexity), true
 
+	case "VideoConnection.edges":
+		if e.ComplexityRoot.VideoConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VideoConnection.Edges(childComplexity), true
+	case "VideoConnection.nodes":
+		if e.ComplexityRoot.VideoConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VideoConnection.Nodes(childComplexity), true
+	case "VideoConnection.pageInfo":
+		if e.ComplexityRoot.VideoConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VideoConnection.PageInfo(childComplexity), true
+	case "VideoConnection.totalCount":
+		if e.ComplexityRoot.VideoConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VideoConnection.TotalCount(childComplexity), true
+
+	case "VideoEdge.cursor":
+		if e.ComplexityRoot.VideoEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VideoEdge.Cursor(childComplexity), true
+	case "VideoEdge.node":
+		if e.ComplexityRoot.VideoEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VideoEdge.Node(childComplexity), true
+
 	case "_Service.sdl":
 		if e.ComplexityRoot._Service.SDL == nil {
 			break
@@ -344,8 +439,10 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("GeoPointInput", ec.unmarshalInputGeoPointInput),
 			graphql.NewInputUnmarshaler("VideoByVideoNoAndUniqueIDsInput", ec.unmarshalInputVideoByVideoNoAndUniqueIDsInput),
 			graphql.NewInputUnmarshaler("VideoByVideoNosInput", ec.unmarshalInputVideoByVideoNosInput),
+			graphql.NewInputUnmarshaler("VideoFilter", ec.unmarshalInputVideoFilter),
 		)
 	}
 	first := true
@@ -438,6 +535,110 @@ extend schema
 
 "Resolve all representations of an entity type in one call (gqlgen)."
 directive @entityResolver(multi: Boolean) on OBJECT
+`, BuiltIn: false},
+	{Name: "../schema/library.graphqls", Input: `extend type Query {
+  """
+  Browses the account's videos in one scope, optionally filtered, as a Relay
+  connection: the vendor's order, kept from page to page. Forward paging only:
+  pass ` + "`" + `first` + "`" + ` and the previous page's ` + "`" + `pageInfo.endCursor` + "`" + ` as ` + "`" + `after` + "`" + `.
+
+  Each page costs one ` + "`" + `list_videos` + "`" + ` call (two when it spans two of the
+  vendor's pages), on the account's list budget; pages fetched in the last
+  few seconds serve again, so that paging through a library costs about one
+  call per vendor page. Listed videos are kept like any others: a
+  ` + "`" + `video` + "`" + `/` + "`" + `videos` + "`" + ` query for them afterwards costs no call.
+  ` + "`" + `resolutionLabel` + "`" + `, ` + "`" + `fps` + "`" + `, ` + "`" + `width` + "`" + ` and ` + "`" + `height` + "`" + ` of a node cost one
+  ` + "`" + `get_metadata` + "`" + ` call each, unless kept; ` + "`" + `first` + "`" + ` counts against
+  ` + "`" + `MAX_DETAIL_VIDEOS_PER_QUERY` + "`" + ` when a node selects them, and against
+  ` + "`" + `MAX_VIDEOS_PER_QUERY` + "`" + ` always.
+
+  Null with an error when the page cannot be listed (` + "`" + `RATE_LIMITED` + "`" + ` with
+  ` + "`" + `retryAfterSeconds` + "`" + `, ` + "`" + `UPSTREAM_ERROR` + "`" + `, ` + "`" + `UPSTREAM_TIMEOUT` + "`" + `, or
+  ` + "`" + `UPSTREAM_UNSUPPORTED` + "`" + ` for an account without ` + "`" + `list_videos` + "`" + `); the rest of
+  the operation still answers. Bad arguments are ` + "`" + `BAD_USER_INPUT` + "`" + `, refused
+  before any upstream call.
+  """
+  videoLibrary(
+    "The scope to list (the upload's ` + "`" + `unique_id` + "`" + `)."
+    uniqueId: String! = "default"
+    "Only the videos that match every filter set; null or ` + "`" + `{}` + "`" + ` lists them all."
+    filter: VideoFilter
+    "How many videos, from 0 to 200. ` + "`" + `0` + "`" + ` answers ` + "`" + `totalCount` + "`" + ` and ` + "`" + `pageInfo` + "`" + ` alone."
+    first: Int = 50
+    """
+    The ` + "`" + `cursor` + "`" + ` of an edge (or ` + "`" + `pageInfo.endCursor` + "`" + `) of this same listing:
+    the page starts after it. A cursor serves only the account, ` + "`" + `uniqueId` + "`" + `
+    and ` + "`" + `filter` + "`" + ` it came from; any other is ` + "`" + `BAD_USER_INPUT` + "`" + `.
+    """
+    after: String
+  ): VideoConnection
+}
+
+"""
+Filters of a library listing, ANDed. Strings match exactly and must not be
+empty. The metadata filters (` + "`" + `cameraModel` + "`" + `, ` + "`" + `tag` + "`" + `, ` + "`" + `takenAfter` + "`" + `, ` + "`" + `near` + "`" + `)
+match only videos whose processing has finished (` + "`" + `PARSE` + "`" + `), as the vendor
+applies them.
+"""
+input VideoFilter {
+  "Only videos in this processing state."
+  status: VideoStatus
+  "Only videos with exactly this stored name."
+  videoName: String
+  "Only the video with this number."
+  videoNo: ID
+  "Only videos taken with this camera or device model."
+  cameraModel: String
+  "Only videos carrying this tag."
+  tag: String
+  "Only videos taken at or after this time."
+  takenAfter: DateTime
+  "Only videos taken within about 20 km of this point (the vendor's radius)."
+  near: GeoPointInput
+}
+
+"A point on Earth in decimal degrees (WGS 84), as an argument."
+input GeoPointInput {
+  "Latitude in decimal degrees, from -90 to 90."
+  latitude: Float!
+  "Longitude in decimal degrees, from -180 to 180."
+  longitude: Float!
+}
+
+"A page of a library listing (the Relay connection specification)."
+type VideoConnection {
+  "The videos of this page with their cursors, in the listing's order."
+  edges: [VideoEdge!]!
+  "The videos of this page, as in ` + "`" + `edges` + "`" + `, for clients that need no cursors."
+  nodes: [Video!]!
+  "Where this page is in the listing."
+  pageInfo: PageInfo!
+  """
+  How many videos match the filter in the whole listing, as the vendor
+  counts them when this page was listed (capped at 2147483647).
+  """
+  totalCount: Int!
+}
+
+"A video of a library listing, with its position."
+type VideoEdge {
+  "Pass it as ` + "`" + `after` + "`" + ` to get the videos that follow this one."
+  cursor: String!
+  "The video."
+  node: Video!
+}
+
+"Where a page is in its listing (the Relay connection specification)."
+type PageInfo {
+  "Whether videos follow this page: ask again with ` + "`" + `after: endCursor` + "`" + `."
+  hasNextPage: Boolean!
+  "Whether videos come before this page: true for every page after the first."
+  hasPreviousPage: Boolean!
+  "The cursor of the page's first edge; null when the page has none."
+  startCursor: String
+  "The cursor of the page's last edge; null when the page has none."
+  endCursor: String
+}
 `, BuiltIn: false},
 	{Name: "../schema/scalars.graphqls", Input: `"""
 A point in time, serialized as an RFC 3339 string in UTC with millisecond
@@ -716,6 +917,20 @@ func (ec *executionContext) childFields_GeoPoint(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type GeoPoint", field.Name)
 }
 
+func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "hasNextPage":
+		return ec.fieldContext_PageInfo_hasNextPage(ctx, field)
+	case "hasPreviousPage":
+		return ec.fieldContext_PageInfo_hasPreviousPage(ctx, field)
+	case "startCursor":
+		return ec.fieldContext_PageInfo_startCursor(ctx, field)
+	case "endCursor":
+		return ec.fieldContext_PageInfo_endCursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
 func (ec *executionContext) childFields_Video(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "videoNo":
@@ -748,6 +963,30 @@ func (ec *executionContext) childFields_Video(ctx context.Context, field graphql
 		return ec.fieldContext_Video_captureMetadata(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Video", field.Name)
+}
+
+func (ec *executionContext) childFields_VideoConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_VideoConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_VideoConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_VideoConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_VideoConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VideoConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_VideoEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_VideoEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_VideoEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VideoEdge", field.Name)
 }
 
 func (ec *executionContext) childFields__Service(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -927,6 +1166,44 @@ func (ec *executionContext) field_Query__entities_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["representations"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_videoLibrary_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "uniqueId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["uniqueId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.VideoFilter, error) {
+			return ec.unmarshalOVideoFilter2ᚖgithubᚗcomᚋmemoriesᚑfacadeᚋmemoriesᚑgraphqlᚋgraphᚋmodelᚐVideoFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg3
 	return args, nil
 }
 
@@ -1305,6 +1582,98 @@ func (ec *executionContext) fieldContext_GeoPoint_longitude(_ context.Context, f
 	return graphql.NewScalarFieldContext("GeoPoint", field, false, false, "Float")
 }
 
+func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PageInfo_hasNextPage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HasNextPage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PageInfo_hasNextPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PageInfo_hasPreviousPage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HasPreviousPage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PageInfo_hasPreviousPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PageInfo_startCursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartCursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PageInfo_startCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PageInfo_endCursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndCursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
+}
+
 func (ec *executionContext) _Query_video(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1387,6 +1756,50 @@ func (ec *executionContext) fieldContext_Query_videos(ctx context.Context, field
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_videos_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_videoLibrary(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_videoLibrary(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().VideoLibrary(ctx, fc.Args["uniqueId"].(string), fc.Args["filter"].(*model.VideoFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.VideoConnection) graphql.Marshaler {
+			return ec.marshalOVideoConnection2ᚖgithubᚗcomᚋmemoriesᚑfacadeᚋmemoriesᚑgraphqlᚋgraphᚋmodelᚐVideoConnection(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_videoLibrary(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VideoConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_videoLibrary_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1915,6 +2328,180 @@ func (ec *executionContext) fieldContext_Video_captureMetadata(_ context.Context
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_CaptureMetadata(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VideoConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.VideoConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VideoConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.VideoEdge) graphql.Marshaler {
+			return ec.marshalNVideoEdge2ᚕᚖgithubᚗcomᚋmemoriesᚑfacadeᚋmemoriesᚑgraphqlᚋgraphᚋmodelᚐVideoEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VideoConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VideoConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VideoEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VideoConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.VideoConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VideoConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Video) graphql.Marshaler {
+			return ec.marshalNVideo2ᚕᚖgithubᚗcomᚋmemoriesᚑfacadeᚋmemoriesᚑgraphqlᚋgraphᚋmodelᚐVideoᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VideoConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VideoConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Video(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VideoConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.VideoConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VideoConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋmemoriesᚑfacadeᚋmemoriesᚑgraphqlᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VideoConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VideoConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VideoConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.VideoConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VideoConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VideoConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VideoConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _VideoEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.VideoEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VideoEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VideoEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VideoEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _VideoEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.VideoEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VideoEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Video) graphql.Marshaler {
+			return ec.marshalNVideo2ᚖgithubᚗcomᚋmemoriesᚑfacadeᚋmemoriesᚑgraphqlᚋgraphᚋmodelᚐVideo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VideoEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VideoEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Video(ctx, field)
 		},
 	}
 	return fc, nil
@@ -3016,6 +3603,55 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputGeoPointInput(ctx context.Context, obj any) (model.GeoPointInput, error) {
+	var it model.GeoPointInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"latitude", "longitude"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "latitude":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("latitude"))
+			data, err := ec.unmarshalNFloat2float64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Latitude = data
+		case "longitude":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("longitude"))
+			data, err := ec.unmarshalNFloat2float64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Longitude = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalGeoPointInput unmarshals raw into the GeoPointInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalGeoPointInput(ctx context.Context, raw any) (model.GeoPointInput, error) {
+	var out model.GeoPointInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "GeoPointInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputVideoByVideoNoAndUniqueIDsInput(ctx context.Context, obj any) (model.VideoByVideoNoAndUniqueIDsInput, error) {
 	var it model.VideoByVideoNoAndUniqueIDsInput
 	if obj == nil {
@@ -3104,6 +3740,90 @@ func (ec *executionContext) unmarshalInputVideoByVideoNosInput(ctx context.Conte
 func UnmarshalVideoByVideoNosInput(ctx context.Context, raw any) (model.VideoByVideoNosInput, error) {
 	var out model.VideoByVideoNosInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "VideoByVideoNosInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputVideoFilter(ctx context.Context, obj any) (model.VideoFilter, error) {
+	var it model.VideoFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"status", "videoName", "videoNo", "cameraModel", "tag", "takenAfter", "near"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOVideoStatus2ᚖgithubᚗcomᚋmemoriesᚑfacadeᚋmemoriesᚑgraphqlᚋgraphᚋmodelᚐVideoStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "videoName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("videoName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VideoName = data
+		case "videoNo":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("videoNo"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VideoNo = data
+		case "cameraModel":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cameraModel"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CameraModel = data
+		case "tag":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tag"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Tag = data
+		case "takenAfter":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("takenAfter"))
+			data, err := ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TakenAfter = data
+		case "near":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("near"))
+			data, err := ec.unmarshalOGeoPointInput2ᚖgithubᚗcomᚋmemoriesᚑfacadeᚋmemoriesᚑgraphqlᚋgraphᚋmodelᚐGeoPointInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Near = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalVideoFilter unmarshals raw into the VideoFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalVideoFilter(ctx context.Context, raw any) (model.VideoFilter, error) {
+	var out model.VideoFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "VideoFilter", raw, &out)
 	return out, err
 }
 
@@ -3269,6 +3989,54 @@ func (ec *executionContext) _GeoPoint(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var pageInfoImplementors = []string{"PageInfo"}
+
+func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *model.PageInfo) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pageInfoImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PageInfo")
+		case "hasNextPage":
+			out.Values[i] = ec._PageInfo_hasNextPage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hasPreviousPage":
+			out.Values[i] = ec._PageInfo_hasPreviousPage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startCursor":
+			out.Values[i] = ec._PageInfo_startCursor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "endCursor":
+			out.Values[i] = ec._PageInfo_endCursor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -3299,6 +4067,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_videos(ctx, field)
+				})
+		case "videoLibrary":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_videoLibrary(ctx, field)
 				})
 		case "_entities":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -3447,6 +4221,92 @@ func (ec *executionContext) _Video(ctx context.Context, sel ast.SelectionSet, ob
 			out.Values[i] = ec._Video_captureMetadata(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var videoConnectionImplementors = []string{"VideoConnection"}
+
+func (ec *executionContext) _VideoConnection(ctx context.Context, sel ast.SelectionSet, obj *model.VideoConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, videoConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VideoConnection")
+		case "edges":
+			out.Values[i] = ec._VideoConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._VideoConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._VideoConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._VideoConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var videoEdgeImplementors = []string{"VideoEdge"}
+
+func (ec *executionContext) _VideoEdge(ctx context.Context, sel ast.SelectionSet, obj *model.VideoEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, videoEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VideoEdge")
+		case "cursor":
+			out.Values[i] = ec._VideoEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._VideoEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -3945,6 +4805,28 @@ func (ec *executionContext) marshalNID2ᚕstringᚄ(ctx context.Context, sel ast
 	return ret
 }
 
+func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
+	res, err := graphql.UnmarshalInt(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.SelectionSet, v int) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalInt(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋmemoriesᚑfacadeᚋmemoriesᚑgraphqlᚋgraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PageInfo!")
+		return graphql.Null
+	}
+	return ec._PageInfo(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -3998,6 +4880,22 @@ func (ec *executionContext) marshalNVideo2ᚕᚖgithubᚗcomᚋmemoriesᚑfacade
 	return ret
 }
 
+func (ec *executionContext) marshalNVideo2ᚕᚖgithubᚗcomᚋmemoriesᚑfacadeᚋmemoriesᚑgraphqlᚋgraphᚋmodelᚐVideoᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Video) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNVideo2ᚖgithubᚗcomᚋmemoriesᚑfacadeᚋmemoriesᚑgraphqlᚋgraphᚋmodelᚐVideo(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNVideo2ᚖgithubᚗcomᚋmemoriesᚑfacadeᚋmemoriesᚑgraphqlᚋgraphᚋmodelᚐVideo(ctx context.Context, sel ast.SelectionSet, v *model.Video) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Video!")
@@ -4032,6 +4930,30 @@ func (ec *executionContext) unmarshalNVideoByVideoNosInput2ᚕᚖgithubᚗcomᚋ
 		}
 	}
 	return res, nil
+}
+
+func (ec *executionContext) marshalNVideoEdge2ᚕᚖgithubᚗcomᚋmemoriesᚑfacadeᚋmemoriesᚑgraphqlᚋgraphᚋmodelᚐVideoEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.VideoEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNVideoEdge2ᚖgithubᚗcomᚋmemoriesᚑfacadeᚋmemoriesᚑgraphqlᚋgraphᚋmodelᚐVideoEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNVideoEdge2ᚖgithubᚗcomᚋmemoriesᚑfacadeᚋmemoriesᚑgraphqlᚋgraphᚋmodelᚐVideoEdge(ctx context.Context, sel ast.SelectionSet, v *model.VideoEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "VideoEdge!")
+		return graphql.Null
+	}
+	return ec._VideoEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNVideoStatus2githubᚗcomᚋmemoriesᚑfacadeᚋmemoriesᚑgraphqlᚋgraphᚋmodelᚐVideoStatus(ctx context.Context, v any) (model.VideoStatus, error) {
@@ -4453,6 +5375,32 @@ func (ec *executionContext) marshalOGeoPoint2ᚖgithubᚗcomᚋmemoriesᚑfacade
 	return ec._GeoPoint(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOGeoPointInput2ᚖgithubᚗcomᚋmemoriesᚑfacadeᚋmemoriesᚑgraphqlᚋgraphᚋmodelᚐGeoPointInput(ctx context.Context, v any) (*model.GeoPointInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputGeoPointInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalID(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOID2ᚖstring(ctx context.Context, sel ast.SelectionSet, v *string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalID(*v)
+	return res
+}
+
 func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {
 	if v == nil {
 		return nil, nil
@@ -4588,6 +5536,37 @@ func (ec *executionContext) unmarshalOVideoByVideoNosInput2ᚖgithubᚗcomᚋmem
 	}
 	res, err := ec.unmarshalInputVideoByVideoNosInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOVideoConnection2ᚖgithubᚗcomᚋmemoriesᚑfacadeᚋmemoriesᚑgraphqlᚋgraphᚋmodelᚐVideoConnection(ctx context.Context, sel ast.SelectionSet, v *model.VideoConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._VideoConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOVideoFilter2ᚖgithubᚗcomᚋmemoriesᚑfacadeᚋmemoriesᚑgraphqlᚋgraphᚋmodelᚐVideoFilter(ctx context.Context, v any) (*model.VideoFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputVideoFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOVideoStatus2ᚖgithubᚗcomᚋmemoriesᚑfacadeᚋmemoriesᚑgraphqlᚋgraphᚋmodelᚐVideoStatus(ctx context.Context, v any) (*model.VideoStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.VideoStatus)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOVideoStatus2ᚖgithubᚗcomᚋmemoriesᚑfacadeᚋmemoriesᚑgraphqlᚋgraphᚋmodelᚐVideoStatus(ctx context.Context, sel ast.SelectionSet, v *model.VideoStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalO_Entity2githubᚗcomᚋ99designsᚋgqlgenᚋpluginᚋfederationᚋfedruntimeᚐEntity(ctx context.Context, sel ast.SelectionSet, v fedruntime.Entity) graphql.Marshaler {

@@ -75,7 +75,7 @@ func loadsVideos(f *ast.Field) bool {
 	}
 	switch f.ObjectDefinition.Name {
 	case "Query":
-		return f.Name == "video" || f.Name == "videos" || f.Name == "_entities"
+		return f.Name == "video" || f.Name == "videos" || f.Name == "_entities" || f.Name == "videoLibrary"
 	case "Subscription":
 		return f.Name == "watchVideos"
 	}
@@ -137,7 +137,19 @@ func (p VideoPlan) MutateOperationContext(_ context.Context, oc *graphql.Operati
 	}
 	var keys []loader.Key
 	var detail map[memories.VideoRef]bool // made only when some field needs detail
+	listed, listedDetail := 0, 0          // library nodes, not known until listed
 	for _, vf := range s.videos {
+		if vf.field.Name == "videoLibrary" {
+			n, err := libraryFirst(vf.field, oc.Variables)
+			if err != nil {
+				return err
+			}
+			listed += n
+			if vf.detail || vf.deferredDetail {
+				listedDetail += n
+			}
+			continue
+		}
 		refs, err := fieldRefs(vf.field, oc.Variables)
 		if err != nil {
 			return err
@@ -152,11 +164,11 @@ func (p VideoPlan) MutateOperationContext(_ context.Context, oc *graphql.Operati
 			}
 		}
 	}
-	if len(keys) > p.Max {
-		return inputError(nil, "this operation asks for %d videos; at most %d are allowed per operation (MAX_VIDEOS_PER_QUERY)", len(keys), p.Max)
+	if n := len(keys) + listed; n > p.Max {
+		return inputError(nil, "this operation asks for %d videos (a library page's first counts as that many); at most %d are allowed per operation (MAX_VIDEOS_PER_QUERY)", n, p.Max)
 	}
-	if len(detail) > p.MaxDetail {
-		return inputError(nil, "this operation asks for resolutionLabel, fps, width or height of %d videos, one upstream call each; at most %d are allowed per operation (MAX_DETAIL_VIDEOS_PER_QUERY)", len(detail), p.MaxDetail)
+	if n := len(detail) + listedDetail; n > p.MaxDetail {
+		return inputError(nil, "this operation asks for resolutionLabel, fps, width or height of %d videos (a library page's first counts as that many), one upstream call each; at most %d are allowed per operation (MAX_DETAIL_VIDEOS_PER_QUERY)", n, p.MaxDetail)
 	}
 	if oc.Operation.Operation == ast.Query {
 		// A subscription's videos are watched, not loaded: checked, not
@@ -176,6 +188,20 @@ func (VideoPlan) InterceptOperation(ctx context.Context, next graphql.OperationH
 		}
 	}
 	return next(ctx)
+}
+
+// libraryFirst returns the first of a videoLibrary field: the most videos
+// its page lists, which the limits count before it is listed.
+func libraryFirst(f *ast.Field, vars map[string]any) (int, *gqlerror.Error) {
+	v, ok := f.ArgumentMap(vars)["first"]
+	if !ok || v == nil {
+		return defaultLibraryFirst, nil
+	}
+	n, ok := intValue(v)
+	if !ok || n < 0 || n > maxLibraryFirst {
+		return 0, inputError([]any{f.Alias}, "first must be between 0 and %d; got %v", maxLibraryFirst, v)
+	}
+	return int(n), nil
 }
 
 // fieldRefs returns the videos a root field names, refusing blank ids.

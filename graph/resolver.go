@@ -12,5 +12,6 @@ package graph
 // no state: everything per request (the loader, the account) travels in the
 // context, and the operation limits are handler extensions (limits.go).
 type Resolver struct {
-	Watch Watcher // the watched videos of every subscription
+	Watch   Watcher // the watched videos of every subscription
+	Library Lister  // the accounts' libraries, a page at a time; nil: none
 }

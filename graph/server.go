@@ -26,6 +26,7 @@ type Options struct {
 	Tracer         trace.Tracer // nil: no spans
 	Logger         *slog.Logger
 	Watch          Watcher // what subscriptions watch through; nil: none
+	Library        Lister  // what videoLibrary lists through; nil: none
 	Cost           bool    // add extensions.cost to every query's response
 }
 
@@ -38,7 +39,7 @@ type Options struct {
 // per selection set and introspection fields (OperationLimits), then the
 // video references, which the plan starts fetching (VideoPlan).
 func NewServer(o Options) *handler.Server {
-	gql := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{Watch: o.Watch}}))
+	gql := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{Watch: o.Watch, Library: o.Library}}))
 	docs := lru.New[*ast.QueryDocument](o.QueryCacheSize)
 	adm := newAdmission(docs)
 	for _, t := range o.Transports {

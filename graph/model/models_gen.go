@@ -30,6 +30,26 @@ type GeoPoint struct {
 	Longitude float64 `json:"longitude"`
 }
 
+// A point on Earth in decimal degrees (WGS 84), as an argument.
+type GeoPointInput struct {
+	// Latitude in decimal degrees, from -90 to 90.
+	Latitude float64 `json:"latitude"`
+	// Longitude in decimal degrees, from -180 to 180.
+	Longitude float64 `json:"longitude"`
+}
+
+// Where a page is in its listing (the Relay connection specification).
+type PageInfo struct {
+	// Whether videos follow this page: ask again with `after: endCursor`.
+	HasNextPage bool `json:"hasNextPage"`
+	// Whether videos come before this page: true for every page after the first.
+	HasPreviousPage bool `json:"hasPreviousPage"`
+	// The cursor of the page's first edge; null when the page has none.
+	StartCursor *string `json:"startCursor,omitempty"`
+	// The cursor of the page's last edge; null when the page has none.
+	EndCursor *string `json:"endCursor,omitempty"`
+}
+
 // Reads video metadata from memories.ai. Any number of references to one video in
 // one operation cost a single upstream call, and calls wait for the account's rate
 // budget instead of failing.
@@ -49,6 +69,48 @@ type VideoByVideoNoAndUniqueIDsInput struct {
 
 type VideoByVideoNosInput struct {
 	VideoNo string `json:"VideoNo"`
+}
+
+// A page of a library listing (the Relay connection specification).
+type VideoConnection struct {
+	// The videos of this page with their cursors, in the listing's order.
+	Edges []*VideoEdge `json:"edges"`
+	// The videos of this page, as in `edges`, for clients that need no cursors.
+	Nodes []*Video `json:"nodes"`
+	// Where this page is in the listing.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many videos match the filter in the whole listing, as the vendor
+	// counts them when this page was listed (capped at 2147483647).
+	TotalCount int `json:"totalCount"`
+}
+
+// A video of a library listing, with its position.
+type VideoEdge struct {
+	// Pass it as `after` to get the videos that follow this one.
+	Cursor string `json:"cursor"`
+	// The video.
+	Node *Video `json:"node"`
+}
+
+// Filters of a library listing, ANDed. Strings match exactly and must not be
+// empty. The metadata filters (`cameraModel`, `tag`, `takenAfter`, `near`)
+// match only videos whose processing has finished (`PARSE`), as the vendor
+// applies them.
+type VideoFilter struct {
+	// Only videos in this processing state.
+	Status *VideoStatus `json:"status,omitempty"`
+	// Only videos with exactly this stored name.
+	VideoName *string `json:"videoName,omitempty"`
+	// Only the video with this number.
+	VideoNo *string `json:"videoNo,omitempty"`
+	// Only videos taken with this camera or device model.
+	CameraModel *string `json:"cameraModel,omitempty"`
+	// Only videos carrying this tag.
+	Tag *string `json:"tag,omitempty"`
+	// Only videos taken at or after this time.
+	TakenAfter *time.Time `json:"takenAfter,omitempty"`
+	// Only videos taken within about 20 km of this point (the vendor's radius).
+	Near *GeoPointInput `json:"near,omitempty"`
 }
 
 // Where the upstream is in processing a video.

@@ -30,6 +30,7 @@ import (
 	"github.com/memories-facade/memories-graphql/internal/account"
 	"github.com/memories-facade/memories-graphql/internal/emulator"
 	"github.com/memories-facade/memories-graphql/internal/gqlhttp"
+	"github.com/memories-facade/memories-graphql/internal/library"
 	"github.com/memories-facade/memories-graphql/internal/loader"
 	"github.com/memories-facade/memories-graphql/internal/memories"
 	"github.com/memories-facade/memories-graphql/internal/metrics"
@@ -58,9 +59,10 @@ type App struct {
 	metrics *metrics.Metrics
 	// ready is false while the server drains, so that load balancers stop
 	// sending new requests before it closes its listener.
-	ready atomic.Bool
-	watch *watch.Registry
-	redis *redisconn.Conn // nil without REDIS_URL
+	ready   atomic.Bool
+	watch   *watch.Registry
+	library *library.Lister
+	redis   *redisconn.Conn // nil without REDIS_URL
 
 	// streams cancels the open WebSocket connections and event streams
 	// when the app closes, after Drain ended their subscriptions.
@@ -111,10 +113,13 @@ func New(cfg Config, logger *slog.Logger) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
-	videos, err := a.videoCache(cfg, logger, client, tracer)
+	videos, up, err := a.videoCache(cfg, logger, client, tracer)
 	if err != nil {
 		return nil, err
 	}
+	// The library lists through the same budgets and keeps what it lists
+	// in the same cache as the videos of queries.
+	a.library = library.New(up, videos, library.Options{})
 	var share *watch.Shared
 	if a.redis != nil {
 		share = watch.NewShared(a.redis)
@@ -197,7 +202,7 @@ func (a *App) upstreamClient(cfg Config, logger *slog.Logger) (*memories.Client,
 // videoCache builds what the loader fetches from: the cache and
 // cross-request sharing over the upstream calls, with limiters and a cache
 // in process or, with REDIS_URL, shared by all replicas.
-func (a *App) videoCache(cfg Config, logger *slog.Logger, client *memories.Client, tracer trace.Tracer) (*videocache.Cache, error) {
+func (a *App) videoCache(cfg Config, logger *slog.Logger, client *memories.Client, tracer trace.Tracer) (*videocache.Cache, *upstream.Caller, error) {
 	local := videocache.NewLocal(cfg.CacheMaxEntries)
 	a.closers = append(a.closers, local.Close)
 	var (
@@ -213,7 +218,7 @@ func (a *App) videoCache(cfg Config, logger *slog.Logger, client *memories.Clien
 		// its share of each budget, and its own cache.
 		conn, err := redisconn.Open(cfg.RedisURL, redisconn.Options{Prefix: cfg.RedisKeyPrefix, Timeout: cfg.RedisTimeout, Logger: logger})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		a.closers = append(a.closers, conn.Close)
 		a.redis = conn
@@ -253,7 +258,7 @@ func (a *App) videoCache(cfg Config, logger *slog.Logger, client *memories.Clien
 		},
 		Observer: a.metrics,
 		Tracer:   tracer,
-	}), nil
+	}), up, nil
 }
 
 // routes builds the HTTP surface: the GraphQL endpoint with its checks, the
@@ -284,6 +289,7 @@ func (a *App) routes(cfg Config, logger *slog.Logger, videos loader.Fetcher, fix
 		Tracer:         tracer,
 		Logger:         logger,
 		Watch:          a.watch,
+		Library:        a.library,
 		Cost:           cfg.Cost,
 	})
 

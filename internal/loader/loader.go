@@ -93,6 +93,10 @@ func New(ctx context.Context, f Fetcher, acct account.Account, onBatch func(size
 	return &Loader{ctx: ctx, fetcher: f, acct: acct, onBatch: onBatch}
 }
 
+// Account returns the request's account: the zero Account when the request
+// has no key.
+func (l *Loader) Account() account.Account { return l.acct }
+
 // unplanned returns the dataloader of loads outside the plan, which waits
 // a window for more keys before it fetches.
 func (l *Loader) unplanned() *dataloader.Loader[Key, *memories.Video] {
