@@ -173,7 +173,7 @@ func (s *Server) SetFault(videoNo string, f Fault) {
 }
 
 // SetListFault makes list calls that name videoNo (in video_nos or
-// video_no) misbehave as f describes, for the whole answer, replacing any
+// video_no), and library listings whose page holds it, misbehave as f describes, for the whole answer, replacing any
 // list fault already set for it; a zero f.Kind removes it. Times counts
 // list calls that used this fault. It panics on an invalid fault, like
 // SetFault. It is a test hook.

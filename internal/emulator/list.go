@@ -256,7 +256,13 @@ func (s *Server) decideList(method, key string, q listRequest, bodyErr error) an
 	pageSize := min(size, s.listPageCap)
 	normal := s.listAnswer(matches, page, pageSize)
 
-	for _, no := range named {
+	faultable := named
+	if len(faultable) == 0 {
+		// A library listing names no video: its faults are those of the
+		// videos on the page it answers.
+		faultable = pageVideoNos(matches, page, pageSize)
+	}
+	for _, no := range faultable {
 		f, ok := e.takeFaultLocked(no)
 		if !ok {
 			continue
@@ -324,6 +330,20 @@ func (s *Server) listMatchesLocked(keyHash, uniqueID string, q listRequest) []li
 		return strings.Compare(a.videoNo, b.videoNo)
 	})
 	return matches
+}
+
+// pageVideoNos returns the video numbers on page (one-based) of matches,
+// pageSize a page.
+func pageVideoNos(matches []listMatch, page, pageSize int) []string {
+	if pages := (len(matches) + pageSize - 1) / pageSize; page-1 >= pages {
+		return nil
+	}
+	from := (page - 1) * pageSize
+	var nos []string
+	for _, m := range matches[from:min(from+pageSize, len(matches))] {
+		nos = append(nos, m.videoNo)
+	}
+	return nos
 }
 
 // listAnswer renders page (one-based) of matches, pageSize items a page.
