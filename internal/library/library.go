@@ -130,10 +130,11 @@ func (l *Lister) Page(ctx context.Context, acct account.Account, q Listing, offs
 		}
 		if vp.size != size {
 			// The vendor pages otherwise than asked: its pages hold other
-			// offsets than those computed. Page 1 starts at 0 all the same.
+			// offsets than those computed. Page 1 starts at 0 all the same,
+			// but it may end before pos.
 			l.learn(acct, vp.size)
 			size = vp.size
-			if no > 1 && tries < 2 {
+			if (no > 1 || pos >= size) && tries < 2 {
 				continue
 			}
 		}
@@ -182,6 +183,11 @@ func (l *Lister) vendorPage(ctx context.Context, acct account.Account, q Listing
 			p.size = size // a vendor that does not say pages as asked
 		}
 		l.store(key, p)
+		if p.size != size && no == 1 {
+			// Page 1 is the same page at any size: the look-ups that ask
+			// at the size learnt find it too.
+			l.store(pageKey(acct, q, no, p.size), p)
+		}
 		return p, nil
 	})
 	select {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"sync"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/memories-facade/memories-graphql/internal/memories"
 	"github.com/memories-facade/memories-graphql/internal/ratelimit"
 	"github.com/memories-facade/memories-graphql/internal/upstream"
+	"github.com/memories-facade/memories-graphql/internal/videotest"
 )
 
 const testKey = "sk-upstream-test"
@@ -165,17 +165,7 @@ func setup(t *testing.T, cfg config) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { emu.Close() })
-	// A transport of its own, whose idle connections are closed before the
-	// emulator (cleanups run last in, first out): the emulator's graceful
-	// shutdown would otherwise wait for connections the transport dialled
-	// but never used.
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	t.Cleanup(transport.CloseIdleConnections)
-	client, err := memories.NewClient(emu.URL(), memories.WithCallTimeout(5*time.Second),
-		memories.WithHTTPClient(&http.Client{Transport: transport}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := videotest.Client(t, emu.URL())
 	limiter := func(perSecond float64, burst int) *recordingLimiter {
 		t.Helper()
 		if perSecond == 0 {

@@ -1,6 +1,7 @@
 // Package videotest is test support, for _test.go files only: the one fake
 // of the Videos call that the loader, the cache and the upstream caller
-// share, video references and accounts, GraphQL answers' errors and a
+// share, video references and accounts, a client of the emulator over
+// HTTP, GraphQL answers' errors and a
 // buffer safe to read while a logger writes it. It lives outside _test.go
 // files because those cannot be imported; nothing in the server imports it.
 //
@@ -9,7 +10,9 @@
 package videotest
 
 import (
+	"net/http"
 	"testing"
+	"time"
 
 	"github.com/memories-facade/memories-graphql/internal/account"
 	"github.com/memories-facade/memories-graphql/internal/memories"
@@ -38,4 +41,21 @@ func Account(t testing.TB, key string) account.Account {
 		t.Fatalf("account.New(%q) refused the key", key)
 	}
 	return a
+}
+
+// Client returns a memories client of the emulator (or any upstream) at
+// url, over a transport of its own whose idle connections are closed at
+// cleanup: registered after the emulator's own cleanup, it runs before it,
+// so that the emulator's graceful shutdown does not wait for connections
+// the transport dialled but never used.
+func Client(t testing.TB, url string) *memories.Client {
+	t.Helper()
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	t.Cleanup(transport.CloseIdleConnections)
+	client, err := memories.NewClient(url, memories.WithCallTimeout(5*time.Second),
+		memories.WithHTTPClient(&http.Client{Transport: transport}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client
 }
