@@ -141,6 +141,9 @@ func classify(err error) (code, msg string, ext map[string]any) {
 		case memories.KindBadRequest:
 			return CodeBadUserInput, "the upstream rejected the request's parameters", ext
 		case memories.KindTimeout:
+			if le != nil {
+				return CodeUpstreamTimeout, "the upstream did not answer in time for " + subject, ext
+			}
 			return CodeUpstreamTimeout, "the upstream did not answer in time", ext
 		default:
 			return CodeUpstreamError, "the upstream failed to return " + subject, ext

@@ -1,12 +1,12 @@
 package model
 
 import (
-	"fmt"
 	"io"
 	"strconv"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
 // dateTimeLayout is RFC 3339 with exactly three fractional digits, so that
@@ -20,16 +20,23 @@ func MarshalDateTime(t time.Time) graphql.Marshaler {
 	})
 }
 
-// UnmarshalDateTime reads an RFC 3339 string. No argument takes a DateTime
-// today; this keeps the scalar usable as input when one does.
+// UnmarshalDateTime reads an RFC 3339 string, as videoLibrary's
+// takenAfter filter takes it. A value that is not one is the client's
+// mistake: BAD_USER_INPUT, not an internal error.
 func UnmarshalDateTime(v any) (time.Time, error) {
 	s, ok := v.(string)
 	if !ok {
-		return time.Time{}, fmt.Errorf("DateTime must be an RFC 3339 string, got %T", v)
+		return time.Time{}, badDateTime("got %T", v)
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("DateTime must be an RFC 3339 string: %w", err)
+		return time.Time{}, badDateTime("%q is not one", s)
 	}
 	return t.UTC(), nil
+}
+
+func badDateTime(format string, args ...any) error {
+	e := gqlerror.Errorf("DateTime must be an RFC 3339 string such as 2025-08-01T08:33:37.992Z; "+format, args...)
+	e.Extensions = map[string]any{"code": "BAD_USER_INPUT"}
+	return e
 }
