@@ -62,6 +62,58 @@ func TestPlaygroundDefaultQueryRuns(t *testing.T) {
 	}
 }
 
+// The playground's library tab answers the first page with no variables,
+// and, as its comments say, each next page with the last endCursor as
+// "after", until hasNextPage is false: every processed sample once.
+func TestPlaygroundLibraryQueryPages(t *testing.T) {
+	h := setup(t, emulator.Options{}, fastList)
+	type page struct {
+		TotalCount int
+		PageInfo   struct {
+			HasNextPage bool
+			EndCursor   string
+		}
+		Edges []struct {
+			Cursor string
+			Node   struct{ VideoNo, Status string }
+		}
+	}
+	seen := map[string]bool{}
+	var vars map[string]any // the first run: an empty variables editor
+	var total, pages int
+	for {
+		resp := h.query(t, playground.LibraryQuery, vars)
+		if resp.Status != http.StatusOK || len(resp.Errors) > 0 {
+			t.Fatalf("page %d: HTTP %d, errors %+v", pages+1, resp.Status, resp.Errors)
+		}
+		p := decode[page](t, resp.Data["videoLibrary"])
+		pages++
+		total = p.TotalCount
+		if len(p.Edges) == 0 || len(p.Edges) > 5 {
+			t.Fatalf("page %d has %d edges; want 1 to 5", pages, len(p.Edges))
+		}
+		for _, e := range p.Edges {
+			if e.Node.Status != "PARSE" || seen[e.Node.VideoNo] {
+				t.Errorf("page %d: %s (%s); want each processed video once", pages, e.Node.VideoNo, e.Node.Status)
+			}
+			seen[e.Node.VideoNo] = true
+		}
+		if p.PageInfo.EndCursor != p.Edges[len(p.Edges)-1].Cursor {
+			t.Errorf("page %d: endCursor %q; want the last edge's cursor", pages, p.PageInfo.EndCursor)
+		}
+		if !p.PageInfo.HasNextPage {
+			break
+		}
+		if pages == 50 {
+			t.Fatal("still paging after 50 pages")
+		}
+		vars = map[string]any{"after": p.PageInfo.EndCursor}
+	}
+	if pages < 2 || len(seen) != total {
+		t.Errorf("%d pages listed %d videos of totalCount %d; want at least 2 pages and every video", pages, len(seen), total)
+	}
+}
+
 // The server mounts the playground at / and its assets under
 // playground.AssetPath, next to the API.
 func TestPlaygroundMounted(t *testing.T) {
@@ -410,6 +462,61 @@ func TestPlaygroundInBrowser(t *testing.T) {
 	if !multipart.Load() {
 		t.Errorf("no multipart/mixed answer reached the page")
 	}
+
+	// The fourth tab pages the library: the first run answers the first
+	// page; the endCursor put into the variables editor, as the tab's
+	// comments say, answers the next.
+	step("open the library tab", chromedp.Click(chromedp.JSPath(
+		`[...document.querySelectorAll('.graphiql-tab-button')].find((b) => b.textContent.includes('LibraryPage'))`)))
+	waitFor("the library query in the editor",
+		`(document.querySelector('.graphiql-query-editor') || {innerText: ''}).innerText.includes('query LibraryPage')`)
+	step("run the library query", chromedp.Click(chromedp.CSS(".graphiql-execute-button")))
+	waitFor("the first page", resultText+`.includes('"videoLibrary"') && `+resultText+`.includes('"endCursor"')`)
+	type libraryPage struct {
+		Data struct {
+			VideoLibrary struct {
+				TotalCount int
+				PageInfo   struct {
+					HasNextPage bool
+					EndCursor   string
+				}
+				Edges []struct{ Node struct{ VideoNo string } }
+			}
+		}
+		Errors []any
+	}
+	readPage := func(what string) libraryPage {
+		t.Helper()
+		text, err := chromedp.Run(ctx, chromedp.Evaluate[string](resultText))
+		if err != nil {
+			t.Fatalf("read the result pane: %v", err)
+		}
+		var p libraryPage
+		if err := json.Unmarshal([]byte(text), &p); err != nil || len(p.Errors) > 0 || len(p.Data.VideoLibrary.Edges) == 0 {
+			t.Fatalf("%s in the result pane (%v):\n%s", what, err, text)
+		}
+		return p
+	}
+	first := readPage("the first page")
+	if !first.Data.VideoLibrary.PageInfo.HasNextPage {
+		t.Fatalf("the first page has no next page: %+v", first)
+	}
+	saveScreenshot(ctx, t, filepath.Join(t.ArtifactDir(), "playground-library.png"))
+	vars, err := json.Marshal(map[string]string{"after": first.Data.VideoLibrary.PageInfo.EndCursor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	step("open the variables editor", chromedp.Click(chromedp.JSPath(
+		`[...document.querySelectorAll('.graphiql-editor-tools button')].find((b) => b.textContent.trim() === 'Variables')`)))
+	step("paste the endCursor as after", chromedp.Evaluate[chromedp.Void](
+		`document.querySelector('.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror').CodeMirror.setValue(`+string(mustJSON(string(vars)))+`)`))
+	step("run the next page", chromedp.Click(chromedp.CSS(".graphiql-execute-button")))
+	waitFor("the next page", resultText+` !== '' && !`+resultText+`.includes('"`+first.Data.VideoLibrary.Edges[0].Node.VideoNo+`"')`)
+	second := readPage("the next page")
+	if second.Data.VideoLibrary.TotalCount != first.Data.VideoLibrary.TotalCount {
+		t.Errorf("the next page's totalCount = %d; want %d", second.Data.VideoLibrary.TotalCount, first.Data.VideoLibrary.TotalCount)
+	}
+	saveScreenshot(ctx, t, filepath.Join(t.ArtifactDir(), "playground-library-next.png"))
 
 	// Let late reports (a violation from the last render) arrive.
 	step("settle", chromedp.Sleep(500*time.Millisecond))

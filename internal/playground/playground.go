@@ -160,6 +160,69 @@ query DeferredDetail {
 }
 `
 
+// LibraryQuery is the operation in the playground's fourth tab: the
+// account's library a page at a time, a Relay connection that the user
+// pages through by hand. The tabs carry no variables (pageConfig.Tabs holds
+// operations only), so the comments say what to put in the variables
+// editor; without it $after is null and the run answers the first page.
+const LibraryQuery = `# The library, a page at a time:
+# videoLibrary lists the videos of one scope
+# (uniqueId, "default" unless given) that
+# match a filter, in the vendor's order, as
+# a Relay connection. A page costs one
+# list_videos call, and the videos it lists
+# are kept: a video or videos query for them
+# afterwards costs none.
+#
+# Run it for the first page. For the next,
+# copy pageInfo.endCursor from the result
+# into the Variables editor (below, beside
+# Headers):
+#
+#   { "after": "<the endCursor>" }
+#
+# and run again, until hasNextPage is false.
+# A cursor serves only the listing it came
+# from: after changing the filter (or
+# uniqueId), start again without "after".
+
+query LibraryPage($after: String) {
+  videoLibrary(
+    first: 5 # up to 200 a page
+    after: $after
+    filter: {
+      status: PARSE
+      # ANDed with any of these, or
+      # videoName, videoNo:
+      # tag: "travel"
+      # cameraModel: "iPhone 13"
+      # takenAfter: "2024-01-01T00:00:00Z"
+      # near: {
+      #   latitude: 38.7, longitude: -9.1
+      # }
+    }
+  ) {
+    totalCount
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+    edges {
+      cursor
+      node {
+        videoNo
+        videoName
+        status
+        captureMetadata {
+          cameraModel
+          tags
+        }
+      }
+    }
+  }
+}
+`
+
 // DefaultHeaders prefills the headers editor. The server ignores the header
 // when it has its own key (MEMORIES_API_KEY, or the sandbox), so the default
 // query runs unchanged there; in pass-through mode the header is the
@@ -321,6 +384,13 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
 </html>
 `))
 
+// Tabs returns the operations of the playground's tabs, first first. New
+// tabs go at the end: the README and docs/live.md name the second and third
+// (WatchUploads, DeferredDetail) by their place.
+func Tabs() []string {
+	return []string{DefaultQuery, WatchQuery, DeferQuery, LibraryQuery}
+}
+
 // pageConfig is what the page's script reads from data-config.
 type pageConfig struct {
 	Endpoint string   `json:"endpoint"`
@@ -338,7 +408,7 @@ func Handler(title, endpoint string) http.Handler {
 		// build defect; failing loudly beats a blank page.
 		panic(err)
 	}
-	config, err := json.Marshal(pageConfig{Endpoint: endpoint, Tabs: []string{DefaultQuery, WatchQuery, DeferQuery}, Headers: DefaultHeaders})
+	config, err := json.Marshal(pageConfig{Endpoint: endpoint, Tabs: Tabs(), Headers: DefaultHeaders})
 	if err != nil {
 		panic(fmt.Sprintf("playground: encode config: %v", err))
 	}

@@ -18,6 +18,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/vektah/gqlparser/v2"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/memories-facade/memories-graphql/graph"
 )
 
 func testBundle(t *testing.T) *bundle {
@@ -195,7 +200,9 @@ func TestPage(t *testing.T) {
 	if err := json.Unmarshal([]byte(html.UnescapeString(m[1])), &cfg); err != nil {
 		t.Fatalf("data-config: %v", err)
 	}
-	if got, want := cfg, (pageConfig{Endpoint: "/api/query", Tabs: []string{DefaultQuery, WatchQuery, DeferQuery}, Headers: DefaultHeaders}); !reflect.DeepEqual(got, want) {
+	// In this order: the README and docs/live.md name tabs by their place.
+	wantTabs := []string{DefaultQuery, WatchQuery, DeferQuery, LibraryQuery}
+	if got, want := cfg, (pageConfig{Endpoint: "/api/query", Tabs: wantTabs, Headers: DefaultHeaders}); !reflect.DeepEqual(got, want) {
 		t.Errorf("config = %+v; want %+v", got, want)
 	}
 
@@ -236,6 +243,114 @@ func TestDefaultQueryShowsBatching(t *testing.T) {
 	if _, ok := headers["Authorization"]; !ok {
 		t.Errorf("DefaultHeaders = %s; want an Authorization hint", DefaultHeaders)
 	}
+}
+
+// Every tab is one named operation, documented by the comments it opens
+// with, that the server's schema accepts as it stands. GraphiQL labels a tab
+// by its operation's name, and the browser test finds tabs by it.
+func TestTabsAreValidOperations(t *testing.T) {
+	schema := graph.NewExecutableSchema(graph.Config{}).Schema()
+	var names []string
+	for i, tab := range Tabs() {
+		doc, errs := gqlparser.LoadQuery(schema, tab)
+		if len(errs) > 0 {
+			t.Errorf("tab %d does not validate against the schema: %v\n%s", i+1, errs, tab)
+			continue
+		}
+		if got := len(doc.Operations); got != 1 || doc.Operations[0].Name == "" {
+			t.Errorf("tab %d has %d operations; want one, named", i+1, got)
+			continue
+		}
+		names = append(names, doc.Operations[0].Name)
+		if !strings.HasPrefix(tab, "# ") {
+			t.Errorf("tab %d (%s) does not open with comments that say what it shows", i+1, doc.Operations[0].Name)
+		}
+	}
+	if want := []string{"SandboxVideos", "WatchUploads", "DeferredDetail", "LibraryPage"}; !slices.Equal(names, want) {
+		t.Errorf("tabs' operations = %q; want %q", names, want)
+	}
+}
+
+// The library tab pages by hand: its one variable, $after, is the
+// videoLibrary's after, so that the first run (no variables) answers the
+// first page, and its comments give the variables to paste, as JSON that
+// GraphiQL's variables editor takes, with the endCursor it selects.
+func TestLibraryQueryPages(t *testing.T) {
+	doc, errs := gqlparser.LoadQuery(graph.NewExecutableSchema(graph.Config{}).Schema(), LibraryQuery)
+	if len(errs) > 0 {
+		t.Fatalf("LibraryQuery: %v", errs)
+	}
+	op := doc.Operations[0]
+	if op.Operation != ast.Query {
+		t.Errorf("LibraryQuery is a %s; want a query", op.Operation)
+	}
+	if got := len(op.VariableDefinitions); got != 1 {
+		t.Fatalf("LibraryQuery declares %d variables; want $after alone", got)
+	}
+	if v := op.VariableDefinitions[0]; v.Variable != "after" || v.Type.String() != "String" || v.DefaultValue != nil {
+		t.Errorf("LibraryQuery declares $%s: %s = %v; want $after: String, no default", v.Variable, v.Type, v.DefaultValue)
+	}
+
+	library := field(op.SelectionSet, "videoLibrary")
+	if library == nil {
+		t.Fatal("LibraryQuery selects no videoLibrary")
+	}
+	after := library.Arguments.ForName("after")
+	if after == nil || after.Value.Kind != ast.Variable || after.Value.Raw != "after" {
+		t.Errorf("videoLibrary(after: %v); want $after", after)
+	}
+	if first := library.Arguments.ForName("first"); first == nil || first.Value.Kind != ast.IntValue {
+		t.Errorf("videoLibrary(first: %v); want a page size small enough to need paging", first)
+	}
+	for _, path := range [][]string{
+		{"totalCount"},
+		{"pageInfo", "hasNextPage"},
+		{"pageInfo", "endCursor"},
+		{"edges", "cursor"},
+		{"edges", "node", "videoNo"},
+		{"edges", "node", "captureMetadata", "tags"},
+	} {
+		f := library
+		for _, name := range path {
+			if f = field(f.SelectionSet, name); f == nil {
+				break
+			}
+		}
+		if f == nil {
+			t.Errorf("LibraryQuery's videoLibrary does not select %s", strings.Join(path, "."))
+		}
+	}
+
+	// The variables the comments give, as the user would paste them.
+	var vars []string
+	for line := range strings.Lines(LibraryQuery) {
+		if text, ok := strings.CutPrefix(strings.TrimSpace(line), "#"); ok && strings.HasPrefix(strings.TrimSpace(text), "{") {
+			vars = append(vars, strings.TrimSpace(text))
+		}
+	}
+	if len(vars) != 1 {
+		t.Fatalf("LibraryQuery's comments give %d variable objects %q; want one", len(vars), vars)
+	}
+	var pasted map[string]string
+	if err := json.Unmarshal([]byte(vars[0]), &pasted); err != nil {
+		t.Fatalf("the comments' variables %s are not a JSON object of strings (GraphiQL would refuse them): %v", vars[0], err)
+	}
+	if _, ok := pasted["after"]; !ok || len(pasted) != 1 {
+		t.Errorf("the comments' variables = %s; want {\"after\": ...} alone", vars[0])
+	}
+	if !strings.Contains(LibraryQuery, "pageInfo.endCursor") {
+		t.Error("LibraryQuery's comments do not say to copy pageInfo.endCursor")
+	}
+}
+
+// field returns the field named name among set's fields, or nil.
+func field(set ast.SelectionSet, name string) *ast.Field {
+	for _, sel := range set {
+		if f, ok := sel.(*ast.Field); ok && f.Name == name {
+			return f
+		}
+	}
+	return nil
 }
 
 // The manifest is what the build wrote: every embedded file is listed with
