@@ -451,3 +451,49 @@ func TestLibraryFaults(t *testing.T) {
 		}
 	})
 }
+
+// A node whose detail fields cannot be fetched gets its own error, at its
+// first detail field; the page and the other nodes still answer.
+func TestLibraryDetailNodeFails(t *testing.T) {
+	vs, nos := testVideos(6)
+	h := setup(t, emulator.Options{Videos: vs}, fastList)
+	listed := vendorListing(t, h.emu, testKey, memories.ListRequest{UniqueID: "default"})
+	if len(listed) != len(nos) {
+		t.Fatalf("listed %d videos; want %d", len(listed), len(nos))
+	}
+	h.emu.SetFault(listed[2], emulator.Fault{Kind: emulator.FaultHTTPError})
+	resp := h.query(t, `{ videoLibrary(first: 6) { nodes { videoNo fps width } } }`, nil)
+	if len(resp.Errors) != 1 || resp.Errors[0].PathString() != "videoLibrary.nodes.2.fps" || resp.Errors[0].Code() != "UPSTREAM_ERROR" {
+		t.Fatalf("errors %+v; want one UPSTREAM_ERROR at videoLibrary.nodes.2.fps", resp.Errors)
+	}
+	var lib struct {
+		Nodes []struct {
+			VideoNo string `json:"videoNo"`
+			FPS     *int   `json:"fps"`
+		} `json:"nodes"`
+	}
+	if err := json.Unmarshal(resp.Data["videoLibrary"], &lib); err != nil || len(lib.Nodes) != 6 {
+		t.Fatalf("videoLibrary %s: %v", resp.Data["videoLibrary"], err)
+	}
+	for i, n := range lib.Nodes {
+		if n.VideoNo != listed[i] {
+			t.Errorf("nodes[%d] = %s; want %s", i, n.VideoNo, listed[i])
+		}
+	}
+}
+
+// first counts against MAX_VIDEOS_PER_QUERY before any call, aliases
+// adding up with the other video fields.
+func TestLibraryFirstCountsAsVideos(t *testing.T) {
+	h := setup(t, emulator.Options{}, with(fastList, "MAX_VIDEOS_PER_QUERY", "300"))
+	resp := h.query(t, `{ a: videoLibrary(first: 200) { totalCount } b: videoLibrary(first: 100) { totalCount } v: video(videoNo: "VI1") { videoNo } }`, nil)
+	if len(resp.Errors) != 1 || resp.Errors[0].Code() != "BAD_USER_INPUT" || !strings.Contains(resp.Errors[0].Message, "MAX_VIDEOS_PER_QUERY") {
+		t.Errorf("301 videos over a limit of 300: %+v; want BAD_USER_INPUT naming MAX_VIDEOS_PER_QUERY", resp.Errors)
+	}
+	if st := h.emu.Stats(); st.Requests+st.List.Requests != 0 {
+		t.Errorf("refused: %d upstream calls; want 0", st.Requests+st.List.Requests)
+	}
+	if resp := h.query(t, `{ a: videoLibrary(first: 200) { totalCount } b: videoLibrary(first: 100) { totalCount } }`, nil); len(resp.Errors) > 0 {
+		t.Errorf("300 videos: %+v; want no error", resp.Errors)
+	}
+}
