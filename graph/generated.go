@@ -581,7 +581,11 @@ match only videos whose processing has finished (` + "`" + `PARSE` + "`" + `), a
 applies them.
 """
 input VideoFilter {
-  "Only videos in this processing state."
+  """
+  Only videos in this processing state, as the vendor spells it: a video
+  whose ` + "`" + `rawStatus` + "`" + ` differs from its ` + "`" + `status` + "`" + ` (a legacy spelling such as
+  ` + "`" + `FAIL` + "`" + `, or a value this service reads as ` + "`" + `UNPARSE` + "`" + `) is not matched.
+  """
   status: VideoStatus
   "Only videos with exactly this stored name."
   videoName: String

@@ -97,7 +97,9 @@ type VideoEdge struct {
 // match only videos whose processing has finished (`PARSE`), as the vendor
 // applies them.
 type VideoFilter struct {
-	// Only videos in this processing state.
+	// Only videos in this processing state, as the vendor spells it: a video
+	// whose `rawStatus` differs from its `status` (a legacy spelling such as
+	// `FAIL`, or a value this service reads as `UNPARSE`) is not matched.
 	Status *VideoStatus `json:"status,omitempty"`
 	// Only videos with exactly this stored name.
 	VideoName *string `json:"videoName,omitempty"`
