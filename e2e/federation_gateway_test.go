@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/memories-facade/memories-graphql/internal/emulator"
+	"github.com/memories-facade/memories-graphql/internal/memories"
 	"github.com/memories-facade/memories-graphql/internal/videotest"
 )
 
@@ -16,11 +18,28 @@ import (
 type gatewayResult struct {
 	CompositionErrors []struct{ Message, Code string }
 	CompositionHints  []struct{ Message, Code string }
-	All, WithFailures *struct {
-		HTTPStatus int                        `json:"httpStatus"`
-		Data       map[string]json.RawMessage `json:"data"`
-		Errors     []videotest.GQLError       `json:"errors"`
-	}
+	All, WithFailures *gatewayAnswer
+	Library           *struct {
+		Pages []gatewayAnswer `json:"pages"`
+		Nodes []struct {
+			Cursor          string   `json:"cursor"`
+			VideoNo         string   `json:"videoNo"`
+			VideoName       string   `json:"videoName"`
+			CollectionNames []string `json:"collectionNames"`
+		} `json:"nodes"`
+		TotalCount *int                 `json:"totalCount"`
+		Complete   bool                 `json:"complete"`
+		Stopped    *string              `json:"stopped"`
+		Errors     []videotest.GQLError `json:"errors"`
+	} `json:"library"`
+	CollectionsCalls struct{ Entities, Representations int } `json:"collectionsCalls"`
+}
+
+// gatewayAnswer is one answer of the gateway.
+type gatewayAnswer struct {
+	HTTPStatus int                        `json:"httpStatus"`
+	Data       map[string]json.RawMessage `json:"data"`
+	Errors     []videotest.GQLError       `json:"errors"`
 }
 
 // runGateway runs e2e/federation/run.mjs with env added to the test's own,
@@ -125,6 +144,139 @@ func TestFederationGateway(t *testing.T) {
 	got := withFailures.Collection.Videos
 	if len(got) != 4 || got[0] == nil || got[1] != nil || got[2] == nil || got[3] == nil {
 		t.Errorf("with-failures videos = %s; want [data, null, data, data]", wf.Data["collection"])
+	}
+}
+
+// videoLibrary is a root field of the subgraph: it composes, and a client
+// pages the whole library through the gateway, following endCursor, while
+// the gateway fills in each node's collectionNames from the collections
+// subgraph by key. Every video of the scope comes exactly once, in the
+// vendor's order, with the right totalCount and no error, for one
+// list_videos call per vendor page (the emulator caps a page at 100; the
+// façade asks 200 and learns the cap) and no get_metadata call.
+func TestFederationGatewayLibrary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Node")
+	}
+	const pageCap = 100
+	for _, tt := range []struct{ n, first int }{{50, 20}, {150, 40}} {
+		t.Run(fmt.Sprintf("%d videos, first %d", tt.n, tt.first), func(t *testing.T) {
+			vs, nos := testVideos(tt.n)
+			h := setup(t, emulator.Options{Videos: vs, ListPageCap: pageCap}, fastList)
+			want := vendorListing(t, h.emu, testKey, memories.ListRequest{UniqueID: "default"})
+			if len(want) != tt.n {
+				t.Fatalf("the emulator lists %d videos; want %d", len(want), tt.n)
+			}
+			h.emu.ResetCounters()
+			// The collections hold the first half of the videos ("all") and
+			// the first 3 ("with-failures"); the rest are in none.
+			inAll := nos[:tt.n/2]
+			res := runGateway(t, "SUBGRAPH_URL="+h.url, "VIDEO_NOS="+string(mustJSON(inAll)),
+				"QUERIES=library", fmt.Sprint("LIBRARY_FIRST=", tt.first), "LIBRARY_MAX_PAGES=50")
+			lib := res.Library
+			if lib == nil {
+				t.Fatal("no library in the harness output")
+			}
+			if len(lib.Errors) > 0 || !lib.Complete {
+				t.Fatalf("complete %v, stopped %v, errors %+v; want every page without errors", lib.Complete, ptrString(lib.Stopped), lib.Errors)
+			}
+
+			wantPages := (tt.n + tt.first - 1) / tt.first
+			if len(lib.Pages) != wantPages {
+				t.Errorf("%d pages; want %d", len(lib.Pages), wantPages)
+			}
+			seen := 0
+			for i, p := range lib.Pages {
+				var page struct {
+					VideoLibrary *struct {
+						TotalCount int `json:"totalCount"`
+						PageInfo   struct {
+							HasNextPage, HasPreviousPage bool
+							StartCursor, EndCursor       *string
+						} `json:"pageInfo"`
+						Edges []struct{ Cursor string } `json:"edges"`
+					} `json:"videoLibrary"`
+				}
+				if err := json.Unmarshal(mustRaw(t, p.Data), &page); err != nil || page.VideoLibrary == nil {
+					t.Fatalf("page %d: %s: %v", i, mustRaw(t, p.Data), err)
+				}
+				c := page.VideoLibrary
+				last := i == len(lib.Pages)-1
+				wantEdges := tt.first
+				if last {
+					wantEdges = tt.n - i*tt.first
+				}
+				if p.HTTPStatus != 200 || c.TotalCount != tt.n || len(c.Edges) != wantEdges ||
+					c.PageInfo.HasNextPage == last || c.PageInfo.HasPreviousPage != (i > 0) {
+					t.Errorf("page %d: HTTP %d, totalCount %d, %d edges, hasNextPage %v, hasPreviousPage %v; want 200, %d, %d, %v, %v",
+						i, p.HTTPStatus, c.TotalCount, len(c.Edges), c.PageInfo.HasNextPage, c.PageInfo.HasPreviousPage,
+						tt.n, wantEdges, !last, i > 0)
+				}
+				if len(c.Edges) > 0 && (ptrString(c.PageInfo.StartCursor) != c.Edges[0].Cursor || ptrString(c.PageInfo.EndCursor) != c.Edges[len(c.Edges)-1].Cursor) {
+					t.Errorf("page %d: startCursor %s, endCursor %s; want the first and last edges' cursors", i, ptrString(c.PageInfo.StartCursor), ptrString(c.PageInfo.EndCursor))
+				}
+				seen += len(c.Edges)
+			}
+			if lib.TotalCount == nil || *lib.TotalCount != tt.n {
+				t.Errorf("totalCount %s; want %d", ptrString(lib.TotalCount), tt.n)
+			}
+
+			if len(lib.Nodes) != seen {
+				t.Fatalf("%d nodes for %d edges", len(lib.Nodes), seen)
+			}
+			got := make([]string, len(lib.Nodes))
+			cursors := map[string]bool{}
+			index := make(map[string]int, tt.n)
+			for i, no := range nos {
+				index[no] = i
+			}
+			for i, v := range lib.Nodes {
+				got[i] = v.VideoNo
+				if cursors[v.Cursor] {
+					t.Errorf("nodes[%d] %s: cursor %q repeats", i, v.VideoNo, v.Cursor)
+				}
+				cursors[v.Cursor] = true
+				k, ok := index[v.VideoNo]
+				if !ok {
+					t.Errorf("nodes[%d] = %s; not a video of the scope", i, v.VideoNo)
+					continue
+				}
+				if want := fmt.Sprintf("clip-%d", k); v.VideoName != want {
+					t.Errorf("nodes[%d] %s: videoName %q; want %q", i, v.VideoNo, v.VideoName, want)
+				}
+				var wantNames []string
+				if k < tt.n/2 {
+					wantNames = append(wantNames, "all")
+				}
+				if k < 3 {
+					wantNames = append(wantNames, "with-failures")
+				}
+				if v.CollectionNames == nil || !slices.Equal(v.CollectionNames, wantNames) {
+					t.Errorf("nodes[%d] %s: collectionNames %q; want %q, from the collections subgraph", i, v.VideoNo, v.CollectionNames, wantNames)
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("the pages list %v;\nwant every video once, in the vendor's order: %v", got, want)
+			}
+
+			// One _entities request to the collections subgraph per page,
+			// with every node of the page.
+			if c := res.CollectionsCalls; c.Entities != len(lib.Pages) || c.Representations != tt.n {
+				t.Errorf("collections subgraph: %d _entities requests for %d representations; want %d and %d",
+					c.Entities, c.Representations, len(lib.Pages), tt.n)
+			}
+			// The pages cost one list_videos call per vendor page (a page
+			// that spans two vendor pages reuses the first, kept for
+			// seconds; the façade's first ask of 200 learns the cap of 100
+			// without another call) and no get_metadata call.
+			st := h.emu.Stats()
+			if vendorPages := int64((tt.n + pageCap - 1) / pageCap); st.List.Requests != vendorPages || st.Requests != 0 {
+				t.Errorf("%d pages cost %d list_videos and %d get_metadata calls; want %d and 0",
+					len(lib.Pages), st.List.Requests, st.Requests, vendorPages)
+			}
+			t.Logf("%d pages of %d, %d list_videos calls, %d _entities requests to the collections subgraph",
+				len(lib.Pages), tt.first, st.List.Requests, res.CollectionsCalls.Entities)
+		})
 	}
 }
 

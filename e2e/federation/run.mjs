@@ -1,9 +1,10 @@
 // End-to-end federation harness for the Go subgraph (memories-graphql).
 //
 // It fetches the Go subgraph's SDL, starts a second subgraph ("collections")
-// that references Video entities by key, composes both into a supergraph with
-// @apollo/composition, serves that supergraph through @apollo/gateway on
-// @apollo/server, queries the gateway and prints ONE JSON object on stdout:
+// that references Video entities by key and adds Video.collectionNames,
+// composes both into a supergraph with @apollo/composition, serves that
+// supergraph through @apollo/gateway on @apollo/server, queries the gateway
+// and prints ONE JSON object on stdout:
 //
 //   {
 //     "compositionErrors": [{message, code}],   // empty when composition succeeded
@@ -12,7 +13,21 @@
 //     "collections":       {"all": [...], "withFailures": [...]},  // the video numbers served, in order
 //     "all":               {httpStatus, data, errors} | null,
 //     "withFailures":      {httpStatus, data, errors} | null,
+//     "library":           {...} | null,         // the videoLibrary pages, see LIBRARY_FIRST
+//     "collectionsCalls":  {entities, representations},  // _entities requests the collections subgraph served
 //     "timingsMs":         {...}
+//   }
+//
+// "library", when LIBRARY_FIRST is set and "library" is among QUERIES:
+//
+//   {
+//     "first": n, "maxPages": n,
+//     "pages":      [{httpStatus, data, errors}],  // every answer, in order
+//     "nodes":      [{cursor, videoNo, videoName, collectionNames}],  // every edge of every page, in order
+//     "totalCount": n | null,                      // the last page's
+//     "complete":   bool,    // the last page said hasNextPage: false
+//     "stopped":    "..." | null,  // why paging stopped otherwise (errors, no data, maxPages, a cursor that did not advance)
+//     "errors":     [{page, message, path, extensions}]  // every page's errors, with the page's index
 //   }
 //
 // Logs go to stderr. The exit code is 0 whenever the JSON was printed, even
@@ -28,6 +43,12 @@
 //                         (default: VIDEO_NOS.length)
 //   FAILING_VIDEO_NOS     JSON array of extra video numbers for collection "with-failures"
 //                         (default: [])
+//   LIBRARY_FIRST         when set, also page through `videoLibrary` (the default scope, no
+//                         filter) through the gateway, `first` videos a page, following
+//                         endCursor until hasNextPage is false
+//   LIBRARY_MAX_PAGES     the bound on those pages (default 100)
+//   QUERIES               comma-separated query sets to run, of all, withFailures, library
+//                         (default: all,withFailures, plus library when LIBRARY_FIRST is set)
 //   CLIENT_AUTHORIZATION  optional; sent as `Authorization` to the gateway (and to the Go
 //                         subgraph when fetching its SDL); the gateway forwards it to the
 //                         Go subgraph on every subgraph request
@@ -120,12 +141,15 @@ async function postGraphQL(url, query, variables, headers = {}) {
   return { httpStatus: res.status, body };
 }
 
-// The second subgraph. It owns collections and only references Video by its
-// `videoNo` key (resolvable: false: it cannot resolve Video itself, the Go
-// subgraph does).
+// The second subgraph. It owns collections, knows a Video by its `videoNo`
+// key only, and adds one field to Video, `collectionNames`: the collections
+// that hold the video. A query that selects it on videos the Go subgraph
+// found (videoLibrary's nodes) makes the gateway send those videos' keys to
+// this subgraph's `_entities`, counted in collectionsCalls; every other Video
+// field comes from the Go subgraph.
 //
-// Why `videos: [Video]!` and not `[Video!]!`: the collections subgraph only
-// knows `videoNo`; every other Video field (`uniqueId: String!`,
+// Why `videos: [Video]!` and not `[Video!]!`: of a Video the collections
+// subgraph knows only `videoNo` and `collectionNames`; every other Video field (`uniqueId: String!`,
 // `status: VideoStatus!`, ...) comes from the Go subgraph's `_entities`.
 // When the Go subgraph cannot resolve one representation it answers null for
 // that entity: with an error at `["_entities", i]` when the upstream failed
@@ -152,8 +176,10 @@ const collectionsTypeDefs = parse(`
     videos: [Video]!
   }
 
-  type Video @key(fields: "videoNo", resolvable: false) {
+  type Video @key(fields: "videoNo") {
     videoNo: ID!
+    "The names of the collections that hold this video, in collection order; empty when none does."
+    collectionNames: [String!]!
   }
 `);
 
@@ -170,6 +196,10 @@ function buildCollections(videoNos, repeat, failingVideoNos) {
   return { all, withFailures };
 }
 
+// collectionsCalls counts the `_entities` requests the collections subgraph
+// served and the representations in them.
+const collectionsCalls = { entities: 0, representations: 0 };
+
 async function startCollectionsSubgraph(collections) {
   const byName = new Map([
     ['all', collections.all],
@@ -181,11 +211,24 @@ async function startCollectionsSubgraph(collections) {
       collections: () => [...byName.keys()].map(toCollection),
       collection: (_, { name }) => (byName.has(name) ? toCollection(name) : null),
     },
+    Video: {
+      __resolveReference: ({ videoNo }) => {
+        collectionsCalls.representations++;
+        return { __typename: 'Video', videoNo };
+      },
+      collectionNames: ({ videoNo }) => [...byName].filter(([, nos]) => nos.includes(videoNo)).map(([name]) => name),
+    },
+  };
+  const countEntities = {
+    async requestDidStart({ request }) {
+      if (typeof request.query === 'string' && request.query.includes('_entities')) collectionsCalls.entities++;
+    },
   };
   const server = new ApolloServer({
     schema: buildSubgraphSchema([{ typeDefs: collectionsTypeDefs, resolvers }]),
     logger: stderrLogger,
     includeStacktraceInErrorResponses: false,
+    plugins: [countEntities],
   });
   const { url } = await startStandaloneServer(server, { listen: { port: 0, host: HOST } });
   return { server, url };
@@ -233,6 +276,60 @@ const COLLECTION_QUERY = `
   }
 `;
 
+// LIBRARY_QUERY pages the default scope. collectionNames comes from the
+// collections subgraph: for each page the gateway lists the videos on the Go
+// subgraph, then resolves the nodes' keys on the collections subgraph.
+const LIBRARY_QUERY = `
+  query Library($first: Int, $after: String) {
+    videoLibrary(first: $first, after: $after) {
+      totalCount
+      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+      edges { cursor node { videoNo videoName collectionNames } }
+    }
+  }
+`;
+
+// pageLibrary sends LIBRARY_QUERY to the gateway page after page, following
+// endCursor, and stops when a page says hasNextPage: false, when an answer
+// has errors or no connection, when a cursor does not advance, or after
+// maxPages pages.
+async function pageLibrary(gatewayUrl, first, maxPages, headers) {
+  const library = { first, maxPages, pages: [], nodes: [], totalCount: null, complete: false, stopped: null, errors: [] };
+  let after = null;
+  while (true) {
+    if (library.pages.length >= maxPages) {
+      library.stopped = `still hasNextPage after LIBRARY_MAX_PAGES=${maxPages} pages`;
+      break;
+    }
+    const { httpStatus, body } = await postGraphQL(gatewayUrl, LIBRARY_QUERY, { first, after }, headers);
+    const page = library.pages.length;
+    library.pages.push({ httpStatus, data: body.data ?? null, errors: body.errors ?? null });
+    for (const e of body.errors ?? []) library.errors.push({ page, ...e });
+    const conn = body.data?.videoLibrary;
+    if (body.errors?.length || !conn) {
+      library.stopped = body.errors?.length ? `page ${page} has errors` : `page ${page} has no videoLibrary (HTTP ${httpStatus})`;
+      break;
+    }
+    for (const edge of conn.edges ?? []) library.nodes.push({ cursor: edge.cursor, ...edge.node });
+    library.totalCount = conn.totalCount;
+    if (!conn.pageInfo?.hasNextPage) {
+      library.complete = true;
+      break;
+    }
+    const next = conn.pageInfo.endCursor;
+    if (typeof next !== 'string' || next === after) {
+      library.stopped = `page ${page} has hasNextPage but endCursor ${JSON.stringify(next)} does not advance`;
+      break;
+    }
+    after = next;
+  }
+  log(
+    `videoLibrary first ${first}: ${library.pages.length} pages, ${library.nodes.length} nodes, ` +
+      `totalCount ${library.totalCount}, ${library.errors.length} errors${library.stopped ? `, stopped: ${library.stopped}` : ''}`,
+  );
+  return library;
+}
+
 function errorSummary(e) {
   return { message: e.message, code: e.extensions?.code ?? e.code ?? null };
 }
@@ -254,6 +351,15 @@ async function main(servers) {
   const videoNos = jsonArrayEnv('VIDEO_NOS', { required: true });
   const repeat = intEnv('REPEAT', videoNos.length);
   const failingVideoNos = jsonArrayEnv('FAILING_VIDEO_NOS', { required: false });
+  const libraryFirst = process.env.LIBRARY_FIRST ? intEnv('LIBRARY_FIRST', 0) : null;
+  const libraryMaxPages = intEnv('LIBRARY_MAX_PAGES', 100);
+  const queries = new Set(
+    process.env.QUERIES ? process.env.QUERIES.split(',').map((q) => q.trim()).filter(Boolean) : ['all', 'withFailures', ...(libraryFirst !== null ? ['library'] : [])],
+  );
+  for (const q of queries) {
+    if (!['all', 'withFailures', 'library'].includes(q)) fail(`QUERIES: unknown query set ${JSON.stringify(q)} (want all, withFailures, library)`);
+  }
+  if (queries.has('library') && libraryFirst === null) fail('QUERIES has library but LIBRARY_FIRST is not set');
   const clientAuthorization = process.env.CLIENT_AUTHORIZATION || undefined;
   const authHeaders = clientAuthorization ? { authorization: clientAuthorization } : {};
 
@@ -264,6 +370,8 @@ async function main(servers) {
     collections: null,
     all: null,
     withFailures: null,
+    library: null,
+    collectionsCalls,
     timingsMs: timings,
   };
 
@@ -321,6 +429,7 @@ async function main(servers) {
     ['all', 'all'],
     ['withFailures', 'with-failures'],
   ]) {
+    if (!queries.has(key)) continue;
     t = performance.now();
     const { httpStatus, body } = await postGraphQL(gateway.url, COLLECTION_QUERY, { name }, authHeaders);
     lap(`query_${key}`, t);
@@ -330,6 +439,11 @@ async function main(servers) {
       `collection "${name}": HTTP ${httpStatus}, ${Array.isArray(videos) ? videos.length : 'no'} videos, ` +
         `${videos ? videos.filter((v) => v === null).length : '-'} null, ${body.errors?.length ?? 0} errors`,
     );
+  }
+  if (queries.has('library')) {
+    t = performance.now();
+    result.library = await pageLibrary(gateway.url, libraryFirst, libraryMaxPages, authHeaders);
+    lap('query_library', t);
   }
   lap('total', t0);
   return result;
