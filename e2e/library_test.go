@@ -362,6 +362,10 @@ func TestLibraryAccountsAndScopes(t *testing.T) {
 			if len(resp.Errors) != 1 || resp.Errors[0].Code() != "BAD_USER_INPUT" || string(resp.Data["videoLibrary"]) != "null" {
 				t.Errorf("A's cursor used by B: %s; want BAD_USER_INPUT and videoLibrary null", resp.Raw)
 			}
+			noKey := postQuery(t, r.servers[0].url, libraryQuery, nil)
+			if len(noKey.Errors) != 1 || noKey.Errors[0].Code() != "UNAUTHENTICATED" || string(noKey.Data["videoLibrary"]) != "null" {
+				t.Errorf("without a key: %s; want UNAUTHENTICATED and videoLibrary null", noKey.Raw)
+			}
 			if mode == "redis" {
 				for _, k := range redistest.Keys(t, env["REDIS_URL"], env["REDIS_KEY_PREFIX"]) {
 					if strings.Contains(k, keyA) || strings.Contains(k, keyB) {

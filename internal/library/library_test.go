@@ -309,7 +309,7 @@ func TestPageCallsShareAndFailuresAreNotKept(t *testing.T) {
 
 // A vendor page kept past PageTTL is asked again.
 func TestPagesExpire(t *testing.T) {
-	e := setup(t, library.Options{PageTTL: 50 * time.Millisecond})
+	e := setup(t, library.Options{PageTTL: time.Second})
 	acct := videotest.Account(t, keyA)
 	q := library.Listing{UniqueID: "default"}
 	for range 2 {
@@ -317,7 +317,7 @@ func TestPagesExpire(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(1500 * time.Millisecond)
 	if _, err := e.lister.Page(context.Background(), acct, q, 0, 5); err != nil {
 		t.Fatal(err)
 	}
