@@ -164,6 +164,7 @@ type Server struct {
 	videos   map[videoRef]json.RawMessage            // served to every key
 	accounts map[string]map[videoRef]json.RawMessage // by KeyHash
 	later    map[storeKey]*later                     // what videos with a Then become
+	orders   map[libraryKey][]string                 // library orders, until a video changes
 
 	// done is closed by Close to release hanging and delayed requests.
 	done      chan struct{}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"math"
 	"net/http"
 	"slices"
@@ -288,6 +287,7 @@ type listMatch struct {
 // order.
 func (s *Server) listMatchesLocked(keyHash, uniqueID string, q listRequest) []listMatch {
 	var candidates []string
+	ordered := false // candidates are distinct and in the endpoint's order already
 	switch {
 	case len(q.VideoNos) > 0:
 		for _, no := range q.VideoNos {
@@ -298,39 +298,87 @@ func (s *Server) listMatchesLocked(keyHash, uniqueID string, q listRequest) []li
 	case q.VideoNo != "":
 		candidates = []string{q.VideoNo}
 	default:
-		all := map[string]bool{}
-		for ref := range s.videos {
-			if ref.uniqueID == uniqueID {
-				all[ref.videoNo] = true
-			}
-		}
-		for ref := range s.accounts[keyHash] {
-			if ref.uniqueID == uniqueID {
-				all[ref.videoNo] = true
-			}
-		}
-		candidates = slices.Collect(maps.Keys(all))
+		candidates, ordered = s.libraryOrderLocked(keyHash, uniqueID), true
 	}
 
-	var matches []listMatch
-	seen := map[string]bool{}
+	matches := make([]listMatch, 0, len(candidates))
+	var seen map[string]bool
+	if !ordered {
+		seen = map[string]bool{}
+	}
 	for _, no := range candidates {
-		if seen[no] {
-			continue
+		if !ordered {
+			if seen[no] {
+				continue
+			}
+			seen[no] = true
 		}
-		seen[no] = true
 		if data, ok := s.videoLocked(keyHash, videoRef{uniqueID: uniqueID, videoNo: no}); ok && q.matches(data) {
-			matches = append(matches, listMatch{videoNo: no, data: data, order: sha256.Sum256([]byte(uniqueID + "\x00" + no))})
+			m := listMatch{videoNo: no, data: data}
+			if !ordered {
+				m.order = listOrder(uniqueID, no)
+			}
+			matches = append(matches, m)
 		}
 	}
+	if !ordered {
+		sortListMatches(matches)
+	}
+	return matches
+}
+
+// listOrder is where a video stands in the endpoint's order.
+func listOrder(uniqueID, videoNo string) [sha256.Size]byte {
+	return sha256.Sum256([]byte(uniqueID + "\x00" + videoNo))
+}
+
+func sortListMatches(matches []listMatch) {
 	slices.SortFunc(matches, func(a, b listMatch) int {
 		if c := bytes.Compare(a.order[:], b.order[:]); c != 0 {
 			return c
 		}
 		return strings.Compare(a.videoNo, b.videoNo)
 	})
-	return matches
 }
+
+// libraryKey names the library a key sees in one scope.
+type libraryKey struct{ keyHash, uniqueID string }
+
+// libraryOrderLocked returns the video numbers the key with keyHash sees
+// in uniqueID, distinct, in the endpoint's order. The order is kept until
+// a video is stored or deleted: a library of 100,000 videos would
+// otherwise be sorted again on every call.
+func (s *Server) libraryOrderLocked(keyHash, uniqueID string) []string {
+	k := libraryKey{keyHash, uniqueID}
+	if nos, ok := s.orders[k]; ok {
+		return nos
+	}
+	var all []listMatch
+	seen := map[string]bool{}
+	add := func(videos map[videoRef]json.RawMessage) {
+		for ref := range videos {
+			if ref.uniqueID == uniqueID && !seen[ref.videoNo] {
+				seen[ref.videoNo] = true
+				all = append(all, listMatch{videoNo: ref.videoNo, order: listOrder(uniqueID, ref.videoNo)})
+			}
+		}
+	}
+	add(s.videos)
+	add(s.accounts[keyHash])
+	sortListMatches(all)
+	nos := make([]string, len(all))
+	for i, m := range all {
+		nos[i] = m.videoNo
+	}
+	if s.orders == nil || len(s.orders) >= maxOrders {
+		s.orders = map[libraryKey][]string{}
+	}
+	s.orders[k] = nos
+	return nos
+}
+
+// maxOrders bounds the library orders kept.
+const maxOrders = 1024
 
 // pageVideoNos returns the video numbers on page (one-based) of matches,
 // pageSize a page.

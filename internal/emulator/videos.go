@@ -120,6 +120,7 @@ func (s *Server) DeleteVideo(key, uniqueID, videoNo string) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.orders = nil
 	delete(s.later, storeKey{h, ref})
 	if key == "" {
 		delete(s.videos, ref)
@@ -137,6 +138,7 @@ func (s *Server) storeLocked(key string, v Video) {
 		ref.uniqueID = defaultUniqueID
 	}
 	data := append(json.RawMessage(nil), v.Data...)
+	s.orders = nil // a library may have changed
 	h := ""
 	if key != "" {
 		h = KeyHash(key)
