@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,17 +18,19 @@ import (
 )
 
 // emulatorChildEnv, when set, makes this binary the emulator process of
-// the vs-apollo and abuse modes instead of the load test; its value is an
-// emulatorConfig in JSON.
+// the vs-apollo, abuse and library modes instead of the load test; its
+// value is an emulatorConfig in JSON.
 const emulatorChildEnv = "LOADTEST_EMULATOR_CHILD"
 
 // emulatorConfig is what the emulator process serves: makeVideos(Videos)
-// to loadKey, both endpoints at Rate calls/s with Burst, after Latency.
+// to loadKey, both endpoints at Rate calls/s with Burst, after Latency,
+// list_videos pages of at most PageCap videos (0: 200).
 type emulatorConfig struct {
 	Videos  int
 	Rate    float64
 	Burst   int
 	Latency time.Duration
+	PageCap int
 }
 
 // emulatorStats is what the emulator process reports: the calls since the
@@ -63,7 +66,7 @@ func emulatorChild(raw string) int {
 	}
 	emu, err := emulator.Start(emulator.Options{
 		Addr: "127.0.0.1:0", Keys: []string{loadKey}, Videos: makeVideos(c.Videos).emulator, Latency: c.Latency,
-		RateLimit: c.Rate, Burst: c.Burst, ListRateLimit: c.Rate, ListBurst: c.Burst, ListPageCap: 200,
+		RateLimit: c.Rate, Burst: c.Burst, ListRateLimit: c.Rate, ListBurst: c.Burst, ListPageCap: cmp.Or(c.PageCap, 200),
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest emulator:", err)

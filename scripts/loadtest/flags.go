@@ -45,6 +45,10 @@ type options struct {
 	// watch
 	interval  time.Duration
 	intervals int
+	// library (and sizes)
+	firsts   []int
+	listRate float64
+	pageCap  int
 }
 
 // modeFlags is one mode's flag set. Its methods register the flags that

@@ -1,5 +1,5 @@
 // Command loadtest measures the server, built from this module and run as
-// its own process on loopback, in one of seven modes, each a subcommand with
+// its own process on loopback, in one of eight modes, each a subcommand with
 // flags of its own (loadtest MODE -h lists them):
 //
 //	go run ./scripts/loadtest [load] -duration 60s -concurrency 32
@@ -9,6 +9,7 @@
 //	go run ./scripts/loadtest abuse -apollo scripts/apollo-baseline -floor ../shared/bench/gqlgen-floor
 //	go run ./scripts/loadtest watch -interval 1s
 //	go run ./scripts/loadtest defer -videos 100 -upstream-rate 5
+//	go run ./scripts/loadtest library -sizes 1000,10000,100000 -first 50,200 -list-rate 5
 //
 // load, the mode without a name, drives the server in front of the
 // memories.ai emulator with concurrent mixed queries for a fixed time. It
@@ -23,6 +24,11 @@
 // the bare gqlgen server; vs-apollo compares upstream calls with the Apollo
 // Server baseline (and the bare gqlgen server making the same call); abuse
 // sends hostile requests to each and times a normal query under attack.
+// watch counts the upstream calls of watchVideos subscribers; defer times
+// the parts of a @defer answer. library pages through whole libraries with
+// videoLibrary, after each page's endCursor until hasNextPage is false, and
+// reports the wall time and the upstream calls of each run; it exits 1
+// unless every video was seen exactly once, as many as totalCount.
 //
 // Every mode exits 1 when it fails and 2 on a mistake in its arguments.
 // Memory and CPU are read from /proc, so those figures need Linux.
@@ -60,6 +66,7 @@ func commands() []command {
 		{"abuse", "hostile requests to ours (and -apollo, -floor), and a normal query's latency under attack", abuseFlags, abuse},
 		{"watch", "watchVideos: upstream calls per interval for S subscribers of V videos, memory per subscription, event latency", watchFlags, watch},
 		{"defer", "@defer over multipart/mixed: when the first part and each video's detail arrive, against the plain query", deferFlags, deferMode},
+		{"library", "videoLibrary: wall time and upstream calls to page through whole libraries of -sizes videos, -first a page", libraryFlags, library},
 	}
 }
 

@@ -25,6 +25,7 @@ func TestModeOf(t *testing.T) {
 		{[]string{"vs-floor", "-floor", "d"}, "vs-floor", []string{"-floor", "d"}},
 		{[]string{"vs-apollo", "-apollo", "d"}, "vs-apollo", []string{"-apollo", "d"}},
 		{[]string{"abuse"}, "abuse", []string{}},
+		{[]string{"library", "-first", "200"}, "library", []string{"-first", "200"}},
 	}
 	for _, tt := range tests {
 		c, args, err := modeOf(tt.args)
@@ -60,6 +61,7 @@ func TestModeFlags(t *testing.T) {
 		"abuse":     {"apollo", "attackers", "duration", "floor", "server-bin", "timeout"},
 		"watch":     {"interval", "intervals", "server-bin"},
 		"defer":     {"rounds", "server-bin", "upstream-rate", "videos"},
+		"library":   append([]string{"first", "list-rate", "page-cap", "sizes", "upstream-latency"}, server...),
 	}
 	for _, c := range commands() {
 		var got []string
@@ -94,6 +96,16 @@ func TestParseMode(t *testing.T) {
 	if err != nil || o.duration != 2*time.Second || o.attackers != 10 || o.timeout != 2*time.Minute || o.apolloDir != "" {
 		t.Errorf("abuse: %+v, %v", o, err)
 	}
+	o, err = parseMode(t, "library")
+	if err != nil || !slices.Equal(o.sizes, []int{1000, 10_000, 100_000}) || !slices.Equal(o.firsts, []int{50, 200}) ||
+		o.listRate != 5 || o.pageCap != 200 || o.latency != 20*time.Millisecond {
+		t.Errorf("library defaults: %+v, %v", o, err)
+	}
+	o, err = parseMode(t, "library", "-sizes", "500,200000", "-first", "1,200", "-list-rate", "2.5", "-page-cap", "100", "-upstream-latency", "0s")
+	if err != nil || !slices.Equal(o.sizes, []int{500, 200_000}) || !slices.Equal(o.firsts, []int{1, 200}) ||
+		o.listRate != 2.5 || o.pageCap != 100 || o.latency != 0 {
+		t.Errorf("library: %+v, %v", o, err)
+	}
 
 	for _, args := range [][]string{
 		{"-vs-floor", "d"},              // the old way
@@ -110,6 +122,14 @@ func TestParseMode(t *testing.T) {
 		{"vs-apollo", "-apollo", "a", "-videos", "5"},
 		{"abuse", "-attackers", "0"},
 		{"abuse", "-concurrency", "4"},
+		{"library", "-first", "0"},   // no page (totalCount alone) would never end
+		{"library", "-first", "201"}, // past videoLibrary's bound
+		{"library", "-sizes", "1000,x"},
+		{"library", "-sizes", "2000000"},
+		{"library", "-list-rate", "0"},
+		{"library", "-page-cap", "0"},
+		{"library", "-upstream-latency", "-1s"},
+		{"library", "-upstream-rate", "5"}, // the list budget is -list-rate
 	} {
 		var ue usageError
 		if _, err := parseMode(t, args...); !errors.As(err, &ue) {
