@@ -711,11 +711,19 @@ type Video
   videoNo: ID!
   "The scope the video was uploaded under (the upload's ` + "`" + `unique_id` + "`" + `)."
   uniqueId: String!
-  "The stored name of the video."
+  """
+  The stored name of the video.
+
+  Like every nullable field of ` + "`" + `Video` + "`" + ` and ` + "`" + `CaptureMetadata` + "`" + `, null when the
+  upstream does not know the value: it sends an empty string or a zero for
+  that, which this service reads as null (a blank string; a zero ` + "`" + `fps` + "`" + `,
+  ` + "`" + `width` + "`" + `, ` + "`" + `height` + "`" + ` or ` + "`" + `size` + "`" + `; a zero ` + "`" + `duration` + "`" + ` before processing ends; a
+  time at the Unix epoch; a location at 0, 0).
+  """
   videoName: String
-  "Duration in whole seconds."
+  "Duration in whole seconds; 0 for a processed clip under a second, null when not known yet."
   duration: Int
-  "File size in bytes."
+  "File size in bytes; null when not known."
   size: Int64
   """
   Processing state. A status value this service does not know yet reads as
@@ -732,13 +740,13 @@ type Video
   cause: String
   "When the video was uploaded."
   createTime: DateTime
-  "Human-readable resolution, for example ` + "`" + `720P` + "`" + ` or ` + "`" + `1080P` + "`" + `."
+  "Human-readable resolution, for example ` + "`" + `720P` + "`" + ` or ` + "`" + `1080P` + "`" + `; null when not known (a video that failed to process)."
   resolutionLabel: String
-  "Frames per second."
+  "Frames per second; null when not known."
   fps: Int
-  "Frame width in pixels."
+  "Frame width in pixels; null when not known."
   width: Int
-  "Frame height in pixels."
+  "Frame height in pixels; null when not known."
   height: Int
   """
   Capture-time metadata supplied at upload. Null when the upstream sent none of
@@ -753,7 +761,7 @@ type CaptureMetadata {
   datetimeTaken: DateTime
   "The camera or device model."
   cameraModel: String
-  "Where the video was taken; null unless both latitude and longitude are known."
+  "Where the video was taken; null unless both latitude and longitude are known (0, 0 reads as not known)."
   location: GeoPoint
   "User-defined tags. Uploads through the API always carry the ` + "`" + `api` + "`" + ` tag. Empty when none were sent."
   tags: [String!]!

@@ -16,7 +16,7 @@ type CaptureMetadata struct {
 	DatetimeTaken *time.Time `json:"datetimeTaken,omitempty"`
 	// The camera or device model.
 	CameraModel *string `json:"cameraModel,omitempty"`
-	// Where the video was taken; null unless both latitude and longitude are known.
+	// Where the video was taken; null unless both latitude and longitude are known (0, 0 reads as not known).
 	Location *GeoPoint `json:"location,omitempty"`
 	// User-defined tags. Uploads through the API always carry the `api` tag. Empty when none were sent.
 	Tags []string `json:"tags"`

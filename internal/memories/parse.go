@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // rawVideo holds data's fields, each coerced by its own rule as it is
@@ -295,5 +296,46 @@ func videoFrom(r *rawVideo) (*Video, error) {
 	if EmptyID(v.VideoNo) {
 		return nil, errors.New("missing field video_no")
 	}
+	unknownAsNull(v)
 	return v, nil
+}
+
+// unknownAsNull drops the values by which the vendor says "not known": it
+// sends an empty string or a zero rather than leaving a field out (a video
+// that failed to parse answers resolution_label "" and fps, width, height
+// and duration 0). The rule, field by field:
+//   - video_name, resolution_label, camera_model: blank is unknown;
+//   - fps, width, height, size: zero or less is unknown, whatever the
+//     status: no video file has zero frames per second, pixels or bytes;
+//   - duration: zero is unknown unless the video is parsed (PARSE), whose
+//     duration is final, and zero for a clip under a second (the vendor
+//     counts whole seconds); below zero is always unknown;
+//   - create_time, datetime_taken: the epoch (0 ms) is unknown;
+//   - latitude and longitude both 0 (the "null island" a device writes
+//     without a fix) are unknown; one of them 0 is a real place.
+func unknownAsNull(v *Video) {
+	for _, s := range []**string{&v.VideoName, &v.ResolutionLabel, &v.CameraModel} {
+		if *s != nil && strings.TrimSpace(**s) == "" {
+			*s = nil
+		}
+	}
+	for _, n := range []**int{&v.FPS, &v.Width, &v.Height} {
+		if *n != nil && **n <= 0 {
+			*n = nil
+		}
+	}
+	if v.Size != nil && *v.Size <= 0 {
+		v.Size = nil
+	}
+	if v.Duration != nil && (*v.Duration < 0 || *v.Duration == 0 && v.Status != StatusParse) {
+		v.Duration = nil
+	}
+	for _, t := range []**time.Time{&v.CreateTime, &v.DatetimeTaken} {
+		if *t != nil && (*t).UnixMilli() == 0 {
+			*t = nil
+		}
+	}
+	if v.Latitude != nil && v.Longitude != nil && *v.Latitude == 0 && *v.Longitude == 0 {
+		v.Latitude, v.Longitude = nil, nil
+	}
 }

@@ -86,7 +86,9 @@ type ListPage struct {
 // Video is one video's metadata as the upstream described it.
 //
 // Pointer fields are nil when the upstream omitted the field, sent null, an
-// empty string or the string "null".
+// empty string or the string "null", or sent the empty value by which it
+// means "not known" (see unknownAsNull: a blank name, a zero fps, a zero
+// duration of a video not parsed yet, ...).
 type Video struct {
 	VideoNo         string
 	VideoName       *string
