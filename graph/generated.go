@@ -65,6 +65,8 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
+		Node               func(childComplexity int, id string) int
+		Nodes              func(childComplexity int, ids []string) int
 		Video              func(childComplexity int, videoNo string, uniqueID string) int
 		VideoLibrary       func(childComplexity int, uniqueID string, filter *model.VideoFilter, first *int, after *string) int
 		Videos             func(childComplexity int, videoNos []string, uniqueID string) int
@@ -83,6 +85,7 @@ type ComplexityRoot struct {
 		Duration        func(childComplexity int) int
 		Fps             func(childComplexity int) int
 		Height          func(childComplexity int) int
+		ID              func(childComplexity int) int
 		RawStatus       func(childComplexity int) int
 		ResolutionLabel func(childComplexity int) int
 		Size            func(childComplexity int) int
@@ -122,6 +125,8 @@ type QueryResolver interface {
 	Video(ctx context.Context, videoNo string, uniqueID string) (*model.Video, error)
 	Videos(ctx context.Context, videoNos []string, uniqueID string) ([]*model.Video, error)
 	VideoLibrary(ctx context.Context, uniqueID string, filter *model.VideoFilter, first *int, after *string) (*model.VideoConnection, error)
+	Node(ctx context.Context, id string) (model.Node, error)
+	Nodes(ctx context.Context, ids []string) ([]model.Node, error)
 }
 type SubscriptionResolver interface {
 	WatchVideos(ctx context.Context, videoNos []string, uniqueID string) (<-chan graphql.Event[*model.Video], error)
@@ -237,6 +242,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
+	case "Query.node":
+		if e.ComplexityRoot.Query.Node == nil {
+			break
+		}
+
+		args, err := ec.field_Query_node_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Node(childComplexity, args["id"].(string)), true
+	case "Query.nodes":
+		if e.ComplexityRoot.Query.Nodes == nil {
+			break
+		}
+
+		args, err := ec.field_Query_nodes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Nodes(childComplexity, args["ids"].([]string)), true
 	case "Query.video":
 		if e.ComplexityRoot.Query.Video == nil {
 			break
@@ -336,6 +363,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Video.Height(childComplexity), true
+	case "Video.id":
+		if e.ComplexityRoot.Video.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Video.ID(childComplexity), true
 	case "Video.rawStatus":
 		if e.ComplexityRoot.Video.RawStatus == nil {
 			break
@@ -644,6 +677,35 @@ type PageInfo {
   endCursor: String
 }
 `, BuiltIn: false},
+	{Name: "../schema/node.graphqls", Input: `"""
+An object with a global id, which ` + "`" + `node` + "`" + ` and ` + "`" + `nodes` + "`" + ` fetch again (the Relay
+Global Object Identification specification). Apollo Client, urql's
+Graphcache and Relay identify objects by it, so the same video read by any
+two queries is one object in their caches.
+"""
+interface Node {
+  "The object's global id: opaque, stable, and the same for every key of one account."
+  id: ID!
+}
+
+extend type Query {
+  """
+  The object with this global id, or null when it does not exist or does not
+  belong to the calling account. A video costs what ` + "`" + `video` + "`" + ` costs. An id
+  this service did not issue is ` + "`" + `BAD_USER_INPUT` + "`" + `, refused before any
+  upstream call.
+  """
+  node("A ` + "`" + `Node.id` + "`" + `, as this service issued it." id: ID!): Node
+
+  """
+  The objects with these global ids, in the order asked, with null for one
+  that does not exist: the same loader and batches as ` + "`" + `videos` + "`" + ` (one
+  ` + "`" + `list_videos` + "`" + ` call per 200 videos), the same limits (` + "`" + `MAX_VIDEOS_PER_QUERY` + "`" + `),
+  and an error at the index of a video that fails (` + "`" + `path: ["nodes", i]` + "`" + `).
+  """
+  nodes("` + "`" + `Node.id` + "`" + `s, as this service issued them." ids: [ID!]!): [Node]!
+}
+`, BuiltIn: false},
 	{Name: "../schema/scalars.graphqls", Input: `"""
 A point in time, serialized as an RFC 3339 string in UTC with millisecond
 precision, for example ` + "`" + `2025-08-01T08:33:37.992Z` + "`" + `. The upstream sends epoch
@@ -703,10 +765,16 @@ with its own error if it fails. Other transports answer such a query whole.
 A federation entity: other subgraphs reference it by ` + "`" + `videoNo` + "`" + ` alone (meaning
 ` + "`" + `uniqueId` + "`" + ` "default") or by ` + "`" + `videoNo` + "`" + ` and ` + "`" + `uniqueId` + "`" + `.
 """
-type Video
+type Video implements Node
   @key(fields: "videoNo uniqueId")
   @key(fields: "videoNo")
   @entityResolver(multi: true) {
+  """
+  The video's global id (` + "`" + `Node` + "`" + `), derived from ` + "`" + `uniqueId` + "`" + ` and ` + "`" + `videoNo` + "`" + `
+  alone: the same for every key of the account and on every replica, and
+  carrying nothing of the account. ` + "`" + `node(id:)` + "`" + ` fetches the video again.
+  """
+  id: ID!
   "The video number, unique within the account."
   videoNo: ID!
   "The scope the video was uploaded under (the upload's ` + "`" + `unique_id` + "`" + `)."
@@ -945,6 +1013,8 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 
 func (ec *executionContext) childFields_Video(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
+	case "id":
+		return ec.fieldContext_Video_id(ctx, field)
 	case "videoNo":
 		return ec.fieldContext_Video_videoNo(ctx, field)
 	case "uniqueId":
@@ -1178,6 +1248,34 @@ func (ec *executionContext) field_Query__entities_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["representations"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_node_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_nodes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ids",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ids"] = arg0
 	return args, nil
 }
 
@@ -1818,6 +1916,94 @@ func (ec *executionContext) fieldContext_Query_videoLibrary(ctx context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Node(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Node) graphql.Marshaler {
+			return ec.marshalONode2githubᚗcomᚋmemoriesᚑfacadeᚋmemoriesᚑgraphqlᚋgraphᚋmodelᚐNode(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_node(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("FieldContext.Child cannot be called on type INTERFACE")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_node_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_nodes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Nodes(ctx, fc.Args["ids"].([]string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Node) graphql.Marshaler {
+			return ec.marshalNNode2ᚕgithubᚗcomᚋmemoriesᚑfacadeᚋmemoriesᚑgraphqlᚋgraphᚋmodelᚐNode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_nodes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("FieldContext.Child cannot be called on type INTERFACE")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_nodes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query__entities(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2012,6 +2198,29 @@ func (ec *executionContext) fieldContext_Subscription_watchVideos(ctx context.Co
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Video_id(ctx context.Context, field graphql.CollectedField, obj *model.Video) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Video_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Video_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Video", field, true, false, "ID")
 }
 
 func (ec *executionContext) _Video_videoNo(ctx context.Context, field graphql.CollectedField, obj *model.Video) (ret graphql.Marshaler) {
@@ -3843,6 +4052,26 @@ func UnmarshalVideoFilter(ctx context.Context, raw any) (model.VideoFilter, erro
 
 // region    ************************** interface.gotpl ***************************
 
+func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj model.Node) graphql.Marshaler {
+	switch obj := (obj).(type) {
+	case nil:
+		return graphql.Null
+	case model.Video:
+		return ec._Video(ctx, sel, &obj)
+	case *model.Video:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Video(ctx, sel, obj)
+	default:
+		if typedObj, ok := obj.(graphql.Marshaler); ok {
+			return typedObj
+		} else {
+			panic(fmt.Errorf("unexpected type %T; non-generated variants of Node must implement graphql.Marshaler", obj))
+		}
+	}
+}
+
 func (ec *executionContext) __Entity(ctx context.Context, sel ast.SelectionSet, obj fedruntime.Entity) graphql.Marshaler {
 	switch obj := (obj).(type) {
 	case nil:
@@ -4086,6 +4315,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_videoLibrary(ctx, field)
 				})
+		case "node":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_node(ctx, field)
+				})
+		case "nodes":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_nodes(ctx, field)
+				})
 		case "_entities":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -4149,7 +4390,7 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	}
 }
 
-var videoImplementors = []string{"Video", "_Entity"}
+var videoImplementors = []string{"Video", "Node", "_Entity"}
 
 func (ec *executionContext) _Video(ctx context.Context, sel ast.SelectionSet, obj *model.Video) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, videoImplementors)
@@ -4160,6 +4401,11 @@ func (ec *executionContext) _Video(ctx context.Context, sel ast.SelectionSet, ob
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Video")
+		case "id":
+			out.Values[i] = ec._Video_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "videoNo":
 			out.Values[i] = ec._Video_videoNo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -4831,6 +5077,16 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	return res
 }
 
+func (ec *executionContext) marshalNNode2ᚕgithubᚗcomᚋmemoriesᚑfacadeᚋmemoriesᚑgraphqlᚋgraphᚋmodelᚐNode(ctx context.Context, sel ast.SelectionSet, v []model.Node) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalONode2githubᚗcomᚋmemoriesᚑfacadeᚋmemoriesᚑgraphqlᚋgraphᚋmodelᚐNode(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
 func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋmemoriesᚑfacadeᚋmemoriesᚑgraphqlᚋgraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "PageInfo!")
@@ -5447,6 +5703,13 @@ func (ec *executionContext) marshalOInt642ᚖint64(ctx context.Context, sel ast.
 	_ = ctx
 	res := graphql.MarshalInt64(*v)
 	return res
+}
+
+func (ec *executionContext) marshalONode2githubᚗcomᚋmemoriesᚑfacadeᚋmemoriesᚑgraphqlᚋgraphᚋmodelᚐNode(ctx context.Context, sel ast.SelectionSet, v model.Node) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Node(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {

@@ -75,7 +75,10 @@ func loadsVideos(f *ast.Field) bool {
 	}
 	switch f.ObjectDefinition.Name {
 	case "Query":
-		return f.Name == "video" || f.Name == "videos" || f.Name == "_entities" || f.Name == "videoLibrary"
+		switch f.Name {
+		case "video", "videos", "_entities", "videoLibrary", "node", "nodes":
+			return true
+		}
 	case "Subscription":
 		return f.Name == "watchVideos"
 	}
@@ -218,6 +221,27 @@ func fieldRefs(f *ast.Field, vars map[string]any) ([]memories.VideoRef, *gqlerro
 					refs = append(refs, ref)
 				}
 			}
+		}
+		return refs, nil
+	}
+	switch f.Name {
+	case "node":
+		id, _ := args["id"].(string)
+		ref, p := nodeRef(id)
+		if p != "" {
+			return nil, inputError([]any{f.Alias}, "id %s", p)
+		}
+		return []memories.VideoRef{ref}, nil
+	case "nodes":
+		ids, _ := args["ids"].([]any)
+		refs := make([]memories.VideoRef, len(ids))
+		for i, v := range ids {
+			id, _ := v.(string)
+			ref, p := nodeRef(id)
+			if p != "" {
+				return nil, inputError([]any{f.Alias}, "ids[%d] %s", i, p)
+			}
+			refs[i] = ref
 		}
 		return refs, nil
 	}

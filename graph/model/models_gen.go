@@ -10,6 +10,16 @@ import (
 	"time"
 )
 
+// An object with a global id, which `node` and `nodes` fetch again (the Relay
+// Global Object Identification specification). Apollo Client, urql's
+// Graphcache and Relay identify objects by it, so the same video read by any
+// two queries is one object in their caches.
+type Node interface {
+	IsNode()
+	// The object's global id: opaque, stable, and the same for every key of one account.
+	GetID() string
+}
+
 // Metadata recorded when the video was captured, as supplied at upload time.
 type CaptureMetadata struct {
 	// When the video was taken.

@@ -2,7 +2,11 @@
 // ones in models_gen.go.
 package model
 
-import "time"
+import (
+	"time"
+
+	"github.com/memories-facade/memories-graphql/internal/memories"
+)
 
 // Video is the GraphQL Video type. It is built from an upstream answer by
 // graph.newVideo, so the resolvers never see the wire format.
@@ -30,3 +34,14 @@ type Video struct {
 
 // IsEntity marks Video as an Apollo Federation entity.
 func (Video) IsEntity() {}
+
+// IsNode marks Video as a Relay Node.
+func (Video) IsNode() {}
+
+// GetID is the video's global id (Node.id).
+func (v Video) GetID() string {
+	return VideoID(memories.VideoRef{UniqueID: v.UniqueID, VideoNo: v.VideoNo})
+}
+
+// ID is the video's global id, the field Video.id.
+func (v Video) ID() string { return v.GetID() }
