@@ -26,6 +26,10 @@ import (
 	"github.com/memories-facade/memories-graphql/internal/flushwriter"
 )
 
+// version is what the build says this binary is; scripts/image.sh stamps it
+// with -ldflags "-X main.version=$(git describe --always --dirty)".
+var version = "dev"
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -76,7 +80,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		IdleTimeout:  2 * time.Minute,
 		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "playground", "http://"+displayAddr(ln.Addr())+"/")
+	logger.Info("listening", "addr", ln.Addr().String(), "playground", "http://"+displayAddr(ln.Addr())+"/", "version", version)
 	if cfg.Exposed(ln.Addr()) {
 		logger.Warn("SECURITY: this server holds MEMORIES_API_KEY and listens beyond loopback without ACCESS_TOKENS: " +
 			"anyone who can reach it spends that memories.ai account. Set ACCESS_TOKENS, or HOST=127.0.0.1.")
