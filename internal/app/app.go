@@ -216,7 +216,7 @@ func (a *App) videoCache(cfg Config, logger *slog.Logger, client *memories.Clien
 		// Replicas share the budgets and the cache through Redis. While
 		// Redis is unavailable each falls back on its own limiters, with
 		// its share of each budget, and its own cache.
-		conn, err := redisconn.Open(cfg.RedisURL, redisconn.Options{Prefix: cfg.RedisKeyPrefix, Timeout: cfg.RedisTimeout, Logger: logger})
+		conn, err := redisconn.Open(cfg.RedisURL, redisconn.Options{Prefix: cfg.RedisKeyPrefix, Timeout: cfg.RedisTimeout, Cluster: cfg.RedisCluster, Logger: logger})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -228,6 +228,7 @@ func (a *App) videoCache(cfg Config, logger *slog.Logger, client *memories.Clien
 		peers := presence.Start(conn, presence.Options{Expected: n, Logger: logger})
 		a.closers = append(a.closers, peers.Close)
 		a.metrics.WatchRedis(conn.Up, peers.Missing)
+		a.metrics.WatchRedisSlotMoves(conn.SlotMoving)
 		shared := func(budget string, perSecond float64, burst int) upstream.Limiter {
 			perSecond, burst = ratelimit.Headroom(perSecond, burst)
 			fallback := ratelimit.New(ratelimit.ReplicaShare(perSecond, burst, n))

@@ -54,6 +54,7 @@ type Config struct {
 
 	// Cross-request cache and, with Redis, state shared by replicas.
 	RedisURL         string
+	RedisCluster     bool
 	RedisTimeout     time.Duration
 	RedisKeyPrefix   string
 	ExpectedReplicas int
@@ -146,7 +147,9 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 
 	fs.StringVar(&c.RedisURL, "redis-url", "",
-		"Redis shared by replicas for the rate limit and cache, such as redis://host:6379/0; empty keeps both in process; prefer the env var when it has a password")
+		"Redis shared by replicas for the rate limit and cache, such as redis://host:6379/0, or with REDIS_CLUSTER=on a Redis Cluster's seed addresses, such as redis://host1:6379,host2:6379; empty keeps both in process; prefer the env var when it has a password")
+	fs.Func("redis-cluster", "on: REDIS_URL is a Redis Cluster's, its host and each addr= parameter (or each of its comma-separated hosts) a seed address; off (default): a single Redis",
+		func(v string) (err error) { c.RedisCluster, err = parseSwitch(v); return err })
 	fs.DurationVar(&c.RedisTimeout, "redis-timeout", 500*time.Millisecond,
 		"longest wait for one Redis command; a command that takes longer makes the service use its local limiter and cache until Redis answers again")
 	fs.StringVar(&c.RedisKeyPrefix, "redis-key-prefix", "mgql",
@@ -250,6 +253,14 @@ func (c Config) validate() error {
 	}
 	if c.RedisURL != "" && (c.RedisKeyPrefix == "" || c.RedisTimeout <= 0) {
 		errs = append(errs, errors.New("REDIS_KEY_PREFIX must not be empty and REDIS_TIMEOUT must be positive"))
+	}
+	if strings.ContainsAny(c.RedisKeyPrefix, "{}") {
+		// Redis Cluster hashes the first {...} of a key: braces in the
+		// prefix would take the place of each account's hash tag.
+		errs = append(errs, fmt.Errorf("REDIS_KEY_PREFIX must not contain { or }, got %q", c.RedisKeyPrefix))
+	}
+	if c.RedisCluster && c.RedisURL == "" {
+		errs = append(errs, errors.New("REDIS_CLUSTER=on needs REDIS_URL, the cluster's seed addresses"))
 	}
 	return errors.Join(errs...)
 }

@@ -146,6 +146,20 @@ func (m *Metrics) WatchRedis(up func() bool, missing func() int) {
 	)
 }
 
+// WatchRedisSlotMoves exports the Redis commands refused because their
+// slot was moving between the nodes of a Redis Cluster
+// (memories_redis_slot_moving_total): each call was served from this
+// replica's own state, while Redis stayed available for the other slots.
+func (m *Metrics) WatchRedisSlotMoves(refused func() int64) {
+	if m == nil {
+		return
+	}
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "memories_redis_slot_moving_total",
+		Help: "Redis commands a cluster refused (TRYAGAIN) while their slot moved between nodes; each call used this replica's own limiter or cache instead.",
+	}, func() float64 { return float64(refused()) }))
+}
+
 // WatchRegistry exports the number of open subscriptions and of watched
 // videos.
 func (m *Metrics) WatchRegistry(subscriptions, videos func() int) {

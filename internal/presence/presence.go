@@ -89,6 +89,8 @@ func Start(conn *redisconn.Conn, opts Options) *Tracker {
 	var raw [8]byte
 	_, _ = rand.Read(raw[:])
 	t := &Tracker{
+		// One key for the deployment, which the heartbeat script takes
+		// alone: on a Redis Cluster, one slot.
 		conn: conn, key: conn.Key("v1", "replicas"), id: hex.EncodeToString(raw[:]), opts: opts,
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}

@@ -157,10 +157,10 @@ redis.call('SET', KEYS[1], string.format('%.6f', now + d), 'PX', math.ceil(d * 1
 return 1
 `)
 
-// keys returns the account's TAT and pause keys. The braces make them one
-// Redis Cluster hash slot, as a script's keys must be.
+// keys returns the account's TAT and pause keys. The account's hash tag
+// makes them one Redis Cluster slot, as reserveScript's keys must be.
 func (s *Shared) keys(accountID string) (tat, pause string) {
-	tag := "{" + accountID + "}"
+	tag := redisconn.Tag(accountID)
 	return s.conn.Key("v1", s.budget, tag, "tat"), s.conn.Key("v1", s.budget, tag, "pause")
 }
 

@@ -1,5 +1,7 @@
 // Package redistest gives tests a Redis: the machine's (REDIS_URL) with a key
-// prefix of their own, or a private redis-server they may stop and restart.
+// prefix of their own, a private redis-server they may stop and restart, or
+// a Redis Cluster of redis-servers, shared by the test binary's tests or
+// private to one.
 package redistest
 
 import (
@@ -55,46 +57,41 @@ func ping(rawURL string) error {
 
 // Prefix returns a key prefix no other test uses, and deletes the keys under
 // it when the test ends, so that parallel packages and reruns never see each
-// other's keys.
+// other's keys. rawURL is a single Redis's or a Cluster's.
 func Prefix(t testing.TB, rawURL string) string {
 	t.Helper()
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	prefix := "mgqltest-" + hex.EncodeToString(b)
 	t.Cleanup(func() {
-		opts, err := redis.ParseURL(rawURL)
+		c, err := newClient(rawURL)
 		if err != nil {
 			return
 		}
-		c := redis.NewClient(opts)
 		defer c.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		iter := c.Scan(ctx, 0, prefix+":*", 1000).Iterator()
-		for iter.Next(ctx) {
-			c.Del(ctx, iter.Val())
+		keys, _ := scan(ctx, c, prefix+":*")
+		for _, k := range keys {
+			c.Del(ctx, k)
 		}
 	})
 	return prefix
 }
 
-// Keys returns the keys under prefix.
+// Keys returns the keys under prefix, of a single Redis or of every node
+// of a Cluster.
 func Keys(t testing.TB, rawURL, prefix string) []string {
 	t.Helper()
-	opts, err := redis.ParseURL(rawURL)
+	c, err := newClient(rawURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := redis.NewClient(opts)
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	var keys []string
-	iter := c.Scan(ctx, 0, prefix+":*", 1000).Iterator()
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
+	keys, err := scan(ctx, c, prefix+":*")
+	if err != nil {
 		t.Fatalf("scan %s: %v", prefix, err)
 	}
 	return keys
@@ -113,12 +110,7 @@ type Server struct {
 // ends.
 func StartServer(t testing.TB) *Server {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server is not installed")
-		}
-		t.Skip("redis-server is not installed")
-	}
+	needServer(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -133,6 +125,9 @@ func StartServer(t testing.TB) *Server {
 
 // URL returns the server's redis:// URL.
 func (s *Server) URL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", s.port) }
+
+// Redis returns the server as a Redis.
+func (s *Server) Redis() Redis { return Redis{URL: s.URL()} }
 
 // Start starts the server on its port and waits until it answers.
 func (s *Server) Start() {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,8 +17,10 @@ import (
 // Shared is a Store in Redis, shared by every replica. Each answer is one
 // key, <prefix>:v3:video:{<account id>}:<unique id>:<video no> (the last
 // two through redisconn.KeyPart), holding JSON and expiring with the
-// answer's time-to-live. The braces keep an account's keys in one Redis
-// Cluster slot, so that one command or script can take many of them.
+// answer's time-to-live. The braces (redisconn.Tag) keep an account's keys
+// in one Redis Cluster slot, so that one command or script can take many of
+// them; each command and script here takes the keys of one account, and a
+// call with keys of several accounts makes one per account.
 //
 // Answers are also kept in the local store. While Redis is unavailable the
 // local store serves alone, so it is warm when it has to.
@@ -37,7 +40,32 @@ func NewShared(conn *redisconn.Conn, local Store) *Shared {
 }
 
 func (s *Shared) key(kind string, k Key) string {
-	return s.conn.Key(codecVersion, kind, "{"+k.AccountID+"}", redisconn.KeyPart(k.Ref.UniqueID), redisconn.KeyPart(k.Ref.VideoNo))
+	return s.conn.Key(codecVersion, kind, redisconn.Tag(k.AccountID), redisconn.KeyPart(k.Ref.UniqueID), redisconn.KeyPart(k.Ref.VideoNo))
+}
+
+// byAccount splits the indexes of keys by account, in the order each
+// account first appears: the keys of one group share a Redis Cluster slot.
+// A look-up is for one account: one group, unless a caller mixes accounts.
+func byAccount(keys []Key) [][]int {
+	if !slices.ContainsFunc(keys, func(k Key) bool { return k.AccountID != keys[0].AccountID }) {
+		all := make([]int, len(keys))
+		for i := range all {
+			all[i] = i
+		}
+		return [][]int{all}
+	}
+	var groups [][]int
+	group := map[string]int{}
+	for i, k := range keys {
+		g, ok := group[k.AccountID]
+		if !ok {
+			g = len(groups)
+			group[k.AccountID] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], i)
+	}
+	return groups
 }
 
 func (s *Shared) keyList(kind string, keys []Key) []string {
@@ -48,15 +76,16 @@ func (s *Shared) keyList(kind string, keys []Key) []string {
 	return out
 }
 
-// Get returns what is kept in Redis, in one round trip, or in the local
-// store while Redis is unavailable.
+// Get returns what is kept in Redis, in one round trip (one MGET per
+// account), or in the local store while Redis is unavailable.
 func (s *Shared) Get(ctx context.Context, keys []Key) []Kept {
 	if !s.conn.Up() {
 		return s.local.Get(ctx, keys)
 	}
-	opCtx, cancel := s.conn.Context(ctx)
-	vals, err := s.conn.Client().MGet(opCtx, s.keyList("video", keys)...).Result()
-	cancel()
+	if len(keys) == 0 {
+		return nil
+	}
+	vals, err := s.mget(ctx, s.keyList("video", keys), byAccount(keys))
 	kept := make([]Kept, len(keys))
 	if err != nil {
 		if ctx.Err() != nil {
@@ -80,47 +109,92 @@ func (s *Shared) Get(ctx context.Context, keys []Key) []Kept {
 	return kept
 }
 
-// Set keeps entries in the local store and in Redis, in one round trip. As
-// in the local store, a list_videos answer does not replace a complete one
-// that another replica kept meanwhile, unless it says so.
+// mget reads names in one round trip: one MGET per group (of one slot),
+// pipelined when there are several.
+func (s *Shared) mget(ctx context.Context, names []string, groups [][]int) ([]any, error) {
+	opCtx, cancel := s.conn.Context(ctx)
+	defer cancel()
+	if len(groups) == 1 {
+		return s.conn.Client().MGet(opCtx, names...).Result()
+	}
+	cmds := make([]*redis.SliceCmd, len(groups))
+	_, err := s.conn.Client().Pipelined(opCtx, func(p redis.Pipeliner) error {
+		for g, idx := range groups {
+			cmds[g] = p.MGet(opCtx, pick(names, idx)...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	vals := make([]any, len(names))
+	for g, idx := range groups {
+		for j, v := range cmds[g].Val() {
+			vals[idx[j]] = v
+		}
+	}
+	return vals, nil
+}
+
+// pick returns the elements of names at idx.
+func pick(names []string, idx []int) []string {
+	out := make([]string, len(idx))
+	for j, i := range idx {
+		out[j] = names[i]
+	}
+	return out
+}
+
+// Set keeps entries in the local store and in Redis, in one round trip (per
+// account). As in the local store, a list_videos answer does not replace a
+// complete one that another replica kept meanwhile, unless it says so.
 func (s *Shared) Set(ctx context.Context, entries []Entry) {
 	s.local.Set(ctx, entries)
 	if !s.conn.Up() {
 		return
 	}
 	now := time.Now()
-	keys := make([]string, 0, len(entries))
-	args := make([]any, 0, 3*len(entries)+1)
-	for _, e := range entries {
-		le, ok := localEntryOf(e, now)
-		if !ok {
-			continue
-		}
-		b, err := encode(le)
-		if err != nil {
-			continue
-		}
-		soft := "0"
-		if e.Video != nil && !e.Video.Detailed && !e.Replace {
-			soft = "1"
-		}
-		keys = append(keys, s.key("video", e.Key))
-		args = append(args, b, le.ttl.Milliseconds(), soft)
+	keys := make([]Key, len(entries))
+	for i, e := range entries {
+		keys[i] = e.Key
 	}
-	if len(keys) == 0 {
-		return
-	}
-	args = append(args, completePrefix)
 	opCtx, cancel := s.conn.Context(context.WithoutCancel(ctx))
 	defer cancel()
-	if err := setScript.Run(opCtx, s.conn.Client(), keys, args...).Err(); err != nil && !errors.Is(err, redis.Nil) {
-		s.conn.Fail(err)
+	for _, idx := range byAccount(keys) {
+		names := make([]string, 0, len(idx))
+		args := make([]any, 0, 3*len(idx)+1)
+		for _, i := range idx {
+			e := entries[i]
+			le, ok := localEntryOf(e, now)
+			if !ok {
+				continue
+			}
+			b, err := encode(le)
+			if err != nil {
+				continue
+			}
+			soft := "0"
+			if e.Video != nil && !e.Video.Detailed && !e.Replace {
+				soft = "1"
+			}
+			names = append(names, s.key("video", e.Key))
+			args = append(args, b, le.ttl.Milliseconds(), soft)
+		}
+		if len(names) == 0 {
+			continue
+		}
+		args = append(args, completePrefix)
+		if err := setScript.Run(opCtx, s.conn.Client(), names, args...).Err(); err != nil && !errors.Is(err, redis.Nil) {
+			s.conn.Fail(err)
+			return
+		}
 	}
 }
 
-// setScript keeps many answers in one round trip. ARGV holds, per key, its
-// value, its TTL in milliseconds and "1" when it must not replace a
-// complete answer, then the prefix that marks complete answers.
+// setScript keeps many answers of one account in one round trip. ARGV
+// holds, per key, its value, its TTL in milliseconds and "1" when it must
+// not replace a complete answer, then the prefix that marks complete
+// answers.
 var setScript = redis.NewScript(`
 local complete = ARGV[#ARGV]
 for i, k in ipairs(KEYS) do
@@ -144,10 +218,10 @@ const (
 	maxPoll   = 100 * time.Millisecond
 )
 
-// The lease scripts take many keys in one round trip. leaseScript claims
-// each key that nobody holds; renewScript extends and releaseScript ends
-// only the claims of their holder's token: a lease that expired and went to
-// another replica is not theirs to touch.
+// The lease scripts take many keys of one account in one round trip.
+// leaseScript claims each key that nobody holds; renewScript extends and
+// releaseScript ends only the claims of their holder's token: a lease that
+// expired and went to another replica is not theirs to touch.
 var (
 	leaseScript = redis.NewScript(`
 local held = {}
@@ -167,9 +241,9 @@ end
 return 0`)
 )
 
-// Lease claims the fetch of keys for this replica, in one round trip.
-// While Redis is unavailable every claim is granted: each replica fetches
-// for itself.
+// Lease claims the fetch of keys for this replica, in one round trip (per
+// account). While Redis is unavailable every claim is granted: each replica
+// fetches for itself.
 func (s *Shared) Lease(ctx context.Context, keys []Key) (held []bool, release func()) {
 	held = make([]bool, len(keys))
 	all := func() ([]bool, func()) {
@@ -191,21 +265,30 @@ func (s *Shared) Lease(ctx context.Context, keys []Key) (held []bool, release fu
 		ttl = leaseTTL
 	}
 	leaseKeys := s.keyList("lease", keys)
+	var mine [][]string // the leases taken, by account
 	opCtx, cancel := s.conn.Context(ctx)
-	res, err := leaseScript.Run(opCtx, s.conn.Client(), leaseKeys, token, ttl.Milliseconds()).Int64Slice()
+	for _, idx := range byAccount(keys) {
+		names := pick(leaseKeys, idx)
+		res, err := leaseScript.Run(opCtx, s.conn.Client(), names, token, ttl.Milliseconds()).Int64Slice()
+		if err != nil || len(res) != len(idx) {
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				s.conn.Fail(err)
+			}
+			// Those taken expire on their own; this replica fetches all.
+			return all()
+		}
+		var taken []string
+		for j, r := range res {
+			if held[idx[j]] = r == 1; held[idx[j]] {
+				taken = append(taken, names[j])
+			}
+		}
+		if len(taken) > 0 {
+			mine = append(mine, taken)
+		}
+	}
 	cancel()
-	if err != nil || len(res) != len(keys) {
-		if err != nil && ctx.Err() == nil {
-			s.conn.Fail(err)
-		}
-		return all()
-	}
-	var mine []string
-	for i, r := range res {
-		if held[i] = r == 1; held[i] {
-			mine = append(mine, leaseKeys[i])
-		}
-	}
 	if len(mine) == 0 {
 		return held, func() {}
 	}
@@ -221,16 +304,19 @@ func (s *Shared) Lease(ctx context.Context, keys []Key) (held []bool, release fu
 			}
 			opCtx, cancel := s.conn.Context(context.Background())
 			defer cancel()
-			if err := releaseScript.Run(opCtx, s.conn.Client(), mine, token).Err(); err != nil {
-				s.conn.Fail(err) // the leases expire on their own
+			for _, names := range mine {
+				if err := releaseScript.Run(opCtx, s.conn.Client(), names, token).Err(); err != nil {
+					s.conn.Fail(err) // the leases expire on their own
+					return
+				}
 			}
 		})
 	}
 }
 
 // renew keeps held leases alive until stop closes: one goroutine per
-// claim, however many videos it holds.
-func (s *Shared) renew(keys []string, token string, ttl time.Duration, stop <-chan struct{}, done chan<- struct{}) {
+// claim, however many videos it holds; one script per account.
+func (s *Shared) renew(keys [][]string, token string, ttl time.Duration, stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
 	t := time.NewTicker(ttl / 3)
 	defer t.Stop()
@@ -241,7 +327,12 @@ func (s *Shared) renew(keys []string, token string, ttl time.Duration, stop <-ch
 		case <-t.C:
 		}
 		opCtx, cancel := s.conn.Context(context.Background())
-		err := renewScript.Run(opCtx, s.conn.Client(), keys, token, ttl.Milliseconds()).Err()
+		var err error
+		for _, names := range keys {
+			if err = renewScript.Run(opCtx, s.conn.Client(), names, token, ttl.Milliseconds()).Err(); err != nil {
+				break
+			}
+		}
 		cancel()
 		if err != nil {
 			s.conn.Fail(err)

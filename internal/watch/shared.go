@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +26,15 @@ import (
 // the cache still gets every answer (the poll goes through it), so a
 // replica that joins late starts from the cache.
 //
+// On a single Redis one subscription (SUBSCRIBE) takes every channel a
+// replica listens to. On a Redis Cluster the account's channel carries its
+// hash tag, and answers go through sharded pub/sub (SPUBLISH, SSUBSCRIBE):
+// a message goes to the primary of the account's slot and its replicas
+// only, not to every node as PUBLISH's would. A replica subscribes once per
+// account it listens to, on that primary; when the slot moves (or its
+// primary fails over), Redis ends the subscription and the replica
+// subscribes again where the slot now is.
+//
 // While Redis is unavailable, every lease is granted: each replica polls
 // for its own subscribers, as it would alone, and sharing resumes when
 // Redis answers again.
@@ -32,21 +43,30 @@ type Shared struct {
 	id   string // this replica, in its messages and leases
 
 	mu        sync.Mutex
-	ps        *redis.PubSub
-	listeners map[string]func([]Event) // by channel
+	ps        *redis.PubSub        // a single Redis's subscription; nil on a cluster
+	listeners map[string]*listener // by channel
 	done      chan struct{}
+	closed    bool
 	wg        sync.WaitGroup
+}
+
+// listener is one listen call: where the messages of its channel go and,
+// on a cluster, its sharded subscription.
+type listener struct {
+	deliver func([]Event)
+	shard   *shardSub
 }
 
 // NewShared returns the sharing of polls through conn.
 func NewShared(conn *redisconn.Conn) *Shared {
 	var raw [16]byte
 	_, _ = rand.Read(raw[:])
-	return &Shared{conn: conn, id: hex.EncodeToString(raw[:]), listeners: map[string]func([]Event){}, done: make(chan struct{})}
+	return &Shared{conn: conn, id: hex.EncodeToString(raw[:]), listeners: map[string]*listener{}, done: make(chan struct{})}
 }
 
 // claimScript holds or takes each key for its token: a key it holds is
-// renewed, a free one taken. It returns 1 for each key held.
+// renewed, a free one taken. It returns 1 for each key held. Its keys are
+// one account's: one slot on a cluster.
 var claimScript = redis.NewScript(`
 local held = {}
 for i, k in ipairs(KEYS) do
@@ -66,11 +86,13 @@ func (s *Shared) leaseKey(account string, detail bool, ref memories.VideoRef) st
 	if detail {
 		kind = "watch-lease-detail"
 	}
-	return s.conn.Key(kind, "{"+account+"}", redisconn.KeyPart(ref.UniqueID), redisconn.KeyPart(ref.VideoNo))
+	return s.conn.Key(kind, redisconn.Tag(account), redisconn.KeyPart(ref.UniqueID), redisconn.KeyPart(ref.VideoNo))
 }
 
+// channel is the account's channel; on a cluster its hash tag puts it in
+// the slot of the account's keys.
 func (s *Shared) channel(account string) string {
-	return s.conn.Key("watch", "{"+account+"}")
+	return s.conn.Key("watch", redisconn.Tag(account))
 }
 
 // claim returns, for each of refs, whether this replica polls it now,
@@ -150,29 +172,51 @@ func (s *Shared) publish(account string, evs []Event) {
 	}
 	ctx, cancel := s.conn.Context(context.Background())
 	defer cancel()
-	if err := s.conn.Client().Publish(ctx, s.channel(account), b).Err(); err != nil {
+	publish := s.conn.Client().Publish
+	if s.conn.Cluster() {
+		publish = s.conn.Client().SPublish
+	}
+	if err := publish(ctx, s.channel(account), b).Err(); err != nil {
 		s.conn.Fail(err)
 	}
 }
 
 // listen delivers the other replicas' answers for account to deliver
-// until stop.
+// until stop. A later listen to the same account replaces this one; this
+// one's stop then leaves the later one alone.
 func (s *Shared) listen(account string, deliver func([]Event)) (stop func()) {
 	ch := s.channel(account)
+	l := &listener{deliver: deliver}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.listeners[ch] = deliver
-	if s.ps == nil {
-		s.ps = s.conn.Client().Subscribe(context.Background())
-		s.wg.Add(1)
-		go s.receive(s.ps)
+	if s.closed {
+		return func() {}
 	}
-	_ = s.ps.Subscribe(context.Background(), ch) // go-redis subscribes again after reconnecting
+	old := s.listeners[ch]
+	s.listeners[ch] = l
+	if s.conn.Cluster() {
+		if old != nil {
+			old.shard.stop()
+		}
+		l.shard = s.subscribeShard(ch, l)
+	} else {
+		if s.ps == nil {
+			s.ps = s.conn.Client().Subscribe(context.Background())
+			s.wg.Add(1)
+			go s.receive(s.ps)
+		}
+		_ = s.ps.Subscribe(context.Background(), ch) // go-redis subscribes again after reconnecting
+	}
 	return func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		if s.listeners[ch] != l {
+			return
+		}
 		delete(s.listeners, ch)
-		if s.ps != nil {
+		if l.shard != nil {
+			l.shard.stop()
+		} else if s.ps != nil {
 			_ = s.ps.Unsubscribe(context.Background(), ch)
 		}
 	}
@@ -190,35 +234,160 @@ func (s *Shared) receive(ps *redis.PubSub) {
 			if !ok {
 				return
 			}
-			var m message
-			if json.Unmarshal([]byte(msg.Payload), &m) != nil || m.From == s.id {
-				continue
-			}
 			s.mu.Lock()
-			deliver := s.listeners[msg.Channel]
+			l := s.listeners[msg.Channel]
 			s.mu.Unlock()
-			if deliver == nil || !strings.HasPrefix(msg.Channel, s.conn.Key("watch")) {
-				continue
+			if l != nil {
+				s.handle(msg, l.deliver)
 			}
-			evs := make([]Event, len(m.Events))
-			for i, se := range m.Events {
-				evs[i] = Event{Ref: se.Ref, Video: se.Video, Settled: se.Settled}
-				if se.Err != nil {
-					evs[i] = Event{Ref: se.Ref, Err: &memories.Error{Kind: se.Err.Kind, Code: se.Err.Code, RetryAfter: se.Err.RetryAfter}}
+		}
+	}
+}
+
+// handle hands msg to deliver, unless this replica sent it.
+func (s *Shared) handle(msg *redis.Message, deliver func([]Event)) {
+	var m message
+	if json.Unmarshal([]byte(msg.Payload), &m) != nil || m.From == s.id || !strings.HasPrefix(msg.Channel, s.conn.Key("watch")) {
+		return
+	}
+	evs := make([]Event, len(m.Events))
+	for i, se := range m.Events {
+		evs[i] = Event{Ref: se.Ref, Video: se.Video, Settled: se.Settled}
+		if se.Err != nil {
+			evs[i] = Event{Ref: se.Ref, Err: &memories.Error{Kind: se.Err.Kind, Code: se.Err.Code, RetryAfter: se.Err.RetryAfter}}
+		}
+	}
+	deliver(evs)
+}
+
+// shardSub is the sharded subscription of one channel on a cluster, kept
+// on the primary of the channel's slot by its goroutine.
+type shardSub struct {
+	cancel context.CancelFunc
+
+	mu sync.Mutex
+	ps *redis.PubSub // the current one; nil once stopped
+	on bool          // stopped: make no other
+}
+
+// How often a quiet sharded subscription checks its connection, and how
+// long it waits before subscribing again after losing one.
+const (
+	shardHealthEvery = 30 * time.Second
+	resubscribeFirst = 50 * time.Millisecond
+	resubscribeMax   = 2 * time.Second
+)
+
+// subscribeShard starts the sharded subscription of ch for l. Called with
+// s.mu held.
+func (s *Shared) subscribeShard(ch string, l *listener) *shardSub {
+	ctx, cancel := context.WithCancel(context.Background())
+	sub := &shardSub{cancel: cancel, on: true}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		wait := resubscribeFirst
+		for {
+			ps := s.conn.Client().SSubscribe(ctx, ch)
+			if !sub.set(ps) {
+				ps.Close()
+				return
+			}
+			confirmed := s.receiveShard(ctx, ps, l)
+			ps.Close()
+			if ctx.Err() != nil {
+				return
+			}
+			if confirmed {
+				wait = resubscribeFirst
+			}
+			// The slot moved, its primary went away, or the client's map
+			// of the slots is out of date: learn where the slot is now
+			// and subscribe there.
+			s.conn.ReloadState(ctx)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+			wait = min(2*wait, resubscribeMax)
+		}
+	}()
+	return sub
+}
+
+// receiveShard delivers the messages of ps until it is lost: an error (a
+// MOVED answer to SSUBSCRIBE, a connection that went away and does not
+// answer a ping), or a SUNSUBSCRIBE that this replica did not ask for,
+// which is how Redis ends a sharded subscription when its slot moves. It
+// reports whether Redis confirmed the subscription.
+func (s *Shared) receiveShard(ctx context.Context, ps *redis.PubSub, l *listener) (confirmed bool) {
+	pinged := false
+	for {
+		msg, err := ps.ReceiveTimeout(ctx, shardHealthEvery)
+		if err != nil {
+			if ctx.Err() != nil {
+				return confirmed
+			}
+			var netErr net.Error
+			if errors.As(err, &netErr) && netErr.Timeout() && !pinged {
+				pinged = true
+				if ps.Ping(ctx) == nil {
+					continue
 				}
 			}
-			deliver(evs)
+			return confirmed
 		}
+		pinged = false
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			switch m.Kind {
+			case "ssubscribe":
+				confirmed = true
+			case "sunsubscribe":
+				return confirmed
+			}
+		case *redis.Message:
+			s.handle(m, l.deliver)
+		}
+	}
+}
+
+// set makes ps the current subscription; false once stopped.
+func (sub *shardSub) set(ps *redis.PubSub) bool {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	if !sub.on {
+		return false
+	}
+	sub.ps = ps
+	return true
+}
+
+// stop ends the subscription: its goroutine returns.
+func (sub *shardSub) stop() {
+	sub.cancel()
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	sub.on = false
+	if sub.ps != nil {
+		_ = sub.ps.Close() // ends a receive that waits on the connection
+		sub.ps = nil
 	}
 }
 
 // Close stops listening.
 func (s *Shared) Close() error {
 	s.mu.Lock()
-	select {
-	case <-s.done:
-	default:
+	if !s.closed {
+		s.closed = true
 		close(s.done)
+	}
+	for ch, l := range s.listeners {
+		if l.shard != nil {
+			l.shard.stop()
+		}
+		delete(s.listeners, ch)
 	}
 	ps := s.ps
 	s.ps = nil
