@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -133,5 +134,33 @@ func TestSchemaIsDocumented(t *testing.T) {
 	}
 	if checked < 7 {
 		t.Errorf("checked %d schema types; want at least 7 (Query, Video, CaptureMetadata, GeoPoint, VideoStatus, DateTime, Int64)", checked)
+	}
+}
+
+// A query whose Accept lists text/event-stream after the JSON types, as
+// urql sends every query, is answered as JSON, not as an event stream;
+// one that prefers the stream gets it.
+func TestAcceptListingEventStreamLast(t *testing.T) {
+	h := setup(t, emulator.Options{}, fast)
+	body := mustJSON(map[string]any{"query": `{ video(videoNo: "VI606404158946574336") { videoNo } }`})
+	for _, tt := range []struct {
+		accept, want string
+	}{
+		{"application/graphql-response+json, application/graphql+json, application/json, text/event-stream, multipart/mixed", "application/graphql-response+json"},
+		{"text/event-stream", "text/event-stream"},
+	} {
+		resp, raw, err := post(context.Background(), h.url, body, "Accept", tt.accept)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := resp.Header.Get("Content-Type"); !strings.HasPrefix(got, tt.want) {
+			t.Errorf("Accept %q: Content-Type %q; want %s", tt.accept, got, tt.want)
+		}
+		if !strings.Contains(string(raw), "VI606404158946574336") {
+			t.Errorf("Accept %q: %s; want the video", tt.accept, raw)
+		}
+	}
+	if got := h.metric(t, `graphql_streams_opened_total{transport="sse"}`); got != 1 {
+		t.Errorf("event streams opened = %v; want 1, the one that asked for it", got)
 	}
 }

@@ -388,7 +388,7 @@ func streamKind(r *http.Request) string {
 	switch {
 	case r.Header.Get("Upgrade") != "":
 		return "websocket"
-	case (r.Method == http.MethodPost || r.Method == http.MethodGet) && strings.Contains(r.Header.Get("Accept"), "text/event-stream"):
+	case (r.Method == http.MethodPost || r.Method == http.MethodGet) && gqlhttp.PrefersEventStream(r):
 		return "sse"
 	}
 	return ""

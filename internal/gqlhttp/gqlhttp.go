@@ -65,14 +65,18 @@ const (
 // supported type with the highest q-value, the first listed on a tie;
 // application/json when the header is empty, names neither type or only
 // wildcards (the specification's default for clients that do not say).
-func negotiate(accept string) string { return preferred(accept, false) }
+func negotiate(accept string) string { return preferred(accept) }
 
 // mediaMultipart is incremental delivery's media type (Multipart).
 const mediaMultipart = "multipart/mixed"
 
-// preferred is negotiate, with multipart/mixed among the candidates when
-// multipart is true.
-func preferred(accept string, multipart bool) string {
+// mediaEventStream is server-sent events' media type (SSE).
+const mediaEventStream = "text/event-stream"
+
+// preferred is negotiate, with the streams of offers (mediaMultipart,
+// mediaEventStream) among the candidates: the type of the highest q, the
+// first listed of equal q.
+func preferred(accept string, offers ...string) string {
 	best, bestQ := mediaJSON, 0.0
 	for part := range strings.SplitSeq(accept, ",") {
 		mediaType, params, err := mime.ParseMediaType(strings.TrimSpace(part))
@@ -91,11 +95,11 @@ func preferred(accept string, multipart bool) string {
 			candidate = mediaJSON
 		case mediaGraphQLResponse:
 			candidate = mediaGraphQLResponse
-		case mediaMultipart:
-			if !multipart {
+		case mediaMultipart, mediaEventStream:
+			if !slices.Contains(offers, mediaType) {
 				continue
 			}
-			candidate = mediaMultipart
+			candidate = mediaType
 		default:
 			continue
 		}
@@ -349,12 +353,24 @@ type SSE struct {
 
 var _ graphql.Transport = SSE{}
 
-// Supports reports a POST of JSON, or a GET, that accepts
-// text/event-stream. GET carries the parameters in the URL's query string,
-// as graphql-sse's GET form and gateways (Hive Gateway) send them.
+// Supports reports a POST of JSON, or a GET, that prefers
+// text/event-stream (PrefersEventStream). GET carries the parameters in the
+// URL's query string, as graphql-sse's GET form and gateways (Hive Gateway)
+// send them.
 func (t SSE) Supports(r *http.Request) bool {
-	return transport.SSE{}.Supports(r) ||
-		(r.Method == http.MethodGet && r.Header.Get("Upgrade") == "" && strings.Contains(r.Header.Get("Accept"), "text/event-stream"))
+	if !PrefersEventStream(r) {
+		return false
+	}
+	return transport.SSE{}.Supports(r) || (r.Method == http.MethodGet && r.Header.Get("Upgrade") == "")
+}
+
+// PrefersEventStream reports a request whose Accept prefers
+// text/event-stream to JSON and multipart/mixed: of the highest q, listed
+// first. graphql-sse and gateways send it alone; urql lists it after the
+// JSON types with every query, which wants a JSON answer, and alone (with
+// multipart/mixed after it) with a subscription.
+func PrefersEventStream(r *http.Request) bool {
+	return preferred(r.Header.Get("Accept"), mediaEventStream, mediaMultipart) == mediaEventStream
 }
 
 // Do answers one event stream.
@@ -445,7 +461,7 @@ var _ graphql.Transport = Multipart{}
 // (Hive Gateway sends every query so) is answered by POST.
 func (Multipart) Supports(r *http.Request) bool {
 	return r.Header.Get("Upgrade") == "" && transport.MultipartMixed{}.Supports(r) &&
-		preferred(r.Header.Get("Accept"), true) == mediaMultipart
+		preferred(r.Header.Get("Accept"), mediaMultipart) == mediaMultipart
 }
 
 // Incremental marks Multipart as delivering deferred parts (see

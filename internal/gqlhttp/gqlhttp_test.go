@@ -437,6 +437,33 @@ func TestMultipartSupports(t *testing.T) {
 	}
 }
 
+// SSE answers a request that prefers an event stream, not one that only
+// lists it after JSON, as urql does with every query.
+func TestSSESupports(t *testing.T) {
+	for _, tt := range []struct {
+		method, accept string
+		want           bool
+	}{
+		{http.MethodPost, "text/event-stream", true},                  // graphql-sse
+		{http.MethodGet, "text/event-stream", true},                   // graphql-sse's GET, Hive Gateway
+		{http.MethodPost, "text/event-stream, multipart/mixed", true}, // urql, a subscription
+		{http.MethodPost, "application/graphql-response+json, application/graphql+json, application/json, text/event-stream, multipart/mixed", false}, // urql, a query
+		{http.MethodPost, "application/json;q=0.5, text/event-stream", true},
+		{http.MethodPost, "text/event-stream;q=0.1, application/json", false},
+		{http.MethodPost, "multipart/mixed, text/event-stream", false},
+		{http.MethodPost, "text/event-stream;q=0", false},
+		{http.MethodPost, "application/json", false},
+		{http.MethodPut, "text/event-stream", false},
+	} {
+		r := httptest.NewRequest(tt.method, "/query", strings.NewReader(`{}`))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Accept", tt.accept)
+		if got := (SSE{}).Supports(r); got != tt.want {
+			t.Errorf("Supports(%s, Accept: %s) = %v; want %v", tt.method, tt.accept, got, tt.want)
+		}
+	}
+}
+
 // Multipart answers a query in parts, and refuses a body it cannot read or
 // decode as POST does, with a JSON error and no part.
 func TestMultipart(t *testing.T) {
