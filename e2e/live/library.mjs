@@ -25,10 +25,11 @@ const client = new ApolloClient({
       return fetch(...args);
     },
   }),
+  // Only the connection's merge: Video is normalized by its id, as
+  // InMemoryCache does by default.
   cache: new InMemoryCache({
     typePolicies: {
       Query: { fields: { videoLibrary: relayStylePagination(['uniqueId', 'filter']) } },
-      Video: { keyFields: ['uniqueId', 'videoNo'] }, // Video has no id field
     },
   }),
 });
@@ -38,7 +39,7 @@ const query = gql`
     videoLibrary(uniqueId: $uniqueId, first: $first, after: $after, filter: $filter) {
       totalCount
       pageInfo { hasNextPage endCursor }
-      edges { cursor node { videoNo uniqueId videoName status } }
+      edges { cursor node { id videoNo uniqueId videoName status } }
     }
   }
 `;
