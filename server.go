@@ -17,6 +17,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 	"time"
@@ -29,6 +31,10 @@ import (
 // version is what the build says this binary is; scripts/image.sh stamps it
 // with -ldflags "-X main.version=$(git describe --always --dirty)".
 var version = "dev"
+
+// commit, when stamped (-X main.commit=...), is the revision built from;
+// otherwise buildInfo reads what the go command recorded, if it did.
+var commit = ""
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -49,10 +55,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 0 && args[0] == "emulator" {
 		return emulator.Run(ctx, args[1:], getenv, stdout)
 	}
+	build := buildInfo()
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		_, err := fmt.Fprintf(stdout, "memories-graphql %s (commit %s, %s)\n", build.Version, build.Commit, build.GoVersion)
+		return err
+	}
 	cfg, err := app.ParseConfig(args, getenv, stderr)
 	if err != nil {
 		return err
 	}
+	cfg.Build = build
 	// One write per 100ms rather than one per request; Close (after the
 	// drain) writes what is left.
 	logOut := flushwriter.New(stderr, 100*time.Millisecond)
@@ -80,7 +92,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		IdleTimeout:  2 * time.Minute,
 		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "playground", "http://"+displayAddr(ln.Addr())+"/", "version", version)
+	logger.Info("listening", "addr", ln.Addr().String(), "playground", "http://"+displayAddr(ln.Addr())+"/", "version", build.Version, "commit", build.Commit)
 	if cfg.Exposed(ln.Addr()) {
 		logger.Warn("SECURITY: this server holds MEMORIES_API_KEY and listens beyond loopback without ACCESS_TOKENS: " +
 			"anyone who can reach it spends that memories.ai account. Set ACCESS_TOKENS, or HOST=127.0.0.1.")
@@ -118,4 +130,33 @@ func displayAddr(addr net.Addr) string {
 		return net.JoinHostPort("localhost", strconv.Itoa(tcp.Port))
 	}
 	return addr.String()
+}
+
+// buildInfo is what this binary says of itself: the stamped version, the
+// stamped commit or else the VCS revision the go command recorded (go
+// build in a checkout records it unless -buildvcs=false; go run does not),
+// and the Go version.
+func buildInfo() app.Build {
+	b := app.Build{Version: version, Commit: "unknown", GoVersion: runtime.Version()}
+	if commit != "" {
+		b.Commit = commit
+		return b
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return b
+	}
+	modified := false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			b.Commit = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
+		}
+	}
+	if modified && b.Commit != "unknown" {
+		b.Commit += "-dirty"
+	}
+	return b
 }

@@ -37,7 +37,7 @@ ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT
 
 CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath \
-  -ldflags "-s -w -X main.version=$version" -o "$ctx/memories-graphql" .
+  -ldflags "-s -w -X main.version=$version -X main.commit=$revision" -o "$ctx/memories-graphql" .
 cp "$ca" "$ctx/ca-certificates.crt"
 chmod 0755 "$ctx/memories-graphql"
 chmod 0644 "$ctx/ca-certificates.crt"

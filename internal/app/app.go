@@ -5,6 +5,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -86,6 +88,8 @@ func (a *App) Close() error {
 func New(cfg Config, logger *slog.Logger) (_ *App, err error) {
 	a := &App{metrics: metrics.New()}
 	a.ready.Store(true)
+	b := cfg.Build
+	a.metrics.BuildInfo(cmp.Or(b.Version, "dev"), cmp.Or(b.Commit, "unknown"), cmp.Or(b.GoVersion, runtime.Version()))
 	defer func() {
 		if err != nil {
 			a.Close()

@@ -14,9 +14,20 @@ import (
 	"github.com/memories-facade/memories-graphql/internal/envflag"
 )
 
+// Build is what the binary says of itself.
+type Build struct {
+	Version   string // stamped at build (-X main.version); "dev" when not
+	Commit    string // the VCS revision built from; "unknown" when the build did not record one
+	GoVersion string
+}
+
 // Config is every setting; each flag has an environment twin named after it
 // (envflag), and the flag wins.
 type Config struct {
+	// Build names the binary, for memories_build_info; main sets it, no
+	// setting does.
+	Build Build
+
 	Host           string
 	Port           int
 	APIKey         string

@@ -121,6 +121,19 @@ func New() *Metrics {
 	return m
 }
 
+// BuildInfo exports memories_build_info, the build this replica runs.
+func (m *Metrics) BuildInfo(version, commit, goVersion string) {
+	if m == nil {
+		return
+	}
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "memories_build_info",
+		Help: "Always 1; its labels say which build this replica runs: version (as stamped at build), commit (the VCS revision the binary was built from, \"unknown\" without one) and goversion.",
+	}, []string{"version", "commit", "goversion"})
+	g.WithLabelValues(version, commit, goVersion).Set(1)
+	m.reg.MustRegister(g)
+}
+
 // WatchRedis exports, for a service sharing its state through Redis, whether
 // Redis answers (memories_redis_up, 1 or 0: at 0 this replica limits and
 // caches on its own) and how many other replicas have dropped out of it
