@@ -67,22 +67,7 @@ func TestClusterReplicasShareCache(t *testing.T) {
 	vs, nos := testVideos(1)
 	env := withCluster(t, cluster, fast)
 	r := setupReplicas(t, 2, emulator.Options{Videos: vs}, env)
-	const q = `query($no: ID!) { video(videoNo: $no) { videoNo videoName } }`
-	for _, no := range []string{nos[0], "VI000000000000000404"} {
-		for i, in := range r.servers {
-			resp := postQuery(t, in.url, q, map[string]any{"no": no})
-			if len(resp.Errors) > 0 {
-				t.Fatalf("instance %d: errors %+v", i, resp.Errors)
-			}
-			v := decodeVideo(t, resp.Data["video"])
-			if found := no == nos[0]; (v != nil) != found || (found && v.VideoName != "clip-0") {
-				t.Errorf("instance %d, %s: video = %+v; want found=%v", i, no, v, found)
-			}
-		}
-		if got := r.emu.RequestsFor(no); got != 1 {
-			t.Errorf("upstream calls for %s = %d; want 1 (the second instance used the shared cache)", no, got)
-		}
-	}
+	wantSharedCache(t, r, nos[0])
 	slot := testAccountSlot(t, cluster)
 	keys := redistest.Keys(t, env["REDIS_URL"], env["REDIS_KEY_PREFIX"])
 	var videos int

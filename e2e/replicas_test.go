@@ -120,15 +120,23 @@ func TestReplicaCutOffFromRedisKeepsAccountWithinLimit(t *testing.T) {
 func TestReplicasShareCache(t *testing.T) {
 	vs, nos := testVideos(1)
 	r := setupReplicas(t, 2, emulator.Options{Videos: vs}, withRedis(t, fast))
+	wantSharedCache(t, r, nos[0])
+}
+
+// wantSharedCache asks every replica of r for video no (testVideos' first,
+// clip-0) and for an unknown video, and wants one upstream call for each:
+// the replicas after the first answer from the shared cache.
+func wantSharedCache(t *testing.T, r *harness, known string) {
+	t.Helper()
 	const q = `query($no: ID!) { video(videoNo: $no) { videoNo videoName } }`
-	for _, no := range []string{nos[0], "VI000000000000000404"} {
+	for _, no := range []string{known, "VI000000000000000404"} {
 		for i, in := range r.servers {
 			resp := postQuery(t, in.url, q, map[string]any{"no": no})
 			if len(resp.Errors) > 0 {
 				t.Fatalf("instance %d: errors %+v", i, resp.Errors)
 			}
 			v := decodeVideo(t, resp.Data["video"])
-			if found := no == nos[0]; (v != nil) != found || (found && v.VideoName != "clip-0") {
+			if found := no == known; (v != nil) != found || (found && v.VideoName != "clip-0") {
 				t.Errorf("instance %d, %s: video = %+v; want found=%v", i, no, v, found)
 			}
 		}
