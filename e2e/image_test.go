@@ -686,8 +686,8 @@ func checkComposeLoads(t *testing.T) {
 		if len(s.EnvFile) != 1 || s.EnvFile[0].Path != filepath.Join(root, "deploy", "compose", "sandbox.env") {
 			t.Errorf("%s: env_file %+v; want deploy/compose/sandbox.env by default", name, s.EnvFile)
 		}
-		if s.StopGracePeriod != "45s" {
-			t.Errorf("%s: stop_grace_period %q; want 45s", name, s.StopGracePeriod)
+		if d, err := time.ParseDuration(s.StopGracePeriod); err != nil || d != time.Minute {
+			t.Errorf("%s: stop_grace_period %q; want 60s", name, s.StopGracePeriod)
 		}
 	}
 	if lb := services["lb"]; len(lb.Ports) != 1 || lb.Ports[0].HostIP != "127.0.0.1" || lb.Ports[0].Published != "8080" || lb.Ports[0].Target != 8080 {
@@ -904,7 +904,7 @@ func checkComposeRuns(t *testing.T, pm *podmanCLI, img builtImage) {
 	}()
 	app1 := containerOf("app1")
 	stopStart := time.Now()
-	pm.run(t, "stop", "--time", "45", app1)
+	pm.run(t, "stop", "--time", "60", app1)
 	took := time.Since(stopStart)
 	close(stopDone)
 	<-loopDone
