@@ -62,7 +62,10 @@ type Options struct {
 	// 10s): long enough for a client to ask for the next window, short
 	// enough that a new upload shows soon.
 	PageTTL time.Duration
-	// MaxPages bounds the vendor pages kept (default 1024).
+	// MaxPages bounds the vendor pages kept (default 128: up to 25,600
+	// videos, about 10 MB). One account fetches at most 50 pages in a
+	// PageTTL at the vendor's 5 calls/s; past the bound, the oldest-kept
+	// pages go first and cost a call if asked again.
 	MaxPages int
 }
 
@@ -108,7 +111,7 @@ func New(up Upstream, keep Keeper, opts Options) *Lister {
 		l.ttl = 10 * time.Second
 	}
 	if l.maxPages <= 0 {
-		l.maxPages = 1024
+		l.maxPages = 128
 	}
 	return l
 }
@@ -241,11 +244,14 @@ func (l *Lister) store(key string, p *vendorPage) {
 				delete(l.pages, k)
 			}
 		}
-		for k := range l.pages {
-			if len(l.pages) < l.maxPages {
-				break
+		for len(l.pages) >= l.maxPages {
+			oldest, first := "", true
+			for k, kp := range l.pages {
+				if first || kp.until.Before(l.pages[oldest].until) {
+					oldest, first = k, false
+				}
 			}
-			delete(l.pages, k) // any: they all end within PageTTL
+			delete(l.pages, oldest)
 		}
 	}
 	l.pages[key] = keptPage{page: p, until: now.Add(l.ttl)}

@@ -325,3 +325,29 @@ func TestPagesExpire(t *testing.T) {
 		t.Errorf("list_videos calls = %d; want 2: one kept, one after PageTTL", calls)
 	}
 }
+
+// Past MaxPages the oldest-kept vendor page goes first: asked again, it
+// costs a call; the newer ones do not.
+func TestPagesBounded(t *testing.T) {
+	e := setup(t, library.Options{MaxPages: 2})
+	acct := videotest.Account(t, keyA)
+	page := func(scope string) {
+		t.Helper()
+		if _, err := e.lister.Page(context.Background(), acct, library.Listing{UniqueID: scope}, 0, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, scope := range []string{"default", "other", "third"} { // three listings, one page each
+		page(scope)
+	}
+	e.emu.ResetCounters()
+	page("third")
+	page("other")
+	if calls := e.emu.Stats().List.Requests; calls != 0 {
+		t.Errorf("the two newest pages again: %d calls; want 0", calls)
+	}
+	page("default")
+	if calls := e.emu.Stats().List.Requests; calls != 1 {
+		t.Errorf("the oldest page again: %d calls; want 1 (it was dropped)", calls)
+	}
+}
