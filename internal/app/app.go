@@ -64,12 +64,25 @@ type App struct {
 	ready   atomic.Bool
 	watch   *watch.Registry
 	library *library.Lister
-	redis   *redisconn.Conn // nil without REDIS_URL
+	redis   *redisconn.Conn   // nil without REDIS_URL
+	peers   *presence.Tracker // nil without REDIS_URL
 
 	// streams cancels the open WebSocket connections and event streams
 	// when the app closes, after Drain ended their subscriptions.
 	mu      sync.Mutex
 	streams map[*context.CancelFunc]bool
+}
+
+// pollingReplicas returns how many replicas split the watch's share of
+// the budgets now: those sharing Redis, or, without it, the expected count
+// (each then polls its own subscribers' videos on its part alone).
+func (a *App) pollingReplicas(expected int) func() int {
+	return func() int {
+		if a.redis == nil || a.peers == nil || !a.redis.Up() {
+			return expected
+		}
+		return a.peers.Live()
+	}
 }
 
 // Close releases what New started, in reverse order.
@@ -138,8 +151,8 @@ func New(cfg Config, logger *slog.Logger) (_ *App, err error) {
 		// its share of the watched videos, or, cut off from Redis, its own
 		// subscribers'.
 		Budget: watch.NewBudget(cfg.WatchBudgetShare,
-			cfg.ListRateLimit/float64(cfg.ExpectedReplicas), cfg.ListRateBurst,
-			cfg.RateLimit/float64(cfg.ExpectedReplicas), cfg.RateBurst),
+			cfg.ListRateLimit, cfg.ListRateBurst, cfg.RateLimit, cfg.RateBurst,
+		).Among(a.pollingReplicas(cfg.ExpectedReplicas)),
 		BatchSize:     cfg.ListBatchSize,
 		MaxPerAccount: cfg.MaxSubscriptionsPerAccount,
 		Observer:      a.metrics,
@@ -230,6 +243,7 @@ func (a *App) videoCache(cfg Config, logger *slog.Logger, client *memories.Clien
 		// Replicas cut off from Redis spend their fallback share alone;
 		// the others leave it unspent.
 		peers := presence.Start(conn, presence.Options{Expected: n, Logger: logger})
+		a.peers = peers
 		a.closers = append(a.closers, peers.Close)
 		a.metrics.WatchRedis(conn.Up, peers.Missing)
 		a.metrics.WatchRedisSlotMoves(conn.SlotMoving)

@@ -52,7 +52,8 @@ type Tracker struct {
 	key, id string
 	opts    Options
 	missing atomic.Int64
-	seen    int64 // replicas seen at the last beat; run's goroutine only
+	live    atomic.Int64 // replicas recording themselves now, this one included
+	seen    int64        // replicas seen at the last beat; run's goroutine only
 
 	stop chan struct{}
 	done chan struct{}
@@ -102,6 +103,10 @@ func Start(conn *redisconn.Conn, opts Options) *Tracker {
 // Missing returns how many replicas were seen lately but not now.
 func (t *Tracker) Missing() int { return int(t.missing.Load()) }
 
+// Live returns how many replicas share Redis now, this one included: at
+// least 1, and its last count while Redis is unavailable.
+func (t *Tracker) Live() int { return max(1, int(t.live.Load())) }
+
 func (t *Tracker) run() {
 	defer close(t.done)
 	tick := time.NewTicker(t.opts.every)
@@ -135,6 +140,7 @@ func (t *Tracker) beat() {
 		return
 	}
 	n, seen := counts[0], counts[1]
+	t.live.Store(seen - n)
 	if old := t.missing.Swap(n); old != n {
 		t.opts.Logger.Info("redis: replicas missing from the shared rate limit", "missing", n)
 	}

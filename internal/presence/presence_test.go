@@ -45,6 +45,10 @@ func TestMissing(t *testing.T) {
 		if got := one.Missing(); got != 0 {
 			t.Fatalf("Missing with two live replicas = %d; want 0", got)
 		}
+		if got := two.Live(); got != 2 {
+			t.Errorf("Live with two replicas = %d; want 2", got)
+		}
+		eventually.True(t, "the first replica to see the second", func() bool { return one.Live() == 2 })
 
 		// A clean stop: the other never counts it.
 		two.Close()
@@ -61,6 +65,9 @@ func TestMissing(t *testing.T) {
 			t.Fatal(err)
 		}
 		eventually.True(t, "the gone replica to be missed", func() bool { return one.Missing() == 1 })
+		if got := one.Live(); got != 1 {
+			t.Errorf("Live with one replica and one missing = %d; want 1", got)
+		}
 		eventually.True(t, "the gone replica to be forgotten", func() bool { return one.Missing() == 0 })
 		if got := c.ZScore(context.Background(), one.key, "gone").Err(); got != redis.Nil {
 			t.Errorf("ZScore(gone) err = %v; want redis.Nil (forgotten)", got)

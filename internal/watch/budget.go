@@ -14,6 +14,7 @@ import (
 // the watch to its part of it.
 type Budget struct {
 	list, detail rateSpec
+	replicas     func() int // nil: this replica alone
 
 	mu       sync.Mutex
 	limiters map[budgetKey]*rate.Limiter
@@ -38,6 +39,23 @@ func NewBudget(share, listRate float64, listBurst int, metaRate float64, metaBur
 	return &Budget{list: spec(listRate, listBurst), detail: spec(metaRate, metaBurst), limiters: map[budgetKey]*rate.Limiter{}}
 }
 
+// Among makes b one replica's part of the share: 1/replicas() of it, as
+// many replicas as poll the account's watched videos between them (each
+// its part of them) at the time of each poll. It returns b.
+func (b *Budget) Among(replicas func() int) *Budget {
+	b.replicas = replicas
+	return b
+}
+
+// part is spec's rate divided among the replicas polling now (each keeps
+// the burst: one poll of its part of the videos fits it).
+func (b *Budget) part(spec rateSpec) rateSpec {
+	if b.replicas != nil {
+		spec.perSecond /= float64(max(1, b.replicas()))
+	}
+	return spec
+}
+
 // allow takes n calls from the account's share if they fit now. A poll of
 // more calls than the share's burst takes the burst: it is one poll, and
 // the rate over time still holds.
@@ -47,11 +65,16 @@ func (b *Budget) allow(account string, detail bool, n int) bool {
 	if detail {
 		spec = b.detail
 	}
+	spec = b.part(spec)
 	b.mu.Lock()
 	l := b.limiters[k]
 	if l == nil {
 		l = rate.NewLimiter(rate.Limit(spec.perSecond), spec.burst)
 		b.limiters[k] = l
+	} else if l.Limit() != rate.Limit(spec.perSecond) || l.Burst() != spec.burst {
+		// Replicas came or went: the part follows.
+		l.SetLimit(rate.Limit(spec.perSecond))
+		l.SetBurst(spec.burst)
 	}
 	b.mu.Unlock()
 	return l.AllowN(time.Now(), min(n, spec.burst))
