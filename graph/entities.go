@@ -8,6 +8,8 @@ import (
 	"strconv"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/memories-facade/memories-graphql/graph/model"
 	"github.com/memories-facade/memories-graphql/internal/loader"
@@ -68,11 +70,15 @@ func loadEntities(ctx context.Context, refs []memories.VideoRef) ([]*model.Video
 // representation alone. Completing every representation means all of them
 // take the (videoNo, uniqueId) resolver, so a call that mixes both key forms
 // can neither drop a uniqueId nor fail on a missing one.
+//
+// It wraps the field middleware of the operations that select _entities
+// only: as a FieldInterceptor it would run, and allocate, on every field of
+// every operation.
 type EntityKeys struct{}
 
 var (
-	_ graphql.HandlerExtension = EntityKeys{}
-	_ graphql.FieldInterceptor = EntityKeys{}
+	_ graphql.HandlerExtension        = EntityKeys{}
+	_ graphql.OperationContextMutator = EntityKeys{}
 )
 
 // ExtensionName implements graphql.HandlerExtension.
@@ -81,17 +87,50 @@ func (EntityKeys) ExtensionName() string { return "EntityKeys" }
 // Validate implements graphql.HandlerExtension.
 func (EntityKeys) Validate(graphql.ExecutableSchema) error { return nil }
 
-// InterceptField implements graphql.FieldInterceptor.
-func (EntityKeys) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
-	fc := graphql.GetFieldContext(ctx)
-	if fc != nil && fc.Object == "Query" && fc.Field.Name == "_entities" {
-		if reps, ok := fc.Args["representations"].([]map[string]any); ok {
-			for _, rep := range reps {
-				normalizeRepresentation(rep)
+// MutateOperationContext implements graphql.OperationContextMutator.
+func (EntityKeys) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil || oc.Operation.Operation != ast.Query || !selectsRoot(oc.Doc, oc.Operation.SelectionSet, "_entities", 0) {
+		return nil
+	}
+	next := oc.ResolverMiddleware
+	oc.ResolverMiddleware = func(ctx context.Context, resolve graphql.Resolver) (any, error) {
+		fc := graphql.GetFieldContext(ctx)
+		if fc != nil && fc.Object == "Query" && fc.Field.Name == "_entities" {
+			if reps, ok := fc.Args["representations"].([]map[string]any); ok {
+				for _, rep := range reps {
+					normalizeRepresentation(rep)
+				}
+			}
+		}
+		return next(ctx, resolve)
+	}
+	return nil
+}
+
+// selectsRoot reports whether set selects the field name directly or
+// through fragments (followed at most a few deep: validation has refused
+// cycles, and a root field's fragments nest little).
+func selectsRoot(doc *ast.QueryDocument, set ast.SelectionSet, name string, depth int) bool {
+	if depth > 8 {
+		return true // deep enough to be unusual: wrap, which is always right
+	}
+	for _, sel := range set {
+		switch sel := sel.(type) {
+		case *ast.Field:
+			if sel.Name == name {
+				return true
+			}
+		case *ast.InlineFragment:
+			if selectsRoot(doc, sel.SelectionSet, name, depth+1) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if f := doc.Fragments.ForName(sel.Name); f != nil && selectsRoot(doc, f.SelectionSet, name, depth+1) {
+				return true
 			}
 		}
 	}
-	return next(ctx)
+	return false
 }
 
 // normalizeRepresentation makes rep a Video representation with string

@@ -554,6 +554,41 @@ func TestEntities(t *testing.T) {
 	}
 }
 
+// TestEntitiesThroughFragments: EntityKeys finds _entities however the
+// operation selects it, so mixed key forms keep their uniqueId in each.
+func TestEntitiesThroughFragments(t *testing.T) {
+	const sel = `_entities(representations: $r) { ... on Video { videoNo uniqueId } }`
+	tests := []struct{ name, query string }{
+		{"direct", `query($r: [_Any!]!) { ` + sel + ` }`},
+		{"aliased", `query($r: [_Any!]!) { e: ` + sel + ` }`},
+		{"inline fragment", `query($r: [_Any!]!) { ... on Query { ` + sel + ` } }`},
+		{"fragment spread", `query($r: [_Any!]!) { ...F } fragment F on Query { ` + sel + ` }`},
+		{"nested spreads", `query($r: [_Any!]!) { ...F } fragment F on Query { ...G } fragment G on Query { ` + sel + ` }`},
+	}
+	reps := []any{
+		map[string]any{"__typename": "Video", "videoNo": "V1"},
+		map[string]any{"__typename": "Video", "videoNo": "V2", "uniqueId": "team"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newServer(t, defaults, nil)
+			a := s.post(t, tt.query, map[string]any{"r": reps})
+			if len(a.errors) > 0 {
+				t.Fatalf("got errors %v", a)
+			}
+			var got any
+			if m, ok := a.data.(map[string]any); ok {
+				for _, v := range m {
+					got = v
+				}
+			}
+			if want := `[{"videoNo": "V1", "uniqueId": "default"}, {"videoNo": "V2", "uniqueId": "team"}]`; !sameJSON(t, got, want) {
+				t.Errorf("got %s; want %s", toJSON(got), want)
+			}
+		})
+	}
+}
+
 // TestErrorCodes covers classify through ErrorPresenter: each failure of
 // the loader's fetcher gives its extensions.code, a fixed message that leaks
 // nothing of the upstream's, and the path of its own field.
