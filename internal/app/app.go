@@ -313,7 +313,7 @@ func (a *App) routes(cfg Config, logger *slog.Logger, videos loader.Fetcher, fix
 	})
 
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, reqlog.Middleware(logger), middleware.Recoverer)
+	r.Use(reqlog.Middleware(logger), middleware.Recoverer)
 	if len(cfg.CORSOrigins) > 0 {
 		r.Use(cors.Handler(cors.Options{
 			AllowedOrigins: cfg.CORSOrigins,

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -18,10 +19,10 @@ import (
 func TestEveryRecordCarriesTheRequestID(t *testing.T) {
 	var buf bytes.Buffer
 	logger := slog.New(reqlog.Handler{Handler: slog.NewJSONHandler(&buf, nil)})
-	h := middleware.RequestID(reqlog.Middleware(logger)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := reqlog.Middleware(logger)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		logger.InfoContext(r.Context(), "inside", "k", "v")
 		w.WriteHeader(http.StatusTeapot)
-	})))
+	}))
 	req := httptest.NewRequest("POST", "/query", nil)
 	req.Header.Set("Authorization", "sk-secret-key")
 	h.ServeHTTP(httptest.NewRecorder(), req)
@@ -85,7 +86,7 @@ func TestRecordStatusAndBytes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
 			logger := slog.New(reqlog.Handler{Handler: slog.NewJSONHandler(&buf, nil)})
-			h := middleware.RequestID(reqlog.Middleware(logger)(tt.handler))
+			h := reqlog.Middleware(logger)(tt.handler)
 			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/x", nil))
 			var rec map[string]any
 			if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
@@ -109,5 +110,47 @@ func TestNoRecordAboveInfo(t *testing.T) {
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
 	if buf.Len() != 0 {
 		t.Errorf("got %q; want no record", buf.String())
+	}
+}
+
+// A caller's X-Request-Id is kept when it is a short token; otherwise, or
+// without one, the request gets one of this process's, each new.
+func TestRequestID(t *testing.T) {
+	tests := []struct {
+		name, header string
+		wantKept     bool
+	}{
+		{"none", "", false},
+		{"a token", "gw-7f3a/b.c~d:e+f=9", true},
+		{"the longest", strings.Repeat("a", 128), true},
+		{"too long", strings.Repeat("a", 129), false},
+		{"a space", "a b", false},
+		{"a quote", `a"b`, false},
+		{"a newline", "a\nb", false},
+		{"not ASCII", "é", false},
+	}
+	mine := regexp.MustCompile(`^[^/ ]+/[A-Za-z0-9]{10}-[0-9]{6,}$`)
+	seen := map[string]bool{}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got string
+			h := reqlog.Middleware(slog.New(slog.DiscardHandler))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				got = middleware.GetReqID(r.Context())
+			}))
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			if tt.header != "" {
+				req.Header.Set(middleware.RequestIDHeader, tt.header)
+			}
+			h.ServeHTTP(httptest.NewRecorder(), req)
+			switch {
+			case tt.wantKept && got != tt.header:
+				t.Errorf("request id = %q; want the caller's %q", got, tt.header)
+			case !tt.wantKept && !mine.MatchString(got):
+				t.Errorf("request id = %q; want one of this process's (host/prefix-000001)", got)
+			case !tt.wantKept && seen[got]:
+				t.Errorf("request id %q given twice", got)
+			}
+			seen[got] = true
+		})
 	}
 }
