@@ -83,9 +83,16 @@ func (Incremental) MutateOperationContext(ctx context.Context, oc *graphql.Opera
 	if (incremental && oc.Operation.Operation == ast.Query) || !strings.Contains(oc.RawQuery, "defer") {
 		return nil
 	}
-	oc.Doc, oc.Operation = withoutDefer(oc.Doc, oc.Operation)
+	op := oc.Operation
+	if oc.Doc, oc.Operation = withoutDefer(oc.Doc, oc.Operation); oc.Operation != op {
+		// A copy for this request: not worth keeping a summary of.
+		oc.Stats.SetExtension(rewrittenKey, true)
+	}
 	return nil
 }
+
+// rewrittenKey marks an operation that Incremental copied for its request.
+const rewrittenKey = "graph.rewritten"
 
 // InterceptResponse implements graphql.ResponseInterceptor: the first part
 // of a deferred answer leaves out the fields it holds back. gqlgen writes

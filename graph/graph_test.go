@@ -185,6 +185,29 @@ func TestVideoLimits(t *testing.T) {
 	}
 }
 
+// One server answers one document again and again: each request's
+// variables decide its @skip, the document's walk kept or not.
+func TestVideoLimitsOfOneDocumentAgain(t *testing.T) {
+	tooMany := refusal{code: "BAD_USER_INPUT", msg: "MAX_VIDEOS_PER_QUERY"}
+	skip := `query($s: Boolean!) {` + aliases(5, "videoNo") + ` s: video(videoNo: "S") @skip(if: $s) { videoNo } }`
+	s := newServer(t, defaults, nil)
+	for i, skipped := range []bool{true, false, true, false} {
+		a := s.post(t, skip, map[string]any{"s": skipped})
+		if skipped {
+			checkAccepted(t, a, 5)
+		} else {
+			checkRefused(t, a, tooMany)
+		}
+		if t.Failed() {
+			t.Fatalf("request %d (skip %v)", i, skipped)
+		}
+	}
+	constant := "{" + aliases(6, "videoNo") + " }"
+	for range 2 {
+		checkRefused(t, s.post(t, constant, nil), tooMany)
+	}
+}
+
 // reps returns n Video representations V0 … V(n-1).
 func reps(n int) []any {
 	out := make([]any, n)

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/99designs/gqlgen/graphql"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -31,11 +32,38 @@ type videoField struct {
 
 const summaryKey = "graph.summary"
 
-// summarize walks oc's operation once; the checks that run after the first
-// share the result.
-func summarize(oc *graphql.OperationContext) *summary {
+// Summaries keeps the summaries of the operations of cached documents, so
+// that a document sent again is not walked again: gqlgen keeps the parsed
+// document, and its operations with it, as long as its query cache holds
+// it. An operation whose walk a variable decided (@skip, @include or @defer
+// with a variable), or that Incremental rewrote for this request, is walked
+// every time. The zero value and nil keep nothing.
+type Summaries struct {
+	c *lru.Cache[*ast.OperationDefinition, *summary]
+}
+
+// NewSummaries returns Summaries that keep up to n operations' summaries:
+// as many as the query cache keeps documents.
+func NewSummaries(n int) *Summaries {
+	c, err := lru.New[*ast.OperationDefinition, *summary](max(1, n))
+	if err != nil {
+		panic(err) // only for a size below 1
+	}
+	return &Summaries{c: c}
+}
+
+// summarize walks oc's operation once (or not at all, when sums holds it);
+// the checks that run after the first share the result.
+func summarize(oc *graphql.OperationContext, sums *Summaries) *summary {
 	if s, ok := oc.Stats.GetExtension(summaryKey).(*summary); ok {
 		return s
+	}
+	keep := sums != nil && sums.c != nil && oc.Stats.GetExtension(rewrittenKey) == nil
+	if keep {
+		if s, ok := sums.c.Get(oc.Operation); ok {
+			oc.Stats.SetExtension(summaryKey, s)
+			return s
+		}
 	}
 	s := &summary{}
 	index := map[*ast.Field]int{}
@@ -65,6 +93,9 @@ func summarize(oc *graphql.OperationContext) *summary {
 	})
 	s.tooBig, s.width = !res.ok, res.width
 	oc.Stats.SetExtension(summaryKey, s)
+	if keep && !res.byVariables {
+		sums.c.Add(oc.Operation, s)
+	}
 	return s
 }
 
@@ -112,6 +143,7 @@ func tooBigError() *gqlerror.Error {
 type VideoPlan struct {
 	Max       int
 	MaxDetail int
+	Summaries *Summaries // shared with the other checks; nil: walk every time
 }
 
 var (
@@ -134,7 +166,7 @@ func (p VideoPlan) MutateOperationContext(_ context.Context, oc *graphql.Operati
 	if oc.Operation == nil || oc.Operation.Operation == ast.Mutation {
 		return nil
 	}
-	s := summarize(oc)
+	s := summarize(oc, p.Summaries)
 	if s.tooBig {
 		return tooBigError()
 	}
@@ -284,6 +316,7 @@ func fieldRefs(f *ast.Field, vars map[string]any) ([]memories.VideoRef, *gqlerro
 type OperationLimits struct {
 	Depth      int
 	Selections int
+	Summaries  *Summaries // shared with the other checks; nil: walk every time
 }
 
 var (
@@ -311,7 +344,7 @@ func (l OperationLimits) MutateOperationContext(_ context.Context, oc *graphql.O
 	if oc.Operation == nil {
 		return nil
 	}
-	s := summarize(oc)
+	s := summarize(oc, l.Summaries)
 	switch {
 	case s.tooBig:
 		return tooBigError()
@@ -336,7 +369,9 @@ func (l OperationLimits) MutateOperationContext(_ context.Context, oc *graphql.O
 // servers with INTROSPECTION=false. (__typename stays allowed: clients and
 // gateways use it to tell types apart.) gqlgen alone would answer such a
 // field with an uncoded error.
-type NoIntrospection struct{}
+type NoIntrospection struct {
+	Summaries *Summaries // shared with the other checks; nil: walk every time
+}
 
 var (
 	_ graphql.HandlerExtension        = NoIntrospection{}
@@ -350,8 +385,8 @@ func (NoIntrospection) ExtensionName() string { return "NoIntrospection" }
 func (NoIntrospection) Validate(graphql.ExecutableSchema) error { return nil }
 
 // MutateOperationContext implements graphql.OperationContextMutator.
-func (NoIntrospection) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	if oc.Operation == nil || summarize(oc).introspections == 0 {
+func (n NoIntrospection) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil || summarize(oc, n.Summaries).introspections == 0 {
 		return nil
 	}
 	e := gqlerror.Errorf("introspection is disabled on this server (INTROSPECTION=false)")

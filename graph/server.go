@@ -47,20 +47,23 @@ func NewServer(o Options) *handler.Server {
 	}
 	gql.SetQueryCache(docs)
 	gql.SetValidationRulesFn(validationRules)
+	// The checks after validation share one walk of each operation, kept
+	// as long as its document is.
+	sums := NewSummaries(o.QueryCacheSize)
 	// First of the checks after validation: the walk they share reads
 	// @defer, which this takes out where it does not apply.
 	gql.Use(Incremental{})
 	if o.Introspection {
 		gql.Use(extension.Introspection{})
 	} else {
-		gql.Use(NoIntrospection{})
+		gql.Use(NoIntrospection{Summaries: sums})
 	}
 	// Persisted queries first: the limits check the text they stand for.
 	gql.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](o.QueryCacheSize)})
 	gql.Use(DocumentLimits{Limits: o.Limits, Cache: docs})
-	gql.Use(OperationLimits{Depth: o.MaxDepth, Selections: o.Limits.Selections})
+	gql.Use(OperationLimits{Depth: o.MaxDepth, Selections: o.Limits.Selections, Summaries: sums})
 	gql.Use(StreamLoader{}) // before the plan, which hands its videos to the loader
-	gql.Use(VideoPlan{Max: o.MaxVideos, MaxDetail: o.MaxDetail})
+	gql.Use(VideoPlan{Max: o.MaxVideos, MaxDetail: o.MaxDetail, Summaries: sums})
 	gql.Use(EntityKeys{})
 	gql.Use(EventErrors{})
 	gql.Use(OperationMetrics{Recorder: o.Recorder})

@@ -13,6 +13,9 @@ const maxWalk = 1 << 16
 type walkResult struct {
 	ok    bool // the walk visited every field: at most maxWalk of them
 	width int  // the most fields one selection set collects, through fragments
+	// byVariables: a variable decided an @skip, @include or @defer, so
+	// another request's variables may walk the same operation otherwise.
+	byVariables bool
 }
 
 // visitFunc is told each field an operation would execute: root is the
@@ -31,7 +34,7 @@ type visitFunc func(f, root *ast.Field, depth int, deferred bool)
 func walk(set ast.SelectionSet, vars map[string]any, visit visitFunc) walkResult {
 	w := walker{vars: vars, visit: visit}
 	top := w.set(set, nil, 0, false)
-	return walkResult{ok: w.n <= maxWalk, width: max(w.width, top)}
+	return walkResult{ok: w.n <= maxWalk, width: max(w.width, top), byVariables: w.byVariables}
 }
 
 type walker struct {
@@ -40,6 +43,8 @@ type walker struct {
 	visiting map[string]bool // fragments on the current path, against cycles
 	n        int
 	width    int
+	// byVariables: see walkResult.
+	byVariables bool
 }
 
 // set walks one selection set, and returns how many fields it collects
@@ -97,6 +102,7 @@ func (w *walker) included(ds ast.DirectiveList) bool {
 		if arg == nil || arg.Value == nil {
 			continue
 		}
+		w.byVariables = w.byVariables || arg.Value.Kind == ast.Variable
 		v, err := arg.Value.Value(w.vars)
 		if b, ok := v.(bool); err == nil && ok && b == (d.Name == "skip") {
 			return false
@@ -116,6 +122,7 @@ func (w *walker) deferred(ds ast.DirectiveList) bool {
 	if arg == nil || arg.Value == nil {
 		return true
 	}
+	w.byVariables = w.byVariables || arg.Value.Kind == ast.Variable
 	v, err := arg.Value.Value(w.vars)
 	if err != nil {
 		return true

@@ -1,0 +1,52 @@
+package graph
+
+import (
+	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2"
+)
+
+// A summary is kept for an operation that variables cannot change, and
+// walked again for one they can or that Incremental rewrote; a kept one
+// serves every request of that operation.
+func TestSummariesKeep(t *testing.T) {
+	schema := NewExecutableSchema(Config{Resolvers: &Resolver{}}).Schema()
+	tests := []struct {
+		name, query string
+		rewritten   bool
+		wantKept    bool
+	}{
+		{"constant", `{ video(videoNo: "V1") { videoNo fps } }`, false, true},
+		{"videoNo in a variable", `query($no: ID!) { video(videoNo: $no) { videoNo } }`, false, true},
+		{"literal @skip", `{ video(videoNo: "V1") { videoNo fps @skip(if: true) } }`, false, true},
+		{"@skip through a variable", `query($s: Boolean!) { video(videoNo: "V1") { videoNo fps @skip(if: $s) } }`, false, false},
+		{"@include through a variable", `query($s: Boolean!) { ... on Query @include(if: $s) { video(videoNo: "V1") { videoNo } } }`, false, false},
+		{"@defer through a variable", `query($s: Boolean!) { video(videoNo: "V1") { videoNo ... @defer(if: $s) { fps } } }`, false, false},
+		{"rewritten by Incremental", `{ video(videoNo: "V1") { videoNo } }`, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc, errs := gqlparser.LoadQuery(schema, tt.query)
+			if len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			sums := NewSummaries(10)
+			oc := func(vars map[string]any) *graphql.OperationContext {
+				oc := &graphql.OperationContext{Doc: doc, Operation: doc.Operations[0], Variables: vars}
+				if tt.rewritten {
+					oc.Stats.SetExtension(rewrittenKey, true)
+				}
+				return oc
+			}
+			first := summarize(oc(map[string]any{"s": true, "no": "V1"}), sums)
+			second := summarize(oc(map[string]any{"s": false, "no": "V2"}), sums)
+			if got := first == second; got != tt.wantKept {
+				t.Errorf("second request shares the first's summary = %v; want %v", got, tt.wantKept)
+			}
+			if !tt.wantKept && tt.name == "@skip through a variable" && first.videos[0].detail == second.videos[0].detail {
+				t.Errorf("detail = %v for both @skip(if: true) and (if: false); want each its own", first.videos[0].detail)
+			}
+		})
+	}
+}
