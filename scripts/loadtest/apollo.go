@@ -106,7 +106,7 @@ func vsApollo(ctx context.Context, o *options, bin, tmp string) error {
 	defer apollo.stop()
 	targets := []target{{"Apollo (get_metadata)", apollo.url, apollo.pid()}}
 	if o.callFloor != "" {
-		f, err := startFloor(ctx, o.callFloor, tmp, "callfloor", callFloorResolvers, "MEMORIES_BASE_URL="+emu.url, "MEMORIES_API_KEY="+loadKey)
+		f, err := startFloor(ctx, o.callFloor, tmp, "callfloor", map[string][]byte{"graph/schema.resolvers.go": callFloorResolvers}, "MEMORIES_BASE_URL="+emu.url, "MEMORIES_API_KEY="+loadKey)
 		if err != nil {
 			return err
 		}

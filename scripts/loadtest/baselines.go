@@ -61,26 +61,29 @@ func startApollo(ctx context.Context, dir, baseURL string) (*apolloProcess, erro
 }
 
 // floorServer is a running build of the bare gqlgen server
-// (shared/bench/gqlgen-floor): as it is for vs-floor and abuse, or with
-// callFloorResolvers for vs-apollo.
+// (shared/bench/gqlgen-floor): as it is for vs-floor and abuse, with
+// featuresFloorServer for vs-floor -features, or with callFloorResolvers
+// for vs-apollo.
 type floorServer struct {
 	*child
 	url string // its /query
 }
 
-// startFloor builds the bare gqlgen server in dir into tmp, with resolvers
-// in place of its own unless resolvers is nil, runs it on a free loopback
+// startFloor builds the bare gqlgen server in dir into tmp, with files
+// (paths relative to dir) in place of its own, runs it on a free loopback
 // port with env (plus PATH, HOST and PORT), its log discarded, and waits
 // until it accepts connections. name tells the builds apart in tmp.
-func startFloor(ctx context.Context, dir, tmp, name string, resolvers []byte, env ...string) (*floorServer, error) {
+func startFloor(ctx context.Context, dir, tmp, name string, files map[string][]byte, env ...string) (*floorServer, error) {
 	src := dir
-	if resolvers != nil {
+	if len(files) > 0 {
 		src = filepath.Join(tmp, name+"-src")
 		if err := copyWritable(src, dir); err != nil {
 			return nil, err
 		}
-		if err := os.WriteFile(filepath.Join(src, "graph", "schema.resolvers.go"), resolvers, 0o644); err != nil {
-			return nil, err
+		for path, text := range files {
+			if err := os.WriteFile(filepath.Join(src, filepath.FromSlash(path)), text, 0o644); err != nil {
+				return nil, err
+			}
 		}
 	}
 	bin := filepath.Join(tmp, name)

@@ -18,18 +18,19 @@ const (
 // flags it registers.
 type options struct {
 	// shared by several modes (see modeFlags)
-	duration     time.Duration
-	concurrency  int
-	rounds       int
-	latency      time.Duration // -upstream-latency
-	upstreamRate float64
-	videos       int
-	serverBin    string
-	serverLog    string
-	logLevel     string            // -server-log-level
-	serverEnv    map[string]string // -server-env, set on every server of ours
-	floorDir     string            // -floor: vs-floor, abuse
-	apolloDir    string            // -apollo: vs-apollo, abuse
+	duration      time.Duration
+	concurrency   int
+	rounds        int
+	latency       time.Duration // -upstream-latency
+	upstreamRate  float64
+	videos        int
+	serverBin     string
+	serverLog     string
+	logLevel      string            // -server-log-level
+	serverEnv     map[string]string // -server-env, set on every server of ours
+	floorDir      string            // -floor: vs-floor, abuse
+	floorFeatures bool              // -features: vs-floor
+	apolloDir     string            // -apollo: vs-apollo, abuse
 
 	// load
 	maxRequests int64

@@ -21,7 +21,9 @@ They answer the same one-video query in turn, driven by -concurrency
 clients for -duration each, then, if wrk is installed, by wrk -t2 for
 -rounds interleaved rounds of -duration per server (recommended: -duration
 5s -rounds 10). It prints the rates, CPU per request and the ratios (median
-and mean over the rounds).
+and mean over the rounds). With -features the floor also gives each request
+an id, recovers panics, writes an access record and keeps latency metrics:
+the ratio is then what ours costs beyond those features.
 
 `
 
@@ -29,6 +31,7 @@ and mean over the rounds).
 func floorFlags() *modeFlags {
 	f := newModeFlags("vs-floor", floorUsage)
 	f.floorFlag(true, "the directory of the bare gqlgen server (../shared/bench/gqlgen-floor)")
+	f.BoolVar(&f.o.floorFeatures, "features", false, "build the floor with a request id, panic recovery, an access record and latency metrics (featuresfloor-server.go.txt)")
 	f.durationFlag(60*time.Second, "the run of the Go clients against each server, and each wrk run (-duration 5s -rounds 10 is the recommended setting)")
 	f.concurrencyFlag("concurrent clients (and wrk connections), each sending one request at a time")
 	f.roundsFlag(10, "the interleaved wrk rounds, each a run of -duration against the floor and then ours")
@@ -43,6 +46,17 @@ const floorVideo = "VI606404158946574336"
 // floorQuery is the query both servers answer in the vs-floor mode: one
 // video, a cache hit on ours after the first request.
 const floorQuery = `{"query":"{ video(videoNo: \"` + floorVideo + `\") { videoNo videoName status size } }"}`
+
+// featuresFloorServer replaces gqlgen-floor's server.go for vs-floor
+// -features: the same server with what every production one does per
+// request, from the standard library alone (a request id in the context,
+// panic recovery, an access record through slog's text handler into a
+// buffered writer, a latency histogram and a counter kept with atomics, as
+// Prometheus keeps them). Against it, the ratio is what our server costs
+// beyond those features.
+//
+//go:embed featuresfloor-server.go.txt
+var featuresFloorServer []byte
 
 // oneVideoLua is the wrk script of the vs-floor mode: floorQuery every
 // time, answers checked.
@@ -60,7 +74,11 @@ var oneVideoLua []byte
 // rates, the CPU each server spent per request and the load of other
 // processes, and the median and mean of the per-round ratios.
 func vsFloor(ctx context.Context, o *options, bin, tmp string) error {
-	floor, err := startFloor(ctx, o.floorDir, tmp, "gqlgen-floor", nil)
+	floorName, build, files := "gqlgen-floor", "gqlgen-floor", map[string][]byte(nil)
+	if o.floorFeatures {
+		floorName, build, files = "gqlgen-floor + features", "featuresfloor", map[string][]byte{"server.go": featuresFloorServer}
+	}
+	floor, err := startFloor(ctx, o.floorDir, tmp, build, files)
 	if err != nil {
 		return err
 	}
@@ -71,7 +89,7 @@ func vsFloor(ctx context.Context, o *options, bin, tmp string) error {
 	}
 	defer srv.stop()
 	targets := []target{
-		{"gqlgen-floor", floor.url, floor.pid()},
+		{floorName, floor.url, floor.pid()},
 		{"ours (hit)", "http://" + srv.addr + "/query", srv.pid()},
 	}
 

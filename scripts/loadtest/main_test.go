@@ -56,7 +56,7 @@ func TestModeFlags(t *testing.T) {
 	want := map[string][]string{
 		"load":      append([]string{"cache", "concurrency", "duration", "max-requests", "redis-url", "upstream-latency", "upstream-rate", "videos"}, server...),
 		"per-query": append([]string{"sizes", "upstream-latency", "upstream-rate"}, server...),
-		"vs-floor":  append([]string{"concurrency", "duration", "floor", "rounds"}, server...),
+		"vs-floor":  append([]string{"concurrency", "duration", "features", "floor", "rounds"}, server...),
 		"vs-apollo": append([]string{"apollo", "call-floor", "concurrency", "duration", "rounds", "upstream-latency", "upstream-rate", "videos"}, server...),
 		"abuse":     {"apollo", "attackers", "duration", "floor", "server-bin", "timeout"},
 		"watch":     {"interval", "intervals", "server-bin"},
@@ -86,6 +86,13 @@ func TestParseMode(t *testing.T) {
 	o, err = parseMode(t, "vs-floor", "-floor", "../f", "-duration", "2s")
 	if err != nil || o.floorDir != "../f" || o.rounds != 10 || o.duration != 2*time.Second || o.concurrency != 32 {
 		t.Errorf("vs-floor: %+v, %v", o, err)
+	}
+	if o.floorFeatures {
+		t.Errorf("vs-floor: -features on by default")
+	}
+	o, err = parseMode(t, "vs-floor", "-floor", "../f", "-features")
+	if err != nil || !o.floorFeatures {
+		t.Errorf("vs-floor -features: %+v, %v", o, err)
 	}
 	// vs-apollo's own defaults: 3 rounds, no upstream latency.
 	o, err = parseMode(t, "vs-apollo", "-apollo", "a", "-call-floor", "f")
