@@ -72,9 +72,12 @@ func loadEntities(ctx context.Context, refs []memories.VideoRef) ([]*model.Video
 // can neither drop a uniqueId nor fail on a missing one.
 //
 // It wraps the field middleware of the operations that select _entities
-// only: as a FieldInterceptor it would run, and allocate, on every field of
-// every operation.
-type EntityKeys struct{}
+// only (by the checks' walk of the operation, which follows fragments and
+// @skip): as a FieldInterceptor it would run, and allocate, on every field
+// of every operation.
+type EntityKeys struct {
+	Summaries *Summaries // shared with the other checks; nil: walk every time
+}
 
 var (
 	_ graphql.HandlerExtension        = EntityKeys{}
@@ -88,8 +91,8 @@ func (EntityKeys) ExtensionName() string { return "EntityKeys" }
 func (EntityKeys) Validate(graphql.ExecutableSchema) error { return nil }
 
 // MutateOperationContext implements graphql.OperationContextMutator.
-func (EntityKeys) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	if oc.Operation == nil || oc.Operation.Operation != ast.Query || !selectsRoot(oc.Doc, oc.Operation.SelectionSet, "_entities", 0) {
+func (k EntityKeys) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil || oc.Operation.Operation != ast.Query || !selectsEntities(summarize(oc, k.Summaries)) {
 		return nil
 	}
 	next := oc.ResolverMiddleware
@@ -107,27 +110,11 @@ func (EntityKeys) MutateOperationContext(_ context.Context, oc *graphql.Operatio
 	return nil
 }
 
-// selectsRoot reports whether set selects the field name directly or
-// through fragments (followed at most a few deep: validation has refused
-// cycles, and a root field's fragments nest little).
-func selectsRoot(doc *ast.QueryDocument, set ast.SelectionSet, name string, depth int) bool {
-	if depth > 8 {
-		return true // deep enough to be unusual: wrap, which is always right
-	}
-	for _, sel := range set {
-		switch sel := sel.(type) {
-		case *ast.Field:
-			if sel.Name == name {
-				return true
-			}
-		case *ast.InlineFragment:
-			if selectsRoot(doc, sel.SelectionSet, name, depth+1) {
-				return true
-			}
-		case *ast.FragmentSpread:
-			if f := doc.Fragments.ForName(sel.Name); f != nil && selectsRoot(doc, f.SelectionSet, name, depth+1) {
-				return true
-			}
+// selectsEntities reports an operation with an _entities root field.
+func selectsEntities(s *summary) bool {
+	for _, vf := range s.videos {
+		if vf.field.Name == "_entities" {
+			return true
 		}
 	}
 	return false

@@ -64,7 +64,7 @@ func NewServer(o Options) *handler.Server {
 	gql.Use(OperationLimits{Depth: o.MaxDepth, Selections: o.Limits.Selections, Summaries: sums})
 	gql.Use(StreamLoader{}) // before the plan, which hands its videos to the loader
 	gql.Use(VideoPlan{Max: o.MaxVideos, MaxDetail: o.MaxDetail, Summaries: sums})
-	gql.Use(EntityKeys{})
+	gql.Use(EntityKeys{Summaries: sums})
 	gql.Use(EventErrors{})
 	gql.Use(OperationMetrics{Recorder: o.Recorder})
 	if o.Cost {

@@ -78,7 +78,7 @@ type App struct {
 // (each then polls its own subscribers' videos on its part alone).
 func (a *App) pollingReplicas(expected int) func() int {
 	return func() int {
-		if a.redis == nil || a.peers == nil || !a.redis.Up() {
+		if a.peers == nil || !a.redis.Up() { // peers: set with redis
 			return expected
 		}
 		return a.peers.Live()
