@@ -1,6 +1,7 @@
 package memories
 
 import (
+	"slices"
 	"strings"
 	"time"
 )
@@ -109,6 +110,27 @@ type Video struct {
 	Tags            []string // nil when absent or null; empty (non-nil) when sent as []
 	Detailed        bool     // from get_metadata: ResolutionLabel, FPS, Width and Height are as the upstream knows them; list_videos answers lack those four
 }
+
+// Equal reports whether v and o say the same of the same video: every
+// field equal, times as instants. Two nils are equal.
+func (v *Video) Equal(o *Video) bool {
+	if v == o {
+		return true
+	}
+	if v == nil || o == nil {
+		return false
+	}
+	return v.VideoNo == o.VideoNo && same(v.VideoName, o.VideoName) && same(v.Duration, o.Duration) &&
+		same(v.Size, o.Size) && v.Status == o.Status && v.RawStatus == o.RawStatus && same(v.Cause, o.Cause) &&
+		sameTime(v.CreateTime, o.CreateTime) && same(v.ResolutionLabel, o.ResolutionLabel) && same(v.FPS, o.FPS) &&
+		same(v.Width, o.Width) && same(v.Height, o.Height) && sameTime(v.DatetimeTaken, o.DatetimeTaken) &&
+		same(v.CameraModel, o.CameraModel) && same(v.Latitude, o.Latitude) && same(v.Longitude, o.Longitude) &&
+		(v.Tags == nil) == (o.Tags == nil) && slices.Equal(v.Tags, o.Tags) && v.Detailed == o.Detailed
+}
+
+func same[T comparable](a, b *T) bool { return a == b || (a != nil && b != nil && *a == *b) }
+
+func sameTime(a, b *time.Time) bool { return a == b || (a != nil && b != nil && a.Equal(*b)) }
 
 // normalizeStatus maps the upstream's status spellings onto the three
 // documented values; see the Status type for why unknown values read as

@@ -250,6 +250,13 @@ func (c *Cache) videos(ctx context.Context, acct account.Account, refs []memorie
 		videos[i] = kept[i].Video
 	}
 	meter := cost.From(ctx)
+	if reads := readsFrom(ctx); reads != nil {
+		if len(miss) == 0 {
+			reads.served(keys, kept)
+		} else {
+			reads.reachedBeyond()
+		}
+	}
 	if len(miss) < len(refs) {
 		if c.obs != nil {
 			c.obs.CacheResult(string(resultHit), len(refs)-len(miss))
@@ -277,6 +284,9 @@ func (c *Cache) videos(ctx context.Context, acct account.Account, refs []memorie
 func (c *Cache) Refresh(ctx context.Context, acct account.Account, refs []memories.VideoRef, detail bool) ([]*memories.Video, []error) {
 	ctx, span := c.start(ctx, "videocache.refresh")
 	defer span.End()
+	if reads := readsFrom(ctx); reads != nil {
+		reads.reachedBeyond()
+	}
 	recording := span.IsRecording()
 	if recording {
 		setLookupAttributes(span, len(refs), detail)
