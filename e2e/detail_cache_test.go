@@ -29,72 +29,59 @@ func TestDetailFieldsOutliveListFields(t *testing.T) {
 	// Long enough for the queries after the refresh to come before it is
 	// over again, on a loaded machine.
 	const parseTTL = time.Second
-	for _, tt := range []struct {
-		name     string
-		replicas bool
-	}{
-		{"one server", false},
-		{"two replicas on Redis", true},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			vs, nos := detailVideos("5", 100)
-			env := with(fastList, "CACHE_TTL_PARSE", parseTTL.String(), "CACHE_TTL_DETAIL", "1h")
-			var h *harness
-			if tt.replicas {
-				h = setupReplicas(t, 2, emulator.Options{Videos: vs, ListPageCap: 200}, with(withRedis(t, env), "REDIS_TIMEOUT", "2s"))
-			} else {
-				h = setup(t, emulator.Options{Videos: vs, ListPageCap: 200}, env)
-			}
-			first, resp := detailAnswer(t, h.servers[0], nos)
-			if st := h.emu.Stats(); st.Requests != 100 || st.List.Requests != 0 {
-				t.Fatalf("first query: %d get_metadata and %d list_videos calls; want 100 and 0", st.Requests, st.List.Requests)
-			}
-			h.wantCost(t, "first query", resp, 0, 100)
-			// Since: video 0 failed, video 1 was deleted, video 2 renamed.
-			// Video 2's fps "changes" too, which a parsed file's cannot: the
-			// answer shows the kept value, so it was not asked again.
-			h.emu.SetVideo("", rawVideo("default", fmt.Sprintf(`{"video_no":%q,"video_name":"clip-0","duration":0,"size":0,"status":"FAILED",`+
-				`"create_time":1754037217992,"resolution_label":"","fps":0,"width":0,"height":0}`, nos[0])))
-			h.emu.DeleteVideo("", "default", nos[1])
-			h.emu.SetVideo("", rawVideo("default", fmt.Sprintf(`{"video_no":%q,"video_name":"renamed","duration":12,"size":1002,"status":"PARSE",`+
-				`"create_time":1754037217992,"resolution_label":"1080P","fps":99,"width":1920,"height":1080}`, nos[2])))
-			time.Sleep(2 * parseTTL)
-			h.emu.ResetCounters()
+	oneAndTwoReplicas(t, func(t *testing.T, replicas bool, start func(emulator.Options, map[string]string) *harness) {
+		vs, nos := detailVideos("5", 100)
+		env := with(fastList, "CACHE_TTL_PARSE", parseTTL.String(), "CACHE_TTL_DETAIL", "1h")
+		h := start(emulator.Options{Videos: vs, ListPageCap: 200}, env)
+		first, resp := detailAnswer(t, h.servers[0], nos)
+		if st := h.emu.Stats(); st.Requests != 100 || st.List.Requests != 0 {
+			t.Fatalf("first query: %d get_metadata and %d list_videos calls; want 100 and 0", st.Requests, st.List.Requests)
+		}
+		h.wantCost(t, "first query", resp, 0, 100)
+		// Since: video 0 failed, video 1 was deleted, video 2 renamed.
+		// Video 2's fps "changes" too, which a parsed file's cannot: the
+		// answer shows the kept value, so it was not asked again.
+		h.emu.SetVideo("", rawVideo("default", fmt.Sprintf(`{"video_no":%q,"video_name":"clip-0","duration":0,"size":0,"status":"FAILED",`+
+			`"create_time":1754037217992,"resolution_label":"","fps":0,"width":0,"height":0}`, nos[0])))
+		h.emu.DeleteVideo("", "default", nos[1])
+		h.emu.SetVideo("", rawVideo("default", fmt.Sprintf(`{"video_no":%q,"video_name":"renamed","duration":12,"size":1002,"status":"PARSE",`+
+			`"create_time":1754037217992,"resolution_label":"1080P","fps":99,"width":1920,"height":1080}`, nos[2])))
+		time.Sleep(2 * parseTTL)
+		h.emu.ResetCounters()
 
-			last := h.servers[len(h.servers)-1]
-			second, resp := detailAnswer(t, last, nos)
-			want := append([]map[string]any{}, first...)
-			// The vendor's empty values of a failed video are not known: null.
-			want[0] = map[string]any{"videoNo": nos[0], "videoName": "clip-0", "status": "FAILED", "duration": nil, "size": nil,
-				"resolutionLabel": nil, "fps": nil, "width": nil, "height": nil}
-			want[1] = nil
-			want[2] = copyWith(first[2], "videoName", "renamed")
-			for i := range nos {
-				if !reflect.DeepEqual(second[i], want[i]) {
-					t.Errorf("after CACHE_TTL_PARSE, videos[%d] = %v; want %v", i, second[i], want[i])
-				}
+		last := h.servers[len(h.servers)-1]
+		second, resp := detailAnswer(t, last, nos)
+		want := append([]map[string]any{}, first...)
+		// The vendor's empty values of a failed video are not known: null.
+		want[0] = map[string]any{"videoNo": nos[0], "videoName": "clip-0", "status": "FAILED", "duration": nil, "size": nil,
+			"resolutionLabel": nil, "fps": nil, "width": nil, "height": nil}
+		want[1] = nil
+		want[2] = copyWith(first[2], "videoName", "renamed")
+		for i := range nos {
+			if !reflect.DeepEqual(second[i], want[i]) {
+				t.Errorf("after CACHE_TTL_PARSE, videos[%d] = %v; want %v", i, second[i], want[i])
 			}
-			// One list call for the 100; get_metadata only for the one that
-			// is no longer parsed.
-			if st := h.emu.Stats(); st.List.Requests != 1 || st.Requests != 1 || st.ByVideo[nos[0]] != 1 {
-				t.Errorf("second query: %d list_videos and %d get_metadata calls (%d for %s); want 1 and 1, for the FAILED video",
-					st.List.Requests, st.Requests, st.ByVideo[nos[0]], nos[0])
+		}
+		// One list call for the 100; get_metadata only for the one that
+		// is no longer parsed.
+		if st := h.emu.Stats(); st.List.Requests != 1 || st.Requests != 1 || st.ByVideo[nos[0]] != 1 {
+			t.Errorf("second query: %d list_videos and %d get_metadata calls (%d for %s); want 1 and 1, for the FAILED video",
+				st.List.Requests, st.Requests, st.ByVideo[nos[0]], nos[0])
+		}
+		h.wantCost(t, "second query", resp, 0, 100)
+		// What the refresh kept answers every replica with no call.
+		h.emu.ResetCounters()
+		for i, in := range h.servers {
+			got, resp := detailAnswer(t, in, nos)
+			if !reflect.DeepEqual(got, second) {
+				t.Errorf("server %d after the refresh: answers differ from the refresh's", i)
 			}
-			h.wantCost(t, "second query", resp, 0, 100)
-			// What the refresh kept answers every replica with no call.
-			h.emu.ResetCounters()
-			for i, in := range h.servers {
-				got, resp := detailAnswer(t, in, nos)
-				if !reflect.DeepEqual(got, second) {
-					t.Errorf("server %d after the refresh: answers differ from the refresh's", i)
-				}
-				h.wantCost(t, fmt.Sprintf("server %d after the refresh", i), resp, 100, 0)
-			}
-			if st := h.emu.Stats(); st.List.Requests+st.Requests != 0 {
-				t.Errorf("queries after the refresh: %d list_videos and %d get_metadata calls; want none", st.List.Requests, st.Requests)
-			}
-		})
-	}
+			h.wantCost(t, fmt.Sprintf("server %d after the refresh", i), resp, 100, 0)
+		}
+		if st := h.emu.Stats(); st.List.Requests+st.Requests != 0 {
+			t.Errorf("queries after the refresh: %d list_videos and %d get_metadata calls; want none", st.List.Requests, st.Requests)
+		}
+	})
 }
 
 // detailAnswer asks in for nos with detailQuery and returns the videos and

@@ -176,6 +176,27 @@ func setupEach(t testing.TB, emuOpts emulator.Options, envs []map[string]string)
 	return h
 }
 
+// oneAndTwoReplicas runs f as two subtests, "one server" and "two replicas
+// on Redis". f's start starts that deployment in front of an emulator with
+// opts, its servers configured by env (with the machine's Redis, for the
+// replicas).
+func oneAndTwoReplicas(t *testing.T, f func(t *testing.T, replicas bool, start func(emulator.Options, map[string]string) *harness)) {
+	for _, replicas := range []bool{false, true} {
+		name := "one server"
+		if replicas {
+			name = "two replicas on Redis"
+		}
+		t.Run(name, func(t *testing.T) {
+			f(t, replicas, func(opts emulator.Options, env map[string]string) *harness {
+				if replicas {
+					return setupReplicas(t, 2, opts, with(withRedis(t, env), "REDIS_TIMEOUT", "2s"))
+				}
+				return setup(t, opts, env)
+			})
+		})
+	}
+}
+
 // countingUpstream is an emulator behind a handler that counts the upstream
 // requests being served, so a test can see that a call it made hang has
 // ended.

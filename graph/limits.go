@@ -20,6 +20,10 @@ type summary struct {
 	introspections int  // root __schema, __type and _service fields
 	tooBig         bool // too many fields to walk: refused
 	videos         []videoField
+	// beyondVideos: a root field answers from something other than the
+	// video cache's look-ups (videoLibrary, introspection, any field but
+	// video, videos, node, nodes, _entities and __typename).
+	beyondVideos bool
 }
 
 // videoField is a root field that loads videos.
@@ -86,6 +90,11 @@ func summarize(oc *graphql.OperationContext, sums *Summaries) *summary {
 		if f.Name == "__schema" || f.Name == "__type" || f.Name == "_service" {
 			s.introspections++
 		}
+		switch f.Name {
+		case "video", "videos", "node", "nodes", "_entities", "__typename":
+		default:
+			s.beyondVideos = true
+		}
 		if loadsVideos(f) {
 			index[f] = len(s.videos)
 			s.videos = append(s.videos, videoField{field: f})
@@ -97,6 +106,16 @@ func summarize(oc *graphql.OperationContext, sums *Summaries) *summary {
 		sums.c.Add(oc.Operation, s)
 	}
 	return s
+}
+
+// Replayable reports whether oc's answer is built from the video cache's
+// look-ups alone, as the checks' walk of it found (they walk every query):
+// every root field is video, videos, node, nodes, _entities or __typename.
+// Such an answer holds as long as the videos it read are kept unchanged
+// (see internal/responsecache).
+func Replayable(oc *graphql.OperationContext) bool {
+	s, ok := oc.Stats.GetExtension(summaryKey).(*summary)
+	return ok && !s.tooBig && !s.beyondVideos && oc.Operation != nil && oc.Operation.Operation == ast.Query
 }
 
 // loadsVideos reports a root field that loads videos.

@@ -952,10 +952,10 @@ func TestResources(t *testing.T) {
 	}
 	// The most the server is known to need at once: the load test's peak,
 	// every idle subscription one account may hold on a replica, one
-	// largest document being parsed.
-	need := int64(measuredPeakRSS + float64(cfg.MaxSubscriptionsPerAccount)*measuredPerSubscription + measuredLargestDocument)
+	// largest document being parsed, a full response cache.
+	need := int64(measuredPeakRSS+float64(cfg.MaxSubscriptionsPerAccount)*measuredPerSubscription+measuredLargestDocument) + cfg.ResponseCacheBytes
 	if lim.Value() < need {
-		t.Errorf("memory limit %s is below the measured need of %d MiB (peak RSS + MAX_SUBSCRIPTIONS_PER_ACCOUNT %d x 58 KiB + 13.6 MiB)", lim.String(), need>>20, cfg.MaxSubscriptionsPerAccount)
+		t.Errorf("memory limit %s is below the measured need of %d MiB (peak RSS + MAX_SUBSCRIPTIONS_PER_ACCOUNT %d x 58 KiB + 13.6 MiB + RESPONSE_CACHE_BYTES %d)", lim.String(), need>>20, cfg.MaxSubscriptionsPerAccount, cfg.ResponseCacheBytes)
 	}
 	var gomem string
 	for _, e := range c.Env {

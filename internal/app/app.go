@@ -41,6 +41,7 @@ import (
 	"github.com/memories-facade/memories-graphql/internal/ratelimit"
 	"github.com/memories-facade/memories-graphql/internal/redisconn"
 	"github.com/memories-facade/memories-graphql/internal/reqlog"
+	"github.com/memories-facade/memories-graphql/internal/responsecache"
 	"github.com/memories-facade/memories-graphql/internal/tracing"
 	"github.com/memories-facade/memories-graphql/internal/upstream"
 	"github.com/memories-facade/memories-graphql/internal/videocache"
@@ -59,6 +60,7 @@ type App struct {
 	handler http.Handler
 	closers []func() error
 	metrics *metrics.Metrics
+	replays *replays // nil: RESPONSE_CACHE_BYTES=0
 	// ready is false while the server drains, so that load balancers stop
 	// sending new requests before it closes its listener.
 	ready   atomic.Bool
@@ -282,8 +284,13 @@ func (a *App) videoCache(cfg Config, logger *slog.Logger, client *memories.Clien
 
 // routes builds the HTTP surface: the GraphQL endpoint with its checks, the
 // playground, health, readiness and metrics.
-func (a *App) routes(cfg Config, logger *slog.Logger, videos loader.Fetcher, fixed *account.Account, tracer trace.Tracer) http.Handler {
+func (a *App) routes(cfg Config, logger *slog.Logger, videos *videocache.Cache, fixed *account.Account, tracer trace.Tracer) http.Handler {
 	tokens := access.New(cfg.AccessTokens, fixed != nil)
+	var replay gqlhttp.Replays // a nil *replays is not a nil Replays
+	if cfg.ResponseCacheBytes > 0 {
+		a.replays = &replays{cache: responsecache.New(cfg.ResponseCacheBytes, videos, a.metrics), metrics: a.metrics}
+		replay = a.replays
+	}
 	gql := graph.NewServer(graph.Options{
 		// GraphQL over HTTP as its specification says (status codes, media
 		// types, no data on request errors), which gqlgen's own GET and POST
@@ -295,7 +302,7 @@ func (a *App) routes(cfg Config, logger *slog.Logger, videos loader.Fetcher, fix
 			gqlhttp.SSE{BodyTimeout: cfg.BodyReadTimeout, KeepAlive: 15 * time.Second},
 			gqlhttp.Multipart{BodyTimeout: cfg.BodyReadTimeout, Gather: 10 * time.Millisecond},
 			gqlhttp.GET{},
-			gqlhttp.POST{BodyTimeout: cfg.BodyReadTimeout},
+			gqlhttp.POST{BodyTimeout: cfg.BodyReadTimeout, Replays: replay},
 			gqlhttp.Unsupported{}, // last: it takes what no other does
 		},
 		QueryCacheSize: cfg.QueryCacheSize,
@@ -394,7 +401,12 @@ func (a *App) query(cfg Config, gql http.Handler, tokens *access.Tokens, videos 
 			gql.ServeHTTP(w, r.WithContext(ctx))
 			return
 		}
-		ctx, end := loader.NewContext(tracing.Extract(r.Context(), r.Header), cfg.RequestTimeout, videos, accountOf(r), a.metrics.LoaderBatch)
+		acct := accountOf(r)
+		ctx := tracing.Extract(r.Context(), r.Header)
+		if a.replays != nil {
+			ctx = a.replays.start(ctx, acct)
+		}
+		ctx, end := loader.NewContext(ctx, cfg.RequestTimeout, videos, acct, a.metrics.LoaderBatch)
 		defer end()
 		gql.ServeHTTP(w, r.WithContext(ctx))
 	})

@@ -75,6 +75,9 @@ type Config struct {
 	CacheTTLUnparse  time.Duration
 	CacheTTLNotFound time.Duration
 	CacheTTLDetail   time.Duration
+	// ResponseCacheBytes bounds the answers kept to give again
+	// (internal/responsecache); 0 keeps none.
+	ResponseCacheBytes int64
 
 	// Limits, access and observability.
 	MaxDepth           int
@@ -177,6 +180,8 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		"how long an UNPARSE video is kept; 0 keeps none")
 	fs.DurationVar(&c.CacheTTLNotFound, "cache-ttl-not-found", 5*time.Second,
 		"how long \"no such video\" is kept; 0 keeps none")
+	fs.Int64Var(&c.ResponseCacheBytes, "response-cache-bytes", 32<<20,
+		"bytes of answers kept to give again to the same query, without executing it, while every video it read is kept unchanged; 0: none")
 	fs.DurationVar(&c.CacheTTLDetail, "cache-ttl-detail", 24*time.Hour,
 		"how long a PARSE video's resolutionLabel, fps, width and height are kept, refreshed through list_videos; at most CACHE_TTL_PARSE keeps them no longer than the rest")
 
@@ -243,6 +248,9 @@ func (c Config) validate() error {
 	}
 	if c.ExpectedReplicas < 1 || c.CacheMaxEntries < 1 {
 		errs = append(errs, errors.New("EXPECTED_REPLICAS and CACHE_MAX_ENTRIES must be at least 1"))
+	}
+	if c.ResponseCacheBytes < 0 {
+		errs = append(errs, fmt.Errorf("RESPONSE_CACHE_BYTES must not be negative, got %d", c.ResponseCacheBytes))
 	}
 	if c.CacheTTLParse < 0 || c.CacheTTLFailed < 0 || c.CacheTTLUnparse < 0 || c.CacheTTLNotFound < 0 || c.CacheTTLDetail < 0 {
 		errs = append(errs, errors.New("CACHE_TTL_PARSE, CACHE_TTL_FAILED, CACHE_TTL_UNPARSE, CACHE_TTL_NOT_FOUND and CACHE_TTL_DETAIL must not be negative"))

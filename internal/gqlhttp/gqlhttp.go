@@ -147,7 +147,9 @@ func writeError(ctx context.Context, w http.ResponseWriter, exec graphql.GraphEx
 }
 
 // writeResponse answers an executed operation, which has a data entry.
-func writeResponse(w http.ResponseWriter, resp *graphql.Response) {
+// writeResponse writes resp and returns what it wrote (nil if resp could
+// not be encoded, and an error was written instead).
+func writeResponse(w http.ResponseWriter, resp *graphql.Response) []byte {
 	if onlyData(resp) {
 		// The executor's data is JSON already: written as it is, not
 		// checked and copied again by encoding/json, and so are the
@@ -175,16 +177,18 @@ func writeResponse(w http.ResponseWriter, resp *graphql.Response) {
 			}
 			b = append(b, '}')
 		}
-		_, _ = w.Write(append(b, '}'))
-		return
+		b = append(b, '}')
+		_, _ = w.Write(b)
+		return b
 	}
 	b, err := json.Marshal(resp)
 	if err != nil {
 		w.WriteHeader(http.StatusInternalServerError)
 		_, _ = w.Write([]byte(`{"errors":[{"message":"internal error"}]}`))
-		return
+		return nil
 	}
 	_, _ = w.Write(b)
+	return b
 }
 
 // onlyData reports whether resp is data and nothing else, but extensions
@@ -222,7 +226,10 @@ func plainName(name string) bool {
 // status and no data, an executed operation with 200 and its data.
 // allow, when not nil, refuses operations it returns false for with 405
 // once the operation is known (a persisted query's text is only known then).
-func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, media string, raw *graphql.RawParams, allow func(ast.Operation) bool) {
+//
+// keep, if not nil, is offered the answer of a query that answered whole
+// and without errors.
+func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, media string, raw *graphql.RawParams, allow func(ast.Operation) bool, keep func(context.Context, *graphql.OperationContext, []byte)) {
 	ctx := r.Context()
 	opCtx, errs := exec.CreateOperationContext(ctx, raw)
 	if errs != nil {
@@ -241,7 +248,23 @@ func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor,
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)
-	writeResponse(w, responses(ctx))
+	resp := responses(ctx)
+	b := writeResponse(w, resp)
+	if keep != nil && b != nil && opCtx.Operation.Operation == ast.Query && resp != nil &&
+		len(resp.Errors) == 0 && resp.HasNext == nil && resp.Label == "" && len(resp.Path) == 0 {
+		keep(ctx, opCtx, b)
+	}
+}
+
+// Replays keeps answers to give them again, without executing their
+// queries, while what they were built from holds (see
+// internal/responsecache).
+type Replays interface {
+	// Replay returns the kept answer to body, if it still holds.
+	Replay(ctx context.Context, body []byte) ([]byte, bool)
+	// Keep offers answer, what body's query answered: whole, without
+	// errors. It decides whether the answer may be given again.
+	Keep(ctx context.Context, body []byte, oc *graphql.OperationContext, answer []byte)
 }
 
 // badRequest answers a request that is not well-formed.
@@ -255,6 +278,9 @@ type POST struct {
 	// arriving after it is answered 408 and its connection closed. It
 	// bounds nothing after the body is read.
 	BodyTimeout time.Duration
+	// Replays, if not nil, answers a body it holds an answer to, and is
+	// offered the answers of the queries that run.
+	Replays Replays
 }
 
 var _ graphql.Transport = POST{}
@@ -290,6 +316,12 @@ func (t POST) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecu
 		t.refuseBody(w, r, exec, err)
 		return
 	}
+	if t.Replays != nil {
+		if answer, ok := t.Replays.Replay(ctx, body); ok {
+			_, _ = w.Write(answer)
+			return
+		}
+	}
 	var p postBody
 	raw := &graphql.RawParams{Headers: r.Header}
 	if err := json.Unmarshal(body, &p); err != nil {
@@ -320,7 +352,13 @@ func (t POST) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecu
 	if p.OperationName != nil {
 		raw.OperationName = *p.OperationName
 	}
-	execute(w, r, exec, media, raw, nil)
+	var keep func(context.Context, *graphql.OperationContext, []byte)
+	if t.Replays != nil {
+		keep = func(ctx context.Context, oc *graphql.OperationContext, answer []byte) {
+			t.Replays.Keep(ctx, body, oc, answer)
+		}
+	}
+	execute(w, r, exec, media, raw, nil, keep)
 }
 
 // refuseBody answers a request whose body could not be read: too large,
@@ -537,7 +575,7 @@ func (GET) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor
 			"GET requests may only run query operations; send a %s with POST", op)
 		return
 	}
-	execute(w, r, exec, media, raw, func(op ast.Operation) bool { return op == ast.Query })
+	execute(w, r, exec, media, raw, func(op ast.Operation) bool { return op == ast.Query }, nil)
 }
 
 // urlParams reads a GET's parameters from its URL's query string: query,

@@ -27,6 +27,7 @@ type Metrics struct {
 	limiterWait       *prometheus.HistogramVec
 	listUnavailable   prometheus.Counter
 	cache             *prometheus.CounterVec
+	responseCache     *prometheus.CounterVec
 	batchSize         prometheus.Histogram
 	operations        *prometheus.CounterVec
 	operationDuration *prometheus.HistogramVec
@@ -67,6 +68,10 @@ func New() *Metrics {
 		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "memories_cache_requests_total",
 			Help: "Video lookups by the cross-request cache, by result: hit, miss (this lookup called the upstream), coalesced (it shared a call in flight, in this replica or, with Redis, another).",
+		}, []string{"result"}),
+		responseCache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "graphql_response_cache_total",
+			Help: "Answers of the response cache (RESPONSE_CACHE_BYTES), by result: replayed (a kept answer served a query again, unexecuted), changed (a video it read had changed: dropped, and the query executed), kept (a new answer was kept).",
 		}, []string{"result"}),
 		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "memories_loader_batch_size",
@@ -114,7 +119,7 @@ func New() *Metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.upstreamCalls, m.upstreamLatency, m.limiterWait, m.listUnavailable, m.cache, m.batchSize,
+		m.upstreamCalls, m.upstreamLatency, m.limiterWait, m.listUnavailable, m.cache, m.responseCache, m.batchSize,
 		m.operations, m.operationDuration, m.refused,
 		m.streams, m.streamsOpened, m.watchPolls, m.watchPolled, m.watchBudgetWaits, m.watchEvents,
 	)
@@ -275,6 +280,15 @@ func (m *Metrics) CacheResult(result string, n int) {
 		return
 	}
 	m.cache.WithLabelValues(result).Add(float64(n))
+}
+
+// ResponseCacheResult records one answer of the response cache: "replayed",
+// "changed" or "kept".
+func (m *Metrics) ResponseCacheResult(result string) {
+	if m == nil {
+		return
+	}
+	m.responseCache.WithLabelValues(result).Inc()
 }
 
 // LoaderBatch records the number of distinct videos of one loader batch.
