@@ -59,21 +59,27 @@ func BenchmarkQuery(b *testing.B) {
 
 // BenchmarkCacheHit measures a query answered from the cache through the
 // HTTP handler (in process, no network), with the local cache and with
-// Redis; "upstream" is the same query with caching off, for comparison,
+// Redis: as configured by default, the kept answer replayed (the response
+// cache); "executed", with RESPONSE_CACHE_BYTES=0, executed from the video
+// cache. "upstream" is the same query with caching off, for comparison,
 // and "upstream with redis" adds what a miss costs in Redis (a lookup, and
 // a lease taken and released around the call).
 //
 //	REDIS_URL=redis://127.0.0.1:6379/0 go test -run '^$' -bench BenchmarkCacheHit -benchmem ./e2e
 func BenchmarkCacheHit(b *testing.B) {
 	const q = `{"query":"{ video(videoNo: \"` + vendorExample + `\") { ` + "videoNo videoName size status" + ` } }"}`
-	for _, mode := range []string{"local", "redis", "upstream", "upstream with redis"} {
+	for _, mode := range []string{"local", "local executed", "redis", "redis executed", "upstream", "upstream with redis"} {
 		b.Run(mode, func(b *testing.B) {
 			// Batching on, as by default: the query's fields come from
 			// list_videos.
 			env := fastList
 			switch mode {
+			case "local executed":
+				env = with(fastList, "RESPONSE_CACHE_BYTES", "0")
 			case "redis":
 				env = withRedis(b, fastList)
+			case "redis executed":
+				env = withRedis(b, with(fastList, "RESPONSE_CACHE_BYTES", "0"))
 			case "upstream":
 				env = with(fastList, "CACHE_TTL_PARSE", "0")
 			case "upstream with redis":

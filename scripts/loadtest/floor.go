@@ -23,7 +23,9 @@ clients for -duration each, then, if wrk is installed, by wrk -t2 for
 5s -rounds 10). It prints the rates, CPU per request and the ratios (median
 and mean over the rounds). With -features the floor also gives each request
 an id, recovers panics, writes an access record and keeps latency metrics:
-the ratio is then what ours costs beyond those features.
+the ratio is then what ours costs beyond those features. Ours answers the
+repeated query from its response cache; -server-env RESPONSE_CACHE_BYTES=0
+measures it executing every request from its video cache.
 
 `
 
@@ -165,7 +167,7 @@ func floorWrk(ctx context.Context, o *options, wrk, tmp string, targets []target
 		mean += r
 	}
 	mean /= float64(len(ratios))
-	fmt.Printf("\nours/floor req/s over %d rounds: median %.2f, mean %.2f (target: at least 0.70); median req/s floor %.0f, ours %.0f\n",
+	fmt.Printf("\nours/floor req/s over %d rounds: median %.2f, mean %.2f (target: at least 0.90); median req/s floor %.0f, ours %.0f\n",
 		len(ratios), median(ratios), mean, median(floorRates), median(ourRates))
 	fmt.Printf("median CPU per request: floor %.1f µs, ours %.1f µs; floor/ours %.2f\n", median(floorCPU), median(ourCPU), median(floorCPU)/median(ourCPU))
 	if busiest > 0.2 {
