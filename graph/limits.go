@@ -108,14 +108,14 @@ func summarize(oc *graphql.OperationContext, sums *Summaries) *summary {
 	return s
 }
 
-// Replayable reports whether oc's answer is built from the video cache's
-// look-ups alone, as the checks' walk of it found (they walk every query):
-// every root field is video, videos, node, nodes, _entities or __typename.
-// Such an answer holds as long as the videos it read are kept unchanged
-// (see internal/responsecache).
+// Replayable reports whether the answer of oc, an executed query, is built
+// from the video cache's look-ups alone, as the checks' walk of it found
+// (they walk every query): every root field is video, videos, node, nodes,
+// _entities or __typename. Such an answer holds as long as the videos it
+// read are kept unchanged (see internal/responsecache).
 func Replayable(oc *graphql.OperationContext) bool {
 	s, ok := oc.Stats.GetExtension(summaryKey).(*summary)
-	return ok && !s.tooBig && !s.beyondVideos && oc.Operation != nil && oc.Operation.Operation == ast.Query
+	return ok && !s.beyondVideos
 }
 
 // loadsVideos reports a root field that loads videos.

@@ -19,6 +19,16 @@ type OperationRecorder interface {
 	Refused(reason string)
 }
 
+// OperationName is the name oc's operation is reported by: the request's
+// operationName, else the name the document gives it ("" for an anonymous
+// one).
+func OperationName(oc *graphql.OperationContext) string {
+	if oc.OperationName == "" && oc.Operation != nil {
+		return oc.Operation.Name
+	}
+	return oc.OperationName
+}
+
 // OperationMetrics reports every operation to Recorder once, with its
 // outcome: "ok" (no errors), "partial" (data and errors) or "error" (no
 // data), including operations refused before execution, which it also
@@ -67,10 +77,7 @@ func (m OperationMetrics) InterceptResponse(ctx context.Context, next graphql.Re
 	if graphql.HasOperationContext(ctx) {
 		oc := graphql.GetOperationContext(ctx)
 		start = oc.Stats.OperationStart
-		name = oc.OperationName
-		if name == "" && oc.Operation != nil {
-			name = oc.Operation.Name
-		}
+		name = OperationName(oc)
 		progress, _ = oc.Stats.GetExtension(progressKey).(*operationProgress)
 		subscription = oc.Operation != nil && oc.Operation.Operation == ast.Subscription
 	}
@@ -171,12 +178,9 @@ func (t Tracing) InterceptResponse(ctx context.Context, next graphql.ResponseHan
 	name, kind := "", "query"
 	if graphql.HasOperationContext(ctx) {
 		oc := graphql.GetOperationContext(ctx)
-		name = oc.OperationName
+		name = OperationName(oc)
 		if oc.Operation != nil {
 			kind = string(oc.Operation.Operation)
-			if name == "" {
-				name = oc.Operation.Name
-			}
 		}
 	}
 	spanName := "graphql." + kind

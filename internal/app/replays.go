@@ -60,9 +60,5 @@ func (p *replays) Keep(ctx context.Context, body []byte, oc *graphql.OperationCo
 	if !ok || !graph.Replayable(oc) {
 		return
 	}
-	name := oc.OperationName
-	if name == "" && oc.Operation != nil {
-		name = oc.Operation.Name
-	}
-	p.cache.Set(st.account, body, responsecache.Answer{Body: answer, Operation: name}, &st.reads)
+	p.cache.Set(st.account, body, responsecache.Answer{Body: answer, Operation: graph.OperationName(oc)}, &st.reads)
 }
