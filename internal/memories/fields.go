@@ -15,38 +15,45 @@ import (
 )
 
 // field is one field of a video, coerced by its rule while encoding/json
-// decodes it, so that no field's text is copied first to be read again. A
-// value the rule refuses is remembered rather than returned as an error, so
-// that videoFrom can name the field. An absent field is the zero value, as
-// a null one is.
+// (or the scanner) decodes it, so that no field's text is copied first to
+// be read again. A value the rule refuses is remembered rather than
+// returned as an error, so that videoFrom can name the field. An absent
+// field is unset, as a null one is. Values are kept, not pointers, so that
+// videoFrom places them all in the video's one allocation.
 type field[T any] struct {
 	v   T
+	set bool
 	bad bool
 }
 
-// take returns the field's value, recording in d a value its rule refused.
-func (f *field[T]) take(d *decoder, name string) T {
+// into returns the field's value placed at dst, or nil when it is unset,
+// recording in d a value its rule refused.
+func (f *field[T]) into(d *decoder, name string, dst *T) *T {
 	if f.bad {
 		d.fail(name)
 	}
-	return f.v
+	if !f.set {
+		return nil
+	}
+	*dst = f.v
+	return dst
 }
 
 // coerce sets f from raw by rule, one of decoder's methods.
-func coerce[T any](f *field[T], raw []byte, rule func(*decoder, string, json.RawMessage) T) error {
+func coerce[T any](f *field[T], raw []byte, rule func(*decoder, string, json.RawMessage) (T, bool)) error {
 	var d decoder
-	f.v = rule(&d, "", raw)
+	f.v, f.set = rule(&d, "", raw)
 	f.bad = d.err != nil
 	return nil
 }
 
 // The field kinds, one per rule of decoder.
 type (
-	strField    struct{ field[*string] }
-	int64Field  struct{ field[*int64] }
-	intField    struct{ field[*int] }
-	millisField struct{ field[*time.Time] }
-	floatField  struct{ field[*float64] }
+	strField    struct{ field[string] }
+	int64Field  struct{ field[int64] }
+	intField    struct{ field[int] }
+	millisField struct{ field[time.Time] }
+	floatField  struct{ field[float64] }
 	tagsField   struct{ field[[]string] }
 )
 
@@ -55,7 +62,12 @@ func (f *int64Field) UnmarshalJSON(b []byte) error  { return coerce(&f.field, b,
 func (f *intField) UnmarshalJSON(b []byte) error    { return coerce(&f.field, b, (*decoder).integer) }
 func (f *millisField) UnmarshalJSON(b []byte) error { return coerce(&f.field, b, (*decoder).millis) }
 func (f *floatField) UnmarshalJSON(b []byte) error  { return coerce(&f.field, b, (*decoder).float) }
-func (f *tagsField) UnmarshalJSON(b []byte) error   { return coerce(&f.field, b, (*decoder).tags) }
+func (f *tagsField) UnmarshalJSON(b []byte) error {
+	return coerce(&f.field, b, func(d *decoder, name string, raw json.RawMessage) ([]string, bool) {
+		tags := d.tags(name, raw)
+		return tags, tags != nil
+	})
+}
 
 // decoder coerces raw fields and keeps the first failure, so decodeVideo
 // reads as a list of fields rather than a ladder of error checks.
@@ -67,24 +79,24 @@ func (d *decoder) fail(name string) {
 	}
 }
 
-// str accepts a string, or a number or boolean (kept as its JSON text).
-func (d *decoder) str(name string, raw json.RawMessage) *string {
+// str accepts a string, or a number or boolean (kept as its JSON text);
+// ok is false for null.
+func (d *decoder) str(name string, raw json.RawMessage) (v string, ok bool) {
 	switch kindOf(raw) {
 	case 0, 'n':
-		return nil
+		return "", false
 	case '"':
 		s, err := unquote(raw)
 		if err != nil {
 			d.fail(name)
-			return nil
+			return "", false
 		}
-		return &s
+		return s, true
 	case '0', 't', 'f':
-		s := string(bytes.TrimSpace(raw))
-		return &s
+		return string(bytes.TrimSpace(raw)), true
 	default:
 		d.fail(name)
-		return nil
+		return "", false
 	}
 }
 
@@ -113,52 +125,53 @@ func (d *decoder) numberText(name string, raw json.RawMessage) (text string, ok 
 	}
 }
 
-func (d *decoder) int64(name string, raw json.RawMessage) *int64 {
+func (d *decoder) int64(name string, raw json.RawMessage) (int64, bool) {
+	if n, ok := plainInteger(raw); ok {
+		return n, true
+	}
 	text, ok := d.numberText(name, raw)
 	if !ok {
-		return nil
+		return 0, false
 	}
 	n, ok := parseInteger(text)
 	if !ok {
 		d.fail(name)
-		return nil
+		return 0, false
 	}
-	return &n
+	return n, true
 }
 
-func (d *decoder) integer(name string, raw json.RawMessage) *int {
-	n := d.int64(name, raw)
-	if n == nil {
-		return nil
+func (d *decoder) integer(name string, raw json.RawMessage) (int, bool) {
+	n, ok := d.int64(name, raw)
+	if !ok {
+		return 0, false
 	}
-	if *n < math.MinInt || *n > math.MaxInt { // only reachable where int is 32 bits
+	if n < math.MinInt || n > math.MaxInt { // only reachable where int is 32 bits
 		d.fail(name)
-		return nil
+		return 0, false
 	}
-	i := int(*n)
-	return &i
+	return int(n), true
 }
 
-func (d *decoder) millis(name string, raw json.RawMessage) *time.Time {
-	n := d.int64(name, raw)
-	if n == nil {
-		return nil
+func (d *decoder) millis(name string, raw json.RawMessage) (time.Time, bool) {
+	n, ok := d.int64(name, raw)
+	if !ok {
+		return time.Time{}, false
 	}
-	t := time.UnixMilli(*n).UTC()
-	return &t
+	return time.UnixMilli(n).UTC(), true
 }
 
-func (d *decoder) float(name string, raw json.RawMessage) *float64 {
+func (d *decoder) float(name string, raw json.RawMessage) (float64, bool) {
 	text, ok := d.numberText(name, raw)
 	if !ok {
-		return nil
+		return 0, false
 	}
 	f, err := strconv.ParseFloat(text, 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 		d.fail(name)
-		return nil
+		return 0, false
 	}
-	return &f
+	return f, true
 }
 
 // tags accepts an array; strings are kept, nulls skipped (a null tag is no
@@ -172,8 +185,8 @@ func (d *decoder) tags(name string, raw json.RawMessage) []string {
 		d.fail(name)
 		return nil
 	}
-	var elems []json.RawMessage
-	if err := json.Unmarshal(raw, &elems); err != nil {
+	elems, err := elements(raw)
+	if err != nil {
 		d.fail(name)
 		return nil
 	}
@@ -201,19 +214,39 @@ func (d *decoder) tags(name string, raw json.RawMessage) []string {
 	return out
 }
 
+// elements returns the elements of the array raw. Every raw a rule sees
+// was read by encoding/json or the scanner, so the scanner reads it again
+// (without the copy and reflection of encoding/json), unless it is nested
+// deeper than the scanner goes.
+func elements(raw json.RawMessage) ([]json.RawMessage, error) {
+	var elems []json.RawMessage
+	s := &scanner{b: raw}
+	if s.peek() == '[' && s.array(func() bool {
+		e, ok := s.value()
+		elems = append(elems, e)
+		return ok
+	}) && s.atEnd() {
+		return elems, nil
+	}
+	elems = nil
+	err := json.Unmarshal(raw, &elems)
+	return elems, err
+}
+
 // kindOf reports the JSON type of raw by its first byte: 0 when absent, 'n'
 // null, '"' string, '0' number, 't'/'f' boolean, '{' object, '[' array.
 func kindOf(raw json.RawMessage) byte {
-	raw = bytes.TrimLeft(raw, " \t\r\n")
-	if len(raw) == 0 {
-		return 0
+	for _, c := range raw {
+		switch {
+		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
+			continue
+		case c == '-' || (c >= '0' && c <= '9'):
+			return '0'
+		default:
+			return c
+		}
 	}
-	switch c := raw[0]; {
-	case c == '-' || (c >= '0' && c <= '9'):
-		return '0'
-	default:
-		return c
-	}
+	return 0
 }
 
 // unquote decodes a JSON string. raw was already validated by the decoder
@@ -235,6 +268,29 @@ func unquote(raw json.RawMessage) (string, error) {
 func isNull(raw json.RawMessage) bool {
 	k := kindOf(raw)
 	return k == 0 || k == 'n'
+}
+
+// plainInteger reads the usual number, a JSON integer of at most 18
+// digits, without the text parseInteger needs; ok is false for any other.
+func plainInteger(raw []byte) (int64, bool) {
+	digits := raw
+	if len(digits) > 0 && digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 || len(digits) > 18 || len(digits) > 1 && digits[0] == '0' {
+		return 0, false
+	}
+	var n int64
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if len(digits) < len(raw) {
+		n = -n
+	}
+	return n, true
 }
 
 // parseInteger parses a decimal integer exactly, also accepting whole values

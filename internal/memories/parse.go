@@ -50,39 +50,18 @@ func parseResponse(statusCode int, header http.Header, body []byte) (*Video, err
 	return parseResponseFull(statusCode, header, body)
 }
 
-// usualAnswer decodes the usual answer, HTTP 200 with code 0000, in one
-// pass over the body, envelope and data together, rather than one pass for
-// the envelope and another for its data. ok is false for any other answer,
-// and for one whose data does not decode as T; data is nil for null or
-// absent data.
-func usualAnswer[T any](statusCode int, body []byte) (data *T, ok bool) {
-	if statusCode != http.StatusOK || len(body) == 0 || body[0] != '{' {
-		return nil, false
-	}
-	var env struct {
-		Code json.RawMessage `json:"code"`
-		Msg  json.RawMessage `json:"msg"`
-		Data *T              `json:"data"`
-	}
-	if json.Unmarshal(body, &env) != nil {
-		return nil, false
-	}
-	if code, err := normalizeCode(env.Code); err != nil || code != codeOK {
-		return nil, false
-	}
-	return env.Data, true
-}
-
-// parseVideoFast reads the usual get_metadata answer (see usualAnswer)
-// with a well-formed video or null data. ok is false for any other answer,
-// which parseResponseFull then reads and, if need be, names what is wrong
-// with; both agree wherever ok is true (FuzzParseResponse checks it).
+// parseVideoFast reads the usual get_metadata answer, HTTP 200 with code
+// 0000 and a well-formed video or null data, in one pass (scan.go). ok is
+// false for any other answer, which parseResponseFull then reads and, if
+// need be, names what is wrong with; both agree wherever ok is true
+// (FuzzParseResponse checks it).
 func parseVideoFast(statusCode int, body []byte) (v *Video, ok bool) {
-	data, ok := usualAnswer[rawVideo](statusCode, body)
-	if !ok || data == nil {
+	var r rawVideo
+	hasData, ok := scanUsual(statusCode, body, func(s *scanner) bool { return s.video(&r) })
+	if !ok || !hasData {
 		return nil, ok // null or no data: not found
 	}
-	v, err := videoFrom(data)
+	v, err := videoFrom(&r)
 	if err != nil {
 		return nil, false
 	}
@@ -145,19 +124,20 @@ func parseListResponse(statusCode int, header http.Header, body []byte) (*ListPa
 	return parseListResponseFull(statusCode, header, body)
 }
 
-// parseListFast reads the usual list_videos answer (see usualAnswer) with
-// a well-formed page or null data; FuzzParseListResponse checks that it
+// parseListFast reads the usual list_videos answer (see parseVideoFast)
+// with a well-formed page or null data; FuzzParseListResponse checks that it
 // agrees with parseListResponseFull wherever ok is true.
 func parseListFast(statusCode int, body []byte) (page *ListPage, ok bool) {
-	data, ok := usualAnswer[rawListItems](statusCode, body)
+	var data rawList
+	var videos []*Video
+	hasData, ok := scanUsual(statusCode, body, func(s *scanner) bool { return s.list(&data, &videos) })
 	if !ok {
 		return nil, false
 	}
-	if data == nil {
+	if !hasData {
 		return &ListPage{Videos: []*Video{}}, true
 	}
-	items := data.Items
-	page, err := pageFrom(&data.rawList, len(items), func(i int) (*Video, error) { return videoFrom(&items[i]) })
+	page, err := pageFrom(&data, len(videos), func(i int) (*Video, error) { return videos[i], nil })
 	return page, err == nil
 }
 
@@ -209,10 +189,10 @@ func parseListResponseFull(statusCode int, header http.Header, body []byte) (*Li
 // pageFrom coerces a page's fields, then its n items, each by item.
 func pageFrom(r *rawList, n int, item func(i int) (*Video, error)) (*ListPage, error) {
 	d := decoder{}
-	current := d.integer("current_page", r.CurrentPage)
-	size := d.integer("page_size", r.PageSize)
-	total := d.int64("total_count", r.TotalCount)
-	if d.err == nil && (current != nil && *current < 0 || size != nil && *size < 0 || total != nil && *total < 0) {
+	current, _ := d.integer("current_page", r.CurrentPage)
+	size, _ := d.integer("page_size", r.PageSize)
+	total, _ := d.int64("total_count", r.TotalCount)
+	if d.err == nil && (current < 0 || size < 0 || total < 0) {
 		d.err = errors.New("malformed field data: negative current_page, page_size or total_count")
 	}
 	if d.err != nil {
@@ -227,21 +207,19 @@ func pageFrom(r *rawList, n int, item func(i int) (*Video, error)) (*ListPage, e
 		page.Videos = append(page.Videos, v) // Detailed stays false
 	}
 
-	if current != nil {
-		page.Page = *current
-	}
+	page.Page = current
 	// A missing (or zero) page_size reads as this page's length, and so
 	// does one below it: the size the server used is at least what it sent.
 	page.PageSize = n
-	if size != nil && *size > n {
-		page.PageSize = *size
+	if size > n {
+		page.PageSize = size
 	}
 	// A missing total_count reads as this page's length, i.e. "no more
 	// pages": the upstream gave no sign of more. A total below what this
 	// page holds is raised to it, so TotalCount never contradicts Videos.
 	page.TotalCount = int64(n)
-	if total != nil && *total > page.TotalCount {
-		page.TotalCount = *total
+	if total > page.TotalCount {
+		page.TotalCount = total
 	}
 	return page, nil
 }
@@ -259,32 +237,48 @@ func decodeVideo(data json.RawMessage) (*Video, error) {
 	return videoFrom(&r)
 }
 
+// videoBlock is a video and the values its pointer fields point to, in
+// one allocation rather than one for each.
+type videoBlock struct {
+	Video
+	name, cause, label, camera   string
+	duration, fps, width, height int
+	size                         int64
+	created, taken               time.Time
+	latitude, longitude          float64
+}
+
 // videoFrom checks the fields of one video, naming the first that its rule
 // refused.
 func videoFrom(r *rawVideo) (*Video, error) {
 	d := decoder{}
-	v := &Video{
-		VideoName:       r.VideoName.take(&d, "video_name"),
-		Duration:        r.Duration.take(&d, "duration"),
-		Size:            r.Size.take(&d, "size"),
-		Cause:           r.Cause.take(&d, "cause"),
-		CreateTime:      r.CreateTime.take(&d, "create_time"),
-		ResolutionLabel: r.ResolutionLabel.take(&d, "resolution_label"),
-		FPS:             r.FPS.take(&d, "fps"),
-		Width:           r.Width.take(&d, "width"),
-		Height:          r.Height.take(&d, "height"),
-		DatetimeTaken:   r.DatetimeTaken.take(&d, "datetime_taken"),
-		CameraModel:     r.CameraModel.take(&d, "camera_model"),
-		Latitude:        r.Latitude.take(&d, "latitude"),
-		Longitude:       r.Longitude.take(&d, "longitude"),
-		Tags:            r.Tags.take(&d, "tags"),
+	b := new(videoBlock)
+	v := &b.Video
+	v.VideoName = r.VideoName.into(&d, "video_name", &b.name)
+	v.Duration = r.Duration.into(&d, "duration", &b.duration)
+	v.Size = r.Size.into(&d, "size", &b.size)
+	v.Cause = r.Cause.into(&d, "cause", &b.cause)
+	v.CreateTime = r.CreateTime.into(&d, "create_time", &b.created)
+	v.ResolutionLabel = r.ResolutionLabel.into(&d, "resolution_label", &b.label)
+	v.FPS = r.FPS.into(&d, "fps", &b.fps)
+	v.Width = r.Width.into(&d, "width", &b.width)
+	v.Height = r.Height.into(&d, "height", &b.height)
+	v.DatetimeTaken = r.DatetimeTaken.into(&d, "datetime_taken", &b.taken)
+	v.CameraModel = r.CameraModel.into(&d, "camera_model", &b.camera)
+	v.Latitude = r.Latitude.into(&d, "latitude", &b.latitude)
+	v.Longitude = r.Longitude.into(&d, "longitude", &b.longitude)
+	if r.Tags.bad {
+		d.fail("tags")
 	}
-	if no := r.VideoNo.take(&d, "video_no"); no != nil {
-		v.VideoNo = *no
+	v.Tags = r.Tags.v
+	if r.VideoNo.bad {
+		d.fail("video_no")
 	}
-	if status := r.Status.take(&d, "status"); status != nil {
-		v.RawStatus = *status
+	v.VideoNo = r.VideoNo.v
+	if r.Status.bad {
+		d.fail("status")
 	}
+	v.RawStatus = r.Status.v
 	v.Status = normalizeStatus(v.RawStatus)
 	// "null" is how some upstream paths serialize a missing cause.
 	if v.Cause != nil && (strings.TrimSpace(*v.Cause) == "" || strings.EqualFold(strings.TrimSpace(*v.Cause), "null")) {
