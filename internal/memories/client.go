@@ -130,11 +130,11 @@ func (c *Client) GetMetadata(ctx context.Context, key string, ref VideoRef) (*Vi
 	if uniqueID == "" {
 		uniqueID = DefaultUniqueID
 	}
-	q := url.Values{"video_no": {ref.VideoNo}, "unique_id": {uniqueID}}
+	// As url.Values would encode them, without its map and sorting.
 	return do(ctx, c, key, request{
 		op:      "get metadata",
 		method:  http.MethodGet,
-		url:     c.endpoint + "?" + q.Encode(),
+		url:     c.endpoint + "?unique_id=" + url.QueryEscape(uniqueID) + "&video_no=" + url.QueryEscape(ref.VideoNo),
 		maxBody: c.maxBody,
 	}, parseResponse)
 }

@@ -131,6 +131,18 @@ func (r *Registry) Wait(ctx context.Context, accountID string) error {
 	}
 }
 
+// TakeNow takes one call's budget for accountID if it is there now, and
+// reports whether it did: a Wait whose deadline has come, without the
+// context and timer that would cost.
+func (r *Registry) TakeNow(accountID string) bool {
+	b := r.bucket(accountID)
+	now := time.Now()
+	b.mu.Lock()
+	paused := b.pausedUntil.After(now)
+	b.mu.Unlock()
+	return !paused && b.lim.AllowN(now, 1)
+}
+
 // Pause stops all calls of accountID for d, as when the upstream answers
 // "rate limited" with a Retry-After. A shorter pause never shortens a longer
 // one already in force.

@@ -73,6 +73,40 @@ func TestWaitDeniesWhenDeadlineTooShort(t *testing.T) {
 	}
 }
 
+// TakeNow takes the budget that is there and never waits for more: the
+// burst, then nothing until it refills; nothing while the account is
+// paused; and none of what a Wait took.
+func TestTakeNow(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		setup func(*ratelimit.Registry)
+		want  []bool
+	}{
+		{"the burst", func(*ratelimit.Registry) {}, []bool{true, true, false}},
+		{"paused", func(r *ratelimit.Registry) { r.Pause("a", time.Hour) }, []bool{false}},
+		{"after a wait took the burst", func(r *ratelimit.Registry) {
+			for range 2 {
+				if err := r.Wait(context.Background(), "a"); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}, []bool{false}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRegistry(t, 0.001, 2) // no refill within the test
+			tt.setup(r)
+			for i, want := range tt.want {
+				if got := r.TakeNow("a"); got != want {
+					t.Errorf("TakeNow #%d = %v; want %v", i+1, got, want)
+				}
+			}
+			if !r.TakeNow("b") {
+				t.Errorf("TakeNow of another account = false; want true")
+			}
+		})
+	}
+}
+
 func TestAccountsAreIndependent(t *testing.T) {
 	r := newRegistry(t, 0.001, 1) // one call per account, then a very long wait
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)

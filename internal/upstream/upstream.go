@@ -216,21 +216,25 @@ func (c *Caller) each(ctx context.Context, acct account.Account, refs []memories
 // BatchSize and fetches the chunks through list_videos.
 func (c *Caller) batches(ctx context.Context, acct account.Account, refs []memories.VideoRef, idx []int, r *results) {
 	var chunks [][]int
-	groups := map[string][]int{}
-	var order []string
-	for _, i := range idx {
-		u := refs[i].UniqueID
-		if _, ok := groups[u]; !ok {
-			order = append(order, u)
+	if len(idx) == 1 {
+		chunks = [][]int{idx} // one video, the most common look-up
+	} else {
+		groups := map[string][]int{}
+		var order []string
+		for _, i := range idx {
+			u := refs[i].UniqueID
+			if _, ok := groups[u]; !ok {
+				order = append(order, u)
+			}
+			groups[u] = append(groups[u], i)
 		}
-		groups[u] = append(groups[u], i)
-	}
-	for _, u := range order {
-		g := groups[u]
-		for len(g) > 0 {
-			n := min(len(g), c.batchSize)
-			chunks = append(chunks, g[:n:n])
-			g = g[n:]
+		for _, u := range order {
+			g := groups[u]
+			for len(g) > 0 {
+				n := min(len(g), c.batchSize)
+				chunks = append(chunks, g[:n:n])
+				g = g[n:]
+			}
 		}
 	}
 	parallel(len(chunks), cap(c.slots), func(j int) {
@@ -256,10 +260,20 @@ func (c *Caller) metaNow(ctx context.Context, acct account.Account) bool {
 	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < c.reserve {
 		return false
 	}
+	if t, ok := c.meta.limiter.(nowTaker); ok {
+		return t.TakeNow(acct.ID())
+	}
 	now, cancel := context.WithTimeout(ctx, noWait)
 	defer cancel()
 	err := c.meta.limiter.Wait(now, acct.ID())
 	return err == nil
+}
+
+// nowTaker is a Limiter that takes a call's budget only if it is there now
+// more cheaply than a Wait with a deadline that has come
+// (ratelimit.Registry; the shared one asks Redis either way).
+type nowTaker interface {
+	TakeNow(accountID string) bool
 }
 
 type batchOnlyKey struct{}
