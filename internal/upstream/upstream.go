@@ -448,8 +448,16 @@ func (c *Caller) do(ctx context.Context, acct account.Account, ep endpoint, budg
 // wait waits for ep's budget, keeping callReserve before ctx's deadline for
 // the call itself.
 func (c *Caller) wait(ctx context.Context, acct account.Account, ep endpoint) error {
+	deadline, hasDeadline := ctx.Deadline()
+	if t, ok := ep.limiter.(nowTaker); ok && (!hasDeadline || time.Until(deadline) > c.reserve) && t.TakeNow(acct.ID()) {
+		// There now: no wait to bound with a context of its own.
+		if c.obs != nil {
+			c.obs.LimiterWait(ep.name, 0)
+		}
+		return nil
+	}
 	waitCtx := ctx
-	if deadline, ok := ctx.Deadline(); ok {
+	if hasDeadline {
 		var cancel context.CancelFunc
 		waitCtx, cancel = context.WithDeadline(ctx, deadline.Add(-c.reserve))
 		defer cancel()
