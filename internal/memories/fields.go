@@ -26,16 +26,22 @@ type field[T any] struct {
 	bad bool
 }
 
-// into returns the field's value placed at dst, or nil when it is unset,
-// recording in d a value its rule refused.
-func (f *field[T]) into(d *decoder, name string, dst *T) *T {
+// take returns the field's value, recording in d a value its rule refused.
+func (f *field[T]) take(d *decoder, name string) T {
 	if f.bad {
 		d.fail(name)
 	}
+	return f.v
+}
+
+// into returns the field's value placed at dst, or nil when it is unset,
+// recording in d a value its rule refused.
+func (f *field[T]) into(d *decoder, name string, dst *T) *T {
+	v := f.take(d, name)
 	if !f.set {
 		return nil
 	}
-	*dst = f.v
+	*dst = v
 	return dst
 }
 

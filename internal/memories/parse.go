@@ -267,18 +267,9 @@ func videoFrom(r *rawVideo) (*Video, error) {
 	v.CameraModel = r.CameraModel.into(&d, "camera_model", &b.camera)
 	v.Latitude = r.Latitude.into(&d, "latitude", &b.latitude)
 	v.Longitude = r.Longitude.into(&d, "longitude", &b.longitude)
-	if r.Tags.bad {
-		d.fail("tags")
-	}
-	v.Tags = r.Tags.v
-	if r.VideoNo.bad {
-		d.fail("video_no")
-	}
-	v.VideoNo = r.VideoNo.v
-	if r.Status.bad {
-		d.fail("status")
-	}
-	v.RawStatus = r.Status.v
+	v.Tags = r.Tags.take(&d, "tags")
+	v.VideoNo = r.VideoNo.take(&d, "video_no")
+	v.RawStatus = r.Status.take(&d, "status")
 	v.Status = normalizeStatus(v.RawStatus)
 	// "null" is how some upstream paths serialize a missing cause.
 	if v.Cause != nil && (strings.TrimSpace(*v.Cause) == "" || strings.EqualFold(strings.TrimSpace(*v.Cause), "null")) {
