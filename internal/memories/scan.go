@@ -10,6 +10,11 @@ package memories
 // gives up and the answer is read by encoding/json. FuzzParseResponse and
 // FuzzParseListResponse check that both readings agree.
 
+import (
+	"bytes"
+	"encoding/json"
+)
+
 // maxScanDepth bounds the nesting the scanner follows; deeper answers are
 // left to encoding/json.
 const maxScanDepth = 32
@@ -168,21 +173,13 @@ func (s *scanner) number() bool {
 // nil for a key that encoding/json might match against a field name other
 // than byte for byte: one with an escape or a byte outside ASCII.
 func (s *scanner) object(member func(key []byte) bool) bool {
-	if s.depth++; s.depth > maxScanDepth {
-		return false
-	}
-	s.i++
-	if s.peek() == '}' {
-		s.i++
-		s.depth--
-		return true
-	}
-	for {
+	more, ok := s.enter('}')
+	for more && ok {
 		if s.peek() != '"' {
 			return false
 		}
-		key, plain, ok := s.str()
-		if !ok || s.peek() != ':' {
+		key, plain, read := s.str()
+		if !read || s.peek() != ':' {
 			return false
 		}
 		s.i++
@@ -192,46 +189,52 @@ func (s *scanner) object(member func(key []byte) bool) bool {
 		if !member(key) {
 			return false
 		}
-		switch s.peek() {
-		case ',':
-			s.i++
-		case '}':
-			s.i++
-			s.depth--
-			return true
-		default:
-			return false
-		}
+		more, ok = s.next('}')
 	}
+	return ok
 }
 
 // array reads an array at its opening bracket, calling elem with the
 // scanner at each element, which elem reads.
 func (s *scanner) array(elem func() bool) bool {
-	if s.depth++; s.depth > maxScanDepth {
-		return false
-	}
-	s.i++
-	if s.peek() == ']' {
-		s.i++
-		s.depth--
-		return true
-	}
-	for {
+	more, ok := s.enter(']')
+	for more && ok {
 		if !elem() {
 			return false
 		}
-		switch s.peek() {
-		case ',':
-			s.i++
-		case ']':
-			s.i++
-			s.depth--
-			return true
-		default:
-			return false
-		}
+		more, ok = s.next(']')
 	}
+	return ok
+}
+
+// enter steps into an object or array at its opening byte; more is false
+// when it is empty (closing read) or nested too deep (ok false).
+func (s *scanner) enter(closing byte) (more, ok bool) {
+	if s.depth++; s.depth > maxScanDepth {
+		return false, false
+	}
+	s.i++
+	if s.peek() == closing {
+		s.i++
+		s.depth--
+		return false, true
+	}
+	return true, true
+}
+
+// next reads what follows a member or element: a comma (more to come) or
+// the closing byte.
+func (s *scanner) next(closing byte) (more, ok bool) {
+	switch s.peek() {
+	case ',':
+		s.i++
+		return true, true
+	case closing:
+		s.i++
+		s.depth--
+		return false, true
+	}
+	return false, false
 }
 
 func ascii(b []byte) bool {
@@ -256,30 +259,11 @@ func keyIndex(key []byte, names []string) (i int, ok bool) {
 		}
 	}
 	for _, n := range names {
-		if equalFoldASCII(key, n) {
+		if bytes.EqualFold(key, []byte(n)) {
 			return -1, false
 		}
 	}
 	return -1, true
-}
-
-func equalFoldASCII(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range b {
-		x, y := b[i], s[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // members reads an object whose members of names are each read at most
@@ -380,20 +364,9 @@ var listKeys = []string{"current_page", "page_size", "total_count", "videos"}
 // names.
 func (s *scanner) list(l *rawList, videos *[]*Video) bool {
 	return s.members(listKeys, func(i int) bool {
-		var raw []byte
-		ok := true
-		switch i {
-		case 0:
-			raw, ok = s.value()
-			l.CurrentPage = raw
-		case 1:
-			raw, ok = s.value()
-			l.PageSize = raw
-		case 2:
-			raw, ok = s.value()
-			l.TotalCount = raw
-		}
-		if i < 3 {
+		if page := [...]*json.RawMessage{&l.CurrentPage, &l.PageSize, &l.TotalCount}; i < len(page) {
+			raw, ok := s.value()
+			*page[i] = raw
 			return ok
 		}
 		switch s.peek() {

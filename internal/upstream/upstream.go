@@ -257,16 +257,27 @@ func (c *Caller) batches(ctx context.Context, acct account.Account, refs []memor
 // spent or queued for (detail look-ups waiting for it keep their turn),
 // the video goes to list_videos as before.
 func (c *Caller) metaNow(ctx context.Context, acct account.Account) bool {
-	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < c.reserve {
-		return false
-	}
-	if t, ok := c.meta.limiter.(nowTaker); ok {
-		return t.TakeNow(acct.ID())
+	if taken, decided := c.takeNow(ctx, acct, c.meta); decided {
+		return taken
 	}
 	now, cancel := context.WithTimeout(ctx, noWait)
 	defer cancel()
 	err := c.meta.limiter.Wait(now, acct.ID())
 	return err == nil
+}
+
+// takeNow takes ep's budget for acct if it is there now and callReserve is
+// left before ctx's deadline. decided is false when ep's limiter can only
+// tell through a Wait (not a nowTaker) and there is time for one.
+func (c *Caller) takeNow(ctx context.Context, acct account.Account, ep endpoint) (taken, decided bool) {
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < c.reserve {
+		return false, true
+	}
+	t, ok := ep.limiter.(nowTaker)
+	if !ok {
+		return false, false
+	}
+	return t.TakeNow(acct.ID()), true
 }
 
 // nowTaker is a Limiter that takes a call's budget only if it is there now
@@ -448,8 +459,7 @@ func (c *Caller) do(ctx context.Context, acct account.Account, ep endpoint, budg
 // wait waits for ep's budget, keeping callReserve before ctx's deadline for
 // the call itself.
 func (c *Caller) wait(ctx context.Context, acct account.Account, ep endpoint) error {
-	deadline, hasDeadline := ctx.Deadline()
-	if t, ok := ep.limiter.(nowTaker); ok && (!hasDeadline || time.Until(deadline) > c.reserve) && t.TakeNow(acct.ID()) {
+	if taken, _ := c.takeNow(ctx, acct, ep); taken {
 		// There now: no wait to bound with a context of its own.
 		if c.obs != nil {
 			c.obs.LimiterWait(ep.name, 0)
@@ -457,7 +467,7 @@ func (c *Caller) wait(ctx context.Context, acct account.Account, ep endpoint) er
 		return nil
 	}
 	waitCtx := ctx
-	if hasDeadline {
+	if deadline, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc
 		waitCtx, cancel = context.WithDeadline(ctx, deadline.Add(-c.reserve))
 		defer cancel()
