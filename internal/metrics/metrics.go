@@ -7,9 +7,11 @@
 package metrics
 
 import (
+	"maps"
 	"net/http"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,6 +42,54 @@ type Metrics struct {
 	watchEvents       *prometheus.CounterVec
 
 	names operationNames
+
+	// The children of the vectors that every request records into.
+	callSeries      series[[2]string, callSeriesPair]
+	waitSeries      series[string, prometheus.Observer]
+	cacheSeries     series[string, prometheus.Counter]
+	responseSeries  series[string, prometheus.Counter]
+	operationSeries series[[2]string, callSeriesPair]
+}
+
+// callSeriesPair is a counter and a histogram of the same labels.
+type callSeriesPair struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
+}
+
+// series keeps the children of a vector by their label values.
+// WithLabelValues hashes the values and takes the vector's lock on every
+// call, which client_golang's documentation advises against on hot paths;
+// here a read takes neither a lock nor an allocation, because the map is
+// replaced, never changed. Every key is one of a bounded set (endpoints,
+// outcomes, results, the bounded operation names).
+type series[K comparable, M any] struct {
+	mu sync.Mutex
+	m  atomic.Pointer[map[K]M]
+}
+
+// get returns the child for k, made by newChild the first time.
+func (s *series[K, M]) get(k K, newChild func() M) M {
+	if m := s.m.Load(); m != nil {
+		if c, ok := (*m)[k]; ok {
+			return c
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var old map[K]M
+	if m := s.m.Load(); m != nil {
+		old = *m
+	}
+	if c, ok := old[k]; ok {
+		return c
+	}
+	next := make(map[K]M, len(old)+1)
+	maps.Copy(next, old)
+	c := newChild()
+	next[k] = c
+	s.m.Store(&next)
+	return c
 }
 
 // New returns metrics registered on a registry of their own, with the Go
@@ -252,8 +302,11 @@ func (m *Metrics) UpstreamCall(endpoint, outcome string, d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.upstreamCalls.WithLabelValues(endpoint, outcome).Inc()
-	m.upstreamLatency.WithLabelValues(endpoint, outcome).Observe(d.Seconds())
+	c := m.callSeries.get([2]string{endpoint, outcome}, func() callSeriesPair {
+		return callSeriesPair{m.upstreamCalls.WithLabelValues(endpoint, outcome), m.upstreamLatency.WithLabelValues(endpoint, outcome)}
+	})
+	c.count.Inc()
+	c.duration.Observe(d.Seconds())
 }
 
 // LimiterWait records how long a call waited for its endpoint's budget.
@@ -261,7 +314,7 @@ func (m *Metrics) LimiterWait(endpoint string, d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.limiterWait.WithLabelValues(endpoint).Observe(d.Seconds())
+	m.waitSeries.get(endpoint, func() prometheus.Observer { return m.limiterWait.WithLabelValues(endpoint) }).Observe(d.Seconds())
 }
 
 // ListUnavailable records that list_videos was found unavailable for an
@@ -279,7 +332,7 @@ func (m *Metrics) CacheResult(result string, n int) {
 	if m == nil {
 		return
 	}
-	m.cache.WithLabelValues(result).Add(float64(n))
+	m.cacheSeries.get(result, func() prometheus.Counter { return m.cache.WithLabelValues(result) }).Add(float64(n))
 }
 
 // ResponseCacheResult records one answer of the response cache: "replayed",
@@ -288,7 +341,7 @@ func (m *Metrics) ResponseCacheResult(result string) {
 	if m == nil {
 		return
 	}
-	m.responseCache.WithLabelValues(result).Inc()
+	m.responseSeries.get(result, func() prometheus.Counter { return m.responseCache.WithLabelValues(result) }).Inc()
 }
 
 // LoaderBatch records the number of distinct videos of one loader batch.
@@ -304,8 +357,12 @@ func (m *Metrics) Operation(name, outcome string, d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.operations.WithLabelValues(m.names.label(name), outcome).Inc()
-	m.operationDuration.WithLabelValues(outcome).Observe(d.Seconds())
+	label := m.names.label(name)
+	c := m.operationSeries.get([2]string{label, outcome}, func() callSeriesPair {
+		return callSeriesPair{m.operations.WithLabelValues(label, outcome), m.operationDuration.WithLabelValues(outcome)}
+	})
+	c.count.Inc()
+	c.duration.Observe(d.Seconds())
 }
 
 // Refused records one request refused before execution; reason is one of a

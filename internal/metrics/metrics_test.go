@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -66,4 +67,64 @@ func TestOperationLabelIsBounded(t *testing.T) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
+}
+
+// Each series is kept once made: records of one series from many
+// goroutines all count, in it and in no other.
+func TestRepeatedRecordsCount(t *testing.T) {
+	m := metrics.New()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 100 {
+				m.UpstreamCall("get_metadata", "ok", time.Millisecond)
+				m.CacheResult("miss", 2)
+				m.Operation("", "ok", time.Millisecond)
+				m.LimiterWait("get_metadata", 0)
+				m.ResponseCacheResult("kept")
+				if i%4 == 0 {
+					m.UpstreamCall("get_metadata", "timeout", time.Millisecond)
+					m.UpstreamCall("list_videos", "ok", time.Millisecond)
+					m.Operation("Named", "partial", time.Millisecond)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	body := scrape(t, m)
+	for _, want := range []string{
+		`memories_upstream_calls_total{endpoint="get_metadata",outcome="ok"} 400`,
+		`memories_upstream_calls_total{endpoint="get_metadata",outcome="timeout"} 100`,
+		`memories_upstream_calls_total{endpoint="list_videos",outcome="ok"} 100`,
+		`memories_upstream_call_duration_seconds_count{endpoint="get_metadata",outcome="ok"} 400`,
+		`memories_cache_requests_total{result="miss"} 800`,
+		`memories_ratelimit_wait_seconds_count{endpoint="get_metadata"} 400`,
+		`graphql_response_cache_total{result="kept"} 400`,
+		`graphql_operations_total{operation="anonymous",outcome="ok"} 400`,
+		`graphql_operations_total{operation="Named",outcome="partial"} 100`,
+		`graphql_operation_duration_seconds_count{outcome="ok"} 400`,
+		`graphql_operation_duration_seconds_count{outcome="partial"} 100`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+// BenchmarkRequestRecords measures what a request's miss records: its
+// upstream call, its cache result and its operation.
+//
+//	go test -run '^$' -bench BenchmarkRequestRecords -benchmem ./internal/metrics
+func BenchmarkRequestRecords(b *testing.B) {
+	m := metrics.New()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			m.UpstreamCall("get_metadata", "ok", time.Millisecond)
+			m.CacheResult("miss", 1)
+			m.Operation("", "ok", time.Millisecond)
+		}
+	})
 }
