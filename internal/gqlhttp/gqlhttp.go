@@ -529,16 +529,29 @@ func (t POST) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	return body, err
 }
 
-// readAll reads r's body. The buffer starts at its Content-Length, up to
-// 64 KiB: past that it grows as data arrives, so that a client that
-// announces a large body and sends it slowly holds only what it sent.
+// readAll reads r's body. The buffer starts at its Content-Length (and a
+// byte, to see the end without growing), up to 64 KiB: past that it grows
+// as data arrives, so that a client that announces a large body and sends
+// it slowly holds only what it sent.
 func readAll(r *http.Request) ([]byte, error) {
-	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		buf.Grow(int(min(r.ContentLength, 64<<10)) + bytes.MinRead)
+	size := int64(512)
+	if n := r.ContentLength; n > 0 {
+		size = min(n, 64<<10) + 1
 	}
-	_, err := buf.ReadFrom(r.Body)
-	return buf.Bytes(), err
+	buf := make([]byte, 0, size)
+	for {
+		n, err := r.Body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)] // grow, as io.ReadAll does
+		}
+	}
 }
 
 // GET is the GET transport: query, operationName, variables and extensions

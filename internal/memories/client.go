@@ -281,13 +281,16 @@ func do[T any](ctx context.Context, c *Client, key string, r request, parse func
 	if err != nil {
 		return zero, c.redact(c.transportError(ctx, callCtx, err, 0, r.op), key)
 	}
+	var whole bool // the body was read to its end
 	defer func() {
 		// Drain a little so the connection can be reused, then close.
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrainBytes))
+		if !whole {
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrainBytes))
+		}
 		_ = resp.Body.Close()
 	}()
 
-	body, err := readBody(resp, r.maxBody+1)
+	body, whole, err := readBody(resp, r.maxBody+1)
 	if err != nil {
 		return zero, c.redact(c.transportError(ctx, callCtx, err, resp.StatusCode, r.op), key)
 	}
@@ -309,22 +312,24 @@ func do[T any](ctx context.Context, c *Client, key string, r request, parse func
 // readBody reads at most limit bytes of resp's body into one buffer sized
 // by its Content-Length when it declares one within limit, rather than one
 // that io.ReadAll grows and copies as it goes (a page of 200 videos is some
-// 100 KB).
-func readBody(resp *http.Response, limit int64) ([]byte, error) {
+// 100 KB). whole reports that it read the body to its end, so that nothing
+// is left to drain.
+func readBody(resp *http.Response, limit int64) (buf []byte, whole bool, err error) {
 	size := int64(512)
 	if n := resp.ContentLength; n >= 0 && n < limit {
 		size = n + 1 // room to see the end without growing
 	}
-	buf := make([]byte, 0, size)
-	lr := io.LimitReader(resp.Body, limit)
+	buf = make([]byte, 0, size)
+	lr := io.LimitedReader{R: resp.Body, N: limit}
 	for {
 		n, err := lr.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if err == io.EOF {
-			return buf, nil
+			// The limit's end is not the body's.
+			return buf, lr.N > 0, nil
 		}
 		if err != nil {
-			return buf, err
+			return buf, false, err
 		}
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)] // grow, as io.ReadAll does

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -529,5 +530,40 @@ func TestNewClient(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), "://") {
 			t.Errorf("NewClient(%q): error %q repeats the URL", tt.base, err)
 		}
+	}
+}
+
+// The client keeps one connection across answers: a whole body is read to
+// its end, and the rest of one over the cap is drained, so neither closes
+// the connection.
+func TestConnectionReuse(t *testing.T) {
+	body := ok(`{"video_no":"VI1","video_name":"` + strings.Repeat("x", 200) + `"}`)
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("video_no") == "VI2" {
+			io.WriteString(w, body+strings.Repeat(" ", 1000)) // over the cap
+			return
+		}
+		io.WriteString(w, body)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	client, err := memories.NewClient(srv.URL+"/", memories.WithMaxBodyBytes(int64(len(body))+10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, no := range []string{"VI1", "VI1", "VI2", "VI1", "VI2", "VI1"} {
+		_, err := client.GetMetadata(context.Background(), testKey, memories.VideoRef{UniqueID: "default", VideoNo: no})
+		if got, want := err != nil, no == "VI2"; got != want {
+			t.Fatalf("call %d (%s): error %v; want an error: %v", i, no, err, want)
+		}
+	}
+	if got := conns.Load(); got != 1 {
+		t.Errorf("connections = %d; want 1", got)
 	}
 }
