@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -17,6 +18,12 @@ import (
 type flights struct {
 	mu sync.Mutex
 	m  map[flightKey]*flight
+
+	// kept counts the flights completed and the listings kept: a look-up
+	// that misses and sees it unchanged when it has claimed its flights
+	// knows that no answer was kept in this process since it read the
+	// store, and need not read it again.
+	kept atomic.Uint64
 }
 
 type flightKey struct {
@@ -105,6 +112,7 @@ func (fs *flights) complete(o owned, v *memories.Video, err error, outOfTime boo
 	}
 	o.f.finished = true
 	o.f.video, o.f.err, o.f.outOfTime = v, err, outOfTime
+	fs.kept.Add(1) // before the flight goes: a look-up that finds neither sees the count moved
 	if fs.m[o.k] == o.f {
 		delete(fs.m, o.k)
 	}

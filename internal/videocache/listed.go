@@ -47,6 +47,7 @@ func (c *Cache) Listed(ctx context.Context, acct account.Account, uniqueID strin
 	}
 	if len(entries) > 0 {
 		c.store.Set(context.WithoutCancel(ctx), entries)
+		c.flights.kept.Add(1)
 	}
 	return out
 }

@@ -240,6 +240,7 @@ func (c *Cache) videos(ctx context.Context, acct account.Account, refs []memorie
 	for i, ref := range refs {
 		keys[i] = Key{AccountID: acct.ID(), Ref: ref}
 	}
+	version := c.flights.kept.Load() // before the read: see fetchOwn
 	kept := c.store.Get(ctx, keys)
 	videos := make([]*memories.Video, len(refs))
 	var miss []int
@@ -271,6 +272,7 @@ func (c *Cache) videos(ctx context.Context, acct account.Account, refs []memorie
 	}
 	l := &lookup{
 		Cache: c, acct: acct, refs: refs, keys: keys, detail: detail, span: span, meter: meter,
+		kept: kept, version: version,
 		videos: videos,
 		errs:   make([]error, len(refs)),
 	}
@@ -377,6 +379,11 @@ type lookup struct {
 	keys    []Key
 	detail  needs
 	refresh bool // ask the upstream, whatever is kept (Refresh)
+	// kept is what the store held for keys when the look-up read it, and
+	// version the flights' count of kept answers just before; nil for a
+	// refresh, which does not read it first.
+	kept    []Kept
+	version uint64
 	span    trace.Span
 	meter   *cost.Meter // the operation's, or nil
 	videos  []*memories.Video
@@ -452,27 +459,40 @@ func (l *lookup) fetchOwn(ctx context.Context, own []owned) {
 			l.done(o, nil, errAbandoned, "", true)
 		}
 	}()
-	keys := make([]Key, len(own))
-	for j, o := range own {
-		keys[j] = l.keys[o.i]
-	}
 	// Look again: a call that ended between this look-up's miss and its
 	// claim has kept its answer and left no flight to join. A refresh
 	// wants the upstream's answer, not a kept one, but it too keeps the
-	// detail fields that its answers show still true.
-	kept := l.store.Get(ctx, keys)
+	// detail fields that its answers show still true. Neither can have
+	// happened when the flights have completed none and no listing was
+	// kept since the look-up read the store, unless replicas share it.
+	_, shared := l.store.(Leaser)
+	if version := l.flights.kept.Load(); l.kept == nil || shared || version != l.version {
+		keys := make([]Key, len(own))
+		for j, o := range own {
+			keys[j] = l.keys[o.i]
+		}
+		kept := l.store.Get(ctx, keys)
+		if l.kept == nil {
+			l.kept = make([]Kept, len(l.keys))
+		}
+		for j, o := range own {
+			l.kept[o.i] = kept[j]
+		}
+		l.version = version
+	}
 	var rest []owned
 	var held map[int]Kept // by video index: detail fields a list answer may serve again
-	for j, o := range own {
-		if !l.refresh && complete(kept[j], l.detail.of(o.i)) {
-			l.done(o, kept[j].Video, nil, resultHit, false)
+	for _, o := range own {
+		k := l.kept[o.i]
+		if !l.refresh && complete(k, l.detail.of(o.i)) {
+			l.done(o, k.Video, nil, resultHit, false)
 			continue
 		}
-		if heldDetail(kept[j]) != nil {
+		if heldDetail(k) != nil {
 			if held == nil {
 				held = map[int]Kept{}
 			}
-			held[o.i] = kept[j]
+			held[o.i] = k
 		}
 		rest = append(rest, o)
 	}

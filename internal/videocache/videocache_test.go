@@ -649,8 +649,9 @@ func TestCacheDetailAndListFlights(t *testing.T) {
 					eventually.True(t, "the first call", func() bool { return up.CallCount() == 1 })
 				}
 			}
-			// The second look-up's first Get (the owner made two), then its claim.
-			eventually.True(t, "the second look-up", func() bool { return store.gets.Load() >= 3 })
+			// The second look-up's Get (the owner made one: nothing was
+			// kept between its miss and its claim), then its claim.
+			eventually.True(t, "the second look-up", func() bool { return store.gets.Load() >= 2 })
 			time.Sleep(50 * time.Millisecond)
 			close(up.Hold)
 			wg.Wait()
@@ -734,4 +735,90 @@ func TestCacheTracesLookups(t *testing.T) {
 func isTimeout(err error) bool {
 	var me *memories.Error
 	return errors.As(err, &me) && me.Kind == memories.KindTimeout
+}
+
+// hookStore runs after, once, when its first Get has read the store: what
+// another caller does between a look-up's miss and its claim.
+type hookStore struct {
+	Store
+	gets  atomic.Int32
+	after func()
+}
+
+func (s *hookStore) Get(ctx context.Context, keys []Key) []Kept {
+	kept := s.Store.Get(ctx, keys)
+	if s.gets.Add(1) == 1 && s.after != nil {
+		s.after()
+	}
+	return kept
+}
+
+// leasingStore is a Store shared by replicas that always grants the fetch.
+type leasingStore struct{ *hookStore }
+
+func (leasingStore) Lease(_ context.Context, keys []Key) ([]bool, func()) {
+	held := make([]bool, len(keys))
+	for i := range held {
+		held[i] = true
+	}
+	return held, func() {}
+}
+
+func (s leasingStore) Await(ctx context.Context, keys []Key) ([]Kept, error) {
+	return s.Store.Get(ctx, keys), nil
+}
+
+// A look-up that missed reads the store again once it has claimed its
+// flights only if an answer may have been kept in between: a call of
+// another look-up ended, or a listing was kept, in this process, or the
+// store is shared with other replicas, whose calls this one cannot see.
+func TestCacheLooksAgainOnlyAfterAnAnswerWasKept(t *testing.T) {
+	acct := videotest.Account(t, "sk-a")
+	for _, tt := range []struct {
+		name      string
+		between   func(t *testing.T, c *Cache)
+		shared    bool
+		wantGets  int32 // of the look-up, after the one of between
+		wantCalls int   // upstream calls, between's included
+		wantHit   bool  // the look-up was served what between kept
+	}{
+		{"nothing kept since the miss", nil, false, 1, 1, false},
+		{"a call ended since", func(t *testing.T, c *Cache) {
+			if _, err := one(context.Background(), c, acct, "VI1", false); err != nil {
+				t.Errorf("the other look-up: %v", err)
+			}
+		}, false, 2, 1, true},
+		{"a listing was kept since", func(t *testing.T, c *Cache) {
+			c.Listed(context.Background(), acct, memories.DefaultUniqueID, []*memories.Video{{VideoNo: "VI1", Status: memories.StatusParse}})
+		}, false, 2, 0, true},
+		{"a shared store", nil, true, 2, 1, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			up := serving(acct, "VI1")
+			hs := &hookStore{Store: newLocal(t)}
+			var store Store = hs
+			if tt.shared {
+				store = leasingStore{hs}
+			}
+			obs := &counter{}
+			cache := New(Options{Upstream: up, Store: store, TTLs: allTTLs, Observer: obs})
+			if tt.between != nil {
+				// The other caller's look-up reads the store too.
+				hs.after = func() { tt.between(t, cache); hs.gets.Add(-1) }
+			}
+			v, err := one(context.Background(), cache, acct, "VI1", false)
+			if err != nil || v == nil || v.VideoNo != "VI1" {
+				t.Fatalf("look-up: got %+v, %v; want VI1", v, err)
+			}
+			if got := hs.gets.Load(); got != tt.wantGets {
+				t.Errorf("store reads = %d; want %d", got, tt.wantGets)
+			}
+			if got := up.CallCount(); got != tt.wantCalls {
+				t.Errorf("upstream calls = %d; want %d", got, tt.wantCalls)
+			}
+			if got := obs.counts()["hit"] > 0; got != tt.wantHit {
+				t.Errorf("served a kept answer: %v; want %v (results %v)", got, tt.wantHit, obs.counts())
+			}
+		})
+	}
 }
