@@ -247,8 +247,8 @@ func (VideoPlan) InterceptOperation(ctx context.Context, next graphql.OperationH
 // libraryFirst returns the first of a videoLibrary field: the most videos
 // its page lists, which the limits count before it is listed.
 func libraryFirst(f *ast.Field, vars map[string]any) (int, *gqlerror.Error) {
-	v, ok := f.ArgumentMap(vars)["first"]
-	if !ok || v == nil {
+	v := argument(f, "first", vars)
+	if v == nil {
 		return defaultLibraryFirst, nil
 	}
 	n, ok := intValue(v)
@@ -262,9 +262,8 @@ func libraryFirst(f *ast.Field, vars map[string]any) (int, *gqlerror.Error) {
 // Representations of _entities that name no valid video are left to the
 // entity resolver, which refuses them one by one.
 func fieldRefs(f *ast.Field, vars map[string]any) ([]memories.VideoRef, *gqlerror.Error) {
-	args := f.ArgumentMap(vars)
 	if f.Name == "_entities" {
-		reps, _ := args["representations"].([]any)
+		reps, _ := argument(f, "representations", vars).([]any)
 		var refs []memories.VideoRef
 		for _, rep := range reps {
 			if m, ok := rep.(map[string]any); ok {
@@ -277,14 +276,14 @@ func fieldRefs(f *ast.Field, vars map[string]any) ([]memories.VideoRef, *gqlerro
 	}
 	switch f.Name {
 	case "node":
-		id, _ := args["id"].(string)
+		id, _ := argument(f, "id", vars).(string)
 		ref, p := nodeRef(id)
 		if p != "" {
 			return nil, inputError([]any{f.Alias}, "id %s", p)
 		}
 		return []memories.VideoRef{ref}, nil
 	case "nodes":
-		ids, _ := args["ids"].([]any)
+		ids, _ := argument(f, "ids", vars).([]any)
 		refs := make([]memories.VideoRef, len(ids))
 		for i, v := range ids {
 			id, _ := v.(string)
@@ -296,12 +295,12 @@ func fieldRefs(f *ast.Field, vars map[string]any) ([]memories.VideoRef, *gqlerro
 		}
 		return refs, nil
 	}
-	uniqueID, _ := args["uniqueId"].(string)
+	uniqueID, _ := argument(f, "uniqueId", vars).(string)
 	if p := idProblem(uniqueID); p != "" {
 		return nil, inputError([]any{f.Alias}, "uniqueId %s", p)
 	}
 	if f.Name == "video" {
-		no, ok := idValue(args["videoNo"])
+		no, ok := idValue(argument(f, "videoNo", vars))
 		if !ok {
 			return nil, inputError([]any{f.Alias}, "videoNo must be a string or an integer")
 		}
@@ -310,7 +309,7 @@ func fieldRefs(f *ast.Field, vars map[string]any) ([]memories.VideoRef, *gqlerro
 		}
 		return []memories.VideoRef{{UniqueID: uniqueID, VideoNo: no}}, nil
 	}
-	nos, _ := args["videoNos"].([]any)
+	nos, _ := argument(f, "videoNos", vars).([]any)
 	refs := make([]memories.VideoRef, len(nos))
 	for i, no := range nos {
 		s, ok := idValue(no)
@@ -323,6 +322,40 @@ func fieldRefs(f *ast.Field, vars map[string]any) ([]memories.VideoRef, *gqlerro
 		refs[i] = memories.VideoRef{UniqueID: uniqueID, VideoNo: s}
 	}
 	return refs, nil
+}
+
+// argument returns f's argument name as f.ArgumentMap(vars) holds it (its
+// value, a variable's, or its definition's default), or nil, without
+// building the map of every argument: the plan reads one or two per field.
+func argument(f *ast.Field, name string, vars map[string]any) any {
+	if f.Definition == nil {
+		return nil
+	}
+	def := f.Definition.Arguments.ForName(name)
+	if def == nil {
+		return nil
+	}
+	if a := f.Arguments.ForName(name); a != nil {
+		if a.Value.Kind == ast.Variable {
+			if v, ok := vars[a.Value.Raw]; ok {
+				return v
+			}
+		} else {
+			v, err := a.Value.Value(vars)
+			if err != nil {
+				panic(err) // as ArgumentMap: validation has checked the value
+			}
+			return v
+		}
+	}
+	if def.DefaultValue == nil {
+		return nil
+	}
+	v, err := def.DefaultValue.Value(vars)
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
 
 // OperationLimits refuse, before anything executes, operations nested

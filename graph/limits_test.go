@@ -1,10 +1,12 @@
 package graph
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2"
+	"github.com/vektah/gqlparser/v2/ast"
 )
 
 // A summary is kept for an operation that variables cannot change, and
@@ -51,5 +53,44 @@ func TestSummariesKeep(t *testing.T) {
 				t.Errorf("detail = %v for both @skip(if: true) and (if: false); want each its own", first.videos[0].detail)
 			}
 		})
+	}
+}
+
+// argument gives each argument of a root field as ArgumentMap holds it:
+// literals, variables given or not, definitions' defaults.
+func TestArgumentAsArgumentMap(t *testing.T) {
+	schema := NewExecutableSchema(Config{Resolvers: &Resolver{}}).Schema()
+	tests := []struct {
+		query string
+		vars  map[string]any
+	}{
+		{`{ video(videoNo: "V1") { videoNo } }`, nil},
+		{`{ video(videoNo: 42, uniqueId: "u") { videoNo } }`, nil},
+		{`query($no: ID!, $u: String) { video(videoNo: $no, uniqueId: $u) { videoNo } }`, map[string]any{"no": "V2"}},
+		{`query($no: ID!, $u: String) { video(videoNo: $no, uniqueId: $u) { videoNo } }`, map[string]any{"no": "V2", "u": "scope"}},
+		{`query($u: String) { videos(videoNos: ["A", 7], uniqueId: $u) { videoNo } }`, map[string]any{"u": nil}},
+		{`query($nos: [ID!]!) { videos(videoNos: $nos) { videoNo } }`, map[string]any{"nos": []any{"A", "B"}}},
+		{`{ node(id: "VmlkZW86") { id } nodes(ids: ["x", "y"]) { id } }`, nil},
+		{`query($f: Int) { videoLibrary(first: $f) { totalCount } a: videoLibrary { totalCount } }`, map[string]any{"f": 3}},
+		{`{ _entities(representations: [{__typename: "Video", videoNo: "V1"}]) { __typename } }`, nil},
+	}
+	for _, tt := range tests {
+		doc, errs := gqlparser.LoadQuery(schema, tt.query)
+		if len(errs) > 0 {
+			t.Fatalf("%s: %v", tt.query, errs)
+		}
+		for _, sel := range doc.Operations[0].SelectionSet {
+			f := sel.(*ast.Field)
+			want := f.ArgumentMap(tt.vars)
+			for _, def := range f.Definition.Arguments {
+				wantV := want[def.Name]
+				if got := argument(f, def.Name, tt.vars); !reflect.DeepEqual(got, wantV) {
+					t.Errorf("%s: %s(%s) = %#v; want %#v", tt.query, f.Alias, def.Name, got, wantV)
+				}
+			}
+			if got := argument(f, "noSuchArgument", tt.vars); got != nil {
+				t.Errorf("%s: %s(noSuchArgument) = %#v; want nil", tt.query, f.Alias, got)
+			}
+		}
 	}
 }
