@@ -378,7 +378,7 @@ func (a *App) query(cfg Config, gql http.Handler, tokens *access.Tokens, videos 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Answers depend on the caller's key (and its access token): no
 		// browser or shared HTTP cache may keep them.
-		w.Header().Set("Cache-Control", "no-store")
+		w.Header()["Cache-Control"] = noStore
 		// A WebSocket's token is checked in connection_init (see websocket).
 		kind := streamKind(r)
 		if kind != "websocket" && !tokens.Allow(w, r) {
@@ -411,6 +411,10 @@ func (a *App) query(cfg Config, gql http.Handler, tokens *access.Tokens, videos 
 		gql.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
+
+// noStore is every /query answer's Cache-Control, set as it is: net/http
+// never changes a header's values, and it is full, so Add would copy it.
+var noStore = []string{"no-store"}
 
 // streamKind names the stream a request opens: "websocket", "sse", or ""
 // for a plain request.

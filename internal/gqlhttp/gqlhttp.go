@@ -67,6 +67,25 @@ const (
 // wildcards (the specification's default for clients that do not say).
 func negotiate(accept string) string { return preferred(accept) }
 
+// contentTypes are the Content-Type values of the answers' media types,
+// set as they are (setContentType): net/http never changes a header's
+// values, and Add would append to a copy, since each is full.
+var contentTypes = map[string][]string{
+	mediaJSON:            {mediaJSON},
+	mediaGraphQLResponse: {mediaGraphQLResponse},
+}
+
+// setContentType sets w's Content-Type to media, for one of the answers'
+// media types without Header.Set's canonical key and new slice: every
+// answer sets it.
+func setContentType(w http.ResponseWriter, media string) {
+	if v, ok := contentTypes[media]; ok {
+		w.Header()["Content-Type"] = v
+		return
+	}
+	w.Header().Set("Content-Type", media)
+}
+
 // mediaMultipart is incremental delivery's media type (Multipart).
 const mediaMultipart = "multipart/mixed"
 
@@ -308,7 +327,7 @@ type postBody struct {
 func (t POST) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	ctx := r.Context()
 	media := negotiate(r.Header.Get("Accept"))
-	w.Header().Set("Content-Type", media)
+	setContentType(w, media)
 	start := graphql.Now()
 
 	body, err := t.readBody(w, r)

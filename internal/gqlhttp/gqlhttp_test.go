@@ -571,3 +571,21 @@ func TestReadAll(t *testing.T) {
 }
 
 var errBroken = errors.New("broken body")
+
+// The Content-Type values setContentType shares stay as they are, whatever
+// an answer does with its header afterwards.
+func TestSetContentTypeShares(t *testing.T) {
+	for _, media := range []string{mediaJSON, mediaGraphQLResponse, "text/plain"} {
+		rec := httptest.NewRecorder()
+		setContentType(rec, media)
+		rec.Header().Add("Content-Type", "x/y")
+		if got := rec.Header().Values("Content-Type"); len(got) != 2 || got[0] != media {
+			t.Errorf("%s: Content-Type %q; want %q then x/y", media, got, media)
+		}
+	}
+	for media, v := range contentTypes {
+		if len(v) != 1 || v[0] != media {
+			t.Errorf("contentTypes[%q] = %q; want [%q]", media, v, media)
+		}
+	}
+}
