@@ -39,6 +39,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"mime"
 	"net/http"
 	"net/url"
@@ -53,6 +54,8 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/lexer"
+
+	"github.com/memories-facade/memories-graphql/internal/bodyread"
 )
 
 // The two response media types of the specification.
@@ -548,29 +551,11 @@ func (t POST) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	return body, err
 }
 
-// readAll reads r's body. The buffer starts at its Content-Length (and a
-// byte, to see the end without growing), up to 64 KiB: past that it grows
-// as data arrives, so that a client that announces a large body and sends
-// it slowly holds only what it sent.
+// readAll reads r's body, its buffer sized by its Content-Length up to
+// 64 KiB (bodyread). The body's limit is MaxBytesReader's, set by /query.
 func readAll(r *http.Request) ([]byte, error) {
-	size := int64(512)
-	if n := r.ContentLength; n > 0 {
-		size = min(n, 64<<10) + 1
-	}
-	buf := make([]byte, 0, size)
-	for {
-		n, err := r.Body.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)] // grow, as io.ReadAll does
-		}
-	}
+	body, _, err := bodyread.Read(r.Body, r.ContentLength, 64<<10, math.MaxInt64)
+	return body, err
 }
 
 // GET is the GET transport: query, operationName, variables and extensions

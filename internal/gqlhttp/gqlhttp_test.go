@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,7 +13,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"testing/iotest"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -538,39 +536,6 @@ func TestSSEGet(t *testing.T) {
 		}
 	}
 }
-
-// readAll reads every byte, whatever the body says of its length, and
-// passes a read's error on.
-func TestReadAll(t *testing.T) {
-	big := strings.Repeat("x", 70<<10) // past the 64 KiB a length may reserve
-	tests := []struct {
-		name    string
-		body    io.Reader
-		length  int64 // -1: not declared
-		want    string
-		wantErr error
-	}{
-		{"declared", strings.NewReader(`{"query":"{ a }"}`), 17, `{"query":"{ a }"}`, nil},
-		{"undeclared", strings.NewReader(`{"query":"{ a }"}`), -1, `{"query":"{ a }"}`, nil},
-		{"undeclared, past the first buffer", strings.NewReader(big[:3000]), -1, big[:3000], nil},
-		{"declared past 64 KiB", strings.NewReader(big), int64(len(big)), big, nil},
-		{"empty", strings.NewReader(""), 0, "", nil},
-		{"one byte at a time", iotest.OneByteReader(strings.NewReader(big[:700])), 700, big[:700], nil},
-		{"failing", io.MultiReader(strings.NewReader("part"), iotest.ErrReader(errBroken)), 10, "part", errBroken},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := httptest.NewRequest(http.MethodPost, "/query", nil)
-			r.Body, r.ContentLength = io.NopCloser(tt.body), tt.length
-			got, err := readAll(r)
-			if string(got) != tt.want || !errors.Is(err, tt.wantErr) {
-				t.Errorf("readAll = %d bytes, %v; want %d bytes, %v", len(got), err, len(tt.want), tt.wantErr)
-			}
-		})
-	}
-}
-
-var errBroken = errors.New("broken body")
 
 // The Content-Type values setContentType shares stay as they are, whatever
 // an answer does with its header afterwards.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/memories-facade/memories-graphql/internal/authheader"
+	"github.com/memories-facade/memories-graphql/internal/bodyread"
 )
 
 // Defaults for a Client.
@@ -290,7 +291,9 @@ func do[T any](ctx context.Context, c *Client, key string, r request, parse func
 		_ = resp.Body.Close()
 	}()
 
-	body, whole, err := readBody(resp, r.maxBody+1)
+	// Sized by the answer's Content-Length: a page of 200 videos is some
+	// 100 KB.
+	body, whole, err := bodyread.Read(resp.Body, resp.ContentLength, r.maxBody+1, r.maxBody+1)
 	if err != nil {
 		return zero, c.redact(c.transportError(ctx, callCtx, err, resp.StatusCode, r.op), key)
 	}
@@ -307,34 +310,6 @@ func do[T any](ctx context.Context, c *Client, key string, r request, parse func
 		return zero, c.redact(err, key)
 	}
 	return v, nil
-}
-
-// readBody reads at most limit bytes of resp's body into one buffer sized
-// by its Content-Length when it declares one within limit, rather than one
-// that io.ReadAll grows and copies as it goes (a page of 200 videos is some
-// 100 KB). whole reports that it read the body to its end, so that nothing
-// is left to drain.
-func readBody(resp *http.Response, limit int64) (buf []byte, whole bool, err error) {
-	size := int64(512)
-	if n := resp.ContentLength; n >= 0 && n < limit {
-		size = n + 1 // room to see the end without growing
-	}
-	buf = make([]byte, 0, size)
-	lr := io.LimitedReader{R: resp.Body, N: limit}
-	for {
-		n, err := lr.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			// The limit's end is not the body's.
-			return buf, lr.N > 0, nil
-		}
-		if err != nil {
-			return buf, false, err
-		}
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)] // grow, as io.ReadAll does
-		}
-	}
 }
 
 // contextError reports a context that ended: cancellation passes through
