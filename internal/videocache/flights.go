@@ -52,6 +52,18 @@ type fetchGroup struct {
 	waiters   int
 	ownerGone bool
 	cancel    context.CancelFunc
+	// cancelled is set once nobody waited and the fetch was cancelled: its
+	// flights end with the owner's error, which is no answer for a look-up
+	// arriving before they do, so claim does not join them.
+	cancelled bool
+}
+
+// stop cancels g's fetch once its owner has gone and nobody waits.
+func (g *fetchGroup) stop() {
+	if g.ownerGone && g.waiters == 0 && g.cancel != nil && !g.cancelled {
+		g.cancelled = true
+		g.cancel()
+	}
 }
 
 // owned is a flight a look-up must complete, for its video i.
@@ -86,16 +98,16 @@ func (fs *flights) claim(ctx context.Context, keys []Key, idx []int, detail func
 		full := flightKey{Key: keys[i], detail: true}
 		k := flightKey{Key: keys[i], detail: detail(i)}
 		f, ok := fs.m[full]
-		if !ok {
+		if !ok || f.group.cancelled {
 			f, ok = fs.m[k]
 		}
-		if ok {
+		if ok && !f.group.cancelled {
 			f.group.waiters++
 			joined = append(joined, joinedFlight{i: i, f: f})
 			continue
 		}
 		f = &flight{done: make(chan struct{}), span: span, deadline: deadline, group: g}
-		fs.m[k] = f
+		fs.m[k] = f // in place of a cancelled flight, which complete then leaves
 		own = append(own, owned{i: i, k: k, f: f})
 	}
 	return own, joined
@@ -131,11 +143,8 @@ func (fs *flights) start(own []owned, cancel context.CancelFunc) {
 func (fs *flights) leave(f *flight) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	g := f.group
-	g.waiters--
-	if g.ownerGone && g.waiters == 0 && g.cancel != nil {
-		g.cancel()
-	}
+	f.group.waiters--
+	f.group.stop()
 }
 
 // ownerLeft is called when the owner of own's group has gone.
@@ -144,9 +153,7 @@ func (fs *flights) ownerLeft(own []owned) {
 	defer fs.mu.Unlock()
 	g := own[0].f.group
 	g.ownerGone = true
-	if g.waiters == 0 && g.cancel != nil {
-		g.cancel()
-	}
+	g.stop()
 }
 
 // unfinished returns the flights of own not completed yet.

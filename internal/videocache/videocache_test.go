@@ -453,6 +453,12 @@ func TestCacheCoalescesConcurrentLookups(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("cancelled waiter still waits for the call")
 	}
+	// Every other caller waits before the owner goes: a fetch nobody waits
+	// for is cancelled, and one that arrives after that calls again.
+	eventually.True(t, "the other callers waiting", func() bool {
+		g, ok := groupOf(cache, acct, "VI1")
+		return ok && g.waiters == n-2
+	})
 	cancelOwner() // the owner's client goes away: the call goes on
 	time.Sleep(20 * time.Millisecond)
 	close(up.Hold)
@@ -473,6 +479,79 @@ func TestCacheCoalescesConcurrentLookups(t *testing.T) {
 	}
 	if _, ok := got[""]; ok {
 		t.Errorf("got results %v; want no unnamed result", got)
+	}
+	if got := cache.flights.inFlight(); got != 0 {
+		t.Errorf("got %d flights left; want 0", got)
+	}
+}
+
+// groupOf returns a copy of the fetch group of the flight of acct's video
+// no (without detail), false when there is none.
+func groupOf(c *Cache, acct account.Account, no string) (fetchGroup, bool) {
+	c.flights.mu.Lock()
+	defer c.flights.mu.Unlock()
+	f, ok := c.flights.m[flightKey{Key: Key{acct.ID(), videotest.Ref(no)}}]
+	if !ok {
+		return fetchGroup{}, false
+	}
+	return *f.group, true
+}
+
+// A look-up that arrives once the fetch it would share was cancelled (its
+// owner left and nobody waited) but before that fetch has ended makes a
+// call of its own: the cancelled fetch's error is its owner's, no answer
+// for it.
+func TestCacheLookupAfterCancelledFetch(t *testing.T) {
+	acct := videotest.Account(t, "sk-a")
+	up := serving(acct, "VI1")
+	started, gate := make(chan struct{}), make(chan struct{})
+	var calls atomic.Int32
+	up.Before = func(ctx context.Context) error {
+		if calls.Add(1) == 1 {
+			close(started)
+			<-gate // an upstream slow to notice its caller has gone
+			return ctx.Err()
+		}
+		return nil
+	}
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(gate)
+		}
+	}
+	defer release()
+	cache := New(Options{Upstream: up, Store: newLocal(t), TTLs: allTTLs})
+
+	ctxOwner, cancelOwner := context.WithCancel(context.Background())
+	owner := make(chan error, 1)
+	go func() {
+		_, err := one(ctxOwner, cache, acct, "VI1", false)
+		owner <- err
+	}()
+	<-started
+	cancelOwner()
+	eventually.True(t, "the owner's fetch cancelled", func() bool {
+		g, ok := groupOf(cache, acct, "VI1")
+		return ok && g.cancelled
+	})
+
+	later := make(chan error, 1)
+	go func() {
+		v, err := one(context.Background(), cache, acct, "VI1", false)
+		if err == nil && (v == nil || v.VideoNo != "VI1") {
+			err = fmt.Errorf("got %+v; want the video", v)
+		}
+		later <- err
+	}()
+	eventually.True(t, "a call of its own", func() bool { return up.CallCount() == 2 })
+	if err := <-later; err != nil {
+		t.Errorf("later look-up: got %v; want the video", err)
+	}
+	release()
+	if err := <-owner; !errors.Is(err, context.Canceled) {
+		t.Errorf("owner: got %v; want context.Canceled", err)
 	}
 	if got := cache.flights.inFlight(); got != 0 {
 		t.Errorf("got %d flights left; want 0", got)
