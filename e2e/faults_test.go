@@ -163,6 +163,14 @@ func TestClientCancelStopsUpstreamCall(t *testing.T) {
 	eventually.True(t, "the server to abandon the upstream call of the departed client", func() bool {
 		return up.inFlight.Load() == 0
 	})
+	// A client that leaves is no fault of the server's: no error is logged,
+	// and its request is not recorded as a 500.
+	eventually.True(t, "the departed client's access record", func() bool {
+		return strings.Contains(h.logs.String(), "msg=request ")
+	})
+	if logs := h.logs.String(); strings.Contains(logs, "level=ERROR") || strings.Contains(logs, "status=500") {
+		t.Errorf("server log after a client left:\n%s\nwant no error and no 500", logs)
+	}
 
 	h.requireVideos(t, nos)
 	// The abandoned call is not remembered as a failure: it is asked again.

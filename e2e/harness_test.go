@@ -206,7 +206,7 @@ type countingUpstream struct {
 }
 
 // setupCounting is setup with an emulator whose requests in flight are
-// counted.
+// counted, and the server's log kept.
 func setupCounting(t *testing.T, emuOpts emulator.Options, env map[string]string) (*harness, *countingUpstream) {
 	t.Helper()
 	up := &countingUpstream{Server: emulator.New(emuOpts)}
@@ -220,7 +220,7 @@ func setupCounting(t *testing.T, emuOpts emulator.Options, env map[string]string
 		emuSrv.Close()
 	})
 	t.Cleanup(closeUpstream) // should startInstance fail
-	in := startInstance(t, with(env, "MEMORIES_BASE_URL", emuSrv.URL), nil)
+	in := startInstance(t, with(env, "MEMORIES_BASE_URL", emuSrv.URL), &videotest.SyncBuffer{})
 	// Release hanging upstream requests before the server closes: a handler
 	// still waiting on one (when the test failed) would otherwise keep the
 	// server's Close waiting until the call's timeout.

@@ -271,11 +271,33 @@ func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor,
 	}
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)
 	resp := responses(ctx)
+	if resp == nil {
+		writeNoAnswer(ctx, w, exec, media)
+		return
+	}
 	b := writeResponse(w, resp)
-	if keep != nil && b != nil && opCtx.Operation.Operation == ast.Query && resp != nil &&
+	if keep != nil && b != nil && opCtx.Operation.Operation == ast.Query &&
 		len(resp.Errors) == 0 && resp.HasNext == nil && resp.Label == "" && len(resp.Path) == 0 {
 		keep(ctx, opCtx, b)
 	}
+}
+
+// writeNoAnswer answers an operation the executor gave no response for. It
+// gives none once the request's context has ended, the client gone: that
+// is said in the terms of a request that ended while it waited, for the
+// log, the metrics and any client still reading. Anything else is a bug.
+func writeNoAnswer(ctx context.Context, w http.ResponseWriter, exec graphql.GraphExecutor, media string) {
+	if ctx.Err() != nil {
+		writeError(ctx, w, exec, requestErrorStatus(media), &gqlerror.Error{
+			Message:    "the request ended before its answer was ready",
+			Extensions: map[string]any{"code": "REQUEST_TIMEOUT"},
+		})
+		return
+	}
+	writeError(ctx, w, exec, http.StatusInternalServerError, &gqlerror.Error{
+		Message:    "internal error: the operation gave no answer",
+		Extensions: map[string]any{"code": "INTERNAL_SERVER_ERROR"},
+	})
 }
 
 // Replays keeps answers to give them again, without executing their

@@ -56,7 +56,20 @@ func TestNegotiate(t *testing.T) {
 // that gives every error a code, as the real server's does.
 func newServer(t *testing.T) string {
 	t.Helper()
+	ts := httptest.NewServer(newHandler(t))
+	t.Cleanup(ts.Close)
+	return ts.URL
+}
+
+// newHandler is newServer's handler, which fails t if a resolver or a
+// transport panics.
+func newHandler(t *testing.T) http.Handler {
+	t.Helper()
 	srv := testserver.New()
+	srv.SetRecoverFunc(func(_ context.Context, p any) error {
+		t.Errorf("panic: %v", p)
+		return fmt.Errorf("panic: %v", p)
+	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(SSE{})
 	srv.AddTransport(Multipart{Gather: 5 * time.Millisecond})
@@ -78,9 +91,7 @@ func newServer(t *testing.T) string {
 		r.Body = http.MaxBytesReader(w, r.Body, 64)
 		h.ServeHTTP(w, r)
 	}))
-	ts := httptest.NewServer(mux)
-	t.Cleanup(ts.Close)
-	return ts.URL
+	return mux
 }
 
 type answer struct {
@@ -193,6 +204,46 @@ func TestPOST(t *testing.T) {
 	do(t, http.MethodPost, u, "application/json; charset=utf-8", "", `{"query":"{ name }"}`).check(t, "charset", 200, mediaJSON, true)
 	do(t, http.MethodPost, base+"/small", ct, "", `{"query":"{ name }","variables":{"pad":"`+strings.Repeat("x", 100)+`"}}`).
 		check(t, "body over the limit", http.StatusRequestEntityTooLarge, mediaJSON, false)
+}
+
+// A request whose context ends before the executor answers (the client
+// went away) gets a request error with a code, not a panic: gqlgen gives
+// no response then.
+func TestRequestEndedBeforeAnswer(t *testing.T) {
+	h := newHandler(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, tt := range []struct {
+		name, method, target, body, accept string
+		status                             int
+	}{
+		{"POST", http.MethodPost, "/query", `{"query":"{ name }"}`, mediaJSON, http.StatusOK},
+		{"POST, graphql-response", http.MethodPost, "/query", `{"query":"{ name }"}`, mediaGraphQLResponse, http.StatusBadRequest},
+		{"GET", http.MethodGet, "/query?query=" + url.QueryEscape("{ name }"), "", mediaJSON, http.StatusOK},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequestWithContext(ctx, tt.method, tt.target, strings.NewReader(tt.body))
+			if tt.method == http.MethodPost {
+				req.Header.Set("Content-Type", "application/json")
+			}
+			req.Header.Set("Accept", tt.accept)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tt.status {
+				t.Errorf("got HTTP %d; want %d\n%s", rec.Code, tt.status, rec.Body)
+			}
+			var got struct {
+				Data   json.RawMessage `json:"data"`
+				Errors []gqlerror.Error
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+				t.Fatalf("answer is not JSON: %v\n%s", err, rec.Body)
+			}
+			if got.Data != nil || len(got.Errors) != 1 || got.Errors[0].Extensions["code"] != "REQUEST_TIMEOUT" {
+				t.Errorf("got %s; want no data and one REQUEST_TIMEOUT error", rec.Body)
+			}
+		})
+	}
 }
 
 func TestGET(t *testing.T) {
