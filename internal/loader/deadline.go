@@ -20,6 +20,10 @@ import (
 type lazyDeadline struct {
 	parent   context.Context
 	deadline time.Time
+	// ends is the earlier of deadline and parent's: what Deadline reports,
+	// read once, since a context's deadline never changes and the parent's
+	// is a walk up the request's chain of contexts.
+	ends time.Time
 
 	mu      sync.Mutex // serialises arming and stopping
 	armed   atomic.Pointer[armedDeadline]
@@ -34,7 +38,11 @@ type armedDeadline struct {
 // withLazyDeadline returns a context that ends at deadline or with parent;
 // stop ends it, as a context.CancelFunc would.
 func withLazyDeadline(parent context.Context, deadline time.Time) *lazyDeadline {
-	return &lazyDeadline{parent: parent, deadline: deadline}
+	ends := deadline
+	if d, ok := parent.Deadline(); ok && d.Before(deadline) {
+		ends = d
+	}
+	return &lazyDeadline{parent: parent, deadline: deadline, ends: ends}
 }
 
 // arm returns the context.WithDeadline context, making it on first use; a
@@ -67,12 +75,7 @@ func (c *lazyDeadline) stop() {
 }
 
 // Deadline implements context.Context.
-func (c *lazyDeadline) Deadline() (time.Time, bool) {
-	if d, ok := c.parent.Deadline(); ok && d.Before(c.deadline) {
-		return d, true
-	}
-	return c.deadline, true
-}
+func (c *lazyDeadline) Deadline() (time.Time, bool) { return c.ends, true }
 
 // Done implements context.Context; it arms the timer.
 func (c *lazyDeadline) Done() <-chan struct{} { return c.arm().Done() }
