@@ -32,6 +32,8 @@ type options struct {
 	floorFeatures bool              // -features: vs-floor
 	apolloDir     string            // -apollo: vs-apollo, abuse
 
+	servers []*server // ours, as started (startServer)
+
 	// load
 	maxRequests int64
 	cache       bool

@@ -28,8 +28,8 @@ clients sending mixed queries for -duration on loopback, every answer
 checked. It reports requests, requests/s, non-2xx answers, GraphQL errors by
 code, latency percentiles and the server's memory (peak RSS, and RSS every
 10 s to show whether it stays flat). It exits 1 if any answer was not 2xx, a
-request failed, or an answer was wrong; 130 when interrupted (Ctrl-C prints
-the report so far).
+request failed, an answer was wrong, or the server logged an ERROR record;
+130 when interrupted (Ctrl-C prints the report so far).
 
 `
 

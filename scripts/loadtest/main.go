@@ -17,7 +17,8 @@
 // latency percentiles and the server's memory (peak RSS, and RSS every 10 s
 // to show whether it stays flat). It exits 1 if any answer was not 2xx, a
 // request failed, or an answer was wrong; 130 when interrupted (Ctrl-C
-// prints the report so far).
+// prints the report so far). In every mode, a record our server logs at
+// ERROR (its bugs only) makes the run exit 1.
 //
 // per-query prints the wall time of one query for each number of videos,
 // with list_videos batching on and off; vs-floor compares cache hits with
@@ -113,7 +114,8 @@ func runMode(ctx context.Context, cmd command, o *options) error {
 			return err
 		}
 	}
-	return cmd.run(ctx, o, bin, tmp)
+	err = cmd.run(ctx, o, bin, tmp)
+	return errors.Join(err, o.loggedErrors())
 }
 
 // modeOf finds the mode args name and returns it with the arguments after

@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -84,7 +85,34 @@ func serverHasCache(ctx context.Context, bin string) bool {
 // server is the running server process.
 type server struct {
 	*child
-	addr string
+	addr   string
+	errors *errorLines // the ERROR records of its log
+}
+
+// errorLines counts the ERROR records of a log as it passes it on to w.
+// Our server logs at ERROR only for its own bugs (a resolver's panic, an
+// error nothing classified), which the answers alone need not show: a
+// client that has gone, as every load generator's connections at the end of
+// a run, never sees its answer.
+type errorLines struct {
+	w    io.Writer
+	n    atomic.Int64
+	tail []byte // the end of what was written, which a mark may continue
+}
+
+// errorMarks are an ERROR record's level in LOG_FORMAT=text and json.
+var errorMarks = [][]byte{[]byte("level=ERROR"), []byte(`"level":"ERROR"`)}
+
+func (e *errorLines) Write(p []byte) (int, error) {
+	// The tail is the previous write's last bytes, too short to hold a
+	// whole mark: a mark that ends in p is counted once.
+	buf := append(e.tail, p...)
+	for _, m := range errorMarks {
+		e.n.Add(int64(bytes.Count(buf, m) - bytes.Count(e.tail, m)))
+	}
+	keep := min(len(buf), len(errorMarks[1])-1)
+	e.tail = append(buf[:0], buf[len(buf)-keep:]...)
+	return e.w.Write(p)
 }
 
 // listening finds the address in the server's "listening" log line.
@@ -114,14 +142,15 @@ func (o *options) startServer(ctx context.Context, bin string, env map[string]st
 	for k, v := range o.serverEnv {
 		cmd.Env = append(cmd.Env, k+"="+v) // the later one wins
 	}
-	var logw io.Writer = io.Discard
+	var logf io.Writer = io.Discard
 	if logPath != "" {
 		f, err := os.Create(logPath)
 		if err != nil {
 			return nil, err
 		}
-		logw = f
+		logf = f
 	}
+	logw := &errorLines{w: logf}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -145,7 +174,7 @@ func (o *options) startServer(ctx context.Context, bin string, env map[string]st
 			}
 		}
 		_, _ = io.Copy(logw, br)
-		if c, ok := logw.(io.Closer); ok {
+		if c, ok := logf.(io.Closer); ok {
 			c.Close()
 		}
 	})
@@ -156,5 +185,21 @@ func (o *options) startServer(ctx context.Context, bin string, env map[string]st
 	if err != nil {
 		return nil, err
 	}
-	return &server{child: c, addr: a}, nil
+	srv := &server{child: c, addr: a, errors: logw}
+	o.servers = append(o.servers, srv)
+	return srv, nil
+}
+
+// loggedErrors returns an error if a server of o's logged ERROR records,
+// once every one has stopped and its log has been read to the end.
+func (o *options) loggedErrors() error {
+	var n int64
+	for _, s := range o.servers {
+		s.stop()
+		n += s.errors.n.Load()
+	}
+	if n == 0 {
+		return nil
+	}
+	return fmt.Errorf("our server logged %d ERROR records, each a bug of its own; run again with -server-log FILE to read them", n)
 }
