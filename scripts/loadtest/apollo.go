@@ -257,18 +257,23 @@ func apolloWrk(ctx context.Context, o *options, wrk, tmp string, emu *emulatorPr
 	}
 	floor := slices.IndexFunc(targets, func(t target) bool { return t.name == callFloorName })
 	fmt.Printf("\nmedians over the %d wrk rounds:\n", o.rounds)
-	fmt.Println("| server | req/s | server µs CPU/request | vs Apollo (per round, then median) | vs gqlgen-floor + call |")
-	fmt.Println("|---|---:|---:|---:|---:|")
+	fmt.Println("| server | req/s | server µs CPU/request | vs Apollo (per round, then median) | vs gqlgen-floor + call (quartiles) | CPU/request vs gqlgen-floor + call's |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|")
 	for i, t := range targets {
-		vsFloor := "–"
+		vsFloor, cpuVsFloor := "–", "–"
 		if floor >= 0 {
-			per := make([]float64, len(rates[i]))
+			// Per round, then the median: the rounds of one target are
+			// seconds apart from the floor's, the runs minutes.
+			per, cpu := make([]float64, len(rates[i])), make([]float64, len(rates[i]))
 			for r := range per {
 				per[r] = rates[i][r] / rates[floor][r]
+				cpu[r] = cpus[i][r] / max(cpus[floor][r], 1e-9)
 			}
-			vsFloor = fmt.Sprintf("%.2f", median(per))
+			lower, upper := quartiles(per)
+			vsFloor = fmt.Sprintf("%.2f (%.2f–%.2f)", median(per), lower, upper)
+			cpuVsFloor = fmt.Sprintf("%.2fx", median(cpu))
 		}
-		fmt.Printf("| %s | %.0f | %.0f | %.2fx | %s |\n", t.name, median(rates[i]), median(cpus[i]), median(ratios[i]), vsFloor)
+		fmt.Printf("| %s | %.0f | %.0f | %.2fx | %s | %s |\n", t.name, median(rates[i]), median(cpus[i]), median(ratios[i]), vsFloor, cpuVsFloor)
 	}
 	return busiest, nil
 }

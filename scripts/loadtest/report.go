@@ -68,6 +68,16 @@ func median(xs []float64) float64 {
 	return s[len(s)/2]
 }
 
+// quartiles are the medians of the lower and upper halves of xs (with
+// the middle value in neither when their number is odd): the spread a
+// median of noisy rounds comes with. 0, 0 for none.
+func quartiles(xs []float64) (lower, upper float64) {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	return median(s[:n/2]), median(s[(n+1)/2:])
+}
+
 // kib is a size in bytes for reading: B, KB or MB.
 func kib(n int) string {
 	if n < 1<<10 {

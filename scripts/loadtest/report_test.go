@@ -75,6 +75,28 @@ func TestMedian(t *testing.T) {
 	}
 }
 
+func TestQuartiles(t *testing.T) {
+	for _, tt := range []struct {
+		xs           []float64
+		lower, upper float64
+	}{
+		{nil, 0, 0},
+		{[]float64{5}, 0, 0},
+		{[]float64{2, 1}, 1, 2},
+		{[]float64{3, 1, 2}, 1, 3},
+		{[]float64{4, 1, 3, 2}, 1.5, 3.5},
+		{[]float64{7, 1, 5, 3, 2, 6, 4}, 2, 6},
+	} {
+		in := fmt.Sprint(tt.xs)
+		if lower, upper := quartiles(tt.xs); lower != tt.lower || upper != tt.upper {
+			t.Errorf("quartiles(%v) = %v, %v; want %v, %v", tt.xs, lower, upper, tt.lower, tt.upper)
+		}
+		if fmt.Sprint(tt.xs) != in {
+			t.Errorf("quartiles reordered its argument to %v; want it left as %s", tt.xs, in)
+		}
+	}
+}
+
 // Other load is the machine's busy time beyond the measured processes',
 // never below zero.
 func TestOtherCores(t *testing.T) {
