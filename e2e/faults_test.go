@@ -163,13 +163,13 @@ func TestClientCancelStopsUpstreamCall(t *testing.T) {
 	eventually.True(t, "the server to abandon the upstream call of the departed client", func() bool {
 		return up.inFlight.Load() == 0
 	})
-	// A client that leaves is no fault of the server's: no error is logged,
-	// and its request is not recorded as a 500.
+	// A client that leaves is no fault of the server's: its request is not
+	// recorded as a 500 (and, as in every test, nothing is logged at ERROR).
 	eventually.True(t, "the departed client's access record", func() bool {
 		return strings.Contains(h.logs.String(), "msg=request ")
 	})
-	if logs := h.logs.String(); strings.Contains(logs, "level=ERROR") || strings.Contains(logs, "status=500") {
-		t.Errorf("server log after a client left:\n%s\nwant no error and no 500", logs)
+	if logs := h.logs.String(); strings.Contains(logs, "status=500") {
+		t.Errorf("server log after a client left:\n%s\nwant no 500", logs)
 	}
 
 	h.requireVideos(t, nos)

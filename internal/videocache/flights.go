@@ -97,11 +97,11 @@ func (fs *flights) claim(ctx context.Context, keys []Key, idx []int, detail func
 	for _, i := range idx {
 		full := flightKey{Key: keys[i], detail: true}
 		k := flightKey{Key: keys[i], detail: detail(i)}
-		f, ok := fs.m[full]
-		if !ok || f.group.cancelled {
-			f, ok = fs.m[k]
+		f, ok := fs.joinable(full)
+		if !ok {
+			f, ok = fs.joinable(k)
 		}
-		if ok && !f.group.cancelled {
+		if ok {
 			f.group.waiters++
 			joined = append(joined, joinedFlight{i: i, f: f})
 			continue
@@ -111,6 +111,16 @@ func (fs *flights) claim(ctx context.Context, keys []Key, idx []int, detail func
 		own = append(own, owned{i: i, k: k, f: f})
 	}
 	return own, joined
+}
+
+// joinable returns the flight of k unless there is none or its fetch was
+// cancelled (fetchGroup.cancelled). fs.mu must be held.
+func (fs *flights) joinable(k flightKey) (*flight, bool) {
+	f, ok := fs.m[k]
+	if !ok || f.group.cancelled {
+		return nil, false
+	}
+	return f, true
 }
 
 // complete publishes the answer of an owned flight, once, and retires it,

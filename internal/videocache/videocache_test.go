@@ -514,13 +514,7 @@ func TestCacheLookupAfterCancelledFetch(t *testing.T) {
 		}
 		return nil
 	}
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			close(gate)
-		}
-	}
+	release := sync.OnceFunc(func() { close(gate) })
 	defer release()
 	cache := New(Options{Upstream: up, Store: newLocal(t), TTLs: allTTLs})
 
