@@ -92,9 +92,13 @@ if (opts.client === 'apollo') {
 
 const settled = (v) => v && (v.status === 'PARSE' || v.status === 'FAILED');
 const lastOf = {};
+// Apollo hears the completion the server sends once every video has
+// settled: it waits for that, rather than stopping at the last event and
+// racing the completion that follows it.
 await until('every video to settle', () => {
   for (const e of events) lastOf[e.watchVideos.id] = e.watchVideos;
-  return failed || completed || (Object.keys(lastOf).length === opts.nos.length && Object.values(lastOf).every(settled));
+  const all = Object.keys(lastOf).length === opts.nos.length && Object.values(lastOf).every(settled);
+  return failed || completed || (opts.client !== 'apollo' && all);
 }, 20000);
 // The list hears of the last event from the cache.
 await until('the list to settle', () => failed || list.at(-1).videos.every(settled), 2000).catch(() => {});
