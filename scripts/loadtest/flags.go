@@ -52,6 +52,8 @@ type options struct {
 	firsts   []int
 	listRate float64
 	pageCap  int
+	// profile
+	profileOut string
 }
 
 // modeFlags is one mode's flag set. Its methods register the flags that

@@ -1,5 +1,5 @@
 // Command loadtest measures the server, built from this module and run as
-// its own process on loopback, in one of eight modes, each a subcommand with
+// its own process on loopback, in one of nine modes, each a subcommand with
 // flags of its own (loadtest MODE -h lists them):
 //
 //	go run ./scripts/loadtest [load] -duration 60s -concurrency 32
@@ -10,6 +10,7 @@
 //	go run ./scripts/loadtest watch -interval 1s
 //	go run ./scripts/loadtest defer -videos 100 -upstream-rate 5
 //	go run ./scripts/loadtest library -sizes 1000,10000,100000 -first 50,200 -list-rate 5
+//	go run ./scripts/loadtest profile -out cpu.pprof
 //
 // load, the mode without a name, drives the server in front of the
 // memories.ai emulator with concurrent mixed queries for a fixed time. It
@@ -29,7 +30,9 @@
 // the parts of a @defer answer. library pages through whole libraries with
 // videoLibrary, after each page's endCursor until hasNextPage is false, and
 // reports the wall time and the upstream calls of each run; it exits 1
-// unless every video was seen exactly once, as many as totalCount.
+// unless every video was seen exactly once, as many as totalCount. profile
+// writes our server's CPU profile under the load mode's mixed queries, the
+// cache on and off.
 //
 // Every mode exits 1 when it fails and 2 on a mistake in its arguments.
 // Memory and CPU are read from /proc, so those figures need Linux.
@@ -55,19 +58,22 @@ type command struct {
 	summary string
 	flags   func() *modeFlags
 	run     func(ctx context.Context, o *options, bin, tmp string) error
+	// ownBuild: the mode builds the server it runs, and is given none.
+	ownBuild bool
 }
 
 // commands are the modes; the first is the one run without a name.
 func commands() []command {
 	return []command{
-		{"load", "concurrent mixed queries in front of the emulator for -duration (the default mode)", loadFlags, load},
-		{"per-query", "the wall time of one query for each of -sizes videos, list_videos batching on and off", perQueryFlags, perQuery},
-		{"vs-floor", "cache hits against the bare gqlgen server of -floor", floorFlags, vsFloor},
-		{"vs-apollo", "upstream calls against the Apollo Server baseline of -apollo (and the bare gqlgen server of -call-floor)", apolloFlags, vsApollo},
-		{"abuse", "hostile requests to ours (and -apollo, -floor), and a normal query's latency under attack", abuseFlags, abuse},
-		{"watch", "watchVideos: upstream calls per interval for S subscribers of V videos, memory per subscription, event latency", watchFlags, watch},
-		{"defer", "@defer over multipart/mixed: when the first part and each video's detail arrive, against the plain query", deferFlags, deferMode},
-		{"library", "videoLibrary: wall time and upstream calls to page through whole libraries of -sizes videos, -first a page", libraryFlags, library},
+		{"load", "concurrent mixed queries in front of the emulator for -duration (the default mode)", loadFlags, load, false},
+		{"per-query", "the wall time of one query for each of -sizes videos, list_videos batching on and off", perQueryFlags, perQuery, false},
+		{"vs-floor", "cache hits against the bare gqlgen server of -floor", floorFlags, vsFloor, false},
+		{"vs-apollo", "upstream calls against the Apollo Server baseline of -apollo (and the bare gqlgen server of -call-floor)", apolloFlags, vsApollo, false},
+		{"abuse", "hostile requests to ours (and -apollo, -floor), and a normal query's latency under attack", abuseFlags, abuse, false},
+		{"watch", "watchVideos: upstream calls per interval for S subscribers of V videos, memory per subscription, event latency", watchFlags, watch, false},
+		{"defer", "@defer over multipart/mixed: when the first part and each video's detail arrive, against the plain query", deferFlags, deferMode, false},
+		{"library", "videoLibrary: wall time and upstream calls to page through whole libraries of -sizes videos, -first a page", libraryFlags, library, false},
+		{"profile", "our server's CPU profile under the load mode's mix, cache on and off, merged into -out", profileFlags, profile, true},
 	}
 }
 
@@ -109,7 +115,7 @@ func runMode(ctx context.Context, cmd command, o *options) error {
 	}
 	defer os.RemoveAll(tmp)
 	bin := o.serverBin
-	if bin == "" {
+	if bin == "" && !cmd.ownBuild {
 		if bin, err = buildServer(ctx, tmp); err != nil {
 			return err
 		}

@@ -62,6 +62,8 @@ func TestModeFlags(t *testing.T) {
 		"watch":     {"interval", "intervals", "server-bin"},
 		"defer":     {"rounds", "server-bin", "upstream-rate", "videos"},
 		"library":   append([]string{"first", "list-rate", "page-cap", "sizes", "upstream-latency"}, server...),
+		// It builds its own server: no -server-bin, nor -server-log.
+		"profile": {"concurrency", "duration", "out", "upstream-latency", "upstream-rate", "videos"},
 	}
 	for _, c := range commands() {
 		var got []string
@@ -113,6 +115,11 @@ func TestParseMode(t *testing.T) {
 		o.listRate != 2.5 || o.pageCap != 100 || o.latency != 0 {
 		t.Errorf("library: %+v, %v", o, err)
 	}
+	// profile runs the load mode: it sets what load reads that it has no flag for.
+	o, err = parseMode(t, "profile")
+	if err != nil || o.duration != 40*time.Second || o.maxRequests != 10_000_000 || o.logLevel != "info" || o.profileOut != "cpu.pprof" || o.videos != 500 {
+		t.Errorf("profile defaults: %+v, %v", o, err)
+	}
 
 	for _, args := range [][]string{
 		{"-vs-floor", "d"},              // the old way
@@ -137,6 +144,8 @@ func TestParseMode(t *testing.T) {
 		{"library", "-page-cap", "0"},
 		{"library", "-upstream-latency", "-1s"},
 		{"library", "-upstream-rate", "5"}, // the list budget is -list-rate
+		{"profile", "-duration", "10s"},    // no time left to profile
+		{"profile", "-server-bin", "b"},    // it builds its own
 	} {
 		var ue usageError
 		if _, err := parseMode(t, args...); !errors.As(err, &ue) {
