@@ -269,13 +269,14 @@ func do[T any](ctx context.Context, c *Client, key string, r request, parse func
 	if err != nil {
 		return zero, c.redact(&Error{Kind: KindUpstream, Err: stripURLError(err)}, key)
 	}
-	// One map of the right size, rather than one grown by each Set.
+	// One map of the right size, rather than one grown by each Set, and
+	// the constant values' slices shared by every call.
 	req.Header = make(http.Header, 4)
 	req.Header["Authorization"] = []string{key}
-	req.Header["Accept"] = []string{"application/json"}
-	req.Header["User-Agent"] = []string{userAgent}
+	req.Header["Accept"] = headerJSON
+	req.Header["User-Agent"] = headerUserAgent
 	if r.body != nil {
-		req.Header["Content-Type"] = []string{"application/json"}
+		req.Header["Content-Type"] = headerJSON
 	}
 
 	resp, err := c.hc.Do(req)
@@ -311,6 +312,14 @@ func do[T any](ctx context.Context, c *Client, key string, r request, parse func
 	}
 	return v, nil
 }
+
+// The values of the constant request headers. The transport only reads a
+// request's headers (a RoundTripper must not change its request), so one
+// slice serves every call, without an allocation each.
+var (
+	headerJSON      = []string{"application/json"}
+	headerUserAgent = []string{userAgent}
+)
 
 // contextError reports a context that ended: cancellation passes through
 // (the caller chose it, so it is not an upstream failure), a deadline
