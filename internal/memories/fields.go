@@ -223,18 +223,28 @@ func (d *decoder) tags(name string, raw json.RawMessage) []string {
 // elements returns the elements of the array raw. Every raw a rule sees
 // was read by encoding/json or the scanner, so the scanner reads it again
 // (without the copy and reflection of encoding/json), unless it is nested
-// deeper than the scanner goes.
+// deeper than the scanner goes. It reads the array twice, counting the
+// elements and then keeping them, so that their slice is allocated once,
+// not grown from one element (three allocations for a video's three tags).
 func elements(raw json.RawMessage) ([]json.RawMessage, error) {
-	var elems []json.RawMessage
+	n := 0
 	s := &scanner{b: raw}
 	if s.peek() == '[' && s.array(func() bool {
-		e, ok := s.value()
-		elems = append(elems, e)
+		_, ok := s.value()
+		n++
 		return ok
 	}) && s.atEnd() {
+		elems := make([]json.RawMessage, 0, n)
+		s = &scanner{b: raw}
+		s.peek()
+		s.array(func() bool {
+			e, ok := s.value()
+			elems = append(elems, e)
+			return ok
+		})
 		return elems, nil
 	}
-	elems = nil
+	var elems []json.RawMessage
 	err := json.Unmarshal(raw, &elems)
 	return elems, err
 }
