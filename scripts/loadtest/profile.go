@@ -102,10 +102,8 @@ func buildProfiled(ctx context.Context, root, tmp string) (string, error) {
 		return "", err
 	}
 	bin := filepath.Join(tmp, "memories-graphql-profiled")
-	build := exec.CommandContext(ctx, "go", "build", "-overlay", overlayPath, "-o", bin, ".")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build -overlay: %w\n%s", err, out)
+	if err := goBuild(ctx, root, bin, "-overlay", overlayPath); err != nil {
+		return "", err
 	}
 	return bin, nil
 }

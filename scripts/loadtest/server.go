@@ -63,12 +63,22 @@ func buildServer(ctx context.Context, dir string) (string, error) {
 		return "", err
 	}
 	bin := filepath.Join(dir, "memories-graphql")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %w\n%s", err, out)
+	if err := goBuild(ctx, root, bin); err != nil {
+		return "", err
 	}
 	return bin, nil
+}
+
+// goBuild builds the main package at root into bin, with flags added to go
+// build's.
+func goBuild(ctx context.Context, root, bin string, flags ...string) error {
+	args := append(append([]string{"build"}, flags...), "-o", bin, ".")
+	build := exec.CommandContext(ctx, "go", args...)
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
+	}
+	return nil
 }
 
 // moduleRoot is the directory of this module's go.mod, where server.go is.
