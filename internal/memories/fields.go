@@ -228,25 +228,27 @@ func (d *decoder) tags(name string, raw json.RawMessage) []string {
 // not grown from one element (three allocations for a video's three tags).
 func elements(raw json.RawMessage) ([]json.RawMessage, error) {
 	n := 0
-	s := &scanner{b: raw}
-	if s.peek() == '[' && s.array(func() bool {
-		_, ok := s.value()
-		n++
-		return ok
-	}) && s.atEnd() {
+	if eachElement(raw, func(json.RawMessage) { n++ }) {
 		elems := make([]json.RawMessage, 0, n)
-		s = &scanner{b: raw}
-		s.peek()
-		s.array(func() bool {
-			e, ok := s.value()
-			elems = append(elems, e)
-			return ok
-		})
+		eachElement(raw, func(e json.RawMessage) { elems = append(elems, e) })
 		return elems, nil
 	}
 	var elems []json.RawMessage
 	err := json.Unmarshal(raw, &elems)
 	return elems, err
+}
+
+// eachElement calls f with each element of the JSON array raw, and reports
+// whether the scanner read raw whole as one array.
+func eachElement(raw json.RawMessage, f func(json.RawMessage)) bool {
+	s := &scanner{b: raw}
+	return s.peek() == '[' && s.array(func() bool {
+		e, ok := s.value()
+		if ok {
+			f(e)
+		}
+		return ok
+	}) && s.atEnd()
 }
 
 // kindOf reports the JSON type of raw by its first byte: 0 when absent, 'n'
