@@ -201,9 +201,8 @@ func (a *App) upstreamClient(cfg Config, logger *slog.Logger) (*memories.Client,
 	// closed with the app.
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = cfg.MaxConcurrency
-	hc := &http.Client{Transport: tr}
-	a.closers = append(a.closers, func() error { hc.CloseIdleConnections(); return nil })
-	client, err := memories.NewClient(baseURL, memories.WithCallTimeout(cfg.CallTimeout), memories.WithHTTPClient(hc))
+	a.closers = append(a.closers, func() error { tr.CloseIdleConnections(); return nil })
+	client, err := memories.NewClient(baseURL, memories.WithCallTimeout(cfg.CallTimeout), memories.WithTransport(tr))
 	if err != nil {
 		return nil, nil, fmt.Errorf("upstream client: %w", err)
 	}

@@ -39,7 +39,7 @@ type Client struct {
 	base         string // scheme://host[/prefix], for redaction
 	endpoint     string // base + metadataPath, without query
 	listEndpoint string // base + listPath
-	hc           *http.Client
+	rt           http.RoundTripper
 	timeout      time.Duration
 	maxBody      int64 // get_metadata
 	maxListBody  int64 // list_videos
@@ -48,11 +48,15 @@ type Client struct {
 // Option configures a Client.
 type Option func(*Client)
 
-// WithHTTPClient sets the HTTP client used for calls; nil keeps the default.
-func WithHTTPClient(hc *http.Client) Option {
+// WithTransport sets the transport calls go through; nil keeps
+// http.DefaultTransport. Calls go to it directly, not through an
+// http.Client: the vendor's API answers in place, so a redirect is an
+// upstream error rather than followed with the key, and the client's
+// redirect machinery (a copy of every call's headers) is not paid for.
+func WithTransport(rt http.RoundTripper) Option {
 	return func(c *Client) {
-		if hc != nil {
-			c.hc = hc
+		if rt != nil {
+			c.rt = rt
 		}
 	}
 }
@@ -99,7 +103,7 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 		base:         base,
 		endpoint:     endpoint,
 		listEndpoint: u.String(),
-		hc:           &http.Client{},
+		rt:           http.DefaultTransport,
 		timeout:      defaultCallTimeout,
 		maxBody:      defaultMaxBodyBytes,
 		maxListBody:  defaultMaxListBodyBytes,
@@ -279,7 +283,7 @@ func do[T any](ctx context.Context, c *Client, key string, r request, parse func
 		req.Header["Content-Type"] = headerJSON
 	}
 
-	resp, err := c.hc.Do(req)
+	resp, err := c.rt.RoundTrip(req)
 	if err != nil {
 		return zero, c.redact(c.transportError(ctx, callCtx, err, 0, r.op), key)
 	}
@@ -347,7 +351,7 @@ func (c *Client) transportError(ctx, callCtx context.Context, err error, status 
 		return &Error{Kind: KindTimeout, HTTPStatus: status, Err: context.DeadlineExceeded}
 	}
 	inner := stripURLError(err)
-	// A timeout configured on a caller-supplied http.Client or transport.
+	// A timeout configured on a caller-supplied transport.
 	var ne net.Error
 	if errors.As(inner, &ne) && ne.Timeout() {
 		return &Error{Kind: KindTimeout, HTTPStatus: status, Err: inner}

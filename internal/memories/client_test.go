@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -480,19 +481,53 @@ func TestGetMetadataConcurrent(t *testing.T) {
 	wg.Wait()
 }
 
-func TestWithHTTPClient(t *testing.T) {
+func TestWithTransport(t *testing.T) {
 	var used atomic.Bool
-	hc := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+	rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		used.Store(true)
 		return http.DefaultTransport.RoundTrip(r)
-	})}
-	client, mux, _ := setup(t, memories.WithHTTPClient(hc), memories.WithHTTPClient(nil))
+	})
+	client, mux, _ := setup(t, memories.WithTransport(rt), memories.WithTransport(nil))
 	mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, vendorExample) })
 	if _, err := client.GetMetadata(context.Background(), testKey, memories.VideoRef{UniqueID: "default", VideoNo: "VI1"}); err != nil {
 		t.Fatalf("GetMetadata: %v", err)
 	}
 	if !used.Load() {
-		t.Errorf("custom http.Client used: got false; want true")
+		t.Errorf("custom transport used: got false; want true")
+	}
+}
+
+// The vendor's API answers in place: a redirect is an upstream error, and
+// neither the call nor its key goes on to where it points.
+func TestRedirectNotFollowed(t *testing.T) {
+	var followed atomic.Int32
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		followed.Add(1)
+		fmt.Fprint(w, vendorExample)
+	}))
+	t.Cleanup(elsewhere.Close)
+	for _, status := range []int{http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			client, mux, serverURL := setup(t)
+			redirect := func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, elsewhere.URL+r.URL.RequestURI(), status)
+			}
+			mux.HandleFunc(path, redirect)
+			mux.HandleFunc("/serve/api/v1/list_videos", redirect)
+			_, err := client.GetMetadata(context.Background(), testKey, memories.VideoRef{VideoNo: "VI1"})
+			var e *memories.Error
+			if !errors.As(err, &e) || e.Kind != memories.KindUpstream || e.HTTPStatus != status {
+				t.Errorf("GetMetadata: got %v; want KindUpstream with HTTP %d", err, status)
+			}
+			checkRedacted(t, err, serverURL)
+			_, err = client.ListVideos(context.Background(), testKey, memories.ListRequest{VideoNos: []string{"VI1"}})
+			if !errors.As(err, &e) || e.Kind != memories.KindUpstream || e.HTTPStatus != status {
+				t.Errorf("ListVideos: got %v; want KindUpstream with HTTP %d", err, status)
+			}
+			if got := followed.Load(); got != 0 {
+				t.Errorf("calls that followed the redirect: got %d; want 0", got)
+			}
+		})
 	}
 }
 

@@ -96,10 +96,10 @@ func FuzzParseListResponse(f *testing.F) {
 		if status < 100 || status > 999 {
 			return // not a status an http.Response can carry
 		}
-		hc := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
 			return &http.Response{StatusCode: status, Header: h, Body: io.NopCloser(bytes.NewReader(body)), Request: r}, nil
-		})}
-		client, cerr := memories.NewClient("https://api.memories.ai", memories.WithHTTPClient(hc))
+		})
+		client, cerr := memories.NewClient("https://api.memories.ai", memories.WithTransport(rt))
 		if cerr != nil {
 			t.Fatal(cerr)
 		}

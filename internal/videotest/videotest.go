@@ -53,7 +53,7 @@ func Client(t testing.TB, url string) *memories.Client {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	t.Cleanup(transport.CloseIdleConnections)
 	client, err := memories.NewClient(url, memories.WithCallTimeout(5*time.Second),
-		memories.WithHTTPClient(&http.Client{Transport: transport}))
+		memories.WithTransport(transport))
 	if err != nil {
 		t.Fatal(err)
 	}
