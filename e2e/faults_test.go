@@ -348,3 +348,39 @@ func TestEveryFaultKindInOneList(t *testing.T) {
 		}
 	}
 }
+
+// MEMORIES_CALL_TIMEOUT bounds each upstream call whatever time its request
+// has left: a call beneath a fetch shared between requests (a context of
+// its own, with the request's deadline but not its cancellation) ends at
+// the call's timeout, not at the request's ten minutes.
+func TestCallTimeoutBoundsSharedFetch(t *testing.T) {
+	vs, nos := testVideos(2)
+	faults := map[string]emulator.Fault{nos[0]: {Kind: emulator.FaultHang}}
+	tests := []struct {
+		name  string
+		env   map[string]string
+		query string
+		path  string
+	}{
+		{"get_metadata", fast, fmt.Sprintf(`{ video(videoNo: %q) { videoNo } }`, nos[0]), "video"},
+		{"list_videos", fastList, fmt.Sprintf(`{ videos(videoNos: [%q, %q]) { videoNo } }`, nos[0], nos[1]), "videos.0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := setup(t, emulator.Options{Videos: vs, Faults: faults, ListFaults: faults},
+				with(tt.env, "MEMORIES_CALL_TIMEOUT", "300ms", "REQUEST_TIMEOUT", "10m"))
+			// Far beyond the call's timeout, far short of the request's.
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			resp, raw, err := post(ctx, h.url, mustJSON(map[string]any{"query": tt.query}))
+			if err != nil {
+				t.Fatalf("POST: %v (the call's timeout did not end the hanging call)", err)
+			}
+			got := graphQLResponse(t, resp, raw)
+			e, ok := got.errorsByPath()[tt.path]
+			if !ok || e.Code() != "UPSTREAM_TIMEOUT" {
+				t.Errorf("error at %s: got %+v; want UPSTREAM_TIMEOUT\n%s", tt.path, e, got.Raw)
+			}
+		})
+	}
+}

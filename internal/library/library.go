@@ -21,6 +21,7 @@ import (
 
 	"github.com/memories-facade/memories-graphql/internal/account"
 	"github.com/memories-facade/memories-graphql/internal/cost"
+	"github.com/memories-facade/memories-graphql/internal/detach"
 	"github.com/memories-facade/memories-graphql/internal/memories"
 )
 
@@ -173,8 +174,8 @@ func (l *Lister) vendorPage(ctx context.Context, acct account.Account, q Listing
 		owner = true
 		// The call serves every look-up that joins it: none's leaving
 		// cancels it, and it ends by the deadline of the one that made it.
-		fctx, cancel := detach(ctx)
-		defer cancel()
+		fctx := detach.New(ctx)
+		defer fctx.Cancel()
 		lp, err := l.up.LibraryPage(fctx, acct, memories.ListRequest{
 			UniqueID: q.UniqueID, Library: true, Filter: q.Filter, Page: no, Size: size,
 		})
@@ -279,14 +280,4 @@ func (l *Lister) learn(acct account.Account, size int) {
 		return
 	}
 	l.sizes[acct.ID()] = size
-}
-
-// detach returns a context with ctx's values and deadline but not its
-// cancellation.
-func detach(ctx context.Context) (context.Context, context.CancelFunc) {
-	base := context.WithoutCancel(ctx)
-	if d, ok := ctx.Deadline(); ok {
-		return context.WithDeadline(base, d)
-	}
-	return context.WithCancel(base)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/memories-facade/memories-graphql/internal/authheader"
 	"github.com/memories-facade/memories-graphql/internal/bodyread"
+	"github.com/memories-facade/memories-graphql/internal/detach"
 )
 
 // Defaults for a Client.
@@ -262,7 +263,7 @@ func do[T any](ctx context.Context, c *Client, key string, r request, parse func
 		return zero, c.contextError(ctx, err, r.op)
 	}
 
-	callCtx, cancel := context.WithTimeout(ctx, c.timeout)
+	callCtx, cancel := detach.WithTimeout(ctx, c.timeout)
 	defer cancel()
 
 	var reqBody io.Reader

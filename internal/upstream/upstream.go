@@ -498,17 +498,35 @@ func waitEnded(ctx context.Context, wait time.Duration, err error) error {
 	return &memories.Error{Kind: memories.KindRateLimited, RetryAfter: max(wait, time.Second), Err: err}
 }
 
+// acquire takes a slot of the concurrency bound, waiting for one only if
+// none is free: only a wait asks for ctx.Done, which arms the timer of a
+// detached fetch's context (detach.Context). It fails once ctx has ended.
+func (c *Caller) acquire(ctx context.Context) error {
+	select {
+	case c.slots <- struct{}{}:
+	default:
+		select {
+		case c.slots <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		<-c.slots
+		return err
+	}
+	return nil
+}
+
 // call makes one upstream call inside the concurrency bound. Waiting for a
 // slot means calls already in flight are slow, so running out of time there
 // is an upstream timeout, not a rate limit.
 func (c *Caller) call(ctx context.Context, ep endpoint, call func(context.Context, trace.Span) (string, error)) error {
-	select {
-	case c.slots <- struct{}{}:
-	case <-ctx.Done():
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return &memories.Error{Kind: memories.KindTimeout, Err: ctx.Err()}
+	if err := c.acquire(ctx); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return &memories.Error{Kind: memories.KindTimeout, Err: err}
 		}
-		return ctx.Err()
+		return err
 	}
 	defer func() { <-c.slots }()
 	cost.From(ctx).Call(ep.name)

@@ -51,7 +51,7 @@ type fetchGroup struct {
 	// Guarded by flights.mu.
 	waiters   int
 	ownerGone bool
-	cancel    context.CancelFunc
+	fetch     canceller // the fetch's context
 	// cancelled is set once nobody waited and the fetch was cancelled: its
 	// flights end with the owner's error, which is no answer for a look-up
 	// arriving before they do, so claim does not join them.
@@ -60,9 +60,9 @@ type fetchGroup struct {
 
 // stop cancels g's fetch once its owner has gone and nobody waits.
 func (g *fetchGroup) stop() {
-	if g.ownerGone && g.waiters == 0 && g.cancel != nil && !g.cancelled {
+	if g.ownerGone && g.waiters == 0 && g.fetch != nil && !g.cancelled {
 		g.cancelled = true
-		g.cancel()
+		g.fetch.Cancel()
 	}
 }
 
@@ -142,11 +142,16 @@ func (fs *flights) complete(o owned, v *memories.Video, err error, outOfTime boo
 	close(o.f.done)
 }
 
-// start records the cancellation of the fetch of own's group.
-func (fs *flights) start(own []owned, cancel context.CancelFunc) {
+// canceller ends a fetch's context (a *detach.Context: an interface
+// rather than its Cancel method, whose value would be an allocation a
+// fetch).
+type canceller interface{ Cancel() }
+
+// start records the context of the fetch of own's group.
+func (fs *flights) start(own []owned, fetch canceller) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	own[0].f.group.cancel = cancel
+	own[0].f.group.fetch = fetch
 }
 
 // leave is called by a look-up that stops waiting for f, answered or not.

@@ -22,6 +22,7 @@ import (
 	"github.com/memories-facade/memories-graphql/internal/account"
 	"github.com/memories-facade/memories-graphql/internal/cost"
 	"github.com/memories-facade/memories-graphql/internal/departure"
+	"github.com/memories-facade/memories-graphql/internal/detach"
 	"github.com/memories-facade/memories-graphql/internal/memories"
 )
 
@@ -507,9 +508,10 @@ func (l *lookup) fetchOwn(ctx context.Context, own []owned) {
 	// Other look-ups may wait for these answers: a caller that leaves (its
 	// client went away) cancels the fetch only once nobody waits for it.
 	owner := ctx
-	ctx, cancel := detach(ctx)
-	defer cancel()
-	l.flights.start(own, cancel)
+	fctx := detach.New(ctx)
+	defer fctx.Cancel()
+	ctx = fctx
+	l.flights.start(own, fctx)
 	stop := departure.AfterFunc(owner, func() { l.flights.ownerLeft(own) })
 	defer stop()
 	vs, errs := l.call(ctx, rest, held)
@@ -670,16 +672,6 @@ func (l *lookup) done(o owned, v *memories.Video, err error, r result, outOfTime
 	l.videos[o.i], l.errs[o.i] = v, err
 	l.count(r, 1)
 	l.flights.complete(o, v, err, outOfTime)
-}
-
-// detach returns a context with ctx's values and deadline but not its
-// cancellation.
-func detach(ctx context.Context) (context.Context, context.CancelFunc) {
-	base := context.WithoutCancel(ctx)
-	if d, ok := ctx.Deadline(); ok {
-		return context.WithDeadline(base, d)
-	}
-	return context.WithCancel(base)
 }
 
 // outOfTime reports a failure that comes from the time of the look-up that
