@@ -567,9 +567,12 @@ func (t POST) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 		return readAll(r) // a writer without deadlines, as in tests
 	}
 	body, err := readAll(r)
-	// The deadline bounds the body, not the rest of the exchange (net/http
-	// lifts it too, over HTTP/1, once the body is read).
-	_ = rc.SetReadDeadline(time.Time{})
+	// The deadline bounds the body, not the rest of the exchange. Over
+	// HTTP/1 net/http lifts it once the body is read to its end (to watch
+	// for the client leaving), so only the other cases lift it here.
+	if r.ProtoMajor != 1 || err != nil {
+		_ = rc.SetReadDeadline(time.Time{})
+	}
 	return body, err
 }
 
