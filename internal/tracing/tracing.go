@@ -70,5 +70,10 @@ var propagator = propagation.TraceContext{}
 // browser app) started in header, so this service's spans join it; ctx
 // itself when header carries none.
 func Extract(ctx context.Context, header http.Header) context.Context {
+	if len(header["Traceparent"]) == 0 {
+		// Without it the propagator returns ctx as it is: skip its look-ups
+		// on the many requests that carry no trace.
+		return ctx
+	}
 	return propagator.Extract(ctx, propagation.HeaderCarrier(header))
 }
