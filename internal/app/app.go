@@ -196,11 +196,16 @@ func (a *App) upstreamClient(cfg Config, logger *slog.Logger) (*memories.Client,
 	if baseURL == "" {
 		baseURL = DefaultBaseURL
 	}
-	// Its own transport, keeping as many idle connections as calls may be in
-	// flight (the default keeps two, so every burst would open new ones),
-	// closed with the app.
+	// Its own transport, closed with the app, keeping idle connections for
+	// twice as many calls as may be in flight (the default keeps two, so
+	// every burst would open new ones). Twice: a call's connection goes
+	// back to the pool a moment after its answer was read, so the next
+	// call can find it still away and dial one more; with room for only as
+	// many as the bound, one of them is then closed again, and under a
+	// steady load every tenth call or so paid for a new connection, at
+	// both ends.
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = cfg.MaxConcurrency
+	tr.MaxIdleConnsPerHost = 2 * cfg.MaxConcurrency
 	a.closers = append(a.closers, func() error { tr.CloseIdleConnections(); return nil })
 	client, err := memories.NewClient(baseURL, memories.WithCallTimeout(cfg.CallTimeout), memories.WithTransport(tr))
 	if err != nil {
