@@ -99,23 +99,22 @@ func (c *Context) Deadline() (time.Time, bool) { return c.deadline, c.hasDeadlin
 // timer.
 func (c *Context) Done() <-chan struct{} {
 	c.mu.Lock()
-	if c.done != nil {
-		defer c.mu.Unlock()
-		return c.done
-	}
-	c.done = make(chan struct{})
-	if !c.hasDeadline {
-		defer c.mu.Unlock()
-		return c.done
-	}
-	if d := time.Until(c.deadline); d > 0 {
-		c.timer = time.AfterFunc(d, c.expire)
-		defer c.mu.Unlock()
-		return c.done
+	past := false
+	if c.done == nil {
+		c.done = make(chan struct{})
+		if c.hasDeadline {
+			if d := time.Until(c.deadline); d > 0 {
+				c.timer = time.AfterFunc(d, c.expire)
+			} else {
+				past = true // ended below, outside the lock its children take
+			}
+		}
 	}
 	done := c.done
 	c.mu.Unlock()
-	c.end(context.DeadlineExceeded)
+	if past {
+		c.end(context.DeadlineExceeded)
+	}
 	return done
 }
 

@@ -79,10 +79,11 @@ func TestNoDeadline(t *testing.T) {
 func TestDeadline(t *testing.T) {
 	tests := []struct {
 		name string
-		ask  bool // Done before the deadline
+		ask  string // what is asked of c first: Done before its deadline, Done or Err after it
 	}{
-		{"waited on", true},
-		{"never waited on", false},
+		{"waited on", "done before"},
+		{"first waited on past its deadline", "done after"},
+		{"never waited on", "err after"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,7 +91,7 @@ func TestDeadline(t *testing.T) {
 			defer cancel()
 			c := New(parent)
 			defer c.Cancel()
-			if tt.ask {
+			if tt.ask == "done before" {
 				c.Done()
 				if c.timer == nil {
 					t.Fatal("Done armed no timer")
@@ -102,6 +103,16 @@ func TestDeadline(t *testing.T) {
 				}
 				<-parent.Done()
 				time.Sleep(10 * time.Millisecond) // past the deadline, on any clock
+			}
+			if tt.ask == "done after" {
+				select {
+				case <-c.Done():
+				default:
+					t.Fatal("Done asked first past the deadline: open; want closed")
+				}
+				if c.timer != nil {
+					t.Error("Done past the deadline armed a timer")
+				}
 			}
 			if got := c.Err(); !errors.Is(got, context.DeadlineExceeded) {
 				t.Errorf("Err: got %v; want context.DeadlineExceeded", got)
