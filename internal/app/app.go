@@ -202,8 +202,8 @@ func (a *App) upstreamClient(cfg Config, logger *slog.Logger) (*memories.Client,
 	// back to the pool a moment after its answer was read, so the next
 	// call can find it still away and dial one more; with room for only as
 	// many as the bound, one of them is then closed again, and under a
-	// steady load every tenth call or so paid for a new connection, at
-	// both ends.
+	// steady load one call in a couple of hundred paid for a new
+	// connection, at both ends.
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 2 * cfg.MaxConcurrency
 	a.closers = append(a.closers, func() error { tr.CloseIdleConnections(); return nil })
