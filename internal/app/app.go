@@ -533,12 +533,11 @@ func NewLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	if err := lvl.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("LOG_LEVEL: %w", err)
 	}
-	opts := &slog.HandlerOptions{Level: lvl}
 	switch strings.ToLower(format) {
 	case "text":
-		return slog.New(reqlog.Handler{Handler: slog.NewTextHandler(w, opts)}), nil
+		return slog.New(reqlog.NewHandler(w, false, lvl)), nil
 	case "json":
-		return slog.New(reqlog.Handler{Handler: slog.NewJSONHandler(w, opts)}), nil
+		return slog.New(reqlog.NewHandler(w, true, lvl)), nil
 	default:
 		return nil, fmt.Errorf("LOG_FORMAT must be text or json, got %q", format)
 	}

@@ -18,7 +18,7 @@ import (
 
 func TestEveryRecordCarriesTheRequestID(t *testing.T) {
 	var buf bytes.Buffer
-	logger := slog.New(reqlog.Handler{Handler: slog.NewJSONHandler(&buf, nil)})
+	logger := slog.New(reqlog.NewHandler(&buf, true, slog.LevelInfo))
 	h := reqlog.Middleware(logger)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		logger.InfoContext(r.Context(), "inside", "k", "v")
 		w.WriteHeader(http.StatusTeapot)
@@ -58,36 +58,43 @@ func TestEveryRecordCarriesTheRequestID(t *testing.T) {
 func TestRecordStatusAndBytes(t *testing.T) {
 	tests := []struct {
 		name       string
+		path       string
 		handler    http.HandlerFunc
 		wantStatus float64
 		wantBytes  float64
 	}{
-		{"status and body", func(w http.ResponseWriter, r *http.Request) {
+		{"status and body", "/x", func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusTeapot)
 			_, _ = io.WriteString(w, "short and stout")
 		}, 418, 15},
-		{"body only", func(w http.ResponseWriter, r *http.Request) {
+		{"body only", "/x", func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.WriteString(w, "ok")
 			_, _ = io.WriteString(w, "ok")
 		}, 200, 4},
-		{"nothing", func(w http.ResponseWriter, r *http.Request) {}, 200, 0},
-		{"informational first", func(w http.ResponseWriter, r *http.Request) {
+		{"nothing", "/x", func(w http.ResponseWriter, r *http.Request) {}, 200, 0},
+		{"informational first", "/x", func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusEarlyHints)
 			w.WriteHeader(http.StatusNotFound)
 		}, 404, 0},
-		{"flushed through ResponseController", func(w http.ResponseWriter, r *http.Request) {
+		{"flushed through ResponseController", "/x", func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.WriteString(w, "x")
 			if err := http.NewResponseController(w).Flush(); err != nil {
 				t.Errorf("Flush: %v", err)
 			}
 		}, 200, 1},
+		// A path that slog escapes is written by slog.
+		{"a path slog escapes", `/a"b`, func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.WriteString(w, "ok")
+		}, 200, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			logger := slog.New(reqlog.Handler{Handler: slog.NewJSONHandler(&buf, nil)})
+			logger := slog.New(reqlog.NewHandler(&buf, true, slog.LevelInfo))
 			h := reqlog.Middleware(logger)(tt.handler)
-			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/x", nil))
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			req.URL.Path = tt.path
+			h.ServeHTTP(httptest.NewRecorder(), req)
 			var rec map[string]any
 			if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
 				t.Fatalf("record %q: %v", buf.String(), err)
@@ -95,7 +102,7 @@ func TestRecordStatusAndBytes(t *testing.T) {
 			if rec["status"] != tt.wantStatus || rec["bytes"] != tt.wantBytes {
 				t.Errorf("got status %v, bytes %v; want %v, %v", rec["status"], rec["bytes"], tt.wantStatus, tt.wantBytes)
 			}
-			if rec["msg"] != "request" || rec["request_id"] == nil || rec["method"] != "GET" || rec["path"] != "/x" {
+			if rec["msg"] != "request" || rec["request_id"] == nil || rec["method"] != "GET" || rec["path"] != tt.path {
 				t.Errorf("got record %v; want a request record with its id, method and path", rec)
 			}
 		})
@@ -105,7 +112,7 @@ func TestRecordStatusAndBytes(t *testing.T) {
 // Above LOG_LEVEL=info the access record costs nothing and writes nothing.
 func TestNoRecordAboveInfo(t *testing.T) {
 	var buf bytes.Buffer
-	logger := slog.New(reqlog.Handler{Handler: slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn})})
+	logger := slog.New(reqlog.NewHandler(&buf, true, slog.LevelWarn))
 	h := reqlog.Middleware(logger)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
 	if buf.Len() != 0 {
