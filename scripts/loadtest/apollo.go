@@ -211,7 +211,7 @@ func vsApollo(ctx context.Context, o *options, bin, tmp string) error {
 }
 
 // apolloWrk is the wrk part of the vs-apollo mode: o.rounds rounds,
-// each a run of wrk against every target in turn, and the medians over
+// each a run of wrk against every target in turn (roundOrder), and the medians over
 // the rounds. It returns the most CPU, in cores, that other processes used
 // during a run.
 func apolloWrk(ctx context.Context, o *options, wrk, tmp string, emu *emulatorProcess, targets []target) (busiest float64, err error) {
@@ -229,7 +229,8 @@ func apolloWrk(ctx context.Context, o *options, wrk, tmp string, emu *emulatorPr
 	cpus := make([][]float64, len(targets))   // the server's µs of CPU per request
 	for round := 1; round <= o.rounds; round++ {
 		apolloRate := 0.0
-		for i, t := range targets {
+		for _, i := range roundOrder(len(targets), round) {
+			t := targets[i]
 			// Let the calls of the previous run's last requests land first.
 			time.Sleep(500 * time.Millisecond)
 			if err := emu.reset(); err != nil {
@@ -279,6 +280,20 @@ func apolloWrk(ctx context.Context, o *options, wrk, tmp string, emu *emulatorPr
 		fmt.Printf("| %s | %.0f | %.0f | %.2fx | %s | %s |\n", t.name, median(rates[i]), median(cpus[i]), median(ratios[i]), vsFloor, cpuVsFloor)
 	}
 	return busiest, nil
+}
+
+// roundOrder is the order of the n targets in the given round: Apollo's
+// (the first) first, for the ratios to it; the others in turn in odd
+// rounds and in reverse in even ones, so that none always follows another.
+func roundOrder(n, round int) []int {
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	if round%2 == 0 && n > 1 {
+		slices.Reverse(order[1:])
+	}
+	return order
 }
 
 // checkVideoAnswer checks an answer to apolloQuery for the i-th load-test

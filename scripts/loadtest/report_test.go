@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -158,6 +159,24 @@ func TestParseSizes(t *testing.T) {
 		got, err := parseSizes(tt.in)
 		if (err != nil) != tt.wantErr || (err == nil && fmt.Sprint(got) != tt.want) {
 			t.Errorf("parseSizes(%q) = %v, %v; want %s, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestRoundOrder(t *testing.T) {
+	tests := []struct {
+		n, round int
+		want     []int
+	}{
+		{4, 1, []int{0, 1, 2, 3}},
+		{4, 2, []int{0, 3, 2, 1}},
+		{4, 3, []int{0, 1, 2, 3}},
+		{1, 2, []int{0}},
+		{2, 2, []int{0, 1}},
+	}
+	for _, tt := range tests {
+		if got := roundOrder(tt.n, tt.round); !slices.Equal(got, tt.want) {
+			t.Errorf("roundOrder(%d, %d) = %v; want %v", tt.n, tt.round, got, tt.want)
 		}
 	}
 }
