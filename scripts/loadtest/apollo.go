@@ -27,7 +27,10 @@ same one-video query, ids rotating over -videos videos so that every request
 is an upstream call, driven in turn by -concurrency clients for -duration
 each, then, if wrk is installed, by wrk for -rounds interleaved rounds of
 -duration per server. It prints the rates, the upstream calls each server
-made, CPU per request and the ratios to Apollo.
+made, CPU per request and the ratios to Apollo. With -base-bin, another
+build of ours runs with its defaults beside the others, as "base,
+defaults": the ratios of both builds to the floor come from the same
+rounds, a change's effect side by side.
 
 `
 
@@ -43,6 +46,7 @@ func apolloFlags() *modeFlags {
 	f.upstreamFlags(0, "upstream calls per second the emulator allows, and our server's MEMORIES_RATE_LIMIT; high so that it does not dominate")
 	f.videosFlag("distinct videos the emulator serves and the query's id rotates over")
 	f.serverFlags("file for our servers' logs, FILE.batch-off and FILE.batch-on; empty discards them")
+	f.StringVar(&f.o.baseBin, "base-bin", "", "another build of our server (go build -o), run with its defaults beside the others as \"base, defaults\"; empty leaves it out")
 	return f
 }
 
@@ -63,8 +67,12 @@ const apolloQuery = `{"query":"{ video(videoNo: \"%s\") { videoNo videoName stat
 //go:embed callfloor-resolvers.go.txt
 var callFloorResolvers []byte
 
-// callFloorName names the "gqlgen-floor + call" server in the reports.
-const callFloorName = "gqlgen-floor + call (get_metadata)"
+// callFloorName names the "gqlgen-floor + call" server in the reports,
+// and baseName the -base-bin build.
+const (
+	callFloorName = "gqlgen-floor + call (get_metadata)"
+	baseName      = "base, defaults"
+)
 
 // vsApollo is the vs-apollo mode: one emulator process serves o.videos
 // videos to the Apollo Server baseline in o.apolloDir
@@ -114,7 +122,17 @@ func vsApollo(ctx context.Context, o *options, bin, tmp string) error {
 		defer f.stop()
 		targets = append(targets, target{callFloorName, f.url, f.pid()})
 	}
-	for _, batch := range []string{"off", "on"} {
+	builds := []struct{ name, bin, batch string }{
+		{"ours, MEMORIES_BATCH=off (get_metadata)", bin, "off"},
+		// Not "(list_videos)": a batch of one goes to get_metadata while
+		// that budget has room; the calls column says which.
+		{"ours, defaults", bin, "on"},
+	}
+	if o.baseBin != "" {
+		builds = append(builds, struct{ name, bin, batch string }{baseName, o.baseBin, "on"})
+	}
+	for _, b := range builds {
+		batch := b.batch
 		env := upstreamEnv(o, emu.url)
 		cacheOff(env)
 		env["MEMORIES_BATCH"] = batch
@@ -125,19 +143,16 @@ func vsApollo(ctx context.Context, o *options, bin, tmp string) error {
 		logPath := o.serverLog
 		if logPath != "" {
 			logPath += ".batch-" + batch
+			if b.name == baseName {
+				logPath += ".base"
+			}
 		}
-		srv, err := o.startServer(ctx, bin, env, logPath)
+		srv, err := o.startServer(ctx, b.bin, env, logPath)
 		if err != nil {
 			return err
 		}
 		defer srv.stop()
-		name := "ours, MEMORIES_BATCH=off (get_metadata)"
-		if batch == "on" {
-			// Not "(list_videos)": a batch of one goes to get_metadata
-			// while that budget has room; the calls column says which.
-			name = "ours, defaults"
-		}
-		targets = append(targets, target{name, "http://" + srv.addr + "/query", srv.pid()})
+		targets = append(targets, target{b.name, "http://" + srv.addr + "/query", srv.pid()})
 	}
 
 	videos := makeVideos(o.videos)
@@ -279,7 +294,28 @@ func apolloWrk(ctx context.Context, o *options, wrk, tmp string, emu *emulatorPr
 		}
 		fmt.Printf("| %s | %.0f | %.0f | %.2fx | %s | %s |\n", t.name, median(rates[i]), median(cpus[i]), median(ratios[i]), vsFloor, cpuVsFloor)
 	}
+	ours := slices.IndexFunc(targets, func(t target) bool { return t.name == "ours, defaults" })
+	if base := slices.IndexFunc(targets, func(t target) bool { return t.name == baseName }); base >= 0 && ours >= 0 {
+		fmt.Printf("\nthis build against -base-bin, both with their defaults, round by round: %s\n", againstBase(rates[ours], rates[base], cpus[ours], cpus[base]))
+	}
 	return busiest, nil
+}
+
+// againstBase compares a build's rounds with the base build's, round by
+// round: the median and quartiles of the rate ratio, the median CPU per
+// request ratio, and in how many rounds the build was the faster.
+func againstBase(rates, baseRates, cpus, baseCPUs []float64) string {
+	per, cpu := make([]float64, len(rates)), make([]float64, len(rates))
+	faster := 0
+	for r := range per {
+		per[r] = rates[r] / baseRates[r]
+		cpu[r] = cpus[r] / max(baseCPUs[r], 1e-9)
+		if rates[r] > baseRates[r] {
+			faster++
+		}
+	}
+	lower, upper := quartiles(per)
+	return fmt.Sprintf("req/s %.3fx (%.3f–%.3f), CPU per request %.3fx, faster in %d of %d rounds", median(per), lower, upper, median(cpu), faster, len(per))
 }
 
 // roundOrder is the order of the n targets in the given round: Apollo's

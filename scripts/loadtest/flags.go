@@ -42,6 +42,7 @@ type options struct {
 	sizes []int
 	// vs-apollo
 	callFloor string
+	baseBin   string // another build of ours, run with its defaults beside this one
 	// abuse
 	attackers int
 	timeout   time.Duration

@@ -57,7 +57,7 @@ func TestModeFlags(t *testing.T) {
 		"load":      append([]string{"cache", "concurrency", "duration", "max-requests", "redis-url", "upstream-latency", "upstream-rate", "videos"}, server...),
 		"per-query": append([]string{"sizes", "upstream-latency", "upstream-rate"}, server...),
 		"vs-floor":  append([]string{"concurrency", "duration", "features", "floor", "rounds"}, server...),
-		"vs-apollo": append([]string{"apollo", "call-floor", "concurrency", "duration", "rounds", "upstream-latency", "upstream-rate", "videos"}, server...),
+		"vs-apollo": append([]string{"apollo", "base-bin", "call-floor", "concurrency", "duration", "rounds", "upstream-latency", "upstream-rate", "videos"}, server...),
 		"abuse":     {"apollo", "attackers", "duration", "floor", "server-bin", "timeout"},
 		"watch":     {"interval", "intervals", "server-bin"},
 		"defer":     {"rounds", "server-bin", "upstream-rate", "videos"},
@@ -100,6 +100,10 @@ func TestParseMode(t *testing.T) {
 	o, err = parseMode(t, "vs-apollo", "-apollo", "a", "-call-floor", "f")
 	if err != nil || o.apolloDir != "a" || o.callFloor != "f" || o.rounds != 3 || o.latency != 0 || o.duration != time.Minute {
 		t.Errorf("vs-apollo: %+v, %v", o, err)
+	}
+	o, err = parseMode(t, "vs-apollo", "-apollo", "a", "-base-bin", "/tmp/base")
+	if err != nil || o.baseBin != "/tmp/base" || o.callFloor != "" {
+		t.Errorf("vs-apollo -base-bin: %+v, %v", o, err)
 	}
 	o, err = parseMode(t, "abuse", "-duration", "2s")
 	if err != nil || o.duration != 2*time.Second || o.attackers != 10 || o.timeout != 2*time.Minute || o.apolloDir != "" {

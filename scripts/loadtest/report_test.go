@@ -180,3 +180,11 @@ func TestRoundOrder(t *testing.T) {
 		}
 	}
 }
+
+func TestAgainstBase(t *testing.T) {
+	got := againstBase([]float64{110, 90, 120, 100}, []float64{100, 100, 100, 100}, []float64{90, 110, 80, 100}, []float64{100, 100, 100, 100})
+	want := "req/s 1.050x (0.950–1.150), CPU per request 0.950x, faster in 2 of 4 rounds"
+	if got != want {
+		t.Errorf("againstBase = %q; want %q", got, want)
+	}
+}
