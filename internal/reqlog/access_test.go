@@ -98,6 +98,27 @@ func TestAppendAccessIsSlogs(t *testing.T) {
 	}
 }
 
+// FuzzAppendAccess checks the access record written without slog against
+// slog's own, for any strings, numbers and time: the same bytes, or left
+// to slog when a string is not plain.
+func FuzzAppendAccess(f *testing.F) {
+	f.Add(false, int64(1796000000123456789), "POST", "/query", "host/AbCdEfGhIj-000042", 200, 208, int64(1234567))
+	f.Add(true, int64(0), "GET", "/a b", "", 404, 0, int64(-1))
+	f.Add(true, int64(253402300799999999), "GET", "/é", "x=y", 500, 1<<20, int64(1<<62))
+	f.Fuzz(func(t *testing.T, json bool, unixNano int64, method, path, id string, status, n int, d int64) {
+		c := accessCase{at: time.Unix(0, unixNano).UTC(), method: method, path: path, id: id, status: status, n: n, d: time.Duration(d)}
+		got, ok := appendAccess(nil, json, c.at, method, path, status, n, c.d, id)
+		if want := plain(method) && plain(path) && (id == "" || plain(id)) && c.at.Year() >= 0 && c.at.Year() <= 9999; ok != want {
+			t.Fatalf("%+v: written without slog %v; want %v", c, ok, want)
+		}
+		if ok {
+			if want := slogAccess(t, json, c); string(got) != want {
+				t.Fatalf("%+v:\ngot  %q\nwant %q", c, got, want)
+			}
+		}
+	})
+}
+
 // Every string plain accepts is one slog writes as it is, and some are
 // not: the check is not one that lets everything through.
 func TestPlain(t *testing.T) {
