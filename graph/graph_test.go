@@ -782,7 +782,7 @@ func TestNoAccount(t *testing.T) {
 	}
 }
 
-// TestVideoMapping covers newVideo and newCaptureMetadata: the upstream's
+// TestVideoMapping covers newVideo: the upstream's
 // answer as the GraphQL Video, captureMetadata null when the upstream sent
 // none of its fields, location only with both coordinates, tags [] when
 // absent.

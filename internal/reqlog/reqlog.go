@@ -135,8 +135,10 @@ var idPrefix = func() string {
 // newID returns the next of this process's ids: idPrefix-000042.
 func newID() string {
 	n := middleware.NextRequestID()
-	b := make([]byte, 0, len(idPrefix)+21)
-	b = append(b, idPrefix...)
+	// Built on the stack (for a host name of up to 70 bytes) and copied
+	// once into the string.
+	var buf [96]byte
+	b := append(buf[:0], idPrefix...)
 	b = append(b, '-')
 	for d := uint64(100000); d > 1 && n < d; d /= 10 {
 		b = append(b, '0')
