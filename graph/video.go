@@ -53,7 +53,8 @@ func newVideo(uniqueID string, v *memories.Video) *model.Video {
 		return nil
 	}
 	// One allocation for the model and the parts it points to, which live
-	// and die with it: a page of 200 videos makes 200 objects, not 600.
+	// and die with it: a page of 200 videos with capture metadata makes
+	// 200 objects, not 600.
 	p := &videoParts{}
 	p.video = model.Video{
 		VideoNo:         v.VideoNo,
