@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -108,7 +107,12 @@ func startInstance(t testing.TB, env map[string]string, logs *videotest.SyncBuff
 		ws = append(ws, os.Stderr)
 	}
 	w := io.MultiWriter(ws...)
-	a, err := app.New(cfg, slog.New(slog.NewTextHandler(w, nil)))
+	// The service's own logger, as server.go makes it (text, info).
+	logger, err := app.NewLogger(w, "text", "info")
+	if err != nil {
+		t.Fatalf("NewLogger: %v", err)
+	}
+	a, err := app.New(cfg, logger)
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
 	}

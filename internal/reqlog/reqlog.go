@@ -91,7 +91,7 @@ func Middleware(logger *slog.Logger) func(http.Handler) http.Handler {
 			rw := &recorder{ResponseWriter: w}
 			next.ServeHTTP(rw, r)
 			if h.Enabled(r.Context(), slog.LevelInfo) {
-				logRequest(h, access, r, rw, start)
+				logRequest(h, access, r, rw, start, id)
 			}
 		})
 	}
@@ -152,9 +152,8 @@ func newID() string {
 // frame is not part of every request's stack while the request is served.
 //
 //go:noinline
-func logRequest(h slog.Handler, access *accessLog, r *http.Request, rw *recorder, start time.Time) {
+func logRequest(h slog.Handler, access *accessLog, r *http.Request, rw *recorder, start time.Time, id string) {
 	now := time.Now()
-	id := middleware.GetReqID(r.Context())
 	if access != nil && access.write(now, r.Method, r.URL.Path, rw.status(), rw.bytes, now.Sub(start), id) {
 		return
 	}
@@ -203,7 +202,7 @@ func (a *accessLog) write(t time.Time, method, path string, status, n int, d tim
 // reports false, having appended nothing, when a string is one that slog
 // would quote or escape, or t's year one it would refuse.
 func appendAccess(b []byte, json bool, t time.Time, method, path string, status, n int, d time.Duration, id string) ([]byte, bool) {
-	if !plain(method) || !plain(path) || (id != "" && !plain(id)) || t.Year() < 0 || t.Year() > 9999 {
+	if y := t.Year(); !plain(method) || !plain(path) || (id != "" && !plain(id)) || y < 0 || y > 9999 {
 		return b, false
 	}
 	if json {

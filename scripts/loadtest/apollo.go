@@ -122,14 +122,15 @@ func vsApollo(ctx context.Context, o *options, bin, tmp string) error {
 		defer f.stop()
 		targets = append(targets, target{callFloorName, f.url, f.pid()})
 	}
-	builds := []struct{ name, bin, batch string }{
+	type build struct{ name, bin, batch string }
+	builds := []build{
 		{"ours, MEMORIES_BATCH=off (get_metadata)", bin, "off"},
 		// Not "(list_videos)": a batch of one goes to get_metadata while
 		// that budget has room; the calls column says which.
 		{"ours, defaults", bin, "on"},
 	}
 	if o.baseBin != "" {
-		builds = append(builds, struct{ name, bin, batch string }{baseName, o.baseBin, "on"})
+		builds = append(builds, build{baseName, o.baseBin, "on"})
 	}
 	for _, b := range builds {
 		batch := b.batch
