@@ -47,7 +47,8 @@ func errorAtIndex(ctx context.Context, i int, err error) error {
 }
 
 // newVideo turns an upstream answer into the GraphQL model; nil stays nil
-// (not found).
+// (not found). Its capture metadata is nil when the upstream sent none of
+// those fields, and their location nil unless both coordinates are there.
 func newVideo(uniqueID string, v *memories.Video) *model.Video {
 	if v == nil {
 		return nil
